@@ -1,0 +1,58 @@
+# Face Registry. `make dev` runs the registry locally; `make test` runs every check.
+# Each area keeps its targets in mk/*.mk; this file ties them together.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+ROOT  := $(abspath .)
+LOCAL := $(ROOT)/.local
+VENV  := $(ROOT)/.venv
+PY    := $(VENV)/bin/python
+export CARGO_TERM_COLOR ?= never
+export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
+
+# Database URL: the one `scripts/database.sh up` found or started.
+DB_ENV = set -a; . $(LOCAL)/database.env; set +a
+
+.PHONY: help setup system-deps venv database test lint fmt clippy test-rust bench
+
+help:
+	@echo "make dev        run the registry locally on http://127.0.0.1:3000"
+	@echo "make test       install what is missing, then run every check and test"
+	@echo "make bench      print the benchmarks' figures"
+	@echo "make build      build the four Lambda functions for arm64 (sam build)"
+	@echo "make deploy     deploy with SAM (ENV=dev|prod)"
+
+system-deps:
+	@scripts/install-system-deps.sh
+
+$(VENV)/.ready: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.ready
+
+setup: system-deps venv models test-images
+
+database: system-deps
+	@scripts/database.sh up
+
+fmt:
+	cargo fmt --all --check
+
+clippy:
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+lint: fmt clippy
+
+test-rust: setup database
+	$(DB_ENV); cargo test --workspace --locked
+
+test: setup database lint test-rust test-iac test-e2e
+
+bench: setup database
+	$(DB_ENV); cargo run --locked --release -p registry-bench
+
+include $(wildcard mk/*.mk)
