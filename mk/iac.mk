@@ -1,21 +1,71 @@
 # Infrastructure as code: template.yaml (SAM), samconfig.toml, config/.
-# `make test-iac` proves the template offline (no AWS, no Docker, no build);
-# `make test-build` cross-builds the functions for arm64 and checks them.
+#
+#   make lint-iac      sam validate (+ cfn-lint), offline translation + cfn-lint, checkov, cfn-guard
+#   make test-iac      lint-iac plus the tests under tests/iac (no AWS, no Docker, no build)
+#   make build         sam build: the functions cross-built for arm64 by cargo-lambda
+#   make test-build    make build, then check every function's arm64 bootstrap and print sizes
+#   make deploy        sam deploy --config-env $(ENV)   (ENV=dev|prod; needs AWS)
+#   make smoke         checks the deployed stack's outputs (ENV=dev|prod; needs AWS)
 
-AWS_REGION_OFFLINE ?= eu-west-1
+IAC_REGION         ?= eu-west-1
 CFN_GUARD_VERSION  := 3.2.1
 TOOLS_DIR          := $(LOCAL)/tools
 CFN_GUARD          := $(TOOLS_DIR)/bin/cfn-guard
 IAC_OUT            := $(LOCAL)/iac
+TRANSLATED         := $(IAC_OUT)/template.json
 SAM_BUILD_DIR      := $(ROOT)/.aws-sam/build
+LAMBDA_FUNCTIONS   := upload faces health indexer migrate
+ARM64_TARGET       := aarch64-unknown-linux-gnu
 ENV                ?= dev
+# Extra template parameters for `make deploy`, e.g. PARAMS="AlarmEmail=ops@example.org".
+PARAMS             ?=
 
-# `sam validate` needs a region, never credentials; keep any real profile out.
-IAC_ENV := AWS_DEFAULT_REGION=$(AWS_REGION_OFFLINE) AWS_REGION=$(AWS_REGION_OFFLINE) \
-	SAM_CLI_TELEMETRY=0 AWS_ACCESS_KEY_ID= AWS_SECRET_ACCESS_KEY= AWS_SESSION_TOKEN= AWS_PROFILE=
+# Offline checks need a region and must never find credentials.
+IAC_OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+	AWS_DEFAULT_REGION=$(IAC_REGION) AWS_REGION=$(IAC_REGION) SAM_CLI_TELEMETRY=0
+# A change to migrations/ re-runs them on deploy (Custom::DatabaseMigrations).
+MIGRATIONS_VERSION = $(shell cat $(sort $(wildcard $(ROOT)/migrations/*.sql)) /dev/null | sha256sum | cut -c1-16)
 
-.PHONY: cfn-guard lint-iac test-iac test-build build deploy smoke
+.PHONY: cfn-guard lint-iac test-iac build test-build deploy smoke arm64-target
 
 cfn-guard: $(CFN_GUARD)
 $(CFN_GUARD):
 	cargo install --locked --quiet cfn-guard --version $(CFN_GUARD_VERSION) --root $(TOOLS_DIR)
+
+# The CloudFormation that SAM's transform makes of the template, offline.
+$(TRANSLATED): template.yaml tests/iac/translate.py $(VENV)/.ready
+	@mkdir -p $(IAC_OUT)
+	$(IAC_OFFLINE) $(PY) tests/iac/translate.py template.yaml $@
+
+lint-iac: venv $(CFN_GUARD) $(TRANSLATED)
+	$(IAC_OFFLINE) sam validate --template template.yaml
+	$(IAC_OFFLINE) sam validate --lint --template template.yaml
+	$(IAC_OFFLINE) cfn-lint $(TRANSLATED)
+	$(IAC_OFFLINE) checkov --skip-download --quiet --compact --framework cloudformation -f template.yaml
+	$(IAC_OFFLINE) checkov --skip-download --quiet --compact --framework cloudformation -f $(TRANSLATED)
+	$(CFN_GUARD) validate --rules config/guard --data $(TRANSLATED) --show-summary pass,fail
+
+test-iac: lint-iac
+	$(IAC_OFFLINE) CFN_GUARD=$(CFN_GUARD) $(PY) -m pytest -p no:cacheprovider -q tests/iac
+
+arm64-target:
+	@rustup target list --installed | grep -qx $(ARM64_TARGET) || rustup target add $(ARM64_TARGET)
+
+build: venv arm64-target
+	@start=$$(date +%s); \
+	$(IAC_OFFLINE) sam build --template template.yaml; \
+	status=$$?; echo "sam build: $$(( $$(date +%s) - start )) s"; exit $$status
+	@$(PY) tests/iac/artifacts.py $(SAM_BUILD_DIR) $(LAMBDA_FUNCTIONS)
+
+test-build: build
+	$(PY) tests/iac/artifacts.py --check $(SAM_BUILD_DIR) $(LAMBDA_FUNCTIONS)
+
+deploy: venv
+	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac
+	$(MAKE) build
+	sam deploy --config-env $(ENV) \
+		--parameter-overrides Stage=$(ENV) MigrationsVersion=$(MIGRATIONS_VERSION) $(PARAMS)
+
+smoke: venv
+	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac
+	$(PY) tests/iac/smoke.py --config-env $(ENV)

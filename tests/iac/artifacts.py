@@ -1,0 +1,101 @@
+"""Report (and with --check, verify) the functions that `sam build` produced.
+
+Each function must be a Linux arm64 (AArch64) ELF executable named `bootstrap`
+in .aws-sam/build/<LogicalId>/, as provided.al2023 on Graviton expects. The zip
+size printed is what `sam deploy` uploads (deflate, as sam packages it).
+
+Usage: python tests/iac/artifacts.py [--check] BUILD_DIR BINARY...
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+from samcli.yamlhelper import yaml_parse
+
+ELF_MAGIC = b"\x7fELF"
+ELF_CLASS_64 = 2
+ELF_LITTLE_ENDIAN = 1
+ELF_TYPE_EXECUTABLE = {2, 3}  # ET_EXEC, ET_DYN (static-pie)
+ELF_MACHINE_AARCH64 = 183
+
+
+class ArtifactError(Exception):
+    pass
+
+
+def built_functions(build_dir: Path) -> dict[str, Path]:
+    """Map each function's binary name to its artifact directory, from the built template."""
+    template = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
+    functions = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary", logical_id)
+        functions[binary] = build_dir / logical_id
+    return functions
+
+
+def check_bootstrap(path: Path) -> None:
+    """Fail unless `path` is a 64-bit little-endian AArch64 ELF executable."""
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing")
+    header = path.read_bytes()[:20]
+    if len(header) < 20 or header[:4] != ELF_MAGIC:
+        raise ArtifactError(f"{path}: not an ELF file")
+    if header[4] != ELF_CLASS_64 or header[5] != ELF_LITTLE_ENDIAN:
+        raise ArtifactError(f"{path}: not a 64-bit little-endian ELF")
+    elf_type = int.from_bytes(header[16:18], "little")
+    machine = int.from_bytes(header[18:20], "little")
+    if elf_type not in ELF_TYPE_EXECUTABLE:
+        raise ArtifactError(f"{path}: ELF type {elf_type} is not an executable")
+    if machine != ELF_MACHINE_AARCH64:
+        raise ArtifactError(f"{path}: ELF machine {machine} is not AArch64 ({ELF_MACHINE_AARCH64})")
+
+
+def zipped_size(directory: Path) -> int:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+            archive.write(file, file.relative_to(directory))
+    return buffer.tell()
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    args = [a for a in argv[1:] if a != "--check"]
+    if len(args) < 2:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    build_dir, expected = Path(args[0]), args[1:]
+    try:
+        functions = built_functions(build_dir)
+    except FileNotFoundError:
+        print(f"{build_dir}: no built template; run `make build` first", file=sys.stderr)
+        return 1
+    failures = []
+    print(f"{'function':<10} {'bootstrap':>12} {'zip':>12}")
+    for name in expected:
+        directory = functions.get(name)
+        if directory is None:
+            failures.append(f"{name}: not in {build_dir}/template.yaml")
+            continue
+        bootstrap = directory / "bootstrap"
+        try:
+            check_bootstrap(bootstrap)
+        except ArtifactError as error:
+            failures.append(str(error))
+            continue
+        print(f"{name:<10} {bootstrap.stat().st_size:>12,} {zipped_size(directory):>12,}")
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    if check and not failures:
+        print(f"{len(expected)} passed, 0 failed: arm64 bootstrap for every function")
+    return 1 if failures and check else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,188 @@
+"""The template's contract with the functions and with the accounts it lands in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from translate import translate
+
+ROOT = Path(__file__).resolve().parents[2]
+Template = dict[str, Any]
+
+FUNCTIONS = {
+    "UploadFunction": "upload",
+    "FacesFunction": "faces",
+    "HealthFunction": "health",
+    "IndexerFunction": "indexer",
+    "MigrateFunction": "migrate",
+}
+COMMON_ENVIRONMENT = {
+    "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN",
+    "DB_IAM_AUTH", "DB_USER", "METRICS_NAMESPACE", "RUST_LOG",
+}
+FUNCTION_ENVIRONMENT = {
+    "UploadFunction": {"UPLOAD_URL_TTL_SECONDS"},
+    "FacesFunction": {"PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL"},
+}
+# (method, path) -> (function, authorized by the JWT authorizer)
+ROUTES = {
+    ("POST", "/api/uploads"): ("UploadFunction", True),
+    ("GET", "/upload"): ("UploadFunction", False),
+    ("GET", "/api/faces"): ("FacesFunction", True),
+    ("GET", "/api/faces/{id}"): ("FacesFunction", True),
+    ("GET", "/faces"): ("FacesFunction", False),
+    ("GET", "/healthz"): ("HealthFunction", False),
+}
+# Properties that name things in the account: each must carry the stack name.
+NAMING_PROPERTIES = {
+    "BucketName", "FunctionName", "QueueName", "TopicName", "AlarmName", "GroupName", "LogGroupName",
+    "DashboardName", "CollectionId", "UserPoolName", "ClientName", "AliasName", "DBClusterIdentifier",
+    "DBInstanceIdentifier", "DBSubnetGroupName",
+}
+# Cognito group names live inside the stack's own user pool and are what the functions expect.
+NAMES_SCOPED_BY_THEIR_PARENT = {("AdminsGroup", "GroupName"), ("ViewersGroup", "GroupName")}
+
+
+def functions(template: Template) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def test_functions_are_the_workspace_binaries(sam_template: Template) -> None:
+    assert set(functions(sam_template)) == set(FUNCTIONS)
+    workspace = tomllib.loads((ROOT / "Cargo.toml").read_text(encoding="utf-8"))["workspace"]["members"]
+    for logical_id, resource in functions(sam_template).items():
+        binary = FUNCTIONS[logical_id]
+        assert resource["Metadata"]["BuildMethod"] == "rust-cargolambda"
+        assert resource["Metadata"]["BuildProperties"] == {"Binary": binary}
+        assert f"functions/{binary}" in workspace
+        package = tomllib.loads((ROOT / "functions" / binary / "Cargo.toml").read_text(encoding="utf-8"))
+        assert package["package"]["name"] == binary
+        assert "CodeUri" not in resource["Properties"], "CodeUri comes from Globals: the workspace root"
+
+
+def test_function_runtime(sam_template: Template) -> None:
+    defaults = sam_template["Globals"]["Function"]
+    assert defaults["CodeUri"] == "."
+    assert defaults["Runtime"] == "provided.al2023"
+    assert defaults["Architectures"] == ["arm64"]
+    assert defaults["Handler"] == "bootstrap"
+    assert defaults["Tracing"] == "Active"
+    for logical_id, resource in functions(sam_template).items():
+        assert resource["Properties"]["LoggingConfig"]["LogFormat"] == "JSON", logical_id
+        assert "ReservedConcurrentExecutions" in resource["Properties"], logical_id
+
+
+def test_environment_contract(cfn_template: Template) -> None:
+    for logical_id in FUNCTIONS:
+        variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert set(variables) == COMMON_ENVIRONMENT | FUNCTION_ENVIRONMENT.get(logical_id, set()), logical_id
+        assert variables["DB_SECRET_ARN"] == {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
+        assert variables["METRICS_NAMESPACE"] == "FaceRegistry"
+
+
+def test_routes_and_their_authorization(cfn_template: Template) -> None:
+    body = cfn_template["Resources"]["HttpApi"]["Properties"]["Body"]
+    routes = {}
+    for path, methods in body["paths"].items():
+        for method, operation in methods.items():
+            uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            function = next(f for f in FUNCTIONS if f"${{{f}.Arn}}" in uri)
+            routes[(method.upper(), path)] = (function, operation["security"] == [{"CognitoJwt": []}])
+    assert routes == ROUTES
+    authorizer = body["components"]["securitySchemes"]["CognitoJwt"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "jwt"
+    assert authorizer["jwtConfiguration"]["audience"] == [{"Ref": "UserPoolClient"}]
+
+
+def test_user_groups(sam_template: Template) -> None:
+    groups = {
+        v["Properties"]["GroupName"] for v in sam_template["Resources"].values()
+        if v["Type"] == "AWS::Cognito::UserPoolGroup"
+    }
+    assert groups == {"admins", "viewers"}
+
+
+def _naming_values(node: Any, path: tuple[str, ...] = ()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in NAMING_PROPERTIES:
+                yield path + (key,), value
+            yield from _naming_values(value, path + (key,))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _naming_values(value, path + (str(index),))
+
+
+def test_every_name_derives_from_the_stack_name(sam_template: Template) -> None:
+    names = []
+    for logical_id, resource in sam_template["Resources"].items():
+        for path, value in _naming_values(resource.get("Properties", {})):
+            if (logical_id, path[-1]) in NAMES_SCOPED_BY_THEIR_PARENT or path[-1] == "DBClusterIdentifier" and "Ref" in value:
+                continue
+            if path[-1] in {"FunctionName", "DBSubnetGroupName", "LogGroupName", "GroupName"} and isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
+                continue  # a reference to a resource of this stack
+            names.append((logical_id, ".".join(path), value))
+    assert names, "the walk must find the names"
+    for logical_id, path, value in names:
+        assert isinstance(value, dict) and "${AWS::StackName}" in json.dumps(value), f"{logical_id}.{path} = {value!r}"
+
+
+def test_stage_and_conditions(sam_template: Template) -> None:
+    stage = sam_template["Parameters"]["Stage"]
+    assert stage["AllowedValues"] == ["dev", "prod"]
+    assert sam_template["Conditions"]["IsProd"] == {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}
+    for parameter in ("EnableAlb", "EnablePublicPhotoPreview", "PublicMediaBaseUrl", "AlarmEmail", "AlbCertificateArn"):
+        assert parameter in sam_template["Parameters"]
+    cluster = sam_template["Resources"]["DbCluster"]["Properties"]
+    assert cluster["DeletionProtection"] == {"Fn::If": ["IsProd", True, False]}
+    assert cluster["ManageMasterUserPassword"] is True
+    assert cluster["EnableIAMDatabaseAuthentication"] is True
+
+
+def test_outputs(sam_template: Template) -> None:
+    assert {"ApiUrl", "PhotoBucketName", "FaceCollectionId", "DashboardUrl", "UserPoolId", "UserPoolClientId"} <= set(
+        sam_template["Outputs"]
+    )
+
+
+def test_no_wildcard_actions_on_wildcard_resources(cfn_template: Template) -> None:
+    for logical_id, resource in cfn_template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                if "Fn::If" in statement:
+                    statement = statement["Fn::If"][1]
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert statement.get("Resource") != "*", f"{logical_id}: {actions} on *"
+                assert not any(a.endswith("*") for a in actions), f"{logical_id}: wildcard action {actions}"
+
+
+def _cfn_lint(template: Template, tmp_path: Path, *regions: str) -> subprocess.CompletedProcess[str]:
+    translated = tmp_path / "template.json"
+    translated.write_text(json.dumps(translate(template)), encoding="utf-8")
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    region_args = ["--regions", *regions] if regions else []
+    return subprocess.run(
+        [str(cfn_lint), *region_args, "--", str(translated)], capture_output=True, text=True, check=False
+    )
+
+
+def test_the_translation_lint_catches_a_circular_dependency(mutable_template: Template, tmp_path: Path) -> None:
+    # The classic mistake: the indexer's policy names the bucket that names the indexer.
+    statements = mutable_template["Resources"]["IndexerFunction"]["Properties"]["Policies"][0]["Statement"]
+    statements[0]["Resource"] = {"Fn::Sub": "${PhotoBucket.Arn}/*"}
+    result = _cfn_lint(mutable_template, tmp_path)
+    assert result.returncode != 0
+    assert "E3004" in result.stdout, result.stdout
+
+
+# Regions that offer Rekognition (the collection exists only there).
+def test_translation_is_clean_in_several_regions(sam_template: Template, tmp_path: Path) -> None:
+    result = _cfn_lint(sam_template, tmp_path, "eu-west-1", "us-east-1", "ap-southeast-2", "ap-northeast-1")
+    assert result.returncode == 0, result.stdout + result.stderr
