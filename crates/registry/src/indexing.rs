@@ -1,0 +1,338 @@
+//! Indexing: what the indexer does with one `ObjectCreated` event.
+//!
+//! Replays change nothing (the recorded `sequencer` is compared first and
+//! again atomically when recording), older events are ignored, and a face
+//! that a new photo replaces is deleted from the collection only after the
+//! new outcome is recorded. Replaced faces are set aside in the same
+//! transaction that records the new face, so a failed deletion is retried
+//! by the next invocation and no face is left behind.
+
+use crate::key::ObjectKey;
+use crate::person::{PersonId, Status};
+use crate::photo::{HEAD_BYTES, TAIL_BYTES, check_photo};
+use crate::ports::{
+    ByteRange, FaceIndex, IndexOutcome, IndexingRecord, PersonStore, PhotoStore, PortError,
+    RecordOutcome,
+};
+use crate::sequencer::Sequencer;
+
+/// Longest key the registry records; longer keys cannot follow the convention.
+pub const MAX_KEY_CHARS: usize = 512;
+
+/// One object creation, as an S3 event record reports it (key decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectCreated {
+    pub bucket: String,
+    pub key: String,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub sequencer: Sequencer,
+}
+
+/// Why an event changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// The same or a newer version of the object is already recorded.
+    Stale,
+    /// The object no longer exists.
+    ObjectGone,
+    /// The object was overwritten since; the newer event will index it.
+    ObjectReplaced,
+    /// The event is for another bucket than the registry's.
+    OtherBucket,
+    /// The key is too long to be one of the registry's.
+    KeyTooLong,
+}
+
+impl Ignored {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ignored::Stale => "stale",
+            Ignored::ObjectGone => "object_gone",
+            Ignored::ObjectReplaced => "object_replaced",
+            Ignored::OtherBucket => "other_bucket",
+            Ignored::KeyTooLong => "key_too_long",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexingResult {
+    Indexed { person: PersonId, face_id: String },
+    Rejected { person: PersonId, reason: String },
+    Ignored(Ignored),
+}
+
+/// The services indexing needs.
+pub struct Indexer<'a, P: ?Sized, S: ?Sized, F: ?Sized> {
+    pub people: &'a P,
+    pub photos: &'a S,
+    pub faces: &'a F,
+}
+
+impl<P, S, F> Indexer<'_, P, S, F>
+where
+    P: PersonStore + ?Sized,
+    S: PhotoStore + ?Sized,
+    F: FaceIndex + ?Sized,
+{
+    /// Handles one event. An `Err` is a failure to retry (transient, or a
+    /// misconfiguration that retrying and then the dead-letter queue will
+    /// surface); everything that is the photo's fault is recorded and `Ok`.
+    pub async fn handle(&self, event: &ObjectCreated) -> Result<IndexingResult, PortError> {
+        if event.bucket != self.photos.bucket() {
+            return Ok(IndexingResult::Ignored(Ignored::OtherBucket));
+        }
+        if event.key.chars().count() > MAX_KEY_CHARS {
+            return Ok(IndexingResult::Ignored(Ignored::KeyTooLong));
+        }
+        if let Some(person) = self.people.find_by_key(&event.key).await?
+            && person
+                .object_sequencer
+                .is_some_and(|recorded| Sequencer::new(recorded) >= event.sequencer)
+        {
+            // A replay: finish any deletion a failed earlier run left over.
+            self.delete_retired_faces().await?;
+            return Ok(IndexingResult::Ignored(Ignored::Stale));
+        }
+
+        let key = match ObjectKey::parse(&event.key) {
+            Ok(key) => key,
+            Err(error) => {
+                let lastname: String = event
+                    .key
+                    .chars()
+                    .take(crate::names::MAX_NAME_CHARS)
+                    .collect();
+                let reason = format!("The file name is not usable: {error}.");
+                return self
+                    .record_rejection(event, lastname, String::new(), reason)
+                    .await;
+            }
+        };
+        let (lastname, firstname) = key.recovered_names();
+
+        let Some(object) = self.photos.stat(&event.key).await? else {
+            return Ok(IndexingResult::Ignored(Ignored::ObjectGone));
+        };
+        if event.etag.is_some() && object.etag.is_some() && event.etag != object.etag {
+            return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced));
+        }
+        let etag = object.etag.as_deref();
+        let (head, tail) = if object.size == 0 || object.size > crate::MAX_PHOTO_BYTES {
+            (Vec::new(), Vec::new())
+        } else {
+            let head = self
+                .photos
+                .read_range(&event.key, ByteRange::First(HEAD_BYTES as u64), etag)
+                .await?;
+            let tail = self
+                .photos
+                .read_range(&event.key, ByteRange::Last(TAIL_BYTES as u64), etag)
+                .await?;
+            match (head, tail) {
+                (Some(head), Some(tail)) => (head, tail),
+                _ => return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced)),
+            }
+        };
+        if let Err(problem) = check_photo(key.format(), object.size, &head, &tail) {
+            let reason = sentence(&format!("the photo cannot be used: {problem}"));
+            return self
+                .record_rejection(event, lastname, firstname, reason)
+                .await;
+        }
+
+        let version = event.version_id.as_deref().or(object.version_id.as_deref());
+        let outcome = self
+            .faces
+            .index_photo(&event.bucket, &event.key, version)
+            .await?;
+        let mut record = IndexingRecord {
+            object_key: event.key.clone(),
+            lastname,
+            firstname,
+            status: Status::Rejected,
+            status_reason: None,
+            identity: None,
+            object_etag: object.etag.clone(),
+            object_sequencer: event.sequencer.as_str().to_owned(),
+            face_confidence: None,
+            face_box: None,
+        };
+        match outcome {
+            IndexOutcome::OneFace(face) => {
+                record.status = Status::Indexed;
+                record.identity = Some(face.face_id);
+                record.face_confidence = Some(face.confidence);
+                record.face_box = Some(face.face_box);
+            }
+            IndexOutcome::NoFace => {
+                record.status_reason = Some("No face was found in the photo.".into());
+            }
+            IndexOutcome::SeveralFaces { indexed } => {
+                // Not recorded, so not to be kept in the collection either.
+                self.faces.delete_faces(&indexed).await?;
+                record.status_reason =
+                    Some("The photo shows several faces; it must show exactly one.".into());
+            }
+            IndexOutcome::PoorQuality { reasons } => {
+                record.status_reason = Some(poor_quality_reason(&reasons));
+            }
+            IndexOutcome::InvalidImage { message } => {
+                record.status_reason = Some(sentence(&format!(
+                    "the photo could not be read as an image: {message}"
+                )));
+            }
+        }
+
+        let new_face = record.identity.clone();
+        let recorded = match self.people.record_indexing(&record).await {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                // Unrecorded, the new face would be an orphan; the retry indexes again.
+                if let Some(face) = &new_face {
+                    if let Err(cleanup) = self.faces.delete_faces(std::slice::from_ref(face)).await
+                    {
+                        tracing::warn!(face_id = %face, error = %cleanup, "could not delete an unrecorded face");
+                    }
+                }
+                return Err(error);
+            }
+        };
+        match recorded {
+            RecordOutcome::Stale { .. } => {
+                if let Some(face) = new_face {
+                    self.faces.delete_faces(&[face]).await?;
+                }
+                Ok(IndexingResult::Ignored(Ignored::Stale))
+            }
+            RecordOutcome::Recorded {
+                person,
+                retired_face,
+            } => {
+                if retired_face.is_some() {
+                    self.delete_retired_faces().await?;
+                }
+                Ok(match (person.status, person.identity) {
+                    (Status::Indexed, Some(face_id)) => IndexingResult::Indexed {
+                        person: person.id,
+                        face_id,
+                    },
+                    _ => IndexingResult::Rejected {
+                        person: person.id,
+                        reason: person.status_reason.unwrap_or_default(),
+                    },
+                })
+            }
+        }
+    }
+
+    async fn record_rejection(
+        &self,
+        event: &ObjectCreated,
+        lastname: String,
+        firstname: String,
+        reason: String,
+    ) -> Result<IndexingResult, PortError> {
+        let record = IndexingRecord {
+            object_key: event.key.clone(),
+            lastname,
+            firstname,
+            status: Status::Rejected,
+            status_reason: Some(reason),
+            identity: None,
+            object_etag: event.etag.clone(),
+            object_sequencer: event.sequencer.as_str().to_owned(),
+            face_confidence: None,
+            face_box: None,
+        };
+        match self.people.record_indexing(&record).await? {
+            RecordOutcome::Stale { .. } => Ok(IndexingResult::Ignored(Ignored::Stale)),
+            RecordOutcome::Recorded {
+                person,
+                retired_face,
+            } => {
+                if retired_face.is_some() {
+                    self.delete_retired_faces().await?;
+                }
+                Ok(IndexingResult::Rejected {
+                    person: person.id,
+                    reason: person.status_reason.unwrap_or_default(),
+                })
+            }
+        }
+    }
+
+    /// Deletes replaced faces from the collection, then forgets them.
+    pub async fn delete_retired_faces(&self) -> Result<usize, PortError> {
+        let retired = self.people.retired_faces(100).await?;
+        if retired.is_empty() {
+            return Ok(0);
+        }
+        self.faces.delete_faces(&retired).await?;
+        self.people.forget_retired_faces(&retired).await?;
+        tracing::info!(
+            count = retired.len(),
+            "deleted replaced faces from the collection"
+        );
+        Ok(retired.len())
+    }
+}
+
+/// A readable reason from Rekognition's `UnindexedFaces` reasons.
+pub fn poor_quality_reason(reasons: &[String]) -> String {
+    let words: Vec<&str> = reasons
+        .iter()
+        .filter_map(|r| match r.as_str() {
+            "EXTREME_POSE" => Some("the head is turned too far"),
+            "LOW_BRIGHTNESS" => Some("the photo is too dark"),
+            "LOW_SHARPNESS" => Some("the photo is blurred"),
+            "LOW_CONFIDENCE" => Some("the face is not clearly a face"),
+            "SMALL_BOUNDING_BOX" => Some("the face is too small"),
+            "LOW_FACE_QUALITY" => Some("the face quality is too low"),
+            _ => None,
+        })
+        .collect();
+    if words.is_empty() {
+        "The face is not clear enough to index.".into()
+    } else {
+        format!(
+            "The face is not clear enough to index: {}.",
+            words.join(", ")
+        )
+    }
+}
+
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out = match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_reasons_read_well() {
+        assert_eq!(
+            poor_quality_reason(&["LOW_SHARPNESS".into(), "EXTREME_POSE".into()]),
+            "The face is not clear enough to index: the photo is blurred, the head is turned too far."
+        );
+        assert_eq!(
+            poor_quality_reason(&[]),
+            "The face is not clear enough to index."
+        );
+    }
+
+    #[test]
+    fn sentences() {
+        assert_eq!(sentence("the file is empty"), "The file is empty.");
+    }
+}

@@ -1,0 +1,197 @@
+//! Browsing: the listing's query, its keyset cursor and its pages.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::person::{Person, PersonId, Status};
+use crate::ports::{ListFilter, PersonStore, PortError};
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 100;
+const MAX_QUERY_CHARS: usize = 100;
+const CURSOR_PREFIX: &str = "p1:";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("limit must be a whole number from 1 to {MAX_PAGE_SIZE}")]
+    BadLimit,
+    #[error("cursor is not one this listing issued")]
+    BadCursor,
+    #[error(transparent)]
+    BadStatus(#[from] crate::person::UnknownStatus),
+    #[error("q is longer than {MAX_QUERY_CHARS} characters or holds control characters")]
+    BadQuery,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// The listing's parameters as they arrive (query string values).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListParams {
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Person>,
+    pub next_cursor: Option<String>,
+}
+
+pub fn encode_cursor(last: PersonId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", last.0))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<PersonId, ListError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| ListError::BadCursor)?;
+    let text = String::from_utf8(bytes).map_err(|_| ListError::BadCursor)?;
+    let id = text
+        .strip_prefix(CURSOR_PREFIX)
+        .ok_or(ListError::BadCursor)?;
+    id.parse::<u64>()
+        .map(PersonId)
+        .map_err(|_| ListError::BadCursor)
+}
+
+pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
+    let non_empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let status = non_empty(&params.status)
+        .map(|s| s.parse::<Status>())
+        .transpose()?;
+    let name_prefix = non_empty(&params.q);
+    if let Some(q) = &name_prefix
+        && (q.chars().count() > MAX_QUERY_CHARS || q.chars().any(char::is_control))
+    {
+        return Err(ListError::BadQuery);
+    }
+    let limit = match non_empty(&params.limit) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
+            .ok_or(ListError::BadLimit)?,
+    };
+    let before_id = non_empty(&params.cursor)
+        .map(|c| decode_cursor(&c))
+        .transpose()?;
+    Ok(ListFilter {
+        status,
+        name_prefix,
+        before_id,
+        limit,
+    })
+}
+
+/// One page of people, newest first, and the cursor of the next page.
+pub async fn list_people<P: PersonStore + ?Sized>(
+    people: &P,
+    filter: &ListFilter,
+) -> Result<Page, ListError> {
+    // One row more than asked tells whether another page exists.
+    let mut probe = filter.clone();
+    probe.limit = filter.limit + 1;
+    let mut items = people.list(&probe).await?;
+    let next_cursor = if items.len() > filter.limit as usize {
+        items.truncate(filter.limit as usize);
+        items.last().map(|p| encode_cursor(p.id))
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn params(
+        status: Option<&str>,
+        q: Option<&str>,
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> ListParams {
+        ListParams {
+            status: status.map(Into::into),
+            q: q.map(Into::into),
+            limit: limit.map(Into::into),
+            cursor: cursor.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let filter = parse_params(&ListParams::default()).unwrap();
+        assert_eq!(
+            filter,
+            ListFilter {
+                limit: DEFAULT_PAGE_SIZE,
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        let cursor = encode_cursor(PersonId(42));
+        let filter = parse_params(&params(
+            Some("indexed"),
+            Some(" oba "),
+            Some("100"),
+            Some(&cursor),
+        ))
+        .unwrap();
+        assert_eq!(filter.status, Some(Status::Indexed));
+        assert_eq!(filter.name_prefix.as_deref(), Some("oba"));
+        assert_eq!(filter.before_id, Some(PersonId(42)));
+        assert_eq!(filter.limit, 100);
+
+        for limit in ["0", "101", "-1", "ten", "1.5"] {
+            assert_eq!(
+                parse_params(&params(None, None, Some(limit), None)),
+                Err(ListError::BadLimit)
+            );
+        }
+        for cursor in [
+            "xyz",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("p1:abc"),
+            &URL_SAFE_NO_PAD.encode("42"),
+        ] {
+            assert_eq!(
+                parse_params(&params(None, None, None, Some(cursor))),
+                Err(ListError::BadCursor)
+            );
+        }
+        assert!(matches!(
+            parse_params(&params(Some("deleted"), None, None, None)),
+            Err(ListError::BadStatus(_))
+        ));
+        assert_eq!(
+            parse_params(&params(None, Some(&"a".repeat(101)), None, None)),
+            Err(ListError::BadQuery)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn cursors_round_trip(id in any::<u64>()) {
+            prop_assert_eq!(decode_cursor(&encode_cursor(PersonId(id))).unwrap(), PersonId(id));
+        }
+
+        #[test]
+        fn decoding_never_panics(s in "\\PC{0,64}") {
+            let _ = decode_cursor(&s);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Recognising a photo by its bytes.
+
+use crate::key::PhotoFormat;
+
+const JPEG_SOI: &[u8] = &[0xFF, 0xD8, 0xFF];
+const JPEG_EOI: &[u8] = &[0xFF, 0xD9];
+const PNG_SIGNATURE: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+/// A PNG ends with an empty IEND chunk: length 0, type, CRC.
+const PNG_IEND: &[u8] = &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
+
+/// How many bytes of the start and of the end [`check_photo`] needs.
+pub const HEAD_BYTES: usize = 8;
+pub const TAIL_BYTES: usize = 12;
+
+/// The format of a file, judged by its first bytes.
+pub fn sniff(head: &[u8]) -> Option<PhotoFormat> {
+    if head.starts_with(JPEG_SOI) {
+        Some(PhotoFormat::Jpeg)
+    } else if head.starts_with(PNG_SIGNATURE) {
+        Some(PhotoFormat::Png)
+    } else {
+        None
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhotoError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is {size} bytes; the largest accepted is {max} bytes")]
+    TooLarge { size: u64, max: u64 },
+    #[error("the file is not a JPEG or PNG image")]
+    NotAnImage,
+    #[error("the file is a {found} image but its name says {expected}")]
+    WrongFormat {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("the {format} file is truncated")]
+    Truncated { format: &'static str },
+}
+
+/// Checks a stored photo from its size, its first [`HEAD_BYTES`] and its last
+/// [`TAIL_BYTES`] bytes: not empty, not too large, a complete JPEG or PNG of
+/// the format its key names.
+pub fn check_photo(
+    expected: PhotoFormat,
+    size: u64,
+    head: &[u8],
+    tail: &[u8],
+) -> Result<(), PhotoError> {
+    if size == 0 {
+        return Err(PhotoError::Empty);
+    }
+    if size > crate::MAX_PHOTO_BYTES {
+        return Err(PhotoError::TooLarge {
+            size,
+            max: crate::MAX_PHOTO_BYTES,
+        });
+    }
+    let found = sniff(head).ok_or(PhotoError::NotAnImage)?;
+    if found != expected {
+        return Err(PhotoError::WrongFormat {
+            expected: expected.name(),
+            found: found.name(),
+        });
+    }
+    let complete = match found {
+        // Encoders may pad after EOI; a missing EOI in the last bytes is a cut file.
+        PhotoFormat::Jpeg => tail.windows(2).any(|w| w == JPEG_EOI),
+        PhotoFormat::Png => tail.ends_with(PNG_IEND),
+    };
+    if !complete {
+        return Err(PhotoError::Truncated {
+            format: found.name(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JPEG_HEAD: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F'];
+
+    #[test]
+    fn complete_photos_pass() {
+        assert_eq!(
+            check_photo(
+                PhotoFormat::Jpeg,
+                100,
+                JPEG_HEAD,
+                &[0; 10].iter().chain(JPEG_EOI).copied().collect::<Vec<_>>()
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_photo(PhotoFormat::Png, 100, PNG_SIGNATURE, PNG_IEND),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn bad_photos_say_why() {
+        assert_eq!(
+            check_photo(PhotoFormat::Jpeg, 0, &[], &[]),
+            Err(PhotoError::Empty)
+        );
+        assert!(matches!(
+            check_photo(
+                PhotoFormat::Jpeg,
+                crate::MAX_PHOTO_BYTES + 1,
+                JPEG_HEAD,
+                JPEG_EOI
+            ),
+            Err(PhotoError::TooLarge { .. })
+        ));
+        assert_eq!(
+            check_photo(PhotoFormat::Jpeg, 5, b"hello", b"hello"),
+            Err(PhotoError::NotAnImage)
+        );
+        assert_eq!(
+            check_photo(PhotoFormat::Png, 100, JPEG_HEAD, JPEG_EOI),
+            Err(PhotoError::WrongFormat {
+                expected: "PNG",
+                found: "JPEG"
+            })
+        );
+        assert_eq!(
+            check_photo(PhotoFormat::Jpeg, 100, JPEG_HEAD, &[1, 2, 3, 4]),
+            Err(PhotoError::Truncated { format: "JPEG" })
+        );
+        assert_eq!(
+            check_photo(PhotoFormat::Png, 100, PNG_SIGNATURE, &PNG_IEND[..8]),
+            Err(PhotoError::Truncated { format: "PNG" })
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! Ports: the narrow traits the services need from the outside world. The
+//! MySQL, S3 and Rekognition adapters implement them.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::person::{FaceBox, Person, PersonId, Status};
+
+/// Errors of an adapter, classified by what the caller can do about them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// May pass on its own (throttling, a connection lost, a timeout): retry.
+    #[error("temporarily unavailable: {0}")]
+    Transient(String),
+    /// Will not pass by retrying (a bad configuration, a missing resource).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl PortError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PortError::Transient(_))
+    }
+}
+
+/// A person about to be enrolled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPerson {
+    pub lastname: String,
+    pub firstname: String,
+    pub object_key: String,
+}
+
+/// What the listing asks the store for: one page in descending id order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    /// Matches the start of the last name or of the first name, ignoring case and accents.
+    pub name_prefix: Option<String>,
+    /// Only ids below this one (the keyset cursor).
+    pub before_id: Option<PersonId>,
+    pub limit: u32,
+}
+
+/// The outcome of indexing one object version, to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexingRecord {
+    pub object_key: String,
+    /// Names for a person created from the key alone (no row yet).
+    pub lastname: String,
+    pub firstname: String,
+    pub status: Status,
+    pub status_reason: Option<String>,
+    pub identity: Option<String>,
+    pub object_etag: Option<String>,
+    pub object_sequencer: String,
+    pub face_confidence: Option<f32>,
+    pub face_box: Option<FaceBox>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    /// Recorded. A face the person had before, now replaced, was set aside
+    /// for deletion from the collection.
+    Recorded {
+        person: Person,
+        retired_face: Option<String>,
+    },
+    /// The person already records this object version or a newer one.
+    Stale { recorded_sequencer: String },
+}
+
+#[async_trait]
+pub trait PersonStore: Send + Sync {
+    /// Creates the person as `pending`, or marks the existing one with this
+    /// key `pending` again with the names as typed now.
+    async fn upsert_pending(&self, person: &NewPerson) -> Result<Person, PortError>;
+    async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError>;
+    async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError>;
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError>;
+    /// Records an indexing outcome unless a newer (or the same) object
+    /// version is already recorded; atomically sets the replaced face aside.
+    async fn record_indexing(&self, record: &IndexingRecord) -> Result<RecordOutcome, PortError>;
+    /// Faces replaced in the registry but maybe still in the collection.
+    async fn retired_faces(&self, limit: u32) -> Result<Vec<String>, PortError>;
+    /// Forgets retired faces once they are gone from the collection.
+    async fn forget_retired_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
+    /// Round trip to the database.
+    async fn ping(&self) -> Result<(), PortError>;
+}
+
+/// A request the browser makes straight to the photo store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedRequest {
+    pub url: String,
+    pub method: String,
+    /// Headers the request must carry exactly (they are signed).
+    pub headers: Vec<(String, String)>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub size: u64,
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// A byte range of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    First(u64),
+    Last(u64),
+}
+
+#[async_trait]
+pub trait PhotoStore: Send + Sync {
+    fn bucket(&self) -> &str;
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, PortError>;
+    async fn presign_download(&self, key: &str, ttl: Duration) -> Result<String, PortError>;
+    /// The object's size and version, or `None` when there is no such object.
+    async fn stat(&self, key: &str) -> Result<Option<StoredObject>, PortError>;
+    /// Part of the object, provided it is still the version with `etag`.
+    /// `None` when the object is gone or was replaced.
+    async fn read_range(
+        &self,
+        key: &str,
+        range: ByteRange,
+        etag: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, PortError>;
+}
+
+/// A face stored in the collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedFace {
+    pub face_id: String,
+    pub confidence: f32,
+    pub face_box: FaceBox,
+}
+
+/// What indexing a photo found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexOutcome {
+    OneFace(IndexedFace),
+    NoFace,
+    /// More than one face; `indexed` are the faces the index kept anyway.
+    SeveralFaces {
+        indexed: Vec<String>,
+    },
+    /// A face was found but is not good enough; the reasons as the index gives them.
+    PoorQuality {
+        reasons: Vec<String>,
+    },
+    /// The index refused the image itself (format, size, unreadable).
+    InvalidImage {
+        message: String,
+    },
+}
+
+#[async_trait]
+pub trait FaceIndex: Send + Sync {
+    fn collection(&self) -> &str;
+    /// Indexes the single face of a stored photo, named by its key.
+    async fn index_photo(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<IndexOutcome, PortError>;
+    async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
+}
