@@ -1,1 +1,57 @@
+//! A Rekognition-compatible face engine for running the registry offline.
+//!
+//! It speaks the AWS JSON 1.1 protocol of Amazon Rekognition on a local
+//! port, so the unmodified `aws-sdk-rekognition` client (or any AWS SDK)
+//! works against it through `AWS_ENDPOINT_URL_REKOGNITION`. Faces are real:
+//! dlib's HOG (or MMOD CNN) detector, its five-point landmark model and its
+//! ResNet 128-d face embedding.
+//!
+//! Operations: `CreateCollection`, `DescribeCollection`, `ListCollections`,
+//! `DeleteCollection`, `IndexFaces`, `ListFaces`, `DeleteFaces`,
+//! `SearchFaces`, `SearchFacesByImage`, `DetectFaces`.
+//!
+//! * Similarity: see [`similarity`]; similarity 80 (Rekognition's default
+//!   threshold) is exactly dlib's same-person distance 0.6.
+//! * Quality filter and `UnindexedFaces` reasons: see [`quality`].
+//! * Persistence: see [`store`]; search is a brute-force scan.
+//! * Request signing: see [`auth`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use face_engine::{EngineConfig, FaceEngine};
+//! let config = EngineConfig::new(".local/face-engine", ".local/models");
+//! let s3 = face_engine::s3_client_from_env(true).await;
+//! let engine = FaceEngine::open(config, s3).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
+//! face_engine::serve(listener, engine).await?;
+//! # Ok(()) }
+//! ```
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod image_input;
+pub mod pagination;
+pub mod quality;
+pub mod server;
+pub mod similarity;
+pub mod store;
+pub mod vision;
+
+pub use config::{AccessCredentials, DetectorKind, EngineConfig};
+pub use engine::{FACE_MODEL_VERSION, FaceEngine, OpenError};
+pub use error::ApiError;
+pub use server::{serve, serve_with_shutdown};
+
+/// An S3 client from the standard AWS environment (`AWS_ENDPOINT_URL_S3`,
+/// `AWS_REGION`, credentials, ...), with path-style addressing when asked,
+/// as a local S3 store on `127.0.0.1` needs.
+pub async fn s3_client_from_env(force_path_style: bool) -> aws_sdk_s3::Client {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = aws_sdk_s3::config::Builder::from(&shared)
+        .force_path_style(force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}

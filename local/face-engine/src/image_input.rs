@@ -1,0 +1,211 @@
+//! Getting the pixels of an `Image`: base64 bytes or an S3 object, JPEG or
+//! PNG only, within Rekognition's size limits.
+
+use std::io::Cursor;
+
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use image::{ImageFormat, RgbImage};
+
+use crate::api::{Image, S3Object};
+use crate::error::ApiError;
+
+/// Largest image Rekognition accepts as `Bytes`.
+pub const MAX_BYTES_IMAGE: usize = 5 * 1024 * 1024;
+/// Largest image Rekognition accepts from S3.
+pub const MAX_S3_IMAGE: usize = 15 * 1024 * 1024;
+/// Decoded images larger than this are refused, whatever their file size.
+const MAX_PIXELS: u64 = 80_000_000;
+/// Longest side Rekognition accepts.
+const MAX_SIDE: u32 = 16_000;
+
+/// Reads the image's encoded bytes from the request or from S3.
+pub async fn load_bytes(image: Image, s3: &aws_sdk_s3::Client) -> Result<Vec<u8>, ApiError> {
+    match (image.bytes, image.s3_object) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidParameter(
+            "Image must have either Bytes or S3Object, not both".to_owned(),
+        )),
+        (None, None) => Err(ApiError::InvalidParameter(
+            "Image must have Bytes or S3Object".to_owned(),
+        )),
+        (Some(encoded), None) => {
+            // base64 grows 4/3; refuse before decoding what cannot fit.
+            if encoded.len() > MAX_BYTES_IMAGE.div_ceil(3) * 4 + 4 {
+                return Err(too_large(MAX_BYTES_IMAGE));
+            }
+            let bytes = STANDARD.decode(encoded.as_bytes()).map_err(|e| {
+                ApiError::InvalidParameter(format!("Image.Bytes is not valid base64: {e}"))
+            })?;
+            if bytes.is_empty() {
+                return Err(ApiError::InvalidParameter(
+                    "Image.Bytes is empty".to_owned(),
+                ));
+            }
+            if bytes.len() > MAX_BYTES_IMAGE {
+                return Err(too_large(MAX_BYTES_IMAGE));
+            }
+            Ok(bytes)
+        }
+        (None, Some(object)) => fetch_s3(object, s3).await,
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::ImageTooLarge(format!(
+        "Image size is too large; the limit is {} MB",
+        limit / (1024 * 1024)
+    ))
+}
+
+async fn fetch_s3(object: S3Object, s3: &aws_sdk_s3::Client) -> Result<Vec<u8>, ApiError> {
+    let bucket = object
+        .bucket
+        .filter(|b| (3..=255).contains(&b.len()))
+        .ok_or_else(|| {
+            ApiError::InvalidParameter("S3Object.Bucket must be 3 to 255 characters".to_owned())
+        })?;
+    let key = object
+        .name
+        .filter(|n| (1..=1024).contains(&n.len()))
+        .ok_or_else(|| {
+            ApiError::InvalidParameter("S3Object.Name must be 1 to 1024 characters".to_owned())
+        })?;
+    let mut request = s3.get_object().bucket(&bucket).key(&key);
+    if let Some(version) = object.version.filter(|v| !v.is_empty()) {
+        request = request.version_id(version);
+    }
+    let output = request.send().await.map_err(|error| {
+        let code = match &error {
+            SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
+            other => other.to_string(),
+        };
+        tracing::info!(%bucket, %key, code, "could not fetch the S3 object");
+        match code.as_str() {
+            "AccessDenied" | "Forbidden" => ApiError::AccessDenied(format!(
+                "Access denied reading s3://{bucket}/{key}"
+            )),
+            _ => ApiError::InvalidS3Object(
+                "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+                    .to_owned(),
+            ),
+        }
+    })?;
+    if output
+        .content_length()
+        .is_some_and(|length| length > MAX_S3_IMAGE as i64)
+    {
+        return Err(too_large(MAX_S3_IMAGE));
+    }
+    let mut body = output.body;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.try_next().await.map_err(|e| {
+        tracing::info!(%bucket, %key, error = %e, "S3 object body failed");
+        ApiError::InvalidS3Object(format!("Could not read s3://{bucket}/{key}"))
+    })? {
+        if bytes.len() + chunk.len() > MAX_S3_IMAGE {
+            return Err(too_large(MAX_S3_IMAGE));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return Err(ApiError::InvalidImageFormat(format!(
+            "s3://{bucket}/{key} is empty"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Decodes JPEG or PNG into RGB. Blocking: call from a blocking thread.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, ApiError> {
+    let format = image::guess_format(bytes).map_err(|_| {
+        ApiError::InvalidImageFormat(
+            "Request has invalid image format: not a JPEG or PNG".to_owned(),
+        )
+    })?;
+    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {
+        return Err(ApiError::InvalidImageFormat(format!(
+            "Request has invalid image format: {format:?}; only JPEG and PNG are supported"
+        )));
+    }
+    let mut reader = image::io::Reader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::io::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_PIXELS * 4);
+    reader.limits(limits);
+    let decoded = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => ApiError::ImageTooLarge(format!(
+            "Image dimensions are too large; at most {MAX_SIDE} pixels a side"
+        )),
+        other => ApiError::InvalidImageFormat(format!("Request has invalid image format: {other}")),
+    })?;
+    Ok(decoded.to_rgb8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_other_formats_are_refused() {
+        assert!(matches!(
+            decode(b"not an image at all"),
+            Err(ApiError::InvalidImageFormat(_))
+        ));
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+        assert!(matches!(decode(gif), Err(ApiError::InvalidImageFormat(_))));
+        // A JPEG header with nothing after it.
+        assert!(matches!(
+            decode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]),
+            Err(ApiError::InvalidImageFormat(_))
+        ));
+    }
+
+    #[test]
+    fn png_decodes() {
+        let image = RgbImage::from_pixel(3, 2, image::Rgb([10, 20, 30]));
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(image.clone())
+            .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+            .unwrap();
+        assert_eq!(decode(&bytes).unwrap(), image);
+    }
+
+    #[tokio::test]
+    async fn bytes_limits_are_rekognitions() {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let both = Image {
+            bytes: Some("AA==".to_owned()),
+            s3_object: Some(S3Object {
+                bucket: Some("bucket".to_owned()),
+                name: Some("key".to_owned()),
+                version: None,
+            }),
+        };
+        assert!(matches!(
+            load_bytes(both, &s3).await,
+            Err(ApiError::InvalidParameter(_))
+        ));
+        let big = Image {
+            bytes: Some(STANDARD.encode(vec![0u8; MAX_BYTES_IMAGE + 1])),
+            s3_object: None,
+        };
+        assert!(matches!(
+            load_bytes(big, &s3).await,
+            Err(ApiError::ImageTooLarge(_))
+        ));
+        let not_base64 = Image {
+            bytes: Some("***".to_owned()),
+            s3_object: None,
+        };
+        assert!(matches!(
+            load_bytes(not_base64, &s3).await,
+            Err(ApiError::InvalidParameter(_))
+        ));
+    }
+}
