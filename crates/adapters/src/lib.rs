@@ -1,1 +1,18 @@
+//! Adapters behind the registry's ports: MySQL (sqlx), S3 and Rekognition
+//! (the AWS SDK), and the typed configuration the functions read once at
+//! cold start.
 
+pub mod config;
+pub mod database;
+pub mod mysql;
+pub mod rekognition;
+pub mod s3;
+mod sdk;
+
+pub use config::{Config, ConfigError, DatabaseSource};
+pub use mysql::MysqlPersonStore;
+pub use rekognition::RekognitionFaceIndex;
+pub use s3::S3PhotoStore;
+
+/// The migrations in `migrations/`, embedded.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

@@ -1,0 +1,221 @@
+//! Typed configuration, read from the environment once at cold start.
+
+use std::time::Duration;
+
+/// Where the database is and how to sign in to it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL` (local development and tests).
+    Url(String),
+    /// An RDS-managed secret in Secrets Manager holding `username` and `password`.
+    Secret { arn: String, host: String, port: u16, name: String },
+    /// IAM database authentication: a short-lived token for `user`.
+    Iam { host: String, port: u16, name: String, user: String },
+}
+
+impl std::fmt::Debug for DatabaseSource {
+    // The URL may hold a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseSource::Url(_) => f.write_str("Url(<redacted>)"),
+            DatabaseSource::Secret { arn, host, port, name } => f
+                .debug_struct("Secret")
+                .field("arn", arn)
+                .field("host", host)
+                .field("port", port)
+                .field("name", name)
+                .finish(),
+            DatabaseSource::Iam { host, port, name, user } => f
+                .debug_struct("Iam")
+                .field("host", host)
+                .field("port", port)
+                .field("name", name)
+                .field("user", user)
+                .finish(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub bucket: String,
+    pub collection: String,
+    pub database: DatabaseSource,
+    pub upload_url_ttl: Duration,
+    pub photo_url_ttl: Duration,
+    /// Base URL of a protected CDN in front of the bucket, when public previews are enabled.
+    pub public_media_base_url: Option<String>,
+    pub metrics_namespace: String,
+    /// Path-style S3 addressing, for S3-compatible stores.
+    pub s3_force_path_style: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, which returns a variable's value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let flag = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None => Ok(false),
+                Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+                Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+                Some(_) => Err(ConfigError::Invalid { name, reason: "expected true or false".into() }),
+            }
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            let Some(v) = get(name) else { return Ok(Duration::from_secs(default)) };
+            match v.parse::<u64>() {
+                Ok(s) if (1..=MAX_PRESIGN_SECONDS).contains(&s) => Ok(Duration::from_secs(s)),
+                _ => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a number of seconds from 1 to {MAX_PRESIGN_SECONDS}"),
+                }),
+            }
+        };
+        let port = |name: &'static str| -> Result<u16, ConfigError> {
+            match get(name) {
+                None => Ok(3306),
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: "expected a port number".into() }),
+            }
+        };
+
+        let database = if let Some(url) = get("DATABASE_URL") {
+            if !url.starts_with("mysql://") && !url.starts_with("mariadb://") {
+                return Err(ConfigError::Invalid { name: "DATABASE_URL", reason: "expected a mysql:// URL".into() });
+            }
+            DatabaseSource::Url(url)
+        } else if flag("DB_IAM_AUTH")? {
+            DatabaseSource::Iam {
+                host: require("DB_HOST")?,
+                port: port("DB_PORT")?,
+                name: require("DB_NAME")?,
+                user: require("DB_USER")?,
+            }
+        } else if let Some(arn) = get("DB_SECRET_ARN") {
+            DatabaseSource::Secret {
+                arn,
+                host: require("DB_HOST")?,
+                port: port("DB_PORT")?,
+                name: require("DB_NAME")?,
+            }
+        } else {
+            return Err(ConfigError::Missing("DATABASE_URL, DB_SECRET_ARN or DB_IAM_AUTH=true"));
+        };
+
+        let public_media_base_url = if flag("ENABLE_PUBLIC_PHOTO_PREVIEW")? {
+            let base = require("PUBLIC_MEDIA_BASE_URL")?;
+            let parsed = url::Url::parse(&base).map_err(|e| ConfigError::Invalid {
+                name: "PUBLIC_MEDIA_BASE_URL",
+                reason: e.to_string(),
+            })?;
+            if parsed.scheme() != "https" && parsed.host_str() != Some("127.0.0.1") && parsed.host_str() != Some("localhost") {
+                return Err(ConfigError::Invalid { name: "PUBLIC_MEDIA_BASE_URL", reason: "expected an https URL".into() });
+            }
+            Some(base.trim_end_matches('/').to_owned())
+        } else {
+            None
+        };
+
+        Ok(Config {
+            bucket: require("PHOTO_BUCKET")?,
+            collection: require("FACE_COLLECTION")?,
+            database,
+            upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 300)?,
+            photo_url_ttl: seconds("PHOTO_URL_TTL_SECONDS", 300)?,
+            public_media_base_url,
+            metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "FaceRegistry".into()),
+            s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("PHOTO_BUCKET", "photos"),
+        ("FACE_COLLECTION", "faces"),
+        ("DATABASE_URL", "mysql://u:secret@127.0.0.1:3306/registry"),
+    ];
+
+    #[test]
+    fn reads_a_local_configuration() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.bucket, "photos");
+        assert_eq!(c.upload_url_ttl, Duration::from_secs(300));
+        assert_eq!(c.public_media_base_url, None);
+        assert!(!format!("{c:?}").contains("secret"), "the database password must not be printed");
+    }
+
+    #[test]
+    fn reads_the_aws_configurations() {
+        let c = config(&[
+            ("PHOTO_BUCKET", "photos"),
+            ("FACE_COLLECTION", "faces"),
+            ("DB_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+            ("DB_HOST", "db.internal"),
+            ("DB_NAME", "registry"),
+        ])
+        .unwrap();
+        assert!(matches!(c.database, DatabaseSource::Secret { port: 3306, .. }));
+        let c = config(&[
+            ("PHOTO_BUCKET", "photos"),
+            ("FACE_COLLECTION", "faces"),
+            ("DB_IAM_AUTH", "true"),
+            ("DB_HOST", "db.internal"),
+            ("DB_PORT", "3307"),
+            ("DB_NAME", "registry"),
+            ("DB_USER", "app"),
+        ])
+        .unwrap();
+        assert!(matches!(c.database, DatabaseSource::Iam { port: 3307, .. }));
+    }
+
+    #[test]
+    fn bad_configurations_say_what_is_wrong() {
+        assert_eq!(config(&BASE[1..]).unwrap_err().to_string(), "PHOTO_BUCKET is not set");
+        assert_eq!(
+            config(&BASE[..2]).unwrap_err().to_string(),
+            "DATABASE_URL, DB_SECRET_ARN or DB_IAM_AUTH=true is not set"
+        );
+        let mut vars = BASE.to_vec();
+        vars.push(("UPLOAD_URL_TTL_SECONDS", "0"));
+        assert!(config(&vars).unwrap_err().to_string().starts_with("UPLOAD_URL_TTL_SECONDS is invalid"));
+        let mut vars = BASE.to_vec();
+        vars.push(("ENABLE_PUBLIC_PHOTO_PREVIEW", "true"));
+        assert_eq!(config(&vars).unwrap_err().to_string(), "PUBLIC_MEDIA_BASE_URL is not set");
+        vars.push(("PUBLIC_MEDIA_BASE_URL", "http://cdn.example.com"));
+        assert_eq!(
+            config(&vars).unwrap_err().to_string(),
+            "PUBLIC_MEDIA_BASE_URL is invalid: expected an https URL"
+        );
+        let mut vars = BASE.to_vec();
+        vars.push(("S3_FORCE_PATH_STYLE", "yes"));
+        assert_eq!(config(&vars).unwrap_err().to_string(), "S3_FORCE_PATH_STYLE is invalid: expected true or false");
+        let mut vars = BASE.to_vec();
+        vars[2] = ("DATABASE_URL", "postgres://x");
+        assert_eq!(config(&vars).unwrap_err().to_string(), "DATABASE_URL is invalid: expected a mysql:// URL");
+    }
+}

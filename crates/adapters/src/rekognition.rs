@@ -1,0 +1,107 @@
+//! The face index on an Amazon Rekognition collection.
+
+use async_trait::async_trait;
+use aws_sdk_rekognition::Client;
+use aws_sdk_rekognition::types::{Image, QualityFilter, Reason, S3Object};
+use registry::person::FaceBox;
+use registry::ports::{FaceIndex, IndexOutcome, IndexedFace, PortError};
+
+use crate::sdk::{error_code, port_error};
+
+/// DeleteFaces takes at most this many ids per call.
+const DELETE_BATCH: usize = 4096;
+
+#[derive(Clone)]
+pub struct RekognitionFaceIndex {
+    client: Client,
+    collection: String,
+}
+
+impl RekognitionFaceIndex {
+    pub fn new(client: Client, collection: impl Into<String>) -> Self {
+        Self { client, collection: collection.into() }
+    }
+}
+
+#[async_trait]
+impl FaceIndex for RekognitionFaceIndex {
+    fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    async fn index_photo(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<IndexOutcome, PortError> {
+        let object = S3Object::builder().bucket(bucket).name(key).set_version(version_id.map(str::to_owned)).build();
+        // MaxFaces = 1: a second face comes back as EXCEEDS_MAX_FACES, which
+        // is how "several faces" is told apart from "one face".
+        let response = self
+            .client
+            .index_faces()
+            .collection_id(&self.collection)
+            .image(Image::builder().s3_object(object).build())
+            .external_image_id(key)
+            .max_faces(1)
+            .quality_filter(QualityFilter::Auto)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(error)
+                if matches!(
+                    error_code(&error),
+                    Some("InvalidImageFormatException" | "ImageTooLargeException" | "InvalidParameterException")
+                ) =>
+            {
+                let message = error.as_service_error().and_then(|e| e.meta().message()).unwrap_or("unreadable image");
+                return Ok(IndexOutcome::InvalidImage { message: message.to_owned() });
+            }
+            Err(error) => return Err(port_error("Rekognition", error)),
+        };
+
+        let indexed: Vec<IndexedFace> = response
+            .face_records()
+            .iter()
+            .filter_map(|record| record.face())
+            .filter_map(|face| {
+                let bounding = face.bounding_box()?;
+                Some(IndexedFace {
+                    face_id: face.face_id()?.to_owned(),
+                    confidence: face.confidence().unwrap_or_default(),
+                    face_box: FaceBox {
+                        left: bounding.left().unwrap_or_default(),
+                        top: bounding.top().unwrap_or_default(),
+                        width: bounding.width().unwrap_or_default(),
+                        height: bounding.height().unwrap_or_default(),
+                    },
+                })
+            })
+            .collect();
+        let unindexed = response.unindexed_faces();
+        let beyond_max = unindexed.iter().any(|face| face.reasons().contains(&Reason::ExceedsMaxFaces));
+
+        Ok(match (indexed.len(), unindexed.len()) {
+            (0, 0) => IndexOutcome::NoFace,
+            (1, 0) => IndexOutcome::OneFace(indexed.into_iter().next().expect("one face")),
+            (_, _) if beyond_max || indexed.len() + unindexed.len() > 1 => {
+                IndexOutcome::SeveralFaces { indexed: indexed.into_iter().map(|f| f.face_id).collect() }
+            }
+            _ => IndexOutcome::PoorQuality {
+                reasons: unindexed.iter().flat_map(|f| f.reasons()).map(|r| r.as_str().to_owned()).collect(),
+            },
+        })
+    }
+
+    async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError> {
+        for batch in face_ids.chunks(DELETE_BATCH) {
+            // Faces already gone are not reported as errors by Rekognition:
+            // deleting is idempotent, which replays rely on.
+            self.client
+                .delete_faces()
+                .collection_id(&self.collection)
+                .set_face_ids(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|e| port_error("Rekognition", e))?;
+        }
+        Ok(())
+    }
+}

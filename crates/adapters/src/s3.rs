@@ -1,0 +1,126 @@
+//! The photo store on S3.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
+use chrono::{DateTime, Utc};
+use registry::ports::{ByteRange, PhotoStore, PortError, PresignedRequest, StoredObject};
+
+use crate::sdk::{error_code, port_error};
+
+#[derive(Clone)]
+pub struct S3PhotoStore {
+    client: Client,
+    bucket: String,
+}
+
+impl S3PhotoStore {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into() }
+    }
+
+    /// An S3 client from the shared AWS configuration; path-style addressing
+    /// for S3-compatible stores.
+    pub fn client(aws: &aws_config::SdkConfig, force_path_style: bool) -> Client {
+        let config = aws_sdk_s3::config::Builder::from(aws).force_path_style(force_path_style).build();
+        Client::from_conf(config)
+    }
+}
+
+fn presigning(ttl: Duration) -> Result<PresigningConfig, PortError> {
+    PresigningConfig::builder()
+        .start_time(SystemTime::now())
+        .expires_in(ttl)
+        .build()
+        .map_err(|e| PortError::Permanent(format!("presigning: {e}")))
+}
+
+fn expiry(ttl: Duration) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX)
+}
+
+#[async_trait]
+impl PhotoStore for S3PhotoStore {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        content_length: u64,
+        ttl: Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        let length = i64::try_from(content_length)
+            .map_err(|_| PortError::Permanent("content length out of range".into()))?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(length)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(|e| port_error("S3", e))?;
+        let mut headers: Vec<(String, String)> =
+            presigned.headers().map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned())).collect();
+        headers.sort();
+        Ok(PresignedRequest {
+            url: presigned.uri().to_owned(),
+            method: presigned.method().to_owned(),
+            headers,
+            expires_at: expiry(ttl),
+        })
+    }
+
+    async fn presign_download(&self, key: &str, ttl: Duration) -> Result<String, PortError> {
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(presigning(ttl)?)
+            .await
+            .map_err(|e| port_error("S3", e))?;
+        Ok(presigned.uri().to_owned())
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<StoredObject>, PortError> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(head) => Ok(Some(StoredObject {
+                size: head.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+                etag: head.e_tag().map(str::to_owned),
+                version_id: head.version_id().map(str::to_owned),
+            })),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(error) => Err(port_error("S3", error)),
+        }
+    }
+
+    async fn read_range(&self, key: &str, range: ByteRange, etag: Option<&str>) -> Result<Option<Vec<u8>>, PortError> {
+        let range = match range {
+            ByteRange::First(n) => format!("bytes=0-{}", n.saturating_sub(1)),
+            ByteRange::Last(n) => format!("bytes=-{n}"),
+        };
+        let request = self.client.get_object().bucket(&self.bucket).key(key).range(range).set_if_match(etag.map(str::to_owned));
+        match request.send().await {
+            Ok(object) => {
+                let body = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| PortError::Transient(format!("S3: reading the object: {e}")))?;
+                Ok(Some(body.into_bytes().to_vec()))
+            }
+            Err(error) if matches!(error_code(&error), Some("NoSuchKey" | "PreconditionFailed" | "InvalidRange")) => {
+                Ok(None)
+            }
+            Err(error) if error.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(None),
+            Err(error) => Err(port_error("S3", error)),
+        }
+    }
+}
