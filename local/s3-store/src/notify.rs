@@ -158,22 +158,44 @@ impl Write {
             .key(self.key.clone())
             .build()
             .map_err(|error| s3s::s3_error!(InternalError, "head request: {error}"))?;
-        let request = S3Request {
-            input,
-            method: http::Method::HEAD,
-            uri: http::Uri::default(),
-            headers: HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: self.credentials.clone(),
-            region: None,
-            service: None,
-            trailing_headers: None,
-        };
-        let output = inner.head_object(request).await?.output;
+        let output = inner
+            .head_object(internal_request(input, self.credentials.clone()))
+            .await?
+            .output;
         let size = output
             .content_length
             .and_then(|length| u64::try_from(length).ok());
         Ok((size, output.e_tag.map(ETag::into_value)))
+    }
+}
+
+/// A request the store makes to the file system on its own behalf.
+fn internal_request<T>(input: T, credentials: Option<Credentials>) -> S3Request<T> {
+    S3Request {
+        input,
+        method: http::Method::HEAD,
+        uri: http::Uri::default(),
+        headers: HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    }
+}
+
+impl NotifyingFileSystem {
+    /// The file system would create a missing bucket folder on write; S3
+    /// answers `NoSuchBucket`.
+    async fn require_bucket<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<()> {
+        let input = HeadBucketInput::builder()
+            .bucket(bucket.to_owned())
+            .build()
+            .map_err(|error| s3s::s3_error!(InternalError, "head bucket request: {error}"))?;
+        self.inner
+            .head_bucket(internal_request(input, req.credentials.clone()))
+            .await
+            .map(drop)
     }
 }
 
@@ -212,7 +234,6 @@ impl_s3_forwarding! {
             list_buckets(ListBucketsInput) -> ListBucketsOutput;
             list_objects(ListObjectsInput) -> ListObjectsOutput;
             list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
-            create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
             upload_part(UploadPartInput) -> UploadPartOutput;
             upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
             list_parts(ListPartsInput) -> ListPartsOutput;
@@ -220,6 +241,7 @@ impl_s3_forwarding! {
         }
 
         async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+            self.require_bucket(&req, &req.input.bucket).await?;
             let write = Write::of(&req, &req.input.bucket, &req.input.key);
             let _guard = self.locks.lock(&write.bucket, &write.key).await;
             let mut response = self.inner.put_object(req).await?;
@@ -230,6 +252,7 @@ impl_s3_forwarding! {
         }
 
         async fn post_object(&self, req: S3Request<PostObjectInput>) -> S3Result<S3Response<PostObjectOutput>> {
+            self.require_bucket(&req, &req.input.bucket).await?;
             let write = Write::of(&req, &req.input.bucket, &req.input.key);
             let _guard = self.locks.lock(&write.bucket, &write.key).await;
             let mut response = self.inner.post_object(req).await?;
@@ -237,6 +260,14 @@ impl_s3_forwarding! {
             let e_tag = response.output.e_tag.clone().map(ETag::into_value);
             write.announce(&self.inner, &self.emitter, ObjectCreated::Post, e_tag).await;
             Ok(response)
+        }
+
+        async fn create_multipart_upload(
+            &self,
+            req: S3Request<CreateMultipartUploadInput>,
+        ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+            self.require_bucket(&req, &req.input.bucket).await?;
+            self.inner.create_multipart_upload(req).await
         }
 
         async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
