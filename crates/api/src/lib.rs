@@ -1,1 +1,20 @@
+//! The functions' handlers: HTTP for `upload`, `faces` and `health`, S3
+//! events for `indexer`. Each function's `main.rs` builds one of these with
+//! the adapters and hands it to the Lambda runtime; the local gateway calls
+//! the very same handlers.
 
+pub mod auth;
+pub mod error;
+pub mod faces;
+pub mod health;
+pub mod http;
+pub mod indexer;
+pub mod metrics;
+pub mod upload;
+
+pub use error::ApiError;
+pub use faces::{FacesApi, PhotoLinks};
+pub use health::HealthApi;
+pub use indexer::{IndexerError, IndexerFn, IndexerReport};
+pub use metrics::Metrics;
+pub use upload::UploadApi;

@@ -1,0 +1,160 @@
+//! The one place where errors become HTTP responses: a status and a
+//! sanitized JSON body carrying the request id. Details of server-side
+//! failures go to the log, never to the caller.
+
+use http::StatusCode;
+use lambda_http::{Body, Response};
+use registry::listing::ListError;
+use registry::ports::PortError;
+use registry::upload::UploadError;
+use serde_json::json;
+
+use crate::auth::AuthError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("send the request body as application/json")]
+    UnsupportedMediaType,
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A dependency is down or throttling; the detail is logged only.
+    #[error("the service is temporarily unavailable; try again shortly")]
+    Unavailable(String),
+    /// Anything else; the detail is logged only.
+    #[error("the request could not be completed")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Auth(AuthError::Unauthenticated) => StatusCode::UNAUTHORIZED,
+            ApiError::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Auth(AuthError::Unauthenticated) => "unauthenticated",
+            ApiError::Auth(AuthError::Forbidden) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response<Body> {
+        match &self {
+            ApiError::Unavailable(detail) => tracing::warn!(request_id, error = %detail, "dependency unavailable"),
+            ApiError::Internal(detail) => tracing::error!(request_id, error = %detail, "request failed"),
+            _ => tracing::info!(request_id, status = self.status().as_u16(), error = %self, "request refused"),
+        }
+        let body = json!({
+            "error": { "code": self.code(), "message": self.to_string(), "requestId": request_id }
+        });
+        let mut response = crate::http::json_response(self.status(), &body);
+        if let ApiError::Auth(AuthError::Unauthenticated) = self {
+            response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<PortError> for ApiError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::Transient(detail) => ApiError::Unavailable(detail),
+            PortError::Permanent(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::Port(port) => port.into(),
+            invalid => ApiError::BadRequest(invalid.to_string()),
+        }
+    }
+}
+
+impl From<ListError> for ApiError {
+    fn from(error: ListError) -> Self {
+        match error {
+            ListError::Port(port) => port.into(),
+            invalid => ApiError::BadRequest(invalid.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use registry::names::NameError;
+
+    fn body(response: &Response<Body>) -> serde_json::Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn every_error_has_its_status_and_code() {
+        let cases = [
+            (ApiError::BadRequest("x".into()), 400, "bad_request"),
+            (ApiError::Auth(AuthError::Unauthenticated), 401, "unauthenticated"),
+            (ApiError::Auth(AuthError::Forbidden), 403, "forbidden"),
+            (ApiError::NotFound("x".into()), 404, "not_found"),
+            (ApiError::MethodNotAllowed("PUT".into()), 405, "method_not_allowed"),
+            (ApiError::PayloadTooLarge(10), 413, "payload_too_large"),
+            (ApiError::UnsupportedMediaType, 415, "unsupported_media_type"),
+            (ApiError::Internal("x".into()), 500, "internal"),
+            (ApiError::Unavailable("x".into()), 503, "unavailable"),
+        ];
+        for (error, status, code) in cases {
+            let response = error.into_response("req-1");
+            assert_eq!(response.status().as_u16(), status);
+            let body = body(&response);
+            assert_eq!(body["error"]["code"], code);
+            assert_eq!(body["error"]["requestId"], "req-1");
+        }
+    }
+
+    #[test]
+    fn server_side_details_are_not_returned() {
+        let detail = "database: error returned from database: Access denied for user 'registry'@'10.0.0.1' (using password: YES)";
+        for error in [ApiError::Internal(detail.into()), ApiError::Unavailable(detail.into())] {
+            let text = String::from_utf8(error.into_response("r").body().to_vec()).unwrap();
+            assert!(!text.contains("registry"), "{text}");
+            assert!(!text.contains("database"), "{text}");
+        }
+    }
+
+    #[test]
+    fn domain_errors_map_to_statuses() {
+        assert_eq!(ApiError::from(UploadError::EmptyFile).status(), 400);
+        assert_eq!(ApiError::from(UploadError::Name(NameError::Empty { field: "lastname" })).status(), 400);
+        assert_eq!(ApiError::from(UploadError::Port(PortError::Transient("t".into()))).status(), 503);
+        assert_eq!(ApiError::from(UploadError::Port(PortError::Permanent("p".into()))).status(), 500);
+        assert_eq!(ApiError::from(ListError::BadCursor).status(), 400);
+        assert_eq!(ApiError::from(ListError::BadLimit).status(), 400);
+        assert_eq!(ApiError::from(ListError::Port(PortError::Transient("t".into()))).status(), 503);
+    }
+}

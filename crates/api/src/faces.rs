@@ -1,0 +1,125 @@
+//! The `faces` function: `GET /api/faces` (listing), `GET /api/faces/{id}`
+//! (one person) and `GET /faces` (the cards page).
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use registry::listing::{ListParams, list_people, parse_params};
+use registry::person::{Person, PersonId, Status};
+use registry::ports::{PersonStore, PhotoStore};
+use serde_json::{Value, json};
+
+use crate::auth::{self, ADMINS, VIEWERS};
+use crate::error::ApiError;
+use crate::http::{Page, json_response, query_param, request_id};
+use crate::metrics::Metrics;
+
+static FACES_PAGE: Page = Page::new(include_str!("pages/faces.html"));
+
+/// Characters of a key escaped in a public media URL (S3 keys allow more than URLs do).
+const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// How the cards show photos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PhotoLinks {
+    /// A short-lived presigned GET per photo (the default: photos stay private).
+    Presigned { ttl: Duration },
+    /// A protected CDN in front of the bucket.
+    PublicBase(String),
+}
+
+pub struct FacesApi<P, S> {
+    pub people: P,
+    pub photos: S,
+    pub photo_links: PhotoLinks,
+    pub metrics: Metrics,
+}
+
+impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        self.metrics.cold_start();
+        let id = request_id(&request);
+        match self.route(&request).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(&id),
+        }
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let path = request.uri().path();
+        let method = request.method();
+        if path == "/faces" {
+            return if method == Method::GET { Ok(FACES_PAGE.response()) } else { Err(ApiError::MethodNotAllowed(method.to_string())) };
+        }
+        if path == "/api/faces" {
+            if method != Method::GET {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            auth::require(request, &[ADMINS, VIEWERS])?;
+            return self.list(request).await;
+        }
+        if let Some(id) = path.strip_prefix("/api/faces/") {
+            if method != Method::GET {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            auth::require(request, &[ADMINS, VIEWERS])?;
+            return self.one(id).await;
+        }
+        Err(ApiError::NotFound(format!("no route for {path}")))
+    }
+
+    async fn list(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let params = ListParams {
+            status: query_param(request, "status")?,
+            q: query_param(request, "q")?,
+            limit: query_param(request, "limit")?,
+            cursor: query_param(request, "cursor")?,
+        };
+        let filter = parse_params(&params)?;
+        let page = list_people(&self.people, &filter).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for person in &page.items {
+            items.push(self.item(person).await?);
+        }
+        Ok(json_response(StatusCode::OK, &json!({ "items": items, "nextCursor": page.next_cursor })))
+    }
+
+    async fn one(&self, id: &str) -> Result<Response<Body>, ApiError> {
+        let id = id
+            .parse::<u64>()
+            .map(PersonId)
+            .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a person id")))?;
+        let person = self.people.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
+        Ok(json_response(StatusCode::OK, &self.item(&person).await?))
+    }
+
+    async fn item(&self, person: &Person) -> Result<Value, ApiError> {
+        Ok(json!({
+            "id": person.id,
+            "lastname": person.lastname,
+            "firstname": person.firstname,
+            "key": person.object_key,
+            "status": person.status,
+            "statusReason": person.status_reason,
+            "identity": person.identity,
+            "faceConfidence": person.face_confidence,
+            "faceBox": person.face_box,
+            "createdAt": person.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "updatedAt": person.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "photoUrl": self.photo_url(person).await?,
+        }))
+    }
+
+    async fn photo_url(&self, person: &Person) -> Result<Option<String>, ApiError> {
+        // A person still waiting for a first photo has nothing to show.
+        if person.status == Status::Pending && person.object_etag.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(match &self.photo_links {
+            PhotoLinks::Presigned { ttl } => self.photos.presign_download(&person.object_key, *ttl).await?,
+            PhotoLinks::PublicBase(base) => format!("{base}/{}", utf8_percent_encode(&person.object_key, KEY_ESCAPES)),
+        }))
+    }
+}

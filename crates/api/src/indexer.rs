@@ -1,0 +1,117 @@
+//! The `indexer` function: S3 `ObjectCreated` events.
+
+use std::time::Instant;
+
+use aws_lambda_events::s3::{S3Event, S3EventRecord};
+use registry::Sequencer;
+use registry::indexing::{IndexingResult, Indexer, ObjectCreated};
+use registry::key::decode_event_key;
+use registry::ports::{FaceIndex, PersonStore, PhotoStore, PortError};
+
+use crate::metrics::{Metrics, Unit};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    /// Lambda retries the whole event; records already handled are replays
+    /// then, which change nothing.
+    #[error("{failed} of {total} records could not be handled; the first: {first}")]
+    Retry { failed: usize, total: usize, first: PortError },
+}
+
+/// What one invocation did, record by record.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IndexerReport {
+    pub results: Vec<IndexingResult>,
+    /// Records that are not object creations, or unreadable.
+    pub skipped: usize,
+}
+
+pub struct IndexerFn<P, S, F> {
+    pub people: P,
+    pub photos: S,
+    pub faces: F,
+    pub metrics: Metrics,
+}
+
+impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
+    pub async fn handle(&self, event: &S3Event) -> Result<IndexerReport, IndexerError> {
+        self.metrics.cold_start();
+        let indexer = Indexer { people: &self.people, photos: &self.photos, faces: &self.faces };
+        let mut report = IndexerReport::default();
+        let mut failures = Vec::new();
+        for record in &event.records {
+            let Some(created) = object_created(record) else {
+                report.skipped += 1;
+                continue;
+            };
+            let started = Instant::now();
+            let outcome = indexer.handle(&created).await;
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match outcome {
+                Ok(result) => {
+                    self.observe(&created, &result, elapsed_ms);
+                    report.results.push(result);
+                }
+                Err(error) => {
+                    tracing::error!(key = %created.key, sequencer = created.sequencer.as_str(), %error, "indexing failed; the event will be retried");
+                    self.metrics.emit(&[("IndexingErrors", 1.0, Unit::Count)]);
+                    failures.push(error);
+                }
+            }
+        }
+        if failures.is_empty() {
+            Ok(report)
+        } else {
+            let failed = failures.len();
+            Err(IndexerError::Retry { failed, total: event.records.len(), first: failures.swap_remove(0) })
+        }
+    }
+
+    fn observe(&self, created: &ObjectCreated, result: &IndexingResult, elapsed_ms: f64) {
+        match result {
+            IndexingResult::Indexed { person, face_id } => {
+                tracing::info!(key = %created.key, person_id = person.0, face_id = %face_id, elapsed_ms, "photo indexed");
+                self.metrics.emit(&[("PhotosIndexed", 1.0, Unit::Count), ("IndexingDuration", elapsed_ms, Unit::Milliseconds)]);
+            }
+            IndexingResult::Rejected { person, reason } => {
+                tracing::info!(key = %created.key, person_id = person.0, %reason, elapsed_ms, "photo rejected");
+                self.metrics.emit(&[("PhotosRejected", 1.0, Unit::Count), ("IndexingDuration", elapsed_ms, Unit::Milliseconds)]);
+            }
+            IndexingResult::Ignored(why) => {
+                tracing::info!(key = %created.key, sequencer = created.sequencer.as_str(), ignored = why.as_str(), "event changed nothing");
+            }
+        }
+    }
+}
+
+/// The object creation a record reports, or `None` for other records.
+pub fn object_created(record: &S3EventRecord) -> Option<ObjectCreated> {
+    if !record.event_name.as_deref().is_some_and(|name| name.starts_with("ObjectCreated:")) {
+        tracing::warn!(event_name = record.event_name.as_deref().unwrap_or("-"), "not an object creation; skipped");
+        return None;
+    }
+    let bucket = record.s3.bucket.name.clone()?;
+    let encoded_key = record.s3.object.key.as_deref()?;
+    let key = match decode_event_key(encoded_key) {
+        Ok(key) => key,
+        Err(error) => {
+            tracing::warn!(encoded_key, %error, "object key cannot be decoded; skipped");
+            return None;
+        }
+    };
+    // S3 always sends a sequencer for object creations; without one the
+    // record cannot be ordered, and the empty sequencer loses to any other.
+    let sequencer = Sequencer::new(record.s3.object.sequencer.clone().unwrap_or_default());
+    Some(ObjectCreated {
+        bucket,
+        key,
+        etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()).map(|e| quoted(&e)),
+        version_id: record.s3.object.version_id.clone().filter(|v| !v.is_empty() && v != "null"),
+        sequencer,
+    })
+}
+
+/// Events carry the ETag bare; HeadObject returns it quoted.
+fn quoted(etag: &str) -> String {
+    if etag.starts_with('"') { etag.to_owned() } else { format!("\"{etag}\"") }
+}
