@@ -286,11 +286,12 @@ impl Collection {
             }
             deleted.push(removed);
         }
-        if log.dead_records >= COMPACT_MIN_DEAD && log.dead_records > set.records.len() {
-            if let Err(error) = compact(&mut log, &set) {
-                // The log is still correct, only longer than needed.
-                tracing::warn!(collection_id = %self.meta.collection_id, %error, "log compaction failed");
-            }
+        if log.dead_records >= COMPACT_MIN_DEAD
+            && log.dead_records > set.records.len()
+            && let Err(error) = compact(&mut log, &set)
+        {
+            // The log is still correct, only longer than needed.
+            tracing::warn!(collection_id = %self.meta.collection_id, %error, "log compaction failed");
         }
         Ok(deleted)
     }
@@ -738,7 +739,7 @@ mod tests {
             store
                 .create(meta("people"))
                 .unwrap()
-                .add_faces(&[kept.clone()])
+                .add_faces(std::slice::from_ref(&kept))
                 .unwrap();
         }
         let log = dir.path().join("collections/c-people/faces.log");

@@ -406,7 +406,7 @@ async fn indexed_face_is_found_by_another_photo_of_the_same_person_only() {
         .send()
         .await
         .unwrap();
-    assert_eq!(deleted.deleted_faces(), [face_id.clone()]);
+    assert_eq!(deleted.deleted_faces(), std::slice::from_ref(&face_id));
     let failed = deleted.unsuccessful_face_deletions();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].face_id(), Some(missing.as_str()));
@@ -499,6 +499,76 @@ async fn no_face_and_several_faces_are_reported_as_rekognition_does() {
     let area =
         |b: &aws_sdk_rekognition::types::BoundingBox| b.width().unwrap() * b.height().unwrap();
     assert!(area(kept) >= area(dropped), "the larger face is kept");
+    engine.stop().await;
+}
+
+/// obama.jpg changed by `edit`, as JPEG.
+fn edited_photo(edit: impl Fn(&RgbImage) -> RgbImage) -> Vec<u8> {
+    let original = image::load_from_memory(&photo("obama.jpg"))
+        .unwrap()
+        .to_rgb8();
+    jpeg(&edit(&original))
+}
+
+#[tokio::test]
+async fn faces_too_poor_are_not_indexed_unless_the_filter_is_off() {
+    let data = tempfile::tempdir().unwrap();
+    let engine = Running::start(data.path(), unreachable_s3()).await;
+    let rekognition = &engine.client;
+    rekognition
+        .create_collection()
+        .collection_id("people")
+        .send()
+        .await
+        .unwrap();
+    let index = |image: Vec<u8>, filter: QualityFilter| {
+        rekognition
+            .index_faces()
+            .collection_id("people")
+            .image(bytes(image))
+            .max_faces(1)
+            .quality_filter(filter)
+            .send()
+    };
+
+    let blurred = edited_photo(|image| imageops::blur(image, 4.0));
+    let refused = index(blurred.clone(), QualityFilter::Auto).await.unwrap();
+    assert!(refused.face_records().is_empty(), "{refused:?}");
+    assert_eq!(refused.unindexed_faces().len(), 1, "{refused:?}");
+    assert_eq!(
+        refused.unindexed_faces()[0].reasons(),
+        [Reason::LowSharpness]
+    );
+    let sharpness = refused.unindexed_faces()[0]
+        .face_detail()
+        .unwrap()
+        .quality()
+        .unwrap()
+        .sharpness();
+    assert!(sharpness.unwrap() < 12.0, "{sharpness:?}");
+    let accepted = index(blurred, QualityFilter::None).await.unwrap();
+    assert_eq!(accepted.face_records().len(), 1, "{accepted:?}");
+
+    let dark = edited_photo(|image| imageops::brighten(image, -150));
+    let refused = index(dark, QualityFilter::Auto).await.unwrap();
+    assert!(refused.face_records().is_empty(), "{refused:?}");
+    assert_eq!(
+        refused.unindexed_faces()[0].reasons(),
+        [Reason::LowBrightness]
+    );
+
+    // A face cut by the image edge: kept by AUTO, refused by HIGH.
+    let partial = photo("obama_partial_face.jpg");
+    let strict = index(partial.clone(), QualityFilter::High).await.unwrap();
+    assert!(strict.face_records().is_empty(), "{strict:?}");
+    assert!(
+        strict.unindexed_faces()[0]
+            .reasons()
+            .contains(&Reason::LowFaceQuality),
+        "{strict:?}"
+    );
+    let lenient = index(partial, QualityFilter::Auto).await.unwrap();
+    assert_eq!(lenient.face_records().len(), 1, "{lenient:?}");
     engine.stop().await;
 }
 
