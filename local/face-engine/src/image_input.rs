@@ -140,7 +140,42 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, ApiError> {
         )),
         other => ApiError::InvalidImageFormat(format!("Request has invalid image format: {other}")),
     })?;
-    Ok(decoded.to_rgb8())
+    Ok(apply_orientation(
+        decoded.to_rgb8(),
+        exif_orientation(bytes),
+    ))
+}
+
+/// The EXIF `Orientation` of a photo (1–8), 1 when it has none.
+///
+/// Cameras store pixels as the sensor saw them and record the rotation in
+/// EXIF; Rekognition applies it before detecting faces and reports boxes in
+/// the upright image, and so does this engine.
+pub fn exif_orientation(bytes: &[u8]) -> u32 {
+    exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()
+        .and_then(|exif| {
+            exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+                .and_then(|field| field.value.get_uint(0))
+        })
+        .filter(|orientation| (1..=8).contains(orientation))
+        .unwrap_or(1)
+}
+
+/// Turns the pixels upright according to an EXIF orientation.
+pub fn apply_orientation(image: RgbImage, orientation: u32) -> RgbImage {
+    use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
+    match orientation {
+        2 => flip_horizontal(&image),
+        3 => rotate180(&image),
+        4 => flip_vertical(&image),
+        5 => flip_horizontal(&rotate90(&image)),
+        6 => rotate90(&image),
+        7 => flip_horizontal(&rotate270(&image)),
+        8 => rotate270(&image),
+        _ => image,
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +205,80 @@ mod tests {
             .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
             .unwrap();
         assert_eq!(decode(&bytes).unwrap(), image);
+    }
+
+    /// A JPEG with an EXIF APP1 segment holding only `Orientation`.
+    fn jpeg_with_orientation(image: &RgbImage, orientation: u16) -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        image::DynamicImage::ImageRgb8(image.clone())
+            .write_to(
+                &mut Cursor::new(&mut jpeg),
+                image::ImageOutputFormat::Jpeg(95),
+            )
+            .unwrap();
+        let mut tiff = b"MM\0*\0\0\0\x08".to_vec();
+        tiff.extend_from_slice(&1u16.to_be_bytes()); // one IFD entry
+        tiff.extend_from_slice(&0x0112u16.to_be_bytes()); // Orientation
+        tiff.extend_from_slice(&3u16.to_be_bytes()); // SHORT
+        tiff.extend_from_slice(&1u32.to_be_bytes());
+        tiff.extend_from_slice(&orientation.to_be_bytes());
+        tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // padding, no next IFD
+        let mut app1 = b"Exif\0\0".to_vec();
+        app1.extend_from_slice(&tiff);
+        let mut out = jpeg[..2].to_vec();
+        out.extend_from_slice(&[0xFF, 0xE1]);
+        out.extend_from_slice(&(app1.len() as u16 + 2).to_be_bytes());
+        out.extend_from_slice(&app1);
+        out.extend_from_slice(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        // Red on the left half, blue on the right, wider than tall.
+        let sideways = RgbImage::from_fn(40, 20, |x, _| {
+            if x < 20 {
+                image::Rgb([255, 0, 0])
+            } else {
+                image::Rgb([0, 0, 255])
+            }
+        });
+        let jpeg = jpeg_with_orientation(&sideways, 6);
+        assert_eq!(exif_orientation(&jpeg), 6);
+        let upright = decode(&jpeg).unwrap();
+        assert_eq!(upright.dimensions(), (20, 40));
+        // Turned clockwise, the left (red) half is now on top.
+        assert!(upright.get_pixel(10, 5)[0] > 200 && upright.get_pixel(10, 5)[2] < 60);
+        assert!(upright.get_pixel(10, 35)[2] > 200 && upright.get_pixel(10, 35)[0] < 60);
+
+        let plain = jpeg_with_orientation(&sideways, 1);
+        assert_eq!(decode(&plain).unwrap().dimensions(), (40, 20));
+        assert_eq!(exif_orientation(b"no exif here"), 1);
+    }
+
+    #[test]
+    fn every_orientation_lands_upright() {
+        // A 2x3 image with distinct pixels; orientation n applied to the
+        // image stored as EXIF n describes must give back the original.
+        let original = RgbImage::from_fn(2, 3, |x, y| image::Rgb([(x * 10 + y) as u8, 0, 0]));
+        use image::imageops::{flip_horizontal, flip_vertical, rotate90, rotate180, rotate270};
+        let stored = [
+            (1, original.clone()),
+            (2, flip_horizontal(&original)),
+            (3, rotate180(&original)),
+            (4, flip_vertical(&original)),
+            (5, flip_horizontal(&rotate90(&original))),
+            (6, rotate270(&original)),
+            (7, flip_horizontal(&rotate90(&rotate180(&original)))),
+            (8, rotate90(&original)),
+        ];
+        for (orientation, image) in stored {
+            assert_eq!(
+                apply_orientation(image, orientation),
+                original,
+                "orientation {orientation}"
+            );
+        }
     }
 
     #[tokio::test]
