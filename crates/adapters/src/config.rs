@@ -8,9 +8,19 @@ pub enum DatabaseSource {
     /// `DATABASE_URL` (local development and tests).
     Url(String),
     /// An RDS-managed secret in Secrets Manager holding `username` and `password`.
-    Secret { arn: String, host: String, port: u16, name: String },
+    Secret {
+        arn: String,
+        host: String,
+        port: u16,
+        name: String,
+    },
     /// IAM database authentication: a short-lived token for `user`.
-    Iam { host: String, port: u16, name: String, user: String },
+    Iam {
+        host: String,
+        port: u16,
+        name: String,
+        user: String,
+    },
 }
 
 impl std::fmt::Debug for DatabaseSource {
@@ -18,14 +28,24 @@ impl std::fmt::Debug for DatabaseSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DatabaseSource::Url(_) => f.write_str("Url(<redacted>)"),
-            DatabaseSource::Secret { arn, host, port, name } => f
+            DatabaseSource::Secret {
+                arn,
+                host,
+                port,
+                name,
+            } => f
                 .debug_struct("Secret")
                 .field("arn", arn)
                 .field("host", host)
                 .field("port", port)
                 .field("name", name)
                 .finish(),
-            DatabaseSource::Iam { host, port, name, user } => f
+            DatabaseSource::Iam {
+                host,
+                port,
+                name,
+                user,
+            } => f
                 .debug_struct("Iam")
                 .field("host", host)
                 .field("port", port)
@@ -67,18 +87,27 @@ impl Config {
 
     /// Reads the configuration through `lookup`, which returns a variable's value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &'static str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
         let flag = |name: &'static str| -> Result<bool, ConfigError> {
             match get(name).as_deref() {
                 None => Ok(false),
                 Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
                 Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
-                Some(_) => Err(ConfigError::Invalid { name, reason: "expected true or false".into() }),
+                Some(_) => Err(ConfigError::Invalid {
+                    name,
+                    reason: "expected true or false".into(),
+                }),
             }
         };
         let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            let Some(v) = get(name) else { return Ok(Duration::from_secs(default)) };
+            let Some(v) = get(name) else {
+                return Ok(Duration::from_secs(default));
+            };
             match v.parse::<u64>() {
                 Ok(s) if (1..=MAX_PRESIGN_SECONDS).contains(&s) => Ok(Duration::from_secs(s)),
                 _ => Err(ConfigError::Invalid {
@@ -90,13 +119,19 @@ impl Config {
         let port = |name: &'static str| -> Result<u16, ConfigError> {
             match get(name) {
                 None => Ok(3306),
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid { name, reason: "expected a port number".into() }),
+                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: "expected a port number".into(),
+                }),
             }
         };
 
         let database = if let Some(url) = get("DATABASE_URL") {
             if !url.starts_with("mysql://") && !url.starts_with("mariadb://") {
-                return Err(ConfigError::Invalid { name: "DATABASE_URL", reason: "expected a mysql:// URL".into() });
+                return Err(ConfigError::Invalid {
+                    name: "DATABASE_URL",
+                    reason: "expected a mysql:// URL".into(),
+                });
             }
             DatabaseSource::Url(url)
         } else if flag("DB_IAM_AUTH")? {
@@ -114,7 +149,9 @@ impl Config {
                 name: require("DB_NAME")?,
             }
         } else {
-            return Err(ConfigError::Missing("DATABASE_URL, DB_SECRET_ARN or DB_IAM_AUTH=true"));
+            return Err(ConfigError::Missing(
+                "DATABASE_URL, DB_SECRET_ARN or DB_IAM_AUTH=true",
+            ));
         };
 
         let public_media_base_url = if flag("ENABLE_PUBLIC_PHOTO_PREVIEW")? {
@@ -123,8 +160,14 @@ impl Config {
                 name: "PUBLIC_MEDIA_BASE_URL",
                 reason: e.to_string(),
             })?;
-            if parsed.scheme() != "https" && parsed.host_str() != Some("127.0.0.1") && parsed.host_str() != Some("localhost") {
-                return Err(ConfigError::Invalid { name: "PUBLIC_MEDIA_BASE_URL", reason: "expected an https URL".into() });
+            if parsed.scheme() != "https"
+                && parsed.host_str() != Some("127.0.0.1")
+                && parsed.host_str() != Some("localhost")
+            {
+                return Err(ConfigError::Invalid {
+                    name: "PUBLIC_MEDIA_BASE_URL",
+                    reason: "expected an https URL".into(),
+                });
             }
             Some(base.trim_end_matches('/').to_owned())
         } else {
@@ -150,7 +193,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -166,7 +212,10 @@ mod tests {
         assert_eq!(c.bucket, "photos");
         assert_eq!(c.upload_url_ttl, Duration::from_secs(300));
         assert_eq!(c.public_media_base_url, None);
-        assert!(!format!("{c:?}").contains("secret"), "the database password must not be printed");
+        assert!(
+            !format!("{c:?}").contains("secret"),
+            "the database password must not be printed"
+        );
     }
 
     #[test]
@@ -174,12 +223,18 @@ mod tests {
         let c = config(&[
             ("PHOTO_BUCKET", "photos"),
             ("FACE_COLLECTION", "faces"),
-            ("DB_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+            (
+                "DB_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:x",
+            ),
             ("DB_HOST", "db.internal"),
             ("DB_NAME", "registry"),
         ])
         .unwrap();
-        assert!(matches!(c.database, DatabaseSource::Secret { port: 3306, .. }));
+        assert!(matches!(
+            c.database,
+            DatabaseSource::Secret { port: 3306, .. }
+        ));
         let c = config(&[
             ("PHOTO_BUCKET", "photos"),
             ("FACE_COLLECTION", "faces"),
@@ -195,17 +250,28 @@ mod tests {
 
     #[test]
     fn bad_configurations_say_what_is_wrong() {
-        assert_eq!(config(&BASE[1..]).unwrap_err().to_string(), "PHOTO_BUCKET is not set");
+        assert_eq!(
+            config(&BASE[1..]).unwrap_err().to_string(),
+            "PHOTO_BUCKET is not set"
+        );
         assert_eq!(
             config(&BASE[..2]).unwrap_err().to_string(),
             "DATABASE_URL, DB_SECRET_ARN or DB_IAM_AUTH=true is not set"
         );
         let mut vars = BASE.to_vec();
         vars.push(("UPLOAD_URL_TTL_SECONDS", "0"));
-        assert!(config(&vars).unwrap_err().to_string().starts_with("UPLOAD_URL_TTL_SECONDS is invalid"));
+        assert!(
+            config(&vars)
+                .unwrap_err()
+                .to_string()
+                .starts_with("UPLOAD_URL_TTL_SECONDS is invalid")
+        );
         let mut vars = BASE.to_vec();
         vars.push(("ENABLE_PUBLIC_PHOTO_PREVIEW", "true"));
-        assert_eq!(config(&vars).unwrap_err().to_string(), "PUBLIC_MEDIA_BASE_URL is not set");
+        assert_eq!(
+            config(&vars).unwrap_err().to_string(),
+            "PUBLIC_MEDIA_BASE_URL is not set"
+        );
         vars.push(("PUBLIC_MEDIA_BASE_URL", "http://cdn.example.com"));
         assert_eq!(
             config(&vars).unwrap_err().to_string(),
@@ -213,9 +279,15 @@ mod tests {
         );
         let mut vars = BASE.to_vec();
         vars.push(("S3_FORCE_PATH_STYLE", "yes"));
-        assert_eq!(config(&vars).unwrap_err().to_string(), "S3_FORCE_PATH_STYLE is invalid: expected true or false");
+        assert_eq!(
+            config(&vars).unwrap_err().to_string(),
+            "S3_FORCE_PATH_STYLE is invalid: expected true or false"
+        );
         let mut vars = BASE.to_vec();
         vars[2] = ("DATABASE_URL", "postgres://x");
-        assert_eq!(config(&vars).unwrap_err().to_string(), "DATABASE_URL is invalid: expected a mysql:// URL");
+        assert_eq!(
+            config(&vars).unwrap_err().to_string(),
+            "DATABASE_URL is invalid: expected a mysql:// URL"
+        );
     }
 }

@@ -25,7 +25,11 @@ pub enum DatabaseError {
 
 /// A pool that connects lazily: a function starts even while the database
 /// is down, and `/healthz` reports it.
-pub async fn connect(source: &DatabaseSource, aws: &SdkConfig, max_connections: u32) -> Result<MySqlPool, DatabaseError> {
+pub async fn connect(
+    source: &DatabaseSource,
+    aws: &SdkConfig,
+    max_connections: u32,
+) -> Result<MySqlPool, DatabaseError> {
     let options = connect_options(source, aws).await?;
     let pool = MySqlPoolOptions::new()
         .max_connections(max_connections)
@@ -42,7 +46,9 @@ pub async fn connect(source: &DatabaseSource, aws: &SdkConfig, max_connections: 
                 every.tick().await;
                 match connect_options(&source, &aws).await {
                     Ok(options) => pool.set_connect_options(options),
-                    Err(error) => tracing::warn!(%error, "could not refresh the IAM database token"),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not refresh the IAM database token")
+                    }
                 }
             }
         });
@@ -50,22 +56,37 @@ pub async fn connect(source: &DatabaseSource, aws: &SdkConfig, max_connections: 
     Ok(pool)
 }
 
-async fn connect_options(source: &DatabaseSource, aws: &SdkConfig) -> Result<MySqlConnectOptions, DatabaseError> {
+async fn connect_options(
+    source: &DatabaseSource,
+    aws: &SdkConfig,
+) -> Result<MySqlConnectOptions, DatabaseError> {
     match source {
-        DatabaseSource::Url(url) => MySqlConnectOptions::from_str(url).map_err(|_| DatabaseError::BadUrl),
-        DatabaseSource::Secret { arn, host, port, name } => {
+        DatabaseSource::Url(url) => {
+            MySqlConnectOptions::from_str(url).map_err(|_| DatabaseError::BadUrl)
+        }
+        DatabaseSource::Secret {
+            arn,
+            host,
+            port,
+            name,
+        } => {
             let client = aws_sdk_secretsmanager::Client::new(aws);
             let secret = client
                 .get_secret_value()
                 .secret_id(arn)
                 .send()
                 .await
-                .map_err(|e| DatabaseError::Secret(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+                .map_err(|e| {
+                    DatabaseError::Secret(
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
             let text = secret
                 .secret_string()
                 .ok_or_else(|| DatabaseError::Secret("the secret holds no string".into()))?;
-            let credentials: SecretCredentials = serde_json::from_str(text)
-                .map_err(|_| DatabaseError::Secret("the secret is not JSON with username and password".into()))?;
+            let credentials: SecretCredentials = serde_json::from_str(text).map_err(|_| {
+                DatabaseError::Secret("the secret is not JSON with username and password".into())
+            })?;
             Ok(MySqlConnectOptions::new()
                 .host(host)
                 .port(*port)
@@ -74,7 +95,12 @@ async fn connect_options(source: &DatabaseSource, aws: &SdkConfig) -> Result<MyS
                 .password(&credentials.password)
                 .ssl_mode(MySqlSslMode::Required))
         }
-        DatabaseSource::Iam { host, port, name, user } => {
+        DatabaseSource::Iam {
+            host,
+            port,
+            name,
+            user,
+        } => {
             let region = aws
                 .region()
                 .cloned()
@@ -88,7 +114,10 @@ async fn connect_options(source: &DatabaseSource, aws: &SdkConfig) -> Result<MyS
                     .build()
                     .map_err(|e| DatabaseError::IamToken(e.to_string()))?,
             );
-            let token = generator.auth_token(aws).await.map_err(|e| DatabaseError::IamToken(e.to_string()))?;
+            let token = generator
+                .auth_token(aws)
+                .await
+                .map_err(|e| DatabaseError::IamToken(e.to_string()))?;
             Ok(MySqlConnectOptions::new()
                 .host(host)
                 .port(*port)
@@ -110,5 +139,8 @@ struct SecretCredentials {
 
 /// Applies the embedded migrations (idempotent; sqlx takes a lock).
 pub async fn migrate(pool: &MySqlPool) -> Result<(), DatabaseError> {
-    crate::MIGRATOR.run(pool).await.map_err(|e| DatabaseError::Migration(e.to_string()))
+    crate::MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|e| DatabaseError::Migration(e.to_string()))
 }

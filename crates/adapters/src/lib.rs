@@ -8,11 +8,13 @@ pub mod mysql;
 pub mod rekognition;
 pub mod s3;
 mod sdk;
+pub mod wiring;
 
 pub use config::{Config, ConfigError, DatabaseSource};
 pub use mysql::MysqlPersonStore;
 pub use rekognition::RekognitionFaceIndex;
 pub use s3::S3PhotoStore;
+pub use wiring::Adapters;
 
 /// The migrations in `migrations/`, embedded.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");

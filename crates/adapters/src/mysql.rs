@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use registry::Sequencer;
 use registry::person::{FaceBox, Person, PersonId, Status};
-use registry::ports::{IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome};
+use registry::ports::{
+    IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+};
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySql, QueryBuilder, Transaction};
 
@@ -42,7 +44,9 @@ impl MysqlPersonStore {
         .bind(&record.object_key)
         .execute(&mut *tx)
         .await?;
-        let current = fetch_by_key(&mut tx, &record.object_key, true).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let current = fetch_by_key(&mut tx, &record.object_key, true)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         if let Some(recorded) = &current.object_sequencer
             && Sequencer::new(recorded.clone()) >= Sequencer::new(record.object_sequencer.clone())
         {
@@ -69,16 +73,23 @@ impl MysqlPersonStore {
         .bind(current.id.0)
         .execute(&mut *tx)
         .await?;
-        let retired_face = current.identity.filter(|old| Some(old) != record.identity.as_ref());
+        let retired_face = current
+            .identity
+            .filter(|old| Some(old) != record.identity.as_ref());
         if let Some(old) = &retired_face {
             sqlx::query("INSERT IGNORE INTO retired_face (face_id) VALUES (?)")
                 .bind(old)
                 .execute(&mut *tx)
                 .await?;
         }
-        let person = fetch_by_key(&mut tx, &record.object_key, false).await?.ok_or(sqlx::Error::RowNotFound)?;
+        let person = fetch_by_key(&mut tx, &record.object_key, false)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
-        Ok(RecordOutcome::Recorded { person, retired_face })
+        Ok(RecordOutcome::Recorded {
+            person,
+            retired_face,
+        })
     }
 }
 
@@ -89,7 +100,10 @@ async fn fetch_by_key(
 ) -> Result<Option<Person>, sqlx::Error> {
     let lock = if for_update { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE object_key = ?{lock}");
-    let row: Option<PersonRow> = sqlx::query_as(&sql).bind(object_key).fetch_optional(&mut **tx).await?;
+    let row: Option<PersonRow> = sqlx::query_as(&sql)
+        .bind(object_key)
+        .fetch_optional(&mut **tx)
+        .await?;
     row.map(Person::try_from).transpose()
 }
 
@@ -110,26 +124,34 @@ impl PersonStore for MysqlPersonStore {
         .execute(&self.pool)
         .await
         .map_err(port_error)?;
-        self.find_by_key(&person.object_key)
-            .await?
-            .ok_or_else(|| PortError::Permanent("the person vanished right after being written".into()))
+        self.find_by_key(&person.object_key).await?.ok_or_else(|| {
+            PortError::Permanent("the person vanished right after being written".into())
+        })
     }
 
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = ?");
-        let row: Option<PersonRow> = sqlx::query_as(&sql).bind(id.0).fetch_optional(&self.pool).await.map_err(port_error)?;
+        let row: Option<PersonRow> = sqlx::query_as(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(port_error)?;
         row.map(Person::try_from).transpose().map_err(port_error)
     }
 
     async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE object_key = ?");
-        let row: Option<PersonRow> =
-            sqlx::query_as(&sql).bind(object_key).fetch_optional(&self.pool).await.map_err(port_error)?;
+        let row: Option<PersonRow> = sqlx::query_as(&sql)
+            .bind(object_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(port_error)?;
         row.map(Person::try_from).transpose().map_err(port_error)
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError> {
-        let mut query = QueryBuilder::<MySql>::new(format!("SELECT {PERSON_COLUMNS} FROM person WHERE 1 = 1"));
+        let mut query =
+            QueryBuilder::<MySql>::new(format!("SELECT {PERSON_COLUMNS} FROM person WHERE 1 = 1"));
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status.as_str());
         }
@@ -145,9 +167,18 @@ impl PersonStore for MysqlPersonStore {
         if let Some(before) = filter.before_id {
             query.push(" AND id < ").push_bind(before.0);
         }
-        query.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
-        let rows: Vec<PersonRow> = query.build_query_as().fetch_all(&self.pool).await.map_err(port_error)?;
-        rows.into_iter().map(Person::try_from).collect::<Result<_, _>>().map_err(port_error)
+        query
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(filter.limit);
+        let rows: Vec<PersonRow> = query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(port_error)?;
+        rows.into_iter()
+            .map(Person::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(port_error)
     }
 
     async fn record_indexing(&self, record: &IndexingRecord) -> Result<RecordOutcome, PortError> {
@@ -178,12 +209,19 @@ impl PersonStore for MysqlPersonStore {
             ids.push_bind(id);
         }
         query.push(")");
-        query.build().execute(&self.pool).await.map_err(port_error)?;
+        query
+            .build()
+            .execute(&self.pool)
+            .await
+            .map_err(port_error)?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), PortError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(port_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(port_error)?;
         Ok(())
     }
 }
@@ -222,7 +260,9 @@ pub fn port_error(error: sqlx::Error) -> PortError {
         | sqlx::Error::WorkerCrashed => PortError::Transient(format!("database: {error}")),
         sqlx::Error::Database(_) => match mysql_code(&error) {
             // deadlock, lock wait timeout, too many connections, server shutting down, gone away, lost
-            Some(1213 | 1205 | 1040 | 1053 | 2006 | 2013) => PortError::Transient(format!("database: {error}")),
+            Some(1213 | 1205 | 1040 | 1053 | 2006 | 2013) => {
+                PortError::Transient(format!("database: {error}"))
+            }
             _ => PortError::Permanent(format!("database: {error}")),
         },
         _ => PortError::Permanent(format!("database: {error}")),
@@ -253,9 +293,17 @@ impl TryFrom<PersonRow> for Person {
     type Error = sqlx::Error;
 
     fn try_from(row: PersonRow) -> Result<Self, Self::Error> {
-        let status = row.status.parse::<Status>().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let status = row
+            .status
+            .parse::<Status>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         let face_box = match (row.face_left, row.face_top, row.face_width, row.face_height) {
-            (Some(left), Some(top), Some(width), Some(height)) => Some(FaceBox { left, top, width, height }),
+            (Some(left), Some(top), Some(width), Some(height)) => Some(FaceBox {
+                left,
+                top,
+                width,
+                height,
+            }),
             _ => None,
         };
         Ok(Person {

@@ -19,7 +19,10 @@ pub struct RekognitionFaceIndex {
 
 impl RekognitionFaceIndex {
     pub fn new(client: Client, collection: impl Into<String>) -> Self {
-        Self { client, collection: collection.into() }
+        Self {
+            client,
+            collection: collection.into(),
+        }
     }
 }
 
@@ -29,8 +32,17 @@ impl FaceIndex for RekognitionFaceIndex {
         &self.collection
     }
 
-    async fn index_photo(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<IndexOutcome, PortError> {
-        let object = S3Object::builder().bucket(bucket).name(key).set_version(version_id.map(str::to_owned)).build();
+    async fn index_photo(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<IndexOutcome, PortError> {
+        let object = S3Object::builder()
+            .bucket(bucket)
+            .name(key)
+            .set_version(version_id.map(str::to_owned))
+            .build();
         // MaxFaces = 1: a second face comes back as EXCEEDS_MAX_FACES, which
         // is how "several faces" is told apart from "one face".
         let response = self
@@ -48,11 +60,20 @@ impl FaceIndex for RekognitionFaceIndex {
             Err(error)
                 if matches!(
                     error_code(&error),
-                    Some("InvalidImageFormatException" | "ImageTooLargeException" | "InvalidParameterException")
+                    Some(
+                        "InvalidImageFormatException"
+                            | "ImageTooLargeException"
+                            | "InvalidParameterException"
+                    )
                 ) =>
             {
-                let message = error.as_service_error().and_then(|e| e.meta().message()).unwrap_or("unreadable image");
-                return Ok(IndexOutcome::InvalidImage { message: message.to_owned() });
+                let message = error
+                    .as_service_error()
+                    .and_then(|e| e.meta().message())
+                    .unwrap_or("unreadable image");
+                return Ok(IndexOutcome::InvalidImage {
+                    message: message.to_owned(),
+                });
             }
             Err(error) => return Err(port_error("Rekognition", error)),
         };
@@ -76,16 +97,24 @@ impl FaceIndex for RekognitionFaceIndex {
             })
             .collect();
         let unindexed = response.unindexed_faces();
-        let beyond_max = unindexed.iter().any(|face| face.reasons().contains(&Reason::ExceedsMaxFaces));
+        let beyond_max = unindexed
+            .iter()
+            .any(|face| face.reasons().contains(&Reason::ExceedsMaxFaces));
 
         Ok(match (indexed.len(), unindexed.len()) {
             (0, 0) => IndexOutcome::NoFace,
             (1, 0) => IndexOutcome::OneFace(indexed.into_iter().next().expect("one face")),
             (_, _) if beyond_max || indexed.len() + unindexed.len() > 1 => {
-                IndexOutcome::SeveralFaces { indexed: indexed.into_iter().map(|f| f.face_id).collect() }
+                IndexOutcome::SeveralFaces {
+                    indexed: indexed.into_iter().map(|f| f.face_id).collect(),
+                }
             }
             _ => IndexOutcome::PoorQuality {
-                reasons: unindexed.iter().flat_map(|f| f.reasons()).map(|r| r.as_str().to_owned()).collect(),
+                reasons: unindexed
+                    .iter()
+                    .flat_map(|f| f.reasons())
+                    .map(|r| r.as_str().to_owned())
+                    .collect(),
             },
         })
     }

@@ -18,13 +18,18 @@ pub struct S3PhotoStore {
 
 impl S3PhotoStore {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
     }
 
     /// An S3 client from the shared AWS configuration; path-style addressing
     /// for S3-compatible stores.
     pub fn client(aws: &aws_config::SdkConfig, force_path_style: bool) -> Client {
-        let config = aws_sdk_s3::config::Builder::from(aws).force_path_style(force_path_style).build();
+        let config = aws_sdk_s3::config::Builder::from(aws)
+            .force_path_style(force_path_style)
+            .build();
         Client::from_conf(config)
     }
 }
@@ -66,8 +71,10 @@ impl PhotoStore for S3PhotoStore {
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| port_error("S3", e))?;
-        let mut headers: Vec<(String, String)> =
-            presigned.headers().map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned())).collect();
+        let mut headers: Vec<(String, String)> = presigned
+            .headers()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+            .collect();
         headers.sort();
         Ok(PresignedRequest {
             url: presigned.uri().to_owned(),
@@ -90,9 +97,19 @@ impl PhotoStore for S3PhotoStore {
     }
 
     async fn stat(&self, key: &str) -> Result<Option<StoredObject>, PortError> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(head) => Ok(Some(StoredObject {
-                size: head.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0),
+                size: head
+                    .content_length()
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0),
                 etag: head.e_tag().map(str::to_owned),
                 version_id: head.version_id().map(str::to_owned),
             })),
@@ -101,25 +118,46 @@ impl PhotoStore for S3PhotoStore {
         }
     }
 
-    async fn read_range(&self, key: &str, range: ByteRange, etag: Option<&str>) -> Result<Option<Vec<u8>>, PortError> {
+    async fn read_range(
+        &self,
+        key: &str,
+        range: ByteRange,
+        etag: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, PortError> {
         let range = match range {
             ByteRange::First(n) => format!("bytes=0-{}", n.saturating_sub(1)),
             ByteRange::Last(n) => format!("bytes=-{n}"),
         };
-        let request = self.client.get_object().bucket(&self.bucket).key(key).range(range).set_if_match(etag.map(str::to_owned));
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(range)
+            .set_if_match(etag.map(str::to_owned));
         match request.send().await {
             Ok(object) => {
-                let body = object
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| PortError::Transient(format!("S3: reading the object: {e}")))?;
+                let body =
+                    object.body.collect().await.map_err(|e| {
+                        PortError::Transient(format!("S3: reading the object: {e}"))
+                    })?;
                 Ok(Some(body.into_bytes().to_vec()))
             }
-            Err(error) if matches!(error_code(&error), Some("NoSuchKey" | "PreconditionFailed" | "InvalidRange")) => {
+            Err(error)
+                if matches!(
+                    error_code(&error),
+                    Some("NoSuchKey" | "PreconditionFailed" | "InvalidRange")
+                ) =>
+            {
                 Ok(None)
             }
-            Err(error) if error.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(None),
+            Err(error)
+                if error
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 412) =>
+            {
+                Ok(None)
+            }
             Err(error) => Err(port_error("S3", error)),
         }
     }

@@ -24,7 +24,9 @@ where
     R: std::fmt::Debug,
 {
     let transient = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(service_error) => {
             let code = service_error.err().code().unwrap_or_default();
             TRANSIENT_CODES.contains(&code)
@@ -32,7 +34,11 @@ where
         _ => false,
     };
     let message = format!("{service}: {}", DisplayErrorContext(&error));
-    if transient { PortError::Transient(message) } else { PortError::Permanent(message) }
+    if transient {
+        PortError::Transient(message)
+    } else {
+        PortError::Permanent(message)
+    }
 }
 
 /// The service's error code, when the service answered with one.

@@ -33,7 +33,10 @@ pub fn caller(request: &Request) -> Option<Caller> {
     }
     Some(Caller {
         subject: claims.get("sub").cloned(),
-        groups: claims.get(GROUPS_CLAIM).map(|g| parse_groups(g)).unwrap_or_default(),
+        groups: claims
+            .get(GROUPS_CLAIM)
+            .map(|g| parse_groups(g))
+            .unwrap_or_default(),
     })
 }
 
@@ -72,7 +75,10 @@ mod tests {
     fn groups_claims_in_every_shape() {
         assert_eq!(parse_groups("[admins viewers]"), vec!["admins", "viewers"]);
         assert_eq!(parse_groups("[admins]"), vec!["admins"]);
-        assert_eq!(parse_groups("[\"admins\",\"viewers\"]"), vec!["admins", "viewers"]);
+        assert_eq!(
+            parse_groups("[\"admins\",\"viewers\"]"),
+            vec!["admins", "viewers"]
+        );
         assert_eq!(parse_groups("admins, viewers"), vec!["admins", "viewers"]);
         assert_eq!(parse_groups("viewers"), vec!["viewers"]);
         assert!(parse_groups("[]").is_empty());

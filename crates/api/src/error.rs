@@ -64,16 +64,25 @@ impl ApiError {
 
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         match &self {
-            ApiError::Unavailable(detail) => tracing::warn!(request_id, error = %detail, "dependency unavailable"),
-            ApiError::Internal(detail) => tracing::error!(request_id, error = %detail, "request failed"),
-            _ => tracing::info!(request_id, status = self.status().as_u16(), error = %self, "request refused"),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(request_id, error = %detail, "dependency unavailable")
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(request_id, error = %detail, "request failed")
+            }
+            _ => {
+                tracing::info!(request_id, status = self.status().as_u16(), error = %self, "request refused")
+            }
         }
         let body = json!({
             "error": { "code": self.code(), "message": self.to_string(), "requestId": request_id }
         });
         let mut response = crate::http::json_response(self.status(), &body);
         if let ApiError::Auth(AuthError::Unauthenticated) = self {
-            response.headers_mut().insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -119,12 +128,24 @@ mod tests {
     fn every_error_has_its_status_and_code() {
         let cases = [
             (ApiError::BadRequest("x".into()), 400, "bad_request"),
-            (ApiError::Auth(AuthError::Unauthenticated), 401, "unauthenticated"),
+            (
+                ApiError::Auth(AuthError::Unauthenticated),
+                401,
+                "unauthenticated",
+            ),
             (ApiError::Auth(AuthError::Forbidden), 403, "forbidden"),
             (ApiError::NotFound("x".into()), 404, "not_found"),
-            (ApiError::MethodNotAllowed("PUT".into()), 405, "method_not_allowed"),
+            (
+                ApiError::MethodNotAllowed("PUT".into()),
+                405,
+                "method_not_allowed",
+            ),
             (ApiError::PayloadTooLarge(10), 413, "payload_too_large"),
-            (ApiError::UnsupportedMediaType, 415, "unsupported_media_type"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
             (ApiError::Internal("x".into()), 500, "internal"),
             (ApiError::Unavailable("x".into()), 503, "unavailable"),
         ];
@@ -140,7 +161,10 @@ mod tests {
     #[test]
     fn server_side_details_are_not_returned() {
         let detail = "database: error returned from database: Access denied for user 'registry'@'10.0.0.1' (using password: YES)";
-        for error in [ApiError::Internal(detail.into()), ApiError::Unavailable(detail.into())] {
+        for error in [
+            ApiError::Internal(detail.into()),
+            ApiError::Unavailable(detail.into()),
+        ] {
             let text = String::from_utf8(error.into_response("r").body().to_vec()).unwrap();
             assert!(!text.contains("registry"), "{text}");
             assert!(!text.contains("database"), "{text}");
@@ -150,11 +174,23 @@ mod tests {
     #[test]
     fn domain_errors_map_to_statuses() {
         assert_eq!(ApiError::from(UploadError::EmptyFile).status(), 400);
-        assert_eq!(ApiError::from(UploadError::Name(NameError::Empty { field: "lastname" })).status(), 400);
-        assert_eq!(ApiError::from(UploadError::Port(PortError::Transient("t".into()))).status(), 503);
-        assert_eq!(ApiError::from(UploadError::Port(PortError::Permanent("p".into()))).status(), 500);
+        assert_eq!(
+            ApiError::from(UploadError::Name(NameError::Empty { field: "lastname" })).status(),
+            400
+        );
+        assert_eq!(
+            ApiError::from(UploadError::Port(PortError::Transient("t".into()))).status(),
+            503
+        );
+        assert_eq!(
+            ApiError::from(UploadError::Port(PortError::Permanent("p".into()))).status(),
+            500
+        );
         assert_eq!(ApiError::from(ListError::BadCursor).status(), 400);
         assert_eq!(ApiError::from(ListError::BadLimit).status(), 400);
-        assert_eq!(ApiError::from(ListError::Port(PortError::Transient("t".into()))).status(), 503);
+        assert_eq!(
+            ApiError::from(ListError::Port(PortError::Transient("t".into()))).status(),
+            503
+        );
     }
 }

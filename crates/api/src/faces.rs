@@ -19,7 +19,11 @@ use crate::metrics::Metrics;
 static FACES_PAGE: Page = Page::new(include_str!("pages/faces.html"));
 
 /// Characters of a key escaped in a public media URL (S3 keys allow more than URLs do).
-const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// How the cards show photos.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +55,11 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
         let path = request.uri().path();
         let method = request.method();
         if path == "/faces" {
-            return if method == Method::GET { Ok(FACES_PAGE.response()) } else { Err(ApiError::MethodNotAllowed(method.to_string())) };
+            return if method == Method::GET {
+                Ok(FACES_PAGE.response())
+            } else {
+                Err(ApiError::MethodNotAllowed(method.to_string()))
+            };
         }
         if path == "/api/faces" {
             if method != Method::GET {
@@ -83,7 +91,10 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
         for person in &page.items {
             items.push(self.item(person).await?);
         }
-        Ok(json_response(StatusCode::OK, &json!({ "items": items, "nextCursor": page.next_cursor })))
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "items": items, "nextCursor": page.next_cursor }),
+        ))
     }
 
     async fn one(&self, id: &str) -> Result<Response<Body>, ApiError> {
@@ -91,7 +102,11 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
             .parse::<u64>()
             .map(PersonId)
             .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a person id")))?;
-        let person = self.people.get(id).await?.ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
+        let person = self
+            .people
+            .get(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
         Ok(json_response(StatusCode::OK, &self.item(&person).await?))
     }
 
@@ -118,8 +133,15 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
             return Ok(None);
         }
         Ok(Some(match &self.photo_links {
-            PhotoLinks::Presigned { ttl } => self.photos.presign_download(&person.object_key, *ttl).await?,
-            PhotoLinks::PublicBase(base) => format!("{base}/{}", utf8_percent_encode(&person.object_key, KEY_ESCAPES)),
+            PhotoLinks::Presigned { ttl } => {
+                self.photos
+                    .presign_download(&person.object_key, *ttl)
+                    .await?
+            }
+            PhotoLinks::PublicBase(base) => format!(
+                "{base}/{}",
+                utf8_percent_encode(&person.object_key, KEY_ESCAPES)
+            ),
         }))
     }
 }

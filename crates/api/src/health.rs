@@ -26,8 +26,11 @@ impl<P: PersonStore> HealthApi<P> {
         self.metrics.cold_start();
         match (request.method(), request.uri().path()) {
             (&Method::GET | &Method::HEAD, "/healthz") => self.check().await,
-            (method, "/healthz") => ApiError::MethodNotAllowed(method.to_string()).into_response(&request_id(&request)),
-            (_, path) => ApiError::NotFound(format!("no route for {path}")).into_response(&request_id(&request)),
+            (method, "/healthz") => {
+                ApiError::MethodNotAllowed(method.to_string()).into_response(&request_id(&request))
+            }
+            (_, path) => ApiError::NotFound(format!("no route for {path}"))
+                .into_response(&request_id(&request)),
         }
     }
 
@@ -38,10 +41,17 @@ impl<P: PersonStore> HealthApi<P> {
         let ok = matches!(ping, Ok(Ok(())));
         match ping {
             Ok(Err(error)) => tracing::warn!(%error, "database check failed"),
-            Err(_) => tracing::warn!(timeout_ms = PING_TIMEOUT.as_millis() as u64, "database check timed out"),
+            Err(_) => tracing::warn!(
+                timeout_ms = PING_TIMEOUT.as_millis() as u64,
+                "database check timed out"
+            ),
             Ok(Ok(())) => {}
         }
-        let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         json_response(
             status,
             &json!({

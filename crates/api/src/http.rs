@@ -18,9 +18,15 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<B
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -31,13 +37,20 @@ pub fn request_id(request: &Request) -> String {
     {
         return id.clone();
     }
-    request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| "-".to_owned())
+    request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// Reads a JSON body: `application/json`, at most [`MAX_JSON_BODY`] bytes,
 /// and shaped as `T` (unknown fields refused by `T`'s serde attributes).
 pub fn read_json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/json") {
         return Err(ApiError::UnsupportedMediaType);
@@ -46,17 +59,23 @@ pub fn read_json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
     if bytes.len() > MAX_JSON_BODY {
         return Err(ApiError::PayloadTooLarge(MAX_JSON_BODY));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON for this request: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::BadRequest(format!("the body is not valid JSON for this request: {e}"))
+    })
 }
 
 /// One query string parameter, refusing it given twice.
 pub fn query_param(request: &Request, name: &str) -> Result<Option<String>, ApiError> {
     let params = request.query_string_parameters_ref();
-    let Some(params) = params else { return Ok(None) };
+    let Some(params) = params else {
+        return Ok(None);
+    };
     match params.all(name) {
         None => Ok(None),
         Some(values) if values.len() == 1 => Ok(Some(values[0].to_owned())),
-        Some(_) => Err(ApiError::BadRequest(format!("{name} is given more than once"))),
+        Some(_) => Err(ApiError::BadRequest(format!(
+            "{name} is given more than once"
+        ))),
     }
 }
 
@@ -69,7 +88,10 @@ pub struct Page {
 
 impl Page {
     pub const fn new(html: &'static str) -> Self {
-        Self { html, csp: OnceLock::new() }
+        Self {
+            html,
+            csp: OnceLock::new(),
+        }
     }
 
     fn csp(&self) -> &str {
@@ -97,10 +119,19 @@ impl Page {
     pub fn response(&self) -> Response<Body> {
         let mut response = Response::new(Body::Text(self.html.to_owned()));
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         if let Ok(csp) = HeaderValue::from_str(self.csp()) {
             headers.insert(header::CONTENT_SECURITY_POLICY, csp);
@@ -117,9 +148,14 @@ mod tests {
     fn page_policy_allows_exactly_its_inline_code() {
         static PAGE: Page = Page::new("<style>b{}</style><script>let a=1;</script>");
         let response = PAGE.response();
-        let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
         let script = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"let a=1;"));
-        assert!(csp.contains(&format!("script-src 'sha256-{script}';")), "{csp}");
+        assert!(
+            csp.contains(&format!("script-src 'sha256-{script}';")),
+            "{csp}"
+        );
         assert!(!csp.contains("unsafe-inline"));
     }
 }

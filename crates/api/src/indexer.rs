@@ -2,9 +2,9 @@
 
 use std::time::Instant;
 
-use aws_lambda_events::s3::{S3Event, S3EventRecord};
+pub use aws_lambda_events::s3::{S3Event, S3EventRecord};
 use registry::Sequencer;
-use registry::indexing::{IndexingResult, Indexer, ObjectCreated};
+use registry::indexing::{Indexer, IndexingResult, ObjectCreated};
 use registry::key::decode_event_key;
 use registry::ports::{FaceIndex, PersonStore, PhotoStore, PortError};
 
@@ -15,7 +15,11 @@ pub enum IndexerError {
     /// Lambda retries the whole event; records already handled are replays
     /// then, which change nothing.
     #[error("{failed} of {total} records could not be handled; the first: {first}")]
-    Retry { failed: usize, total: usize, first: PortError },
+    Retry {
+        failed: usize,
+        total: usize,
+        first: PortError,
+    },
 }
 
 /// What one invocation did, record by record.
@@ -36,7 +40,11 @@ pub struct IndexerFn<P, S, F> {
 impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
     pub async fn handle(&self, event: &S3Event) -> Result<IndexerReport, IndexerError> {
         self.metrics.cold_start();
-        let indexer = Indexer { people: &self.people, photos: &self.photos, faces: &self.faces };
+        let indexer = Indexer {
+            people: &self.people,
+            photos: &self.photos,
+            faces: &self.faces,
+        };
         let mut report = IndexerReport::default();
         let mut failures = Vec::new();
         for record in &event.records {
@@ -63,7 +71,11 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
             Ok(report)
         } else {
             let failed = failures.len();
-            Err(IndexerError::Retry { failed, total: event.records.len(), first: failures.swap_remove(0) })
+            Err(IndexerError::Retry {
+                failed,
+                total: event.records.len(),
+                first: failures.swap_remove(0),
+            })
         }
     }
 
@@ -71,11 +83,17 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
         match result {
             IndexingResult::Indexed { person, face_id } => {
                 tracing::info!(key = %created.key, person_id = person.0, face_id = %face_id, elapsed_ms, "photo indexed");
-                self.metrics.emit(&[("PhotosIndexed", 1.0, Unit::Count), ("IndexingDuration", elapsed_ms, Unit::Milliseconds)]);
+                self.metrics.emit(&[
+                    ("PhotosIndexed", 1.0, Unit::Count),
+                    ("IndexingDuration", elapsed_ms, Unit::Milliseconds),
+                ]);
             }
             IndexingResult::Rejected { person, reason } => {
                 tracing::info!(key = %created.key, person_id = person.0, %reason, elapsed_ms, "photo rejected");
-                self.metrics.emit(&[("PhotosRejected", 1.0, Unit::Count), ("IndexingDuration", elapsed_ms, Unit::Milliseconds)]);
+                self.metrics.emit(&[
+                    ("PhotosRejected", 1.0, Unit::Count),
+                    ("IndexingDuration", elapsed_ms, Unit::Milliseconds),
+                ]);
             }
             IndexingResult::Ignored(why) => {
                 tracing::info!(key = %created.key, sequencer = created.sequencer.as_str(), ignored = why.as_str(), "event changed nothing");
@@ -86,8 +104,15 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
 
 /// The object creation a record reports, or `None` for other records.
 pub fn object_created(record: &S3EventRecord) -> Option<ObjectCreated> {
-    if !record.event_name.as_deref().is_some_and(|name| name.starts_with("ObjectCreated:")) {
-        tracing::warn!(event_name = record.event_name.as_deref().unwrap_or("-"), "not an object creation; skipped");
+    if !record
+        .event_name
+        .as_deref()
+        .is_some_and(|name| name.starts_with("ObjectCreated:"))
+    {
+        tracing::warn!(
+            event_name = record.event_name.as_deref().unwrap_or("-"),
+            "not an object creation; skipped"
+        );
         return None;
     }
     let bucket = record.s3.bucket.name.clone()?;
@@ -105,13 +130,28 @@ pub fn object_created(record: &S3EventRecord) -> Option<ObjectCreated> {
     Some(ObjectCreated {
         bucket,
         key,
-        etag: record.s3.object.e_tag.clone().filter(|e| !e.is_empty()).map(|e| quoted(&e)),
-        version_id: record.s3.object.version_id.clone().filter(|v| !v.is_empty() && v != "null"),
+        etag: record
+            .s3
+            .object
+            .e_tag
+            .clone()
+            .filter(|e| !e.is_empty())
+            .map(|e| quoted(&e)),
+        version_id: record
+            .s3
+            .object
+            .version_id
+            .clone()
+            .filter(|v| !v.is_empty() && v != "null"),
         sequencer,
     })
 }
 
 /// Events carry the ETag bare; HeadObject returns it quoted.
 fn quoted(etag: &str) -> String {
-    if etag.starts_with('"') { etag.to_owned() } else { format!("\"{etag}\"") }
+    if etag.starts_with('"') {
+        etag.to_owned()
+    } else {
+        format!("\"{etag}\"")
+    }
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod http;
 pub mod indexer;
 pub mod metrics;
+pub mod migrate;
 pub mod upload;
 
 pub use error::ApiError;

@@ -31,8 +31,13 @@ pub struct Metrics {
 impl Metrics {
     /// `function_name` is the dimension; Lambda's own name wins when set.
     pub fn new(namespace: impl Into<String>, function_name: &str) -> Self {
-        let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function_name.to_owned());
-        Self { namespace: namespace.into(), function_name, cold: AtomicBool::new(true) }
+        let function_name =
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function_name.to_owned());
+        Self {
+            namespace: namespace.into(),
+            function_name,
+            cold: AtomicBool::new(true),
+        }
     }
 
     /// `ColdStart` = 1 on the first invocation of this instance only.
@@ -80,13 +85,26 @@ mod tests {
 
     #[test]
     fn documents_follow_the_embedded_metric_format() {
-        let metrics = Metrics { namespace: "FaceRegistry".into(), function_name: "indexer".into(), cold: AtomicBool::new(true) };
-        let doc = metrics.document(&[("PhotosIndexed", 2.0, Unit::Count), ("IndexingDuration", 12.5, Unit::Milliseconds)], 1700000000000);
+        let metrics = Metrics {
+            namespace: "FaceRegistry".into(),
+            function_name: "indexer".into(),
+            cold: AtomicBool::new(true),
+        };
+        let doc = metrics.document(
+            &[
+                ("PhotosIndexed", 2.0, Unit::Count),
+                ("IndexingDuration", 12.5, Unit::Milliseconds),
+            ],
+            1700000000000,
+        );
         assert_eq!(doc["_aws"]["Timestamp"], 1700000000000i64);
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "FaceRegistry");
         assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
-        assert_eq!(directive["Metrics"][1], json!({"Name": "IndexingDuration", "Unit": "Milliseconds"}));
+        assert_eq!(
+            directive["Metrics"][1],
+            json!({"Name": "IndexingDuration", "Unit": "Milliseconds"})
+        );
         assert_eq!(doc["FunctionName"], "indexer");
         assert_eq!(doc["PhotosIndexed"], 2.0);
     }

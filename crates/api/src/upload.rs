@@ -47,7 +47,9 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
         match (request.method(), request.uri().path()) {
             (&Method::GET, "/upload") => Ok(UPLOAD_PAGE.response()),
             (&Method::POST, "/api/uploads") => self.create(request).await,
-            (method, "/upload" | "/api/uploads") => Err(ApiError::MethodNotAllowed(method.to_string())),
+            (method, "/upload" | "/api/uploads") => {
+                Err(ApiError::MethodNotAllowed(method.to_string()))
+            }
             (_, path) => Err(ApiError::NotFound(format!("no route for {path}"))),
         }
     }
@@ -69,8 +71,12 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
             "upload URL issued"
         );
         self.metrics.emit(&[("UploadUrlsIssued", 1.0, Unit::Count)]);
-        let headers: serde_json::Map<String, serde_json::Value> =
-            ticket.request.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let headers: serde_json::Map<String, serde_json::Value> = ticket
+            .request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
         Ok(json_response(
             StatusCode::CREATED,
             &json!({
