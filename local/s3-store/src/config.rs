@@ -230,9 +230,12 @@ mod tests {
 
     #[test]
     fn defaults_are_valid_and_secret_is_not_printed() {
-        let config = config();
+        let mut config = config();
+        config.secret_access_key = SecretKey::new("wJalrXUtnFEMI-example");
         config.validate().unwrap();
-        assert!(!format!("{config:?}").contains("secret"));
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
     }
 
     #[test]

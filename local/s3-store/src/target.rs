@@ -25,7 +25,7 @@ pub enum InvocationError {
     #[error("function error: {0}")]
     Function(String),
     /// The invoke endpoint could not be reached or did not answer.
-    #[error("invoke request failed: {0}")]
+    #[error("invoke request failed: {}", error_chain(.0))]
     Transport(#[source] reqwest::Error),
     /// The invoke endpoint answered with a non-2xx status.
     #[error("invoke endpoint answered HTTP {status}: {body}")]
@@ -130,6 +130,18 @@ impl EventTarget for LambdaInvokeTarget {
         }
         Ok(())
     }
+}
+
+/// reqwest names the failed step only; its causes say why (e.g. refused).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn excerpt(body: &str) -> String {

@@ -137,6 +137,10 @@ async fn an_unreachable_endpoint_is_a_transport_failure() {
     let target = LambdaInvokeTarget::new(&url, Duration::from_secs(5)).unwrap();
     let error = target.invoke(&sample_event()).await.unwrap_err();
     assert!(matches!(error, InvocationError::Transport(_)), "{error}");
+    assert!(
+        error.to_string().to_ascii_lowercase().contains("refused"),
+        "the cause is named: {error}"
+    );
 }
 
 #[tokio::test]
