@@ -6,6 +6,34 @@
 //! CompleteMultipartUpload) delivers a real S3 `ObjectCreated` event to an
 //! [`EventTarget`], asynchronously and with Lambda's retry rules; events that
 //! still fail are kept as [`DeadLetter`]s on disk.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use s3_store::{EventTarget, InvocationError, S3Event, S3Store, S3StoreConfig};
+//!
+//! struct Indexer;
+//!
+//! #[async_trait::async_trait]
+//! impl EventTarget for Indexer {
+//!     async fn invoke(&self, event: &S3Event) -> Result<(), InvocationError> {
+//!         // Run the indexer handler; an Err is retried, then dead-lettered.
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = S3StoreConfig::new(".local/s3", ".local/s3-dead-letters", "AKIDLOCAL", "local-secret");
+//! config.buckets = vec!["photos".to_owned()];
+//! config.cors_origins = vec!["http://127.0.0.1:3000".to_owned()];
+//! let store = S3Store::bind(config, "127.0.0.1:3001".parse()?, Arc::new(Indexer)).await?;
+//! println!("AWS_ENDPOINT_URL_S3={}", store.endpoint_url());
+//! for letter in store.dead_letters().list().await? {
+//!     store.dead_letters().replay(&letter.id).await?;
+//! }
+//! store.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
 
 mod config;
 mod dead_letter;
