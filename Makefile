@@ -48,7 +48,7 @@ clippy:
 lint: fmt clippy
 
 test-rust: setup database
-	$(DB_ENV); cargo test --workspace --locked
+	$(DB_ENV); cargo test --workspace --locked --exclude registry-local
 
 test: setup database lint test-rust test-iac test-e2e
 
