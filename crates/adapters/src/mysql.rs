@@ -87,7 +87,7 @@ impl MysqlPersonStore {
             .ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
         Ok(RecordOutcome::Recorded {
-            person,
+            person: Box::new(person),
             retired_face,
         })
     }

@@ -190,11 +190,10 @@ where
             Ok(recorded) => recorded,
             Err(error) => {
                 // Unrecorded, the new face would be an orphan; the retry indexes again.
-                if let Some(face) = &new_face {
-                    if let Err(cleanup) = self.faces.delete_faces(std::slice::from_ref(face)).await
-                    {
-                        tracing::warn!(face_id = %face, error = %cleanup, "could not delete an unrecorded face");
-                    }
+                if let Some(face) = &new_face
+                    && let Err(cleanup) = self.faces.delete_faces(std::slice::from_ref(face)).await
+                {
+                    tracing::warn!(face_id = %face, error = %cleanup, "could not delete an unrecorded face");
                 }
                 return Err(error);
             }

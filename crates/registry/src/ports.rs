@@ -65,7 +65,7 @@ pub enum RecordOutcome {
     /// Recorded. A face the person had before, now replaced, was set aside
     /// for deletion from the collection.
     Recorded {
-        person: Person,
+        person: Box<Person>,
         retired_face: Option<String>,
     },
     /// The person already records this object version or a newer one.
