@@ -185,6 +185,39 @@ fn internal_request<T>(input: T, credentials: Option<Credentials>) -> S3Request<
 }
 
 impl NotifyingFileSystem {
+    /// `If-Match`, which the file system ignores: S3 answers
+    /// `PreconditionFailed` when the object is no longer that version.
+    async fn require_match<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&ETagCondition>,
+    ) -> S3Result<()> {
+        let Some(ETagCondition::ETag(expected)) = if_match else {
+            return Ok(());
+        };
+        let input = HeadObjectInput::builder()
+            .bucket(bucket.to_owned())
+            .key(key.to_owned())
+            .build()
+            .map_err(|error| s3s::s3_error!(InternalError, "head request: {error}"))?;
+        let current = self
+            .inner
+            .head_object(internal_request(input, req.credentials.clone()))
+            .await?
+            .output
+            .e_tag;
+        if current.as_ref().map(ETag::value) == Some(expected.value()) {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(
+                PreconditionFailed,
+                "the object is not the version If-Match names"
+            ))
+        }
+    }
+
     /// The file system would create a missing bucket folder on write; S3
     /// answers `NoSuchBucket`.
     async fn require_bucket<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<()> {
@@ -228,9 +261,7 @@ impl_s3_forwarding! {
             delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
             delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
             get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-            get_object(GetObjectInput) -> GetObjectOutput;
             head_bucket(HeadBucketInput) -> HeadBucketOutput;
-            head_object(HeadObjectInput) -> HeadObjectOutput;
             list_buckets(ListBucketsInput) -> ListBucketsOutput;
             list_objects(ListObjectsInput) -> ListObjectsOutput;
             list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
@@ -238,6 +269,16 @@ impl_s3_forwarding! {
             upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
             list_parts(ListPartsInput) -> ListPartsOutput;
             abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+        }
+
+        async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+            self.require_match(&req, &req.input.bucket, &req.input.key, req.input.if_match.as_ref()).await?;
+            self.inner.get_object(req).await
+        }
+
+        async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+            self.require_match(&req, &req.input.bucket, &req.input.key, req.input.if_match.as_ref()).await?;
+            self.inner.head_object(req).await
         }
 
         async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
