@@ -115,9 +115,8 @@ impl FaceModels {
         select: impl FnOnce(&[FaceObservation]) -> Vec<usize>,
     ) -> ImageAnalysis {
         let (width, height) = image.dimensions();
-        let rectangles = self.detect(image, detector, max_detection_side);
         let matrix = ImageMatrix::from_image(image);
-        let gray = imageops::grayscale(image);
+        let rectangles = self.detect(&matrix, width, height, detector, max_detection_side);
 
         let mut faces = Vec::with_capacity(rectangles.len());
         let mut shapes: Vec<FaceLandmarks> = Vec::with_capacity(rectangles.len());
@@ -141,7 +140,7 @@ impl FaceModels {
                 width: (rect.right - rect.left + 1) as f64,
                 height: (rect.bottom - rect.top + 1) as f64,
             };
-            let patch = face_patch(&gray, &bounding_box);
+            let patch = face_patch(image, &bounding_box);
             faces.push(FaceObservation {
                 quality: QualityMeasures {
                     face_size: bounding_box.width.min(bounding_box.height),
@@ -184,28 +183,37 @@ impl FaceModels {
         }
     }
 
-    fn detect(&self, image: &RgbImage, detector: DetectorKind, max_side: u32) -> Vec<Rectangle> {
-        let (width, height) = image.dimensions();
+    fn detect(
+        &self,
+        matrix: &ImageMatrix,
+        width: u32,
+        height: u32,
+        detector: DetectorKind,
+        max_side: u32,
+    ) -> Vec<Rectangle> {
         let longest = width.max(height).max(1);
         let scale = if longest > max_side {
             f64::from(max_side) / f64::from(longest)
         } else {
             1.0
         };
+        let scaled;
         let matrix = if scale < 1.0 {
-            let small = imageops::resize(
-                image,
-                ((f64::from(width) * scale).round() as u32).max(1),
-                ((f64::from(height) * scale).round() as u32).max(1),
-                imageops::FilterType::Triangle,
+            scaled = downscale(
+                matrix,
+                (width as usize, height as usize),
+                (
+                    ((f64::from(width) * scale).round() as usize).max(1),
+                    ((f64::from(height) * scale).round() as usize).max(1),
+                ),
             );
-            ImageMatrix::from_image(&small)
+            &scaled
         } else {
-            ImageMatrix::from_image(image)
+            matrix
         };
         let found = match (detector, &self.cnn) {
-            (DetectorKind::Cnn, Some(cnn)) => cnn.face_locations(&matrix),
-            _ => self.hog.face_locations(&matrix),
+            (DetectorKind::Cnn, Some(cnn)) => cnn.face_locations(matrix),
+            _ => self.hog.face_locations(matrix),
         };
         let unscale = |v: std::os::raw::c_long| (v as f64 / scale).round() as std::os::raw::c_long;
         found
@@ -220,16 +228,31 @@ impl FaceModels {
     }
 }
 
+/// Scales an image down in dlib (bilinear), halving at most per step so
+/// that every source pixel still contributes and fine detail does not alias.
+fn downscale(matrix: &ImageMatrix, from: (usize, usize), to: (usize, usize)) -> ImageMatrix {
+    let (mut width, mut height) = from;
+    let mut current: Option<ImageMatrix> = None;
+    while width >= to.0 * 2 && height >= to.1 * 2 {
+        width /= 2;
+        height /= 2;
+        let source = current.as_ref().unwrap_or(matrix);
+        current = Some(source.resize(width, height));
+    }
+    current.as_ref().unwrap_or(matrix).resize(to.0, to.1)
+}
+
 /// The part of the face box inside the image, in gray; `None` if it is empty.
-fn face_patch(gray: &image::GrayImage, face: &PixelBox) -> Option<image::GrayImage> {
+fn face_patch(image: &RgbImage, face: &PixelBox) -> Option<image::GrayImage> {
     let left = face.left.max(0.0) as u32;
     let top = face.top.max(0.0) as u32;
-    let right = ((face.left + face.width).min(f64::from(gray.width()))).max(0.0) as u32;
-    let bottom = ((face.top + face.height).min(f64::from(gray.height()))).max(0.0) as u32;
+    let right = ((face.left + face.width).min(f64::from(image.width()))).max(0.0) as u32;
+    let bottom = ((face.top + face.height).min(f64::from(image.height()))).max(0.0) as u32;
     if right <= left + 2 || bottom <= top + 2 {
         return None;
     }
-    Some(imageops::crop_imm(gray, left, top, right - left, bottom - top).to_image())
+    let crop = imageops::crop_imm(image, left, top, right - left, bottom - top).to_image();
+    Some(imageops::grayscale(&crop))
 }
 
 /// A pool of model sets shared by the engine; cheap to clone.
