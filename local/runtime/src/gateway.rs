@@ -1,0 +1,291 @@
+//! The local gateway: API Gateway HTTP API in front of the handlers (routes,
+//! JWT authorizer, payload format 2.0), plus the local-only endpoints for
+//! sign-in and dead letters.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
+use registry_api::auth::parse_groups;
+use s3_store::{DeadLetterError, DeadLetters};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::apigw::{self, Function, IncomingRequest};
+use crate::functions::Functions;
+use crate::tokens::{
+    GROUPS_CLAIM, Group, LOCAL_AUDIENCE, LOCAL_ISSUER, Rejection, TOKEN_LIFETIME, TokenAuthority,
+};
+
+/// API Gateway's payload limit.
+const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+/// API Gateway's integration timeout.
+const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Gateway {
+    pub functions: Arc<Functions>,
+    pub tokens: Arc<TokenAuthority>,
+    pub dead_letters: DeadLetters,
+    pub local_addr: SocketAddr,
+}
+
+impl Gateway {
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/local/token", get(token_info).post(issue_token))
+            .route("/local/dead-letters", get(list_dead_letters))
+            .route("/local/dead-letters/{id}/replay", post(replay_dead_letter))
+            .fallback(api)
+            .with_state(self)
+    }
+}
+
+/// Every request API Gateway would answer.
+async fn api(
+    State(gateway): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request<Body>,
+) -> Response {
+    let started = Instant::now();
+    let request_id = apigw::new_request_id();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = route(&gateway, peer, request, &request_id).await;
+    tracing::info!(
+        request_id,
+        %method,
+        path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+async fn route(
+    gateway: &Arc<Gateway>,
+    peer: SocketAddr,
+    request: Request<Body>,
+    request_id: &str,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some((route, path_parameters)) = apigw::match_route(&parts.method, parts.uri.path()) else {
+        return apigw::gateway_error(StatusCode::NOT_FOUND, request_id);
+    };
+    if !valid_host(&parts.headers) {
+        return apigw::gateway_error(StatusCode::BAD_REQUEST, request_id);
+    }
+    let claims = if route.protected {
+        match authorize(&gateway.tokens, &parts.headers) {
+            Ok(claims) => Some(claims),
+            Err(rejection) => {
+                tracing::info!(request_id, route = %route.route_key(), reason = %rejection, "request refused by the JWT authorizer");
+                return apigw::gateway_error(StatusCode::UNAUTHORIZED, request_id);
+            }
+        }
+    } else {
+        None
+    };
+    let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
+        return apigw::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id);
+    };
+    let incoming = IncomingRequest {
+        method: &parts.method,
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+        peer,
+        local: gateway.local_addr,
+    };
+    let event = apigw::event(&incoming, route, path_parameters, claims, request_id);
+    let function = route.function;
+    let functions = Arc::clone(&gateway.functions);
+    // Its own task, so that a panicking handler fails one request as a
+    // crashed Lambda invocation does.
+    let invocation = tokio::spawn(async move {
+        let request = apigw::lambda_request(event);
+        match function {
+            Function::Upload => functions.upload.handle(request).await,
+            Function::Faces => functions.faces.handle(request).await,
+            Function::Health => functions.health.handle(request).await,
+        }
+    });
+    match tokio::time::timeout(INTEGRATION_TIMEOUT, invocation).await {
+        Ok(Ok(response)) => apigw::http_response(response, request_id),
+        Ok(Err(error)) => {
+            tracing::error!(request_id, %error, "the function failed");
+            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
+        }
+        Err(_) => {
+            tracing::error!(
+                request_id,
+                timeout_s = INTEGRATION_TIMEOUT.as_secs(),
+                "the function timed out"
+            );
+            apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, request_id)
+        }
+    }
+}
+
+/// `lambda_http` builds the request URI from `Host`; API Gateway only ever
+/// passes its own, valid, domain name.
+fn valid_host(headers: &HeaderMap) -> bool {
+    match headers.get(header::HOST) {
+        None => true,
+        Some(host) => host
+            .to_str()
+            .ok()
+            .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+            .is_some_and(|h| url::Url::parse(&format!("http://{h}/")).is_ok()),
+    }
+}
+
+/// The JWT authorizer: `Authorization: Bearer <token>` (or the bare token).
+fn authorize(
+    tokens: &TokenAuthority,
+    headers: &HeaderMap,
+) -> Result<std::collections::HashMap<String, String>, Rejection> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(Rejection::Missing)?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    };
+    tokens.verify(token)
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET /local/token`: tells the pages that local sign-in is available.
+async fn token_info() -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({
+            "issuer": LOCAL_ISSUER,
+            "audience": LOCAL_AUDIENCE,
+            "groups": [Group::Admins.as_str(), Group::Viewers.as_str()],
+            "expiresIn": TOKEN_LIFETIME.as_secs(),
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    group: String,
+}
+
+/// `POST /local/token {"group": "admins"}`: a token for that group.
+async fn issue_token(State(gateway): State<Arc<Gateway>>, body: axum::body::Bytes) -> Response {
+    let request: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({ "message": format!("expected {{\"group\": \"admins\" or \"viewers\"}}: {error}") }),
+            );
+        }
+    };
+    let group = match request.group.parse::<Group>() {
+        Ok(group) => group,
+        Err(error) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({ "message": error.to_string() }),
+            );
+        }
+    };
+    match gateway.tokens.issue(group, TOKEN_LIFETIME) {
+        Ok(issued) => {
+            tracing::info!(group = group.as_str(), "local token issued");
+            json_response(
+                StatusCode::OK,
+                json!({ "token": issued.token, "tokenType": "Bearer", "expiresIn": issued.expires_in.as_secs() }),
+            )
+        }
+        Err(error) => {
+            tracing::error!(%error, "could not issue a token");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "message": "Internal Server Error" }),
+            )
+        }
+    }
+}
+
+/// Admins only, checked as the handlers check groups: the refusal's status.
+fn require_admin(tokens: &TokenAuthority, headers: &HeaderMap) -> Result<(), StatusCode> {
+    let claims = authorize(tokens, headers).map_err(|_| StatusCode::UNAUTHORIZED)?;
+    let admin = claims.get(GROUPS_CLAIM).is_some_and(|groups| {
+        parse_groups(groups)
+            .iter()
+            .any(|g| g == Group::Admins.as_str())
+    });
+    if admin {
+        Ok(())
+    } else {
+        Err(StatusCode::FORBIDDEN)
+    }
+}
+
+/// `GET /local/dead-letters`: S3 events the indexer could not handle.
+async fn list_dead_letters(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(status) = require_admin(&gateway.tokens, &headers) {
+        return apigw::gateway_error(status, &apigw::new_request_id());
+    }
+    match gateway.dead_letters.list().await {
+        Ok(letters) => match serde_json::to_value(&letters) {
+            Ok(items) => json_response(StatusCode::OK, json!({ "items": items })),
+            Err(error) => dead_letter_error(&DeadLetterError::Serialize(error)),
+        },
+        Err(error) => dead_letter_error(&error),
+    }
+}
+
+/// `POST /local/dead-letters/{id}/replay`: delivers one again to the indexer.
+async fn replay_dead_letter(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(status) = require_admin(&gateway.tokens, &headers) {
+        return apigw::gateway_error(status, &apigw::new_request_id());
+    }
+    match gateway.dead_letters.replay(&id).await {
+        Ok(()) => json_response(StatusCode::OK, json!({ "replayed": id })),
+        Err(error) => dead_letter_error(&error),
+    }
+}
+
+fn dead_letter_error(error: &DeadLetterError) -> Response {
+    let status = match error {
+        DeadLetterError::InvalidId(_) => StatusCode::BAD_REQUEST,
+        DeadLetterError::NotFound(_) => StatusCode::NOT_FOUND,
+        DeadLetterError::ReplayFailed { .. } => StatusCode::BAD_GATEWAY,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(%error, "dead letters could not be read");
+    }
+    json_response(status, json!({ "message": error.to_string() }))
+}

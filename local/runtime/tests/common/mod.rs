@@ -1,0 +1,314 @@
+//! A whole registry per test: ephemeral ports, a temporary state folder and
+//! a fresh database on the DATABASE_URL server.
+
+#![allow(dead_code)] // Each test binary uses part of the harness.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use registry_local::{LocalRuntime, RuntimeOptions, ScratchDatabase};
+use s3_store::{DeliveryPolicy, S3Event};
+use serde_json::{Value, json};
+
+pub struct Harness {
+    pub runtime: LocalRuntime,
+    pub http: reqwest::Client,
+    pub events_dir: PathBuf,
+    scratch: ScratchDatabase,
+    _state: tempfile::TempDir,
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("FACE_ENGINE_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".local/models"))
+}
+
+pub fn test_image(name: &str) -> Vec<u8> {
+    let dir = std::env::var_os("REGISTRY_TEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".local/test-images"));
+    let path = dir.join(name);
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "test photo {} is missing ({error}); run `make test-images`",
+            path.display()
+        )
+    })
+}
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        panic!(
+            "DATABASE_URL is not set: the end-to-end tests need a MySQL server. \
+             Run them with `make test-e2e`, or `make database` then \
+             `set -a; . .local/database.env; set +a` before `cargo test -p registry-local`."
+        )
+    })
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut RuntimeOptions)) -> Self {
+        let _ = tracing_subscriber_init();
+        let scratch = ScratchDatabase::create(&database_url(), "registry_e2e")
+            .await
+            .expect("a fresh database on the DATABASE_URL server");
+        let state = tempfile::tempdir().expect("a temporary folder");
+        let events_dir = state.path().join("events");
+        let mut options =
+            RuntimeOptions::new(state.path(), models_dir(), scratch.url()).with_ephemeral_ports();
+        options.record_events = Some(events_dir.clone());
+        options.delivery = DeliveryPolicy {
+            retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
+            ..DeliveryPolicy::default()
+        };
+        adjust(&mut options);
+        let runtime = LocalRuntime::start(options)
+            .await
+            .expect("the local runtime starts");
+        Self {
+            runtime,
+            http: reqwest::Client::new(),
+            events_dir,
+            scratch,
+            _state: state,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.runtime.shutdown().await;
+        self.scratch
+            .drop_database()
+            .await
+            .expect("the scratch database is dropped");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.runtime.gateway_url())
+    }
+
+    /// A token from the local sign-in endpoint, as the pages get one.
+    pub async fn token(&self, group: &str) -> String {
+        let response = self
+            .http
+            .post(self.url("/local/token"))
+            .json(&json!({ "group": group }))
+            .send()
+            .await
+            .expect("POST /local/token");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.expect("a JSON token");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("GET");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// `POST /api/uploads`, then the PUT to the presigned URL as a browser
+    /// sends it. Returns the upload ticket.
+    pub async fn enrol(
+        &self,
+        token: &str,
+        lastname: &str,
+        firstname: &str,
+        photo: &[u8],
+        content_type: &str,
+    ) -> Value {
+        let ticket = self
+            .request_upload(token, lastname, firstname, photo.len(), content_type)
+            .await;
+        self.put_photo(&ticket, photo).await;
+        ticket
+    }
+
+    pub async fn request_upload(
+        &self,
+        token: &str,
+        lastname: &str,
+        firstname: &str,
+        length: usize,
+        content_type: &str,
+    ) -> Value {
+        let response = self
+            .http
+            .post(self.url("/api/uploads"))
+            .bearer_auth(token)
+            .json(&json!({
+                "lastname": lastname,
+                "firstname": firstname,
+                "contentType": content_type,
+                "contentLength": length,
+            }))
+            .send()
+            .await
+            .expect("POST /api/uploads");
+        let status = response.status();
+        let ticket: Value = response.json().await.expect("a JSON ticket");
+        assert_eq!(status, 201, "upload refused: {ticket}");
+        ticket
+    }
+
+    pub async fn put_photo(&self, ticket: &Value, photo: &[u8]) {
+        let url = ticket["uploadUrl"].as_str().expect("an upload URL");
+        let mut put = self.http.put(url).body(photo.to_vec());
+        for (name, value) in ticket["headers"].as_object().expect("signed headers") {
+            // The browser sets these itself.
+            if name != "host" && name != "content-length" {
+                put = put.header(name, value.as_str().expect("a header value"));
+            }
+        }
+        let response = put.send().await.expect("PUT to the presigned URL");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "PUT refused ({status}): {body}");
+    }
+
+    /// Polls `GET /api/faces/{id}` until the person is no longer pending
+    /// (or the object version with `etag` is recorded).
+    pub async fn settle(&self, token: &str, person_id: &Value, within: Duration) -> Value {
+        let started = Instant::now();
+        loop {
+            let (status, person) = self
+                .get(&format!("/api/faces/{person_id}"), Some(token))
+                .await;
+            assert_eq!(status, 200, "{person}");
+            if person["status"] != "pending" {
+                return person;
+            }
+            assert!(
+                started.elapsed() < within,
+                "still pending after {within:?}: {person}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `check` accepts the person.
+    pub async fn wait_for(
+        &self,
+        token: &str,
+        person_id: &Value,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = Instant::now();
+        loop {
+            let (_, person) = self
+                .get(&format!("/api/faces/{person_id}"), Some(token))
+                .await;
+            if check(&person) {
+                return person;
+            }
+            assert!(
+                started.elapsed() < within,
+                "not reached after {within:?}: {person}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The events delivered so far for `key`, oldest first.
+    pub fn recorded_events(&self, key: &str) -> Vec<S3Event> {
+        let mut events: Vec<(String, S3Event)> = std::fs::read_dir(&self.events_dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|entry| {
+                        let text = std::fs::read_to_string(entry.path()).ok()?;
+                        let event: S3Event = serde_json::from_str(&text).ok()?;
+                        let record = event.records.first()?;
+                        let decoded =
+                            s3_store::decode_event_key(record.s3.object.key.as_deref()?).ok()?;
+                        let sequencer = record.s3.object.sequencer.clone()?;
+                        (decoded == key).then_some((sequencer, event))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        events.sort_by(|a, b| s3_store::compare_sequencers(&a.0, &b.0));
+        events.into_iter().map(|(_, event)| event).collect()
+    }
+
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        self.runtime.environment().sdk_config().await
+    }
+
+    pub async fn rekognition(&self) -> aws_sdk_rekognition::Client {
+        aws_sdk_rekognition::Client::new(&self.sdk().await)
+    }
+
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::config::Builder::from(&self.sdk().await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    pub fn collection(&self) -> String {
+        self.runtime
+            .environment()
+            .get("FACE_COLLECTION")
+            .expect("FACE_COLLECTION")
+    }
+
+    pub fn bucket(&self) -> String {
+        self.runtime
+            .environment()
+            .get("PHOTO_BUCKET")
+            .expect("PHOTO_BUCKET")
+    }
+
+    /// Every FaceId in the collection.
+    pub async fn face_ids(&self) -> Vec<String> {
+        let client = self.rekognition().await;
+        let mut ids = Vec::new();
+        let mut token = None;
+        loop {
+            let page = client
+                .list_faces()
+                .collection_id(self.collection())
+                .set_next_token(token)
+                .max_results(100)
+                .send()
+                .await
+                .expect("ListFaces");
+            ids.extend(
+                page.faces()
+                    .iter()
+                    .filter_map(|f| f.face_id().map(str::to_owned)),
+            );
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        ids.sort();
+        ids
+    }
+}
+
+fn tracing_subscriber_init() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init()
+}

@@ -1,0 +1,428 @@
+//! The registry end to end, through the gateway, the S3 store, the indexer
+//! and the face engine, with real photos and a real database.
+
+mod common;
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use aws_sdk_rekognition::primitives::Blob;
+use aws_sdk_rekognition::types::Image;
+use common::{Harness, test_image};
+use registry::indexing::{Ignored, IndexingResult};
+use registry_api::IndexerReport;
+use serde_json::Value;
+
+/// Generous for a loaded machine; the benchmark measures the real figure.
+const INDEXING_WITHIN: Duration = Duration::from_secs(20);
+
+async fn search(harness: &Harness, photo: &[u8], threshold: f32) -> Vec<(String, f32)> {
+    let result = harness
+        .rekognition()
+        .await
+        .search_faces_by_image()
+        .collection_id(harness.collection())
+        .image(Image::builder().bytes(Blob::new(photo.to_vec())).build())
+        .face_match_threshold(threshold)
+        .send()
+        .await;
+    match result {
+        Ok(output) => output
+            .face_matches()
+            .iter()
+            .filter_map(|m| Some((m.face()?.face_id()?.to_owned(), m.similarity()?)))
+            .collect(),
+        Err(error) => panic!(
+            "SearchFacesByImage failed: {}",
+            aws_sdk_rekognition::error::DisplayErrorContext(error)
+        ),
+    }
+}
+
+/// obama.jpg and biden.jpg side by side: a photo with two faces.
+fn two_faces() -> Vec<u8> {
+    let left = image::load_from_memory(&test_image("obama.jpg")).expect("obama.jpg decodes");
+    let right = image::load_from_memory(&test_image("biden.jpg")).expect("biden.jpg decodes");
+    let height = left.height().max(right.height());
+    let mut canvas = image::RgbImage::new(left.width() + right.width(), height);
+    image::imageops::overlay(&mut canvas, &left.to_rgb8(), 0, 0);
+    image::imageops::overlay(&mut canvas, &right.to_rgb8(), i64::from(left.width()), 0);
+    encode_jpeg(&image::DynamicImage::ImageRgb8(canvas))
+}
+
+/// A landscape-like gradient: a real photo-sized JPEG without any face.
+fn no_face() -> Vec<u8> {
+    let canvas = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x / 3) as u8, (y / 2) as u8, ((x + y) / 5) as u8])
+    });
+    encode_jpeg(&image::DynamicImage::ImageRgb8(canvas))
+}
+
+fn encode_jpeg(picture: &image::DynamicImage) -> Vec<u8> {
+    let mut bytes = Cursor::new(Vec::new());
+    picture
+        .write_to(&mut bytes, image::ImageOutputFormat::Jpeg(90))
+        .expect("JPEG encoding");
+    bytes.into_inner()
+}
+
+fn ids_of(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["key"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn enrol_identify_replay_and_replace() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+
+    // Enrol obama.jpg through the gateway and the presigned PUT.
+    let obama = test_image("obama.jpg");
+    let ticket = harness
+        .enrol(&admin, "Obama", "Barack", &obama, "image/jpeg")
+        .await;
+    assert_eq!(ticket["key"], "obama_barack.jpg");
+    let person = harness
+        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(person["status"], "indexed", "{person}");
+    assert_eq!(person["lastname"], "Obama");
+    assert_eq!(person["firstname"], "Barack");
+    let face_id = person["identity"].as_str().expect("a FaceId").to_owned();
+    assert!(
+        person["photoUrl"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&harness.runtime.s3_endpoint()))
+    );
+
+    // The presigned photo URL serves the photo.
+    let photo = harness
+        .http
+        .get(person["photoUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(photo.status(), 200);
+    assert_eq!(photo.bytes().await.unwrap().as_ref(), &obama[..]);
+
+    // Identify: another photo of the same man matches; another man does not.
+    let matches = search(&harness, &test_image("obama2.jpg"), 80.0).await;
+    let similarity = matches
+        .iter()
+        .find(|(id, _)| *id == face_id)
+        .map(|(_, s)| *s)
+        .unwrap_or_else(|| panic!("obama2.jpg did not match {face_id}: {matches:?}"));
+    assert!(similarity >= 80.0, "similarity {similarity}");
+    let biden = search(&harness, &test_image("biden.jpg"), 80.0).await;
+    assert!(biden.is_empty(), "biden.jpg matched {biden:?}");
+
+    // Replaying the recorded S3 event changes nothing, three times over.
+    let events = harness.recorded_events("obama_barack.jpg");
+    assert_eq!(events.len(), 1, "one event per upload");
+    let faces_before = harness.face_ids().await;
+    assert_eq!(faces_before, vec![face_id.clone()]);
+    for _ in 0..3 {
+        let report: IndexerReport = harness
+            .runtime
+            .functions()
+            .indexer
+            .handle(&events[0])
+            .await
+            .expect("a replay succeeds");
+        assert_eq!(
+            report.results,
+            vec![IndexingResult::Ignored(Ignored::Stale)]
+        );
+    }
+    let (_, after_replays) = harness
+        .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
+        .await;
+    let without_url = |mut p: Value| {
+        p.as_object_mut().unwrap().remove("photoUrl");
+        p
+    };
+    assert_eq!(without_url(after_replays), without_url(person.clone()));
+    assert_eq!(harness.face_ids().await, faces_before);
+
+    // A re-upload replaces the face; the old FaceId leaves the collection.
+    let again = harness
+        .enrol(
+            &admin,
+            "Obama",
+            "Barack",
+            &test_image("obama2.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    assert_eq!(again["personId"], ticket["personId"]);
+    let replaced = harness
+        .wait_for(&admin, &ticket["personId"], INDEXING_WITHIN, |p| {
+            p["status"] == "indexed" && p["identity"] != face_id.as_str()
+        })
+        .await;
+    let new_face = replaced["identity"].as_str().unwrap().to_owned();
+    assert_eq!(harness.face_ids().await, vec![new_face.clone()]);
+
+    // The first upload's event is older than the recorded one: ignored.
+    let events = harness.recorded_events("obama_barack.jpg");
+    assert_eq!(events.len(), 2);
+    let report = harness
+        .runtime
+        .functions()
+        .indexer
+        .handle(&events[0])
+        .await
+        .unwrap();
+    assert_eq!(
+        report.results,
+        vec![IndexingResult::Ignored(Ignored::Stale)]
+    );
+    let (_, current) = harness
+        .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
+        .await;
+    assert_eq!(current["identity"], new_face.as_str());
+    assert_eq!(harness.face_ids().await, vec![new_face]);
+
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unusable_photos_are_rejected_with_a_reason() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+
+    let empty = harness
+        .enrol(&admin, "Nobody", "Here", &no_face(), "image/jpeg")
+        .await;
+    let pair = harness
+        .enrol(&admin, "Two", "People", &two_faces(), "image/jpeg")
+        .await;
+
+    // A photo dropped straight into the bucket under a name outside the convention.
+    harness
+        .s3()
+        .await
+        .put_object()
+        .bucket(harness.bucket())
+        .key("holiday photo.jpg")
+        .content_type("image/jpeg")
+        .body(test_image("obama3.jpg").into())
+        .send()
+        .await
+        .expect("PutObject");
+
+    let nobody = harness
+        .settle(&admin, &empty["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(nobody["status"], "rejected", "{nobody}");
+    assert_eq!(nobody["statusReason"], "No face was found in the photo.");
+    assert!(nobody["identity"].is_null());
+
+    let two = harness
+        .settle(&admin, &pair["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(two["status"], "rejected", "{two}");
+    assert!(
+        two["statusReason"]
+            .as_str()
+            .unwrap()
+            .contains("several faces"),
+        "{two}"
+    );
+    // Faces of a rejected photo are not kept.
+    assert!(harness.face_ids().await.is_empty());
+
+    let started = std::time::Instant::now();
+    let stray = loop {
+        let (status, list) = harness
+            .get("/api/faces?status=rejected", Some(&admin))
+            .await;
+        assert_eq!(status, 200, "{list}");
+        if let Some(item) = list["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|i| i["key"] == "holiday photo.jpg"))
+        {
+            break item.clone();
+        }
+        assert!(
+            started.elapsed() < INDEXING_WITHIN,
+            "the stray object was not recorded: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reason = stray["statusReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("The file name is not usable"), "{stray}");
+
+    // The status filter.
+    let (_, rejected) = harness
+        .get("/api/faces?status=rejected", Some(&admin))
+        .await;
+    let mut keys = ids_of(&rejected);
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec!["holiday photo.jpg", "nobody_here.jpg", "two_people.jpg"]
+    );
+    let (_, indexed) = harness.get("/api/faces?status=indexed", Some(&admin)).await;
+    assert!(ids_of(&indexed).is_empty(), "{indexed}");
+    let (status, invalid) = harness.get("/api/faces?status=lost", Some(&admin)).await;
+    assert_eq!(status, 400, "{invalid}");
+
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_gateway_guards_routes_as_api_gateway_does() {
+    let harness = Harness::start().await;
+    let viewer = harness.token("viewers").await;
+    let admin = harness.token("admins").await;
+
+    let (status, body) = harness.get("/api/faces", None).await;
+    assert_eq!(
+        (status, &body),
+        (401, &serde_json::json!({"message": "Unauthorized"}))
+    );
+    let (status, _) = harness.get("/api/faces", Some("not-a-token")).await;
+    assert_eq!(status, 401);
+    let (status, body) = harness.get("/api/faces", Some(&viewer)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"], serde_json::json!([]));
+
+    let unauthenticated = harness
+        .http
+        .post(harness.url("/api/uploads"))
+        .json(&serde_json::json!({"lastname": "A", "firstname": "B", "contentType": "image/jpeg", "contentLength": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let forbidden = harness
+        .http
+        .post(harness.url("/api/uploads"))
+        .bearer_auth(&viewer)
+        .json(&serde_json::json!({"lastname": "A", "firstname": "B", "contentType": "image/jpeg", "contentLength": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+
+    let (status, health) = harness.get("/healthz", None).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["bucket"], harness.bucket().as_str());
+
+    for page in ["/upload", "/faces"] {
+        let response = harness.http.get(harness.url(page)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+    let (status, body) = harness.get("/nowhere", Some(&admin)).await;
+    assert_eq!(
+        (status, body),
+        (404, serde_json::json!({"message": "Not Found"}))
+    );
+    let (status, _) = harness.get("/api/uploads", Some(&admin)).await;
+    assert_eq!(status, 404, "only POST is routed");
+    let (status, _) = harness.get("/local/token", None).await;
+    assert_eq!(status, 200);
+    let bad_group = harness
+        .http
+        .post(harness.url("/local/token"))
+        .json(&serde_json::json!({"group": "root"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_group.status(), 400);
+
+    let (status, _) = harness.get("/local/dead-letters", Some(&viewer)).await;
+    assert_eq!(status, 403);
+    let (status, letters) = harness.get("/local/dead-letters", Some(&admin)).await;
+    assert_eq!((status, &letters["items"]), (200, &serde_json::json!([])));
+
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_events_become_dead_letters_and_replay() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let rekognition = harness.rekognition().await;
+    // Without its collection, indexing fails on every attempt.
+    rekognition
+        .delete_collection()
+        .collection_id(harness.collection())
+        .send()
+        .await
+        .expect("DeleteCollection");
+
+    let ticket = harness
+        .enrol(
+            &admin,
+            "Obama",
+            "Barack",
+            &test_image("obama.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let started = std::time::Instant::now();
+    let letter = loop {
+        let (status, letters) = harness.get("/local/dead-letters", Some(&admin)).await;
+        assert_eq!(status, 200, "{letters}");
+        if let Some(letter) = letters["items"].as_array().and_then(|items| items.first()) {
+            break letter.clone();
+        }
+        assert!(started.elapsed() < INDEXING_WITHIN, "no dead letter yet");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(letter["reason"], "retriesExhausted", "{letter}");
+    assert_eq!(letter["attempts"], 3, "{letter}");
+    let (_, person) = harness
+        .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
+        .await;
+    assert_eq!(person["status"], "pending");
+
+    rekognition
+        .create_collection()
+        .collection_id(harness.collection())
+        .send()
+        .await
+        .expect("CreateCollection");
+    let id = letter["id"].as_str().unwrap();
+    let viewer = harness.token("viewers").await;
+    let refused = harness
+        .http
+        .post(harness.url(&format!("/local/dead-letters/{id}/replay")))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let replayed = harness
+        .http
+        .post(harness.url(&format!("/local/dead-letters/{id}/replay")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 200);
+    let (_, person) = harness
+        .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
+        .await;
+    assert_eq!(person["status"], "indexed", "{person}");
+    let (_, letters) = harness.get("/local/dead-letters", Some(&admin)).await;
+    assert_eq!(letters["items"], serde_json::json!([]));
+
+    harness.stop().await;
+}
