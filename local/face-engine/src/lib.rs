@@ -20,7 +20,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use face_engine::{EngineConfig, FaceEngine};
 //! let config = EngineConfig::new(".local/face-engine", ".local/models");
-//! let s3 = face_engine::s3_client_from_env(true).await;
+//! let s3 = face_engine::s3_client_from_env(&config.region, true).await;
 //! let engine = FaceEngine::open(config, s3).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
 //! face_engine::serve(listener, engine).await?;
@@ -46,10 +46,27 @@ pub use error::ApiError;
 pub use server::{serve, serve_with_shutdown};
 
 /// An S3 client from the standard AWS environment (`AWS_ENDPOINT_URL_S3`,
-/// `AWS_REGION`, credentials, ...), with path-style addressing when asked,
-/// as a local S3 store on `127.0.0.1` needs.
-pub async fn s3_client_from_env(force_path_style: bool) -> aws_sdk_s3::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+/// `AWS_ACCESS_KEY_ID`, ..., or a profile), for `region`, with path-style
+/// addressing when asked, as a local S3 store on `127.0.0.1` needs.
+///
+/// Region and credentials never come from the EC2 instance metadata
+/// service: this engine runs on a workstation, where that lookup would only
+/// send requests to an address outside the machine and time out.
+pub async fn s3_client_from_env(region: &str, force_path_style: bool) -> aws_sdk_s3::Client {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    use aws_config::meta::credentials::CredentialsProviderChain;
+    use aws_config::profile::ProfileFileCredentialsProvider;
+
+    let credentials = CredentialsProviderChain::first_try(
+        "Environment",
+        EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
+    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .load()
+        .await;
     let config = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(force_path_style)
         .build();

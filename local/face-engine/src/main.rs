@@ -85,7 +85,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             None
         }
     };
-    let s3 = face_engine::s3_client_from_env(args.s3_force_path_style).await;
+    let s3 = face_engine::s3_client_from_env(&config.region, args.s3_force_path_style).await;
     let engine = FaceEngine::open(config, s3).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
