@@ -1,0 +1,51 @@
+# The whole registry on one machine (local/runtime): the gateway on
+# 127.0.0.1:3000, the S3 store on :3001, the face engine on :3002, the
+# functions' handlers in the same process, the database of `make database`.
+#
+#   make dev                      run it until Ctrl-C
+#   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
+#   make test-e2e                 end-to-end tests, then the browser test
+#   make bench-local              PUT end -> indexed, median of 5 enrolments
+
+GROUP ?= admins
+CARGO_TARGET ?= $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
+REGISTRY_LOCAL_BIN := $(CARGO_TARGET)/debug/registry-local
+BROWSER_DIR := $(ROOT)/tests/browser
+LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(TEST_IMAGES_DIR)
+
+.PHONY: dev dev-token registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
+
+registry-local:
+	cargo build --locked -p registry-local --bin registry-local
+
+dev: setup database registry-local
+	$(DB_ENV); exec $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) serve --models-dir $(MODELS_DIR)
+
+dev-token:
+	@cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group $(GROUP)
+
+test-e2e: test-e2e-rust test-browser
+
+test-e2e-rust: setup database
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --locked -p registry-local
+
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json | node-deps
+	cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	touch $@
+
+node-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		echo "installing nodejs and npm"; \
+		sudo_cmd=""; [ "$$(id -u)" -eq 0 ] || sudo_cmd=sudo; \
+		$$sudo_cmd apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo_cmd apt-get install -y -qq --no-install-recommends nodejs npm; }
+
+browser-deps: system-deps node-deps $(BROWSER_DIR)/node_modules/.package-lock.json
+
+test-browser: setup database browser-deps registry-local
+	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(REGISTRY_LOCAL_BIN) node --test
+
+bench-local: setup database
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p registry-local --bin registry-local-bench
+
+bench: bench-local
