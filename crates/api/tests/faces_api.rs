@@ -1,0 +1,383 @@
+//! `GET /api/faces`, `GET /api/faces/{id}` and `GET /faces`, driven by the
+//! requests of `events/`, with the MySQL store on the real server and an S3
+//! store that presigns with fixed test credentials.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use registry::names::slug;
+use registry::person::{FaceBox, PersonId, Status};
+use registry::ports::{IndexingRecord, NewPerson, PersonStore};
+use registry_adapters::{MysqlPersonStore, S3PhotoStore};
+use registry_api::{FacesApi, Metrics, PhotoLinks};
+use registry_testkit::{
+    ApiEvent, TEST_ENDPOINT, TestDatabase, presigning_photo_store, response_json,
+    test_secret_access_key,
+};
+use serde_json::Value;
+
+struct Harness {
+    _database: TestDatabase,
+    people: MysqlPersonStore,
+    api: FacesApi<MysqlPersonStore, S3PhotoStore>,
+}
+
+impl Harness {
+    async fn new(photo_links: PhotoLinks) -> Self {
+        let database = TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let people = MysqlPersonStore::new(database.pool().clone());
+        let api = FacesApi {
+            people: people.clone(),
+            photos: presigning_photo_store(),
+            photo_links,
+            metrics: Metrics::new("FaceRegistryTest", "faces"),
+        };
+        Self {
+            _database: database,
+            people,
+            api,
+        }
+    }
+
+    async fn presigned() -> Self {
+        Self::new(PhotoLinks::Presigned {
+            ttl: Duration::from_secs(300),
+        })
+        .await
+    }
+
+    async fn send(&self, event: ApiEvent) -> (u16, Value) {
+        let response = self.api.handle(event.into_request()).await;
+        (response.status().as_u16(), response_json(&response))
+    }
+
+    /// Enrols a person and records the outcome of their photo.
+    async fn enrol(&self, lastname: &str, firstname: &str, status: Status) -> PersonId {
+        let key = format!("{}_{}.jpg", slug(lastname), slug(firstname));
+        let person = self
+            .people
+            .upsert_pending(&NewPerson {
+                lastname: lastname.into(),
+                firstname: firstname.into(),
+                object_key: key.clone(),
+            })
+            .await
+            .expect("upsert");
+        if status != Status::Pending {
+            let indexed = status == Status::Indexed;
+            self.people
+                .record_indexing(&IndexingRecord {
+                    object_key: key.clone(),
+                    lastname: lastname.into(),
+                    firstname: firstname.into(),
+                    status,
+                    status_reason: (!indexed).then(|| "No face was found in the photo.".into()),
+                    identity: indexed.then(|| format!("face-{key}")),
+                    object_etag: Some("\"5d41402abc4b2a76b9719d911017c592\"".into()),
+                    object_sequencer: "0067A3F2C1B0D4E501".into(),
+                    face_confidence: indexed.then_some(99.5),
+                    face_box: indexed.then_some(FaceBox {
+                        left: 0.25,
+                        top: 0.125,
+                        width: 0.5,
+                        height: 0.625,
+                    }),
+                })
+                .await
+                .expect("record");
+        }
+        person.id
+    }
+}
+
+fn ids(body: &Value) -> Vec<u64> {
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_u64().expect("id"))
+        .collect()
+}
+
+fn query_pairs(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("an absolute URL")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_listing_shows_people_newest_first_with_presigned_photos() {
+    let h = Harness::presigned().await;
+    let barack = h.enrol("Obama", "Barack", Status::Indexed).await;
+    let michelle = h.enrol("Obama", "Michelle", Status::Rejected).await;
+    let joe = h.enrol("Biden", "Joe", Status::Pending).await;
+
+    let (status, body) = h.send(ApiEvent::load("faces-list.json")).await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [joe.0, michelle.0, barack.0]);
+    assert_eq!(body["nextCursor"], Value::Null);
+
+    let item = &body["items"][2];
+    let mut fields: Vec<&str> = item
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "createdAt",
+            "faceBox",
+            "faceConfidence",
+            "firstname",
+            "id",
+            "identity",
+            "key",
+            "lastname",
+            "photoUrl",
+            "status",
+            "statusReason",
+            "updatedAt"
+        ]
+    );
+    assert_eq!(item["lastname"], "Obama");
+    assert_eq!(item["firstname"], "Barack");
+    assert_eq!(item["key"], "obama_barack.jpg");
+    assert_eq!(item["status"], "indexed");
+    assert_eq!(item["statusReason"], Value::Null);
+    assert_eq!(item["identity"], "face-obama_barack.jpg");
+    assert_eq!(item["faceConfidence"], 99.5);
+    assert_eq!(item["faceBox"]["width"], 0.5);
+    for stamp in ["createdAt", "updatedAt"] {
+        let text = item[stamp].as_str().expect("a timestamp");
+        chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339");
+        assert!(text.ends_with('Z'), "{text}");
+    }
+
+    let url = item["photoUrl"].as_str().expect("a photo URL");
+    assert!(
+        url.starts_with(&format!(
+            "{TEST_ENDPOINT}/face-registry-photos/obama_barack.jpg?"
+        )),
+        "{url}"
+    );
+    let query = query_pairs(url);
+    assert!(!query["X-Amz-Signature"].is_empty());
+    assert_eq!(query["X-Amz-Expires"], "300");
+
+    let rejected = &body["items"][1];
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["statusReason"], "No face was found in the photo.");
+    assert_eq!(rejected["identity"], Value::Null);
+    assert!(
+        rejected["photoUrl"].is_string(),
+        "a rejected photo is shown"
+    );
+
+    let pending = &body["items"][0];
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(pending["photoUrl"], Value::Null, "no photo yet");
+
+    assert!(!body.to_string().contains(test_secret_access_key()));
+}
+
+#[tokio::test]
+async fn the_listing_filters_by_status_and_name() {
+    let h = Harness::presigned().await;
+    let barack = h.enrol("Obama", "Barack", Status::Indexed).await;
+    h.enrol("Obama", "Michelle", Status::Rejected).await;
+    h.enrol("Biden", "Joe", Status::Indexed).await;
+    let obadiah = h.enrol("Smith", "Obadiah", Status::Indexed).await;
+
+    let (status, body) = h.send(ApiEvent::load("faces-list-filtered.json")).await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), [obadiah.0, barack.0]);
+
+    let (_, body) = h
+        .send(ApiEvent::load("faces-list.json").with_query("q=%C3%93BAMA&status=rejected"))
+        .await;
+    assert_eq!(body["items"][0]["firstname"], "Michelle");
+    assert_eq!(ids(&body).len(), 1);
+}
+
+#[tokio::test]
+async fn cursors_lead_through_every_page() {
+    let h = Harness::presigned().await;
+    let mut enrolled = Vec::new();
+    for i in 0..25 {
+        enrolled.push(
+            h.enrol("Person", &format!("Number {i}"), Status::Indexed)
+                .await
+                .0,
+        );
+    }
+    enrolled.reverse();
+
+    let mut walked = Vec::new();
+    let mut query = "limit=10".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, body) = h
+            .send(ApiEvent::load("faces-list.json").with_query(&query))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        walked.extend(ids(&body));
+        pages += 1;
+        match body["nextCursor"].as_str() {
+            Some(cursor) => query = format!("limit=10&cursor={cursor}"),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor does not advance");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(walked, enrolled);
+
+    // The sample's cursor points below id 1000: every person here.
+    let (status, body) = h.send(ApiEvent::load("faces-list-next-page.json")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ids(&body), enrolled[..20]);
+    assert!(body["nextCursor"].is_string());
+}
+
+#[tokio::test]
+async fn bad_listing_parameters_are_refused_with_what_is_wrong() {
+    let h = Harness::presigned().await;
+    let limit = "limit must be a whole number from 1 to 100";
+    let cases = [
+        ("cursor=garbage", "cursor is not one this listing issued"),
+        ("cursor=cDE6YWJj", "cursor is not one this listing issued"),
+        ("limit=0", limit),
+        ("limit=101", limit),
+        ("limit=ten", limit),
+        ("limit=-5", limit),
+        (
+            "status=deleted",
+            "unknown status \"deleted\"; expected pending, indexed or rejected",
+        ),
+        (
+            "status=Indexed",
+            "unknown status \"Indexed\"; expected pending, indexed or rejected",
+        ),
+        (
+            "q=%07bell",
+            "q is longer than 100 characters or holds control characters",
+        ),
+        ("limit=1&limit=2", "limit is given more than once"),
+    ];
+    for (query, message) in cases {
+        let (status, body) = h
+            .send(ApiEvent::load("faces-list.json").with_query(query))
+            .await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body["error"]["message"], message, "{query}");
+    }
+    let long = format!("q={}", "a".repeat(101));
+    let (status, _) = h
+        .send(ApiEvent::load("faces-list.json").with_query(&long))
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn one_person_by_id() {
+    let h = Harness::presigned().await;
+    let barack = h.enrol("Obama", "Barack", Status::Indexed).await;
+
+    let (status, body) = h
+        .send(ApiEvent::load("faces-get.json").with_path_parameter("id", &barack.to_string()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], barack.0);
+    assert_eq!(body["key"], "obama_barack.jpg");
+    assert!(
+        body["photoUrl"]
+            .as_str()
+            .expect("url")
+            .contains("X-Amz-Signature=")
+    );
+
+    let (status, body) = h
+        .send(ApiEvent::load("faces-get.json").with_path_parameter("id", "999999"))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert_eq!(body["error"]["message"], "no person with id 999999");
+
+    let (status, body) = h
+        .send(ApiEvent::load("faces-get.json").with_path_parameter("id", "abc"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["message"], "\"abc\" is not a person id");
+}
+
+#[tokio::test]
+async fn the_api_needs_a_viewer_or_an_admin() {
+    let h = Harness::presigned().await;
+    for sample in ["faces-list.json", "faces-get.json"] {
+        let response = h
+            .api
+            .handle(ApiEvent::load(sample).without_claims().into_request())
+            .await;
+        assert_eq!(response.status(), 401, "{sample}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+
+        let (status, body) = h
+            .send(ApiEvent::load(sample).with_groups_claim("[auditors]"))
+            .await;
+        assert_eq!(status, 403, "{sample}");
+        assert_eq!(
+            body["error"]["message"],
+            "your groups do not allow this request"
+        );
+    }
+    let (status, _) = h
+        .send(ApiEvent::load("faces-list.json").with_groups_claim("[admins]"))
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn public_previews_link_the_media_base_instead_of_presigning() {
+    let h = Harness::new(PhotoLinks::PublicBase("https://media.example.com".into())).await;
+    h.enrol("García Márquez", "Gabriel", Status::Indexed).await;
+
+    let (status, body) = h.send(ApiEvent::load("faces-list.json")).await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["items"][0]["photoUrl"],
+        "https://media.example.com/garcia-marquez_gabriel.jpg"
+    );
+}
+
+#[tokio::test]
+async fn the_cards_page_is_public_static_html() {
+    let h = Harness::presigned().await;
+
+    let response = h
+        .api
+        .handle(ApiEvent::load("faces-page.json").into_request())
+        .await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    let html = String::from_utf8_lossy(response.body().as_ref());
+    assert!(html.contains("/api/faces"), "the page calls the API");
+
+    let (status, _) = h
+        .send(ApiEvent::load("faces-list.json").with_method("POST"))
+        .await;
+    assert_eq!(status, 405);
+}

@@ -1,0 +1,755 @@
+//! The indexer against the real MariaDB, driven by the S3 events of
+//! `events/`. The photo store and the face index are narrow in-test fakes:
+//! the local S3 store and face engine have end-to-end tests of their own.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use registry::indexing::{Ignored, IndexingResult};
+use registry::person::{FaceBox, Person, Status};
+use registry::ports::{
+    ByteRange, FaceIndex, IndexOutcome, IndexedFace, PersonStore, PhotoStore, PortError,
+    PresignedRequest, StoredObject,
+};
+use registry_adapters::MysqlPersonStore;
+use registry_api::{IndexerError, IndexerFn, Metrics};
+use registry_testkit::{TEST_BUCKET, TestDatabase, s3_event};
+
+// ---------------------------------------------------------------- fakes
+
+#[derive(Clone)]
+struct StoredPhoto {
+    bytes: Vec<u8>,
+    etag: String,
+}
+
+/// A bucket in memory: enough of S3 for the indexer's checks.
+#[derive(Clone, Default)]
+struct FakePhotoStore {
+    objects: Arc<Mutex<HashMap<String, StoredPhoto>>>,
+}
+
+impl FakePhotoStore {
+    /// Stores `bytes` under `key` with the ETag an S3 event for it carries (unquoted).
+    fn put(&self, key: &str, etag: &str, bytes: Vec<u8>) {
+        self.objects.lock().expect("objects").insert(
+            key.to_owned(),
+            StoredPhoto {
+                bytes,
+                etag: format!("\"{etag}\""),
+            },
+        );
+    }
+}
+
+#[async_trait]
+impl PhotoStore for FakePhotoStore {
+    fn bucket(&self) -> &str {
+        TEST_BUCKET
+    }
+
+    async fn presign_upload(
+        &self,
+        _key: &str,
+        _content_type: &str,
+        _content_length: u64,
+        _ttl: std::time::Duration,
+    ) -> Result<PresignedRequest, PortError> {
+        Err(PortError::Permanent("the indexer never presigns".into()))
+    }
+
+    async fn presign_download(
+        &self,
+        _key: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<String, PortError> {
+        Err(PortError::Permanent("the indexer never presigns".into()))
+    }
+
+    async fn stat(&self, key: &str) -> Result<Option<StoredObject>, PortError> {
+        Ok(self
+            .objects
+            .lock()
+            .expect("objects")
+            .get(key)
+            .map(|photo| StoredObject {
+                size: photo.bytes.len() as u64,
+                etag: Some(photo.etag.clone()),
+                version_id: None,
+            }))
+    }
+
+    async fn read_range(
+        &self,
+        key: &str,
+        range: ByteRange,
+        etag: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, PortError> {
+        let objects = self.objects.lock().expect("objects");
+        let Some(photo) = objects.get(key) else {
+            return Ok(None);
+        };
+        if etag.is_some_and(|etag| etag != photo.etag) {
+            return Ok(None);
+        }
+        let len = photo.bytes.len();
+        let bytes = match range {
+            ByteRange::First(n) => &photo.bytes[..len.min(n as usize)],
+            ByteRange::Last(n) => &photo.bytes[len.saturating_sub(n as usize)..],
+        };
+        Ok(Some(bytes.to_vec()))
+    }
+}
+
+#[derive(Default)]
+struct FaceIndexState {
+    /// What IndexFaces answers, per key, in order.
+    script: HashMap<String, VecDeque<Result<IndexOutcome, PortError>>>,
+    index_calls: Vec<String>,
+    /// Deletions that are to fail, before any succeeds.
+    failing_deletions: usize,
+    /// Faces deleted, with the identities the registry held at that moment.
+    deletions: Vec<Deletion>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Deletion {
+    faces: Vec<String>,
+    identities_recorded: Vec<String>,
+}
+
+/// A collection that answers as scripted and remembers what it was asked.
+#[derive(Clone)]
+struct FakeFaceIndex {
+    state: Arc<Mutex<FaceIndexState>>,
+    /// The registry's table, read at each deletion to check its timing.
+    registry: MysqlPersonStore,
+}
+
+impl FakeFaceIndex {
+    fn new(registry: MysqlPersonStore) -> Self {
+        Self {
+            state: Arc::default(),
+            registry,
+        }
+    }
+
+    fn answer(&self, key: &str, outcome: Result<IndexOutcome, PortError>) {
+        self.state
+            .lock()
+            .expect("state")
+            .script
+            .entry(key.to_owned())
+            .or_default()
+            .push_back(outcome);
+    }
+
+    fn fail_next_deletions(&self, count: usize) {
+        self.state.lock().expect("state").failing_deletions = count;
+    }
+
+    fn index_calls(&self) -> Vec<String> {
+        self.state.lock().expect("state").index_calls.clone()
+    }
+
+    fn deletions(&self) -> Vec<Deletion> {
+        self.state.lock().expect("state").deletions.clone()
+    }
+
+    fn deleted_faces(&self) -> Vec<String> {
+        self.deletions().into_iter().flat_map(|d| d.faces).collect()
+    }
+}
+
+#[async_trait]
+impl FaceIndex for FakeFaceIndex {
+    fn collection(&self) -> &str {
+        "face-registry-test"
+    }
+
+    async fn index_photo(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<IndexOutcome, PortError> {
+        assert_eq!(bucket, TEST_BUCKET);
+        let mut state = self.state.lock().expect("state");
+        state.index_calls.push(key.to_owned());
+        state
+            .script
+            .get_mut(key)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or_else(|| panic!("IndexFaces was not expected for {key}"))
+    }
+
+    async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError> {
+        {
+            let mut state = self.state.lock().expect("state");
+            if state.failing_deletions > 0 {
+                state.failing_deletions -= 1;
+                return Err(PortError::Transient(
+                    "Rekognition: ThrottlingException".into(),
+                ));
+            }
+        }
+        let identities_recorded: Vec<String> =
+            sqlx::query_scalar("SELECT identity FROM person WHERE identity IS NOT NULL")
+                .fetch_all(self.registry.pool())
+                .await
+                .map_err(|e| PortError::Transient(e.to_string()))?;
+        self.state.lock().expect("state").deletions.push(Deletion {
+            faces: face_ids.to_vec(),
+            identities_recorded,
+        });
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- photos
+
+fn jpeg() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([x as u8 * 8, y as u8 * 8, 90]));
+    let mut bytes = Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageOutputFormat::Jpeg(90))
+        .expect("encode JPEG");
+    bytes.into_inner()
+}
+
+fn png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([90, x as u8 * 8, y as u8 * 8]));
+    let mut bytes = Cursor::new(Vec::new());
+    image
+        .write_to(&mut bytes, image::ImageOutputFormat::Png)
+        .expect("encode PNG");
+    bytes.into_inner()
+}
+
+fn one_face(face_id: &str) -> Result<IndexOutcome, PortError> {
+    Ok(IndexOutcome::OneFace(IndexedFace {
+        face_id: face_id.into(),
+        confidence: 99.9,
+        face_box: FaceBox {
+            left: 0.3,
+            top: 0.2,
+            width: 0.4,
+            height: 0.5,
+        },
+    }))
+}
+
+// ---------------------------------------------------------------- harness
+
+const OBAMA: &str = "obama_barack.jpg";
+/// The ETags of `events/s3-put.json` and `events/s3-put-replacement.json`.
+const FIRST_ETAG: &str = "5d41402abc4b2a76b9719d911017c592";
+const SECOND_ETAG: &str = "7d793037a0760186574b0282f2f435e7";
+
+struct Harness {
+    database: TestDatabase,
+    people: MysqlPersonStore,
+    photos: FakePhotoStore,
+    faces: FakeFaceIndex,
+    indexer: IndexerFn<MysqlPersonStore, FakePhotoStore, FakeFaceIndex>,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let database = TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let people = MysqlPersonStore::new(database.pool().clone());
+        let photos = FakePhotoStore::default();
+        let faces = FakeFaceIndex::new(people.clone());
+        let indexer = IndexerFn {
+            people: people.clone(),
+            photos: photos.clone(),
+            faces: faces.clone(),
+            metrics: Metrics::new("FaceRegistryTest", "indexer"),
+        };
+        Self {
+            database,
+            people,
+            photos,
+            faces,
+            indexer,
+        }
+    }
+
+    async fn handle(&self, event: &str) -> Result<Vec<IndexingResult>, IndexerError> {
+        self.indexer
+            .handle(&s3_event(event))
+            .await
+            .map(|report| report.results)
+    }
+
+    async fn person(&self, key: &str) -> Option<Person> {
+        self.people.find_by_key(key).await.expect("find by key")
+    }
+
+    async fn rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM person")
+            .fetch_one(self.database.pool())
+            .await
+            .expect("count")
+    }
+
+    async fn retired(&self) -> Vec<String> {
+        self.people.retired_faces(100).await.expect("retired")
+    }
+}
+
+fn rejection(results: &[IndexingResult]) -> &str {
+    match results {
+        [IndexingResult::Rejected { reason, .. }] => reason,
+        other => panic!("expected one rejection, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- outcomes
+
+#[tokio::test]
+async fn one_face_is_indexed_for_the_person_named_by_the_key() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+
+    let results = h.handle("s3-put.json").await.expect("indexed");
+
+    let person = h
+        .person(OBAMA)
+        .await
+        .expect("a person created from the key");
+    assert_eq!(
+        results,
+        [IndexingResult::Indexed {
+            person: person.id,
+            face_id: "face-1".into()
+        }]
+    );
+    assert_eq!(
+        (person.lastname.as_str(), person.firstname.as_str()),
+        ("Obama", "Barack")
+    );
+    assert_eq!(person.status, Status::Indexed);
+    assert_eq!(person.status_reason, None);
+    assert_eq!(person.identity.as_deref(), Some("face-1"));
+    assert_eq!(person.face_confidence, Some(99.9));
+    assert_eq!(
+        person.face_box,
+        Some(FaceBox {
+            left: 0.3,
+            top: 0.2,
+            width: 0.4,
+            height: 0.5
+        })
+    );
+    assert_eq!(
+        person.object_sequencer.as_deref(),
+        Some("0067A3F2C1B0D4E501")
+    );
+    assert_eq!(
+        person.object_etag.as_deref(),
+        Some(format!("\"{FIRST_ETAG}\"").as_str())
+    );
+    assert_eq!(h.faces.index_calls(), [OBAMA]);
+    assert!(h.faces.deletions().is_empty());
+}
+
+#[tokio::test]
+async fn an_uploaded_person_keeps_the_names_as_typed() {
+    let h = Harness::new().await;
+    h.people
+        .upsert_pending(&registry::ports::NewPerson {
+            lastname: "Obama".into(),
+            firstname: "Barack Hussein".into(),
+            object_key: OBAMA.into(),
+        })
+        .await
+        .expect("upload");
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+
+    h.handle("s3-put.json").await.expect("indexed");
+
+    let person = h.person(OBAMA).await.expect("person");
+    assert_eq!(person.firstname, "Barack Hussein");
+    assert_eq!(person.status, Status::Indexed);
+    assert_eq!(h.rows().await, 1);
+}
+
+#[tokio::test]
+async fn faces_the_registry_cannot_use_are_rejected_with_readable_reasons() {
+    let cases = [
+        (Ok(IndexOutcome::NoFace), "No face was found in the photo."),
+        (
+            Ok(IndexOutcome::SeveralFaces {
+                indexed: vec!["face-a".into(), "face-b".into()],
+            }),
+            "The photo shows several faces; it must show exactly one.",
+        ),
+        (
+            Ok(IndexOutcome::PoorQuality {
+                reasons: vec!["LOW_SHARPNESS".into(), "SMALL_BOUNDING_BOX".into()],
+            }),
+            "The face is not clear enough to index: the photo is blurred, the face is too small.",
+        ),
+        (
+            Ok(IndexOutcome::InvalidImage {
+                message: "Request has invalid image format".into(),
+            }),
+            "The photo could not be read as an image: Request has invalid image format.",
+        ),
+    ];
+    for (answer, reason) in cases {
+        let h = Harness::new().await;
+        h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+        h.faces.answer(OBAMA, answer);
+
+        let results = h.handle("s3-put.json").await.expect("recorded");
+
+        assert_eq!(rejection(&results), reason);
+        let person = h.person(OBAMA).await.expect("person");
+        assert_eq!(person.status, Status::Rejected);
+        assert_eq!(person.status_reason.as_deref(), Some(reason));
+        assert_eq!(person.identity, None);
+        assert_eq!(
+            person.object_sequencer.as_deref(),
+            Some("0067A3F2C1B0D4E501")
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_faces_of_a_photo_with_several_are_deleted_from_the_collection() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(
+        OBAMA,
+        Ok(IndexOutcome::SeveralFaces {
+            indexed: vec!["face-a".into(), "face-b".into()],
+        }),
+    );
+
+    h.handle("s3-put.json").await.expect("recorded");
+
+    assert_eq!(h.faces.deleted_faces(), ["face-a", "face-b"]);
+    assert!(h.retired().await.is_empty());
+}
+
+#[tokio::test]
+async fn bad_files_are_rejected_with_a_reason_without_calling_the_index() {
+    let mut truncated = jpeg();
+    truncated.truncate(truncated.len() / 2);
+    let cases = [
+        (Vec::new(), "The photo cannot be used: the file is empty."),
+        (
+            b"<!doctype html><title>not a photo</title>".to_vec(),
+            "The photo cannot be used: the file is not a JPEG or PNG image.",
+        ),
+        (
+            truncated,
+            "The photo cannot be used: the JPEG file is truncated.",
+        ),
+        (
+            png(),
+            "The photo cannot be used: the file is a PNG image but its name says JPEG.",
+        ),
+    ];
+    for (bytes, reason) in cases {
+        let h = Harness::new().await;
+        h.photos.put(OBAMA, FIRST_ETAG, bytes);
+
+        let results = h
+            .handle("s3-put.json")
+            .await
+            .expect("recorded, not retried");
+
+        assert_eq!(rejection(&results), reason);
+        let person = h.person(OBAMA).await.expect("person");
+        assert_eq!(person.status, Status::Rejected);
+        assert_eq!(person.status_reason.as_deref(), Some(reason));
+        assert!(h.faces.index_calls().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn unconventional_keys_are_decoded_and_rejected_with_a_reason() {
+    let cases = [
+        ("s3-put-accented-key.json", "garcía_josé.jpg"),
+        ("s3-put-plus-key.json", "barack obama 2024.jpg"),
+    ];
+    for (event, key) in cases {
+        let h = Harness::new().await;
+        h.photos.put(key, "etag", jpeg());
+
+        let results = h.handle(event).await.expect("recorded, not retried");
+
+        assert_eq!(
+            rejection(&results),
+            format!(
+                "The file name is not usable: object key {key:?} does not follow \
+                 lastname_firstname.jpg or lastname_firstname.png."
+            )
+        );
+        let person = h.person(key).await.expect("recorded under the decoded key");
+        assert_eq!(person.status, Status::Rejected);
+        assert!(h.faces.index_calls().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn every_record_of_a_batch_is_handled() {
+    let h = Harness::new().await;
+    let keys = [
+        "biden_joe.jpg",
+        "obama_michelle.png",
+        "garcia-marquez_gabriel-jose.jpg",
+    ];
+    h.photos
+        .put(keys[0], "0cc175b9c0f1b6a831c399e269772661", jpeg());
+    h.photos
+        .put(keys[1], "92eb5ffee6ae2fec3ad71c777531578f", png());
+    h.photos
+        .put(keys[2], "4a8a08f09d37b73795649038408b5f33", jpeg());
+    h.faces.answer(keys[0], one_face("face-joe"));
+    h.faces.answer(keys[1], Ok(IndexOutcome::NoFace));
+    h.faces.answer(keys[2], one_face("face-gabriel"));
+
+    let results = h.handle("s3-put-batch.json").await.expect("batch");
+
+    assert_eq!(results.len(), 3);
+    assert_eq!(h.faces.index_calls(), keys);
+    assert_eq!(
+        h.person(keys[1]).await.expect("michelle").status,
+        Status::Rejected
+    );
+    let gabriel = h.person(keys[2]).await.expect("gabriel");
+    assert_eq!(
+        (gabriel.lastname.as_str(), gabriel.firstname.as_str()),
+        ("Garcia Marquez", "Gabriel Jose")
+    );
+    assert_eq!(gabriel.status, Status::Indexed);
+}
+
+// ---------------------------------------------------------------- retries
+
+#[tokio::test]
+async fn a_transient_index_failure_is_retried_and_records_nothing() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(
+        OBAMA,
+        Err(PortError::Transient(
+            "Rekognition: ThrottlingException".into(),
+        )),
+    );
+
+    let error = h.handle("s3-put.json").await.expect_err("to be retried");
+
+    assert!(matches!(
+        error,
+        IndexerError::Retry {
+            failed: 1,
+            total: 1,
+            ..
+        }
+    ));
+    assert_eq!(h.person(OBAMA).await, None, "nothing recorded");
+    assert_eq!(h.rows().await, 0);
+
+    // Lambda's retry then succeeds.
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.handle("s3-put.json").await.expect("retried");
+    assert_eq!(
+        h.person(OBAMA).await.expect("person").identity.as_deref(),
+        Some("face-1")
+    );
+}
+
+#[tokio::test]
+async fn a_failed_record_in_a_batch_fails_the_invocation_and_the_others_stay_recorded() {
+    let h = Harness::new().await;
+    h.photos
+        .put("biden_joe.jpg", "0cc175b9c0f1b6a831c399e269772661", jpeg());
+    h.photos.put(
+        "obama_michelle.png",
+        "92eb5ffee6ae2fec3ad71c777531578f",
+        png(),
+    );
+    h.photos.put(
+        "garcia-marquez_gabriel-jose.jpg",
+        "4a8a08f09d37b73795649038408b5f33",
+        jpeg(),
+    );
+    h.faces.answer("biden_joe.jpg", one_face("face-joe"));
+    h.faces.answer(
+        "obama_michelle.png",
+        Err(PortError::Transient(
+            "Rekognition: ThrottlingException".into(),
+        )),
+    );
+    h.faces
+        .answer("garcia-marquez_gabriel-jose.jpg", one_face("face-gabriel"));
+
+    let error = h.handle("s3-put-batch.json").await.expect_err("retried");
+    assert!(matches!(
+        error,
+        IndexerError::Retry {
+            failed: 1,
+            total: 3,
+            ..
+        }
+    ));
+
+    // The retry indexes only what is missing: the others are replays.
+    h.faces
+        .answer("obama_michelle.png", one_face("face-michelle"));
+    let results = h.handle("s3-put-batch.json").await.expect("retried");
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, IndexingResult::Ignored(Ignored::Stale)))
+            .count(),
+        2
+    );
+    assert_eq!(
+        h.faces.index_calls(),
+        [
+            "biden_joe.jpg",
+            "obama_michelle.png",
+            "garcia-marquez_gabriel-jose.jpg",
+            "obama_michelle.png"
+        ]
+    );
+    assert_eq!(h.rows().await, 3);
+}
+
+// ---------------------------------------------------------------- order
+
+#[tokio::test]
+async fn a_replayed_event_changes_nothing_and_does_not_index_again() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.handle("s3-put.json").await.expect("first delivery");
+    let before = h.person(OBAMA).await.expect("person");
+
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let results = h.handle("s3-put-replay.json").await.expect("replay");
+        assert_eq!(results, [IndexingResult::Ignored(Ignored::Stale)]);
+    }
+
+    assert_eq!(h.person(OBAMA).await, Some(before), "updated_at included");
+    assert_eq!(h.faces.index_calls(), [OBAMA], "IndexFaces called once");
+    assert!(h.faces.deletions().is_empty());
+    assert_eq!(h.rows().await, 1);
+}
+
+#[tokio::test]
+async fn an_older_event_after_a_newer_one_is_ignored() {
+    let h = Harness::new().await;
+    // The bucket holds the newer object; its event arrives first.
+    h.photos.put(OBAMA, SECOND_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-2"));
+
+    let results = h.handle("s3-put-out-of-order.json").await.expect("both");
+
+    let person = h.person(OBAMA).await.expect("person");
+    assert_eq!(
+        results,
+        [
+            IndexingResult::Indexed {
+                person: person.id,
+                face_id: "face-2".into()
+            },
+            IndexingResult::Ignored(Ignored::Stale)
+        ]
+    );
+    assert_eq!(
+        person.object_sequencer.as_deref(),
+        Some("0067A3F3D0E1F2A3B4")
+    );
+    assert_eq!(person.identity.as_deref(), Some("face-2"));
+    assert_eq!(h.faces.index_calls(), [OBAMA]);
+}
+
+#[tokio::test]
+async fn an_event_for_an_object_overwritten_since_is_left_to_the_newer_event() {
+    let h = Harness::new().await;
+    // The event names the first version, the bucket already holds the second.
+    h.photos.put(OBAMA, SECOND_ETAG, jpeg());
+
+    let results = h.handle("s3-put.json").await.expect("ignored");
+
+    assert_eq!(results, [IndexingResult::Ignored(Ignored::ObjectReplaced)]);
+    assert_eq!(h.person(OBAMA).await, None);
+    assert!(h.faces.index_calls().is_empty());
+}
+
+// ---------------------------------------------------------------- replace
+
+#[tokio::test]
+async fn a_replaced_face_is_deleted_only_after_the_new_one_is_recorded() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.handle("s3-put.json").await.expect("first photo");
+
+    h.photos.put(OBAMA, SECOND_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-2"));
+    h.handle("s3-put-replacement.json")
+        .await
+        .expect("second photo");
+
+    let person = h.person(OBAMA).await.expect("person");
+    assert_eq!(person.identity.as_deref(), Some("face-2"));
+    assert_eq!(
+        h.faces.deletions(),
+        [Deletion {
+            faces: vec!["face-1".into()],
+            identities_recorded: vec!["face-2".into()],
+        }],
+        "face-1 is deleted once face-2 is what the registry records"
+    );
+    assert!(h.retired().await.is_empty(), "forgotten once deleted");
+}
+
+#[tokio::test]
+async fn a_failed_deletion_is_retried_by_the_next_invocation() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.handle("s3-put.json").await.expect("first photo");
+
+    h.photos.put(OBAMA, SECOND_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-2"));
+    h.faces.fail_next_deletions(1);
+    let error = h
+        .handle("s3-put-replacement.json")
+        .await
+        .expect_err("the deletion failed");
+    assert!(matches!(error, IndexerError::Retry { .. }));
+
+    // The new face is recorded and the old one set aside, not lost.
+    assert_eq!(
+        h.person(OBAMA).await.expect("person").identity.as_deref(),
+        Some("face-2")
+    );
+    assert_eq!(h.retired().await, ["face-1"]);
+    assert!(h.faces.deletions().is_empty());
+
+    // Lambda retries the event: a replay now, which sweeps the retired face.
+    let results = h
+        .handle("s3-put-replacement.json")
+        .await
+        .expect("the retry");
+    assert_eq!(results, [IndexingResult::Ignored(Ignored::Stale)]);
+    assert_eq!(h.faces.deleted_faces(), ["face-1"]);
+    assert!(h.retired().await.is_empty());
+    assert_eq!(h.faces.index_calls(), [OBAMA, OBAMA], "no extra IndexFaces");
+}

@@ -1,0 +1,327 @@
+//! `POST /api/uploads` and `GET /upload`, driven by the requests of
+//! `events/`, with the MySQL store on the real server and an S3 store that
+//! presigns with fixed test credentials.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use registry::person::Status;
+use registry::ports::PersonStore;
+use registry_adapters::{MysqlPersonStore, S3PhotoStore};
+use registry_api::{Metrics, UploadApi};
+use registry_testkit::{
+    ApiEvent, TEST_ENDPOINT, TestDatabase, presigning_photo_store, response_json,
+    test_secret_access_key,
+};
+use serde_json::{Value, json};
+
+struct Harness {
+    database: TestDatabase,
+    api: UploadApi<MysqlPersonStore, S3PhotoStore>,
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let database = TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let api = UploadApi {
+            people: MysqlPersonStore::new(database.pool().clone()),
+            photos: presigning_photo_store(),
+            url_ttl: Duration::from_secs(300),
+            metrics: Metrics::new("FaceRegistryTest", "upload"),
+        };
+        Self { database, api }
+    }
+
+    async fn send(&self, event: ApiEvent) -> (u16, Value) {
+        let response = self.api.handle(event.into_request()).await;
+        (response.status().as_u16(), response_json(&response))
+    }
+
+    async fn rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM person")
+            .fetch_one(self.database.pool())
+            .await
+            .expect("count")
+    }
+}
+
+fn query_pairs(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url)
+        .expect("an absolute URL")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_gets_a_presigned_put_and_the_person_is_pending() {
+    let h = Harness::new().await;
+    let issued = Utc::now();
+
+    let (status, body) = h.send(ApiEvent::load("upload-post.json")).await;
+
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["key"], "obama_barack.jpg");
+    assert_eq!(body["method"], "PUT");
+    assert_eq!(
+        body["headers"],
+        json!({ "content-length": "182044", "content-type": "image/jpeg" })
+    );
+
+    let url = body["uploadUrl"].as_str().expect("uploadUrl");
+    assert!(
+        url.starts_with(&format!(
+            "{TEST_ENDPOINT}/face-registry-photos/obama_barack.jpg?"
+        )),
+        "{url}"
+    );
+    let query = query_pairs(url);
+    assert!(!query["X-Amz-Signature"].is_empty());
+    assert_eq!(query["X-Amz-Expires"], "300");
+    let signed: Vec<&str> = query["X-Amz-SignedHeaders"].split(';').collect();
+    assert!(signed.contains(&"content-type"), "{signed:?}");
+    assert!(signed.contains(&"content-length"), "{signed:?}");
+    assert!(!url.contains(test_secret_access_key()));
+
+    let expires: DateTime<Utc> = body["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .parse()
+        .expect("RFC 3339");
+    let ahead = (expires - issued).num_seconds();
+    assert!((298..=302).contains(&ahead), "expires {ahead} s ahead");
+
+    let id = body["personId"].as_u64().expect("personId");
+    let person = h
+        .api
+        .people
+        .get(registry::PersonId(id))
+        .await
+        .expect("get")
+        .expect("the person is recorded");
+    assert_eq!(person.status, Status::Pending);
+    assert_eq!(
+        (person.lastname.as_str(), person.firstname.as_str()),
+        ("Obama", "Barack")
+    );
+    assert_eq!(person.object_key, "obama_barack.jpg");
+}
+
+#[tokio::test]
+async fn names_are_kept_as_typed_and_slugged_into_the_key() {
+    let h = Harness::new().await;
+
+    let (status, body) = h.send(ApiEvent::load("upload-post-accented.json")).await;
+
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["key"], "garcia-marquez_gabriel-jose.png");
+    assert_eq!(body["headers"]["content-type"], "image/png");
+    let person = h
+        .api
+        .people
+        .find_by_key("garcia-marquez_gabriel-jose.png")
+        .await
+        .expect("find")
+        .expect("recorded");
+    assert_eq!(person.lastname, "García Márquez");
+    assert_eq!(person.firstname, "Gabriel José");
+}
+
+#[tokio::test]
+async fn uploading_again_for_the_same_name_reuses_the_person() {
+    let h = Harness::new().await;
+    let (_, first) = h.send(ApiEvent::load("upload-post.json")).await;
+    let event = ApiEvent::load("upload-post.json");
+    let mut again = event.body_json();
+    again["lastname"] = json!("OBAMA");
+    let (status, second) = h.send(event.with_json_body(&again)).await;
+
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["personId"], first["personId"]);
+    assert_eq!(h.rows().await, 1);
+}
+
+#[tokio::test]
+async fn callers_outside_the_admins_are_refused_and_nothing_is_written() {
+    let h = Harness::new().await;
+
+    let (status, body) = h.send(ApiEvent::load("upload-post-viewer.json")).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    assert_eq!(body["error"]["requestId"], "UpL0adV1ewerReq=");
+
+    let response = h
+        .api
+        .handle(ApiEvent::load("upload-post-no-claims.json").into_request())
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_eq!(response_json(&response)["error"]["code"], "unauthenticated");
+
+    let (status, _) = h
+        .send(ApiEvent::load("upload-post.json").with_groups_claim("[]"))
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = h
+        .send(ApiEvent::load("upload-post.json").with_groups_claim("[viewers admins]"))
+        .await;
+    assert_eq!(status, 201);
+
+    assert_eq!(h.rows().await, 1, "only the admin's upload is recorded");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_with_what_is_wrong() {
+    let h = Harness::new().await;
+
+    let (status, body) = h.send(ApiEvent::load("upload-post-malformed.json")).await;
+    assert_eq!(status, 400);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("the body is not valid JSON for this request: EOF while parsing"),
+        "{message}"
+    );
+
+    let (status, body) = h
+        .send(ApiEvent::load("upload-post-unknown-field.json"))
+        .await;
+    assert_eq!(status, 400);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("unknown field `email`"), "{message}");
+
+    let event = ApiEvent::load("upload-post.json");
+    let mut missing = event.body_json();
+    missing
+        .as_object_mut()
+        .expect("an object")
+        .remove("contentLength");
+    let (status, body) = h.send(event.with_json_body(&missing)).await;
+    assert_eq!(status, 400);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("missing field `contentLength`"),
+        "{message}"
+    );
+
+    let event = ApiEvent::load("upload-post.json");
+    let mut negative = event.body_json();
+    negative["contentLength"] = json!(-1);
+    let (status, _) = h.send(event.with_json_body(&negative)).await;
+    assert_eq!(status, 400);
+
+    let (status, body) = h
+        .send(ApiEvent::load("upload-post.json").with_header("content-type", "text/plain"))
+        .await;
+    assert_eq!(status, 415);
+    assert_eq!(
+        body["error"]["message"],
+        "send the request body as application/json"
+    );
+
+    let (status, _) = h
+        .send(ApiEvent::load("upload-post.json").with_raw_body(&" ".repeat(17 * 1024)))
+        .await;
+    assert_eq!(status, 413);
+
+    assert_eq!(h.rows().await, 0);
+}
+
+#[tokio::test]
+async fn bad_fields_are_refused_with_what_is_wrong_and_nothing_is_written() {
+    let h = Harness::new().await;
+    let cases: [(&str, Value, &str); 8] = [
+        ("lastname", json!("   "), "lastname is empty"),
+        (
+            "firstname",
+            json!("x".repeat(101)),
+            "firstname is longer than 100 characters",
+        ),
+        (
+            "lastname",
+            json!("Oba\u{7}ma"),
+            "lastname contains control characters",
+        ),
+        (
+            "firstname",
+            json!("***"),
+            "firstname has no letters or digits to build a file name from",
+        ),
+        (
+            "contentType",
+            json!("image/gif"),
+            "contentType \"image/gif\" is not accepted; use image/jpeg or image/png",
+        ),
+        (
+            "contentType",
+            json!("image/jpg"),
+            "contentType \"image/jpg\" is not accepted; use image/jpeg or image/png",
+        ),
+        (
+            "contentLength",
+            json!(0),
+            "contentLength must be more than 0 bytes",
+        ),
+        (
+            "contentLength",
+            json!(15 * 1024 * 1024 + 1),
+            "contentLength 15728641 is over the limit of 15728640 bytes",
+        ),
+    ];
+    for (field, value, message) in cases {
+        let event = ApiEvent::load("upload-post.json");
+        let mut body = event.body_json();
+        body[field] = value;
+        let (status, answer) = h.send(event.with_json_body(&body)).await;
+        assert_eq!(status, 400, "{field}: {answer}");
+        assert_eq!(answer["error"]["code"], "bad_request");
+        assert_eq!(answer["error"]["message"], message, "{field}");
+    }
+
+    let event = ApiEvent::load("upload-post.json");
+    let mut body = event.body_json();
+    body["lastname"] = json!(42);
+    let (status, answer) = h.send(event.with_json_body(&body)).await;
+    assert_eq!(status, 400);
+    let message = answer["error"]["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(
+            "the body is not valid JSON for this request: invalid type: integer `42`, expected a string"
+        ),
+        "{message}"
+    );
+    assert_eq!(h.rows().await, 0);
+}
+
+#[tokio::test]
+async fn the_upload_page_is_public_static_html() {
+    let h = Harness::new().await;
+
+    let response = h
+        .api
+        .handle(ApiEvent::load("upload-page.json").into_request())
+        .await;
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .expect("ASCII");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = String::from_utf8_lossy(response.body().as_ref());
+    assert!(html.contains("/api/uploads"), "the page calls the API");
+
+    let (status, _) = h
+        .send(ApiEvent::load("upload-page.json").with_method("DELETE"))
+        .await;
+    assert_eq!(status, 405);
+    let (status, _) = h
+        .send(ApiEvent::load("upload-page.json").with_path("/nowhere"))
+        .await;
+    assert_eq!(status, 404);
+}
