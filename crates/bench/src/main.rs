@@ -1,0 +1,270 @@
+//! Listing benchmark: seeds 100,000 people into a fresh database, then
+//! times the `GET /api/faces` handler (presigned photo URLs included) on
+//! the first page and on a page 50,000 rows deep, reached through its
+//! cursor. Keyset pagination should keep the deep page about as fast as
+//! the first. Prints figures; asserts nothing.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use registry::listing::{ListParams, parse_params};
+use registry::ports::PersonStore;
+use registry_adapters::{MysqlPersonStore, S3PhotoStore};
+use registry_api::{FacesApi, Metrics, PhotoLinks};
+use registry_testkit::{ApiEvent, TestDatabase, presigning_photo_store};
+use serde_json::Value;
+use sqlx::mysql::MySqlPool;
+use sqlx::{MySql, QueryBuilder};
+
+const PEOPLE: usize = 100_000;
+const DEPTH: usize = 50_000;
+/// Rows per INSERT: well under MySQL's 65,535 placeholders.
+const INSERT_BATCH: usize = 2_000;
+/// The API's default page size.
+const PAGE: usize = 50;
+/// Page size while walking down to the deep page.
+const WALK_PAGE: usize = 100;
+const WARM_UP_RUNS: usize = 3;
+const RUNS: usize = 21;
+
+const LASTNAMES: &[&str] = &[
+    "Martin",
+    "García",
+    "Müller",
+    "Rossi",
+    "Smith",
+    "Nowak",
+    "Dubois",
+    "Silva",
+    "Jensen",
+    "Kowalski",
+    "Novák",
+    "Papadopoulos",
+    "Horvat",
+    "Yilmaz",
+    "Andersson",
+    "O'Brien",
+    "Lefèvre",
+    "Costa",
+];
+const FIRSTNAMES: &[&str] = &[
+    "Anna", "José", "Léa", "Mohamed", "Olivia", "Lukas", "Sofia", "Noah", "Chloé", "Mateo", "Zoë",
+    "Ingrid", "Émile", "Aiko",
+];
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let database = TestDatabase::create_with("registry_bench", true, 4)
+        .await
+        .context("creating the benchmark database")?;
+    let outcome = run(database.pool()).await;
+    database
+        .drop_database()
+        .await
+        .context("dropping the benchmark database")?;
+    outcome
+}
+
+async fn run(pool: &MySqlPool) -> Result<()> {
+    let started = Instant::now();
+    seed(pool).await?;
+    println!(
+        "seeded {PEOPLE} people in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let api = FacesApi {
+        people: MysqlPersonStore::new(pool.clone()),
+        photos: presigning_photo_store(),
+        photo_links: PhotoLinks::Presigned {
+            ttl: Duration::from_secs(300),
+        },
+        metrics: Metrics::new("FaceRegistryBench", "faces"),
+    };
+
+    let deep_cursor = walk_to_depth(&api, DEPTH).await?;
+    let first_query = format!("limit={PAGE}");
+    let deep_query = format!("limit={PAGE}&cursor={deep_cursor}");
+
+    let first = time_handler(&api, &first_query).await?;
+    let deep = time_handler(&api, &deep_query).await?;
+    let first_db = time_store(&api.people, None).await?;
+    let deep_db = time_store(&api.people, Some(&deep_cursor)).await?;
+
+    let deep_label = format!("page {DEPTH} rows deep (cursor)");
+    println!();
+    println!("GET /api/faces handler, {PAGE} people per page, median of {RUNS} runs:");
+    for (label, handler, query) in [
+        ("first page", first, first_db),
+        (deep_label.as_str(), deep, deep_db),
+    ] {
+        println!(
+            "  {label:<32} {:>8.3} ms   (database query {:.3} ms)",
+            ms(handler),
+            ms(query)
+        );
+    }
+    println!(
+        "  {:<32} {:>8.2}      (database query {:.2}; keyset pagination aims under 1.5)",
+        "ratio deep / first",
+        ms(deep) / ms(first),
+        ms(deep_db) / ms(first_db)
+    );
+    Ok(())
+}
+
+/// Multi-row INSERTs of people in every status; most have a photo to presign.
+async fn seed(pool: &MySqlPool) -> Result<()> {
+    for start in (0..PEOPLE).step_by(INSERT_BATCH) {
+        let end = (start + INSERT_BATCH).min(PEOPLE);
+        let mut insert = QueryBuilder::<MySql>::new(
+            "INSERT INTO person (lastname, firstname, object_key, identity, status, status_reason, \
+             object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height) ",
+        );
+        insert.push_values(start..end, |mut row, i| {
+            let lastname = LASTNAMES[i % LASTNAMES.len()];
+            let firstname = FIRSTNAMES[(i / LASTNAMES.len()) % FIRSTNAMES.len()];
+            let key = format!(
+                "{}_{}-{i}.jpg",
+                registry::names::slug(lastname),
+                registry::names::slug(firstname)
+            );
+            // 80 % indexed, 15 % rejected, 5 % waiting for a first photo.
+            let (status, reason, identity, has_photo) = match i % 20 {
+                0 => ("pending", None, None, false),
+                1..=3 => (
+                    "rejected",
+                    Some("No face was found in the photo."),
+                    None,
+                    true,
+                ),
+                _ => (
+                    "indexed",
+                    None,
+                    Some(format!("{i:08x}-0000-4000-8000-000000000000")),
+                    true,
+                ),
+            };
+            let face = identity.is_some().then_some(0.25_f32);
+            row.push_bind(lastname)
+                .push_bind(format!("{firstname} {i}"))
+                .push_bind(key)
+                .push_bind(identity)
+                .push_bind(status)
+                .push_bind(reason)
+                .push_bind(has_photo.then(|| format!("\"{i:032x}\"")))
+                .push_bind(has_photo.then(|| format!("0067A3F2{i:010X}")))
+                .push_bind(face.map(|_| 99.5_f32))
+                .push_bind(face)
+                .push_bind(face)
+                .push_bind(face.map(|f| f * 2.0))
+                .push_bind(face.map(|f| f * 2.0));
+        });
+        insert
+            .build()
+            .execute(pool)
+            .await
+            .with_context(|| format!("inserting people {start} to {end}"))?;
+    }
+    Ok(())
+}
+
+fn request(query: &str) -> Result<lambda_http::Request> {
+    let json = ApiEvent::load("faces-list.json")
+        .with_query(query)
+        .json()
+        .to_string();
+    lambda_http::request::from_str(&json).context("building the listing request")
+}
+
+async fn call(
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore>,
+    request: lambda_http::Request,
+) -> Result<Value> {
+    let response = api.handle(request).await;
+    let body: Value =
+        serde_json::from_slice(response.body().as_ref()).context("the response is not JSON")?;
+    if response.status() != 200 {
+        bail!("the listing answered {}: {body}", response.status());
+    }
+    Ok(body)
+}
+
+/// Walks the listing from the top through its cursors; the cursor after `depth` rows.
+async fn walk_to_depth(
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore>,
+    depth: usize,
+) -> Result<String> {
+    let mut walked = 0;
+    let mut cursor: Option<String> = None;
+    while walked < depth {
+        let limit = WALK_PAGE.min(depth - walked);
+        let query = match &cursor {
+            None => format!("limit={limit}"),
+            Some(cursor) => format!("limit={limit}&cursor={cursor}"),
+        };
+        let body = call(api, request(&query)?).await?;
+        walked += body["items"].as_array().map_or(0, Vec::len);
+        cursor = body["nextCursor"].as_str().map(str::to_owned);
+        ensure!(
+            cursor.is_some(),
+            "the listing ended after {walked} rows, before {depth}"
+        );
+    }
+    cursor.context("no cursor")
+}
+
+/// Median handler time over [`RUNS`], after warm-up runs; checks each page is full.
+async fn time_handler(
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore>,
+    query: &str,
+) -> Result<Duration> {
+    let mut times = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP_RUNS + RUNS {
+        let request = request(query)?;
+        let started = Instant::now();
+        let response = api.handle(request).await;
+        let elapsed = started.elapsed();
+        ensure!(
+            response.status() == 200,
+            "the listing answered {}",
+            response.status()
+        );
+        let body: Value = serde_json::from_slice(response.body().as_ref())?;
+        let items = body["items"].as_array().map_or(0, Vec::len);
+        ensure!(items == PAGE, "a page of {items} people, not {PAGE}");
+        if run >= WARM_UP_RUNS {
+            times.push(elapsed);
+        }
+    }
+    Ok(median(times))
+}
+
+/// Median time of the store's query alone, for the same pages.
+async fn time_store(people: &MysqlPersonStore, cursor: Option<&str>) -> Result<Duration> {
+    let filter = parse_params(&ListParams {
+        limit: Some(PAGE.to_string()),
+        cursor: cursor.map(str::to_owned),
+        ..Default::default()
+    })?;
+    let mut times = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP_RUNS + RUNS {
+        let started = Instant::now();
+        let rows = people.list(&filter).await?;
+        let elapsed = started.elapsed();
+        ensure!(rows.len() == PAGE, "a page of {} people", rows.len());
+        if run >= WARM_UP_RUNS {
+            times.push(elapsed);
+        }
+    }
+    Ok(median(times))
+}
+
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
