@@ -44,11 +44,8 @@ pub struct FacesApi<P, S> {
 impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         self.metrics.cold_start();
-        let id = request_id(&request);
-        match self.route(&request).await {
-            Ok(response) => response,
-            Err(error) => error.into_response(&id),
-        }
+        let routed = self.route(&request).await;
+        routed.unwrap_or_else(|error| error.into_response(&request_id(&request)))
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {

@@ -185,12 +185,40 @@ where
             }
         }
 
-        let new_face = record.identity.clone();
-        let recorded = match self.people.record_indexing(&record).await {
+        self.record(&record).await
+    }
+
+    async fn record_rejection(
+        &self,
+        event: &ObjectCreated,
+        lastname: String,
+        firstname: String,
+        reason: String,
+    ) -> Result<IndexingResult, PortError> {
+        self.record(&IndexingRecord {
+            object_key: event.key.clone(),
+            lastname,
+            firstname,
+            status: Status::Rejected,
+            status_reason: Some(reason),
+            identity: None,
+            object_etag: event.etag.clone(),
+            object_sequencer: event.sequencer.as_str().to_owned(),
+            face_confidence: None,
+            face_box: None,
+        })
+        .await
+    }
+
+    /// Records an outcome; a new face that ends up unrecorded is deleted,
+    /// and a face it replaced is deleted once the outcome is recorded.
+    async fn record(&self, record: &IndexingRecord) -> Result<IndexingResult, PortError> {
+        let new_face = record.identity.as_ref();
+        let recorded = match self.people.record_indexing(record).await {
             Ok(recorded) => recorded,
             Err(error) => {
                 // Unrecorded, the new face would be an orphan; the retry indexes again.
-                if let Some(face) = &new_face
+                if let Some(face) = new_face
                     && let Err(cleanup) = self.faces.delete_faces(std::slice::from_ref(face)).await
                 {
                     tracing::warn!(face_id = %face, error = %cleanup, "could not delete an unrecorded face");
@@ -201,7 +229,7 @@ where
         match recorded {
             RecordOutcome::Stale { .. } => {
                 if let Some(face) = new_face {
-                    self.faces.delete_faces(&[face]).await?;
+                    self.faces.delete_faces(std::slice::from_ref(face)).await?;
                 }
                 Ok(IndexingResult::Ignored(Ignored::Stale))
             }
@@ -221,42 +249,6 @@ where
                         person: person.id,
                         reason: person.status_reason.unwrap_or_default(),
                     },
-                })
-            }
-        }
-    }
-
-    async fn record_rejection(
-        &self,
-        event: &ObjectCreated,
-        lastname: String,
-        firstname: String,
-        reason: String,
-    ) -> Result<IndexingResult, PortError> {
-        let record = IndexingRecord {
-            object_key: event.key.clone(),
-            lastname,
-            firstname,
-            status: Status::Rejected,
-            status_reason: Some(reason),
-            identity: None,
-            object_etag: event.etag.clone(),
-            object_sequencer: event.sequencer.as_str().to_owned(),
-            face_confidence: None,
-            face_box: None,
-        };
-        match self.people.record_indexing(&record).await? {
-            RecordOutcome::Stale { .. } => Ok(IndexingResult::Ignored(Ignored::Stale)),
-            RecordOutcome::Recorded {
-                person,
-                retired_face,
-            } => {
-                if retired_face.is_some() {
-                    self.delete_retired_faces().await?;
-                }
-                Ok(IndexingResult::Rejected {
-                    person: person.id,
-                    reason: person.status_reason.unwrap_or_default(),
                 })
             }
         }
