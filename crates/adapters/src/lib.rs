@@ -2,6 +2,7 @@
 //! (the AWS SDK), and the typed configuration the functions read once at
 //! cold start.
 
+pub mod aws;
 pub mod config;
 pub mod database;
 pub mod mysql;

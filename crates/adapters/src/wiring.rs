@@ -1,6 +1,6 @@
 //! Building the adapters once per function instance, from the typed config.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use sqlx::mysql::MySqlPool;
 
 use crate::config::Config;
@@ -22,7 +22,7 @@ impl Adapters {
     /// Loads the AWS configuration from the standard environment (region,
     /// credentials, `AWS_ENDPOINT_URL_<SERVICE>`) and opens the pool lazily.
     pub async fn connect(config: &Config) -> Result<Self, DatabaseError> {
-        let aws = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let aws = crate::aws::config_loader().load().await;
         let pool = database::connect(&config.database, &aws, POOL_SIZE).await?;
         Ok(Self { aws, pool })
     }

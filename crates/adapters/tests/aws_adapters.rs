@@ -50,6 +50,7 @@ fn sdk_config(endpoint: &str) -> SdkConfig {
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             ACCESS_KEY, SECRET_KEY, None, None, "tests",
         )))
+        .http_client(registry_adapters::aws::https_client())
         .build()
 }
 

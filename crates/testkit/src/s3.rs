@@ -27,6 +27,7 @@ pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
         ))
         .endpoint_url(endpoint)
         .force_path_style(true)
+        .http_client(registry_adapters::aws::https_client())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }

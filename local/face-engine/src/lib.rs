@@ -62,7 +62,13 @@ pub async fn s3_client_from_env(region: &str, force_path_style: bool) -> aws_sdk
         EnvironmentVariableCredentialsProvider::new(),
     )
     .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https)
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(credentials)
         .load()

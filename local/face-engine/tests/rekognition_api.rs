@@ -102,6 +102,7 @@ fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
             ))
             .endpoint_url(endpoint)
             .force_path_style(true)
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build(),
     )
 }
@@ -113,6 +114,7 @@ fn client(address: std::net::SocketAddr, access_key: &str, secret_key: &str) -> 
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new(access_key, secret_key, None, None, "test"))
             .endpoint_url(format!("http://{address}"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build(),
     )
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 use registry_adapters::{Config, ConfigError};
@@ -107,7 +107,7 @@ impl FunctionEnvironment {
             None,
             "registry-local",
         );
-        aws_config::defaults(BehaviorVersion::latest())
+        registry_adapters::aws::config_loader()
             .region(Region::new(region))
             .credentials_provider(credentials)
             .load()

@@ -162,6 +162,7 @@ pub fn client(endpoint: &str, secret: &str) -> aws_sdk_s3::Client {
         .credentials_provider(Credentials::new(ACCESS_KEY, secret, None, None, "test"))
         .endpoint_url(endpoint)
         .force_path_style(true)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
