@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use crate::auth::{self, ADMINS, VIEWERS};
 use crate::error::ApiError;
-use crate::http::{Page, json_response, query_param, request_id};
+use crate::http::{Page, json_response, page_html, query_param, request_id};
 use crate::metrics::Metrics;
 
-static FACES_PAGE: Page = Page::new(include_str!("pages/faces.html"));
+static FACES_PAGE: Page = Page::new(page_html!("faces"));
 
 /// Characters of a key escaped in a public media URL (S3 keys allow more than URLs do).
 const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC

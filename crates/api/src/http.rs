@@ -79,6 +79,27 @@ pub fn query_param(request: &Request, name: &str) -> Result<Option<String>, ApiE
     }
 }
 
+/// The HTML of the page in `pages/$dir/`, inside the layout every page
+/// shares (`pages/layout/`: styles, header, sign-in form, session script).
+/// Assembled at compile time; each `<style>` and `<script>` block gets its
+/// own hash in the page's Content-Security-Policy.
+macro_rules! page_html {
+    ($dir:literal) => {
+        concat!(
+            include_str!("pages/layout/head.html"),
+            include_str!(concat!("pages/", $dir, "/head.html")),
+            include_str!("pages/layout/body.html"),
+            include_str!(concat!("pages/", $dir, "/main.html")),
+            "<script>\n",
+            include_str!("pages/layout/session.js"),
+            "</script>\n<script>\n",
+            include_str!(concat!("pages/", $dir, "/page.js")),
+            "</script>\n</body>\n</html>\n",
+        )
+    };
+}
+pub(crate) use page_html;
+
 /// A page shell: static HTML whose inline script and style are allowed by
 /// their hashes in the Content-Security-Policy, nothing else inline.
 pub struct Page {
@@ -157,5 +178,22 @@ mod tests {
             "{csp}"
         );
         assert!(!csp.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn pages_are_whole_documents_in_the_shared_layout() {
+        for html in [page_html!("upload"), page_html!("faces")] {
+            assert!(html.starts_with("<!doctype html>\n"));
+            assert!(html.ends_with("</body>\n</html>\n"));
+            assert_eq!(html.matches("<title>").count(), 1);
+            assert_eq!(html.matches("<header>").count(), 1);
+            assert_eq!(html.matches(r#"<section id="signin""#).count(), 1);
+            assert!(html.find("</head>") < html.find("<body>"));
+            // The session script comes first: the page's script calls it.
+            assert_eq!(html.matches("<script>").count(), 2);
+            assert!(html.find("function api(") < html.rfind("<script>"));
+            assert_eq!(html.matches("<style>").count(), 2);
+            assert_eq!(html.matches("</style>").count(), 2);
+        }
     }
 }

@@ -12,10 +12,10 @@ use serde_json::json;
 
 use crate::auth::{self, ADMINS};
 use crate::error::ApiError;
-use crate::http::{Page, json_response, read_json, request_id};
+use crate::http::{Page, json_response, page_html, read_json, request_id};
 use crate::metrics::{Metrics, Unit};
 
-static UPLOAD_PAGE: Page = Page::new(include_str!("pages/upload.html"));
+static UPLOAD_PAGE: Page = Page::new(page_html!("upload"));
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

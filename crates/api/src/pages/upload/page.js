@@ -1,0 +1,53 @@
+"use strict";
+function show(person) {
+  $("result").hidden = false;
+  $("person").textContent = person.firstname + " " + person.lastname + " (" + person.key + ")";
+  $("status").textContent = person.status;
+  $("status").className = "badge " + person.status;
+  $("reason").textContent = person.statusReason || "";
+}
+
+async function follow(personId) {
+  for (let i = 0; i < 120; i++) {
+    const response = await api("/api/faces/" + encodeURIComponent(personId));
+    if (response.ok) {
+      const person = await response.json();
+      show(person);
+      if (person.status !== "pending") return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  $("message").textContent = "Still pending; look again later on the People page.";
+}
+
+$("enrol").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("message").textContent = "";
+  const file = $("photo").files[0];
+  if (!file) return;
+  $("submit").disabled = true;
+  try {
+    const response = await api("/api/uploads", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ lastname: $("lastname").value, firstname: $("firstname").value, contentType: file.type, contentLength: file.size }),
+    });
+    $("result").hidden = false;
+    if (!response.ok) { $("message").textContent = await errorText(response); return; }
+    const ticket = await response.json();
+    // The browser sets Content-Length and Host itself; the other signed headers go as given.
+    const headers = {};
+    for (const [name, value] of Object.entries(ticket.headers)) {
+      if (name !== "content-length" && name !== "host") headers[name] = value;
+    }
+    $("status").textContent = "uploading";
+    $("status").className = "badge pending";
+    const put = await fetch(ticket.uploadUrl, { method: ticket.method, headers, body: file });
+    if (!put.ok) { $("message").textContent = "The photo upload failed (status " + put.status + ")."; return; }
+    await follow(ticket.personId);
+  } catch (error) {
+    $("message").textContent = "The request failed: " + error.message;
+  } finally {
+    $("submit").disabled = false;
+  }
+});
