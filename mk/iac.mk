@@ -2,8 +2,8 @@
 #
 #   make lint-iac      sam validate (+ cfn-lint), offline translation + cfn-lint, checkov, cfn-guard
 #   make test-iac      lint-iac plus the tests under tests/iac (no AWS, no Docker, no build)
-#   make build         sam build: the functions cross-built for arm64 by cargo-lambda
-#   make test-build    make build, then check every function's arm64 bootstrap and print sizes
+#   make build         sam build (the functions cross-built for arm64 by cargo-lambda),
+#                      then check every function's arm64 bootstrap, zip it, print sizes
 #   make deploy        sam deploy --config-env $(ENV)   (ENV=dev|prod; needs AWS)
 #   make smoke         checks the deployed stack's outputs (ENV=dev|prod; needs AWS)
 
@@ -14,6 +14,7 @@ CFN_GUARD          := $(TOOLS_DIR)/bin/cfn-guard
 IAC_OUT            := $(LOCAL)/iac
 TRANSLATED         := $(IAC_OUT)/template.json
 SAM_BUILD_DIR      := $(ROOT)/.aws-sam/build
+FUNCTION_ZIPS      := $(ROOT)/.aws-sam/zip
 LAMBDA_FUNCTIONS   := upload faces health indexer migrate
 ARM64_TARGET       := aarch64-unknown-linux-gnu
 ENV                ?= dev
@@ -26,7 +27,10 @@ IAC_OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_
 # A change to migrations/ re-runs them on deploy (Custom::DatabaseMigrations).
 MIGRATIONS_VERSION = $(shell cat $(sort $(wildcard $(ROOT)/migrations/*.sql)) /dev/null | sha256sum | cut -c1-16)
 
-.PHONY: cfn-guard lint-iac test-iac build test-build deploy smoke arm64-target
+.PHONY: cfn-guard lint-iac test-iac build deploy smoke arm64-target
+
+# The functions' arm64 build is one of the checks.
+test: build
 
 cfn-guard: $(CFN_GUARD)
 $(CFN_GUARD):
@@ -55,10 +59,7 @@ build: venv arm64-target
 	@start=$$(date +%s); \
 	$(IAC_OFFLINE) sam build --template template.yaml; \
 	status=$$?; echo "sam build: $$(( $$(date +%s) - start )) s"; exit $$status
-	@$(PY) tests/iac/artifacts.py $(SAM_BUILD_DIR) $(LAMBDA_FUNCTIONS)
-
-test-build: build
-	$(PY) tests/iac/artifacts.py --check $(SAM_BUILD_DIR) $(LAMBDA_FUNCTIONS)
+	$(PY) tests/iac/artifacts.py $(SAM_BUILD_DIR) $(FUNCTION_ZIPS) $(LAMBDA_FUNCTIONS)
 
 deploy: venv
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac

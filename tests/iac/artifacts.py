@@ -1,15 +1,14 @@
-"""Report (and with --check, verify) the functions that `sam build` produced.
+"""Verify the functions that `sam build` produced, zip them and print their sizes.
 
 Each function must be a Linux arm64 (AArch64) ELF executable named `bootstrap`
-in .aws-sam/build/<LogicalId>/, as provided.al2023 on Graviton expects. The zip
-size printed is what `sam deploy` uploads (deflate, as sam packages it).
+in .aws-sam/build/<LogicalId>/, as provided.al2023 on Graviton expects. Each is
+zipped (deflate, as `sam deploy` packages it) into ZIP_DIR/<binary>.zip.
 
-Usage: python tests/iac/artifacts.py [--check] BUILD_DIR BINARY...
+Usage: python tests/iac/artifacts.py BUILD_DIR ZIP_DIR BINARY...
 """
 
 from __future__ import annotations
 
-import io
 import sys
 import zipfile
 from pathlib import Path
@@ -56,21 +55,20 @@ def check_bootstrap(path: Path) -> None:
         raise ArtifactError(f"{path}: ELF machine {machine} is not AArch64 ({ELF_MACHINE_AARCH64})")
 
 
-def zipped_size(directory: Path) -> int:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def write_zip(directory: Path, zip_path: Path) -> int:
+    """Zip the artifact directory into `zip_path`; return the zip's size."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for file in sorted(p for p in directory.rglob("*") if p.is_file()):
             archive.write(file, file.relative_to(directory))
-    return buffer.tell()
+    return zip_path.stat().st_size
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    args = [a for a in argv[1:] if a != "--check"]
-    if len(args) < 2:
+    if len(argv) < 4:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
-    build_dir, expected = Path(args[0]), args[1:]
+    build_dir, zip_dir, expected = Path(argv[1]), Path(argv[2]), argv[3:]
     try:
         functions = built_functions(build_dir)
     except FileNotFoundError:
@@ -89,12 +87,14 @@ def main(argv: list[str]) -> int:
         except ArtifactError as error:
             failures.append(str(error))
             continue
-        print(f"{name:<10} {bootstrap.stat().st_size:>12,} {zipped_size(directory):>12,}")
+        size = write_zip(directory, zip_dir / f"{name}.zip")
+        print(f"{name:<10} {bootstrap.stat().st_size:>12,} {size:>12,}")
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
-    if check and not failures:
-        print(f"{len(expected)} passed, 0 failed: arm64 bootstrap for every function")
-    return 1 if failures and check else 0
+    if failures:
+        return 1
+    print(f"{len(expected)} arm64 functions, zipped in {zip_dir}")
+    return 0
 
 
 if __name__ == "__main__":
