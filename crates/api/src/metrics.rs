@@ -1,5 +1,7 @@
 //! Custom metrics in CloudWatch Embedded Metric Format: one JSON line on
-//! standard output, which CloudWatch Logs turns into metrics.
+//! standard output, which CloudWatch Logs turns into metrics. Off Lambda
+//! (the local runtime, tests, benchmarks) the same documents go to `tracing`
+//! instead, where they do not mix with what the terminal shows.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,15 +23,23 @@ impl Unit {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    Stdout,
+    Tracing,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     namespace: String,
     function_name: String,
     cold: AtomicBool,
+    sink: Sink,
 }
 
 impl Metrics {
-    /// `function_name` is the dimension; Lambda's own name wins when set.
+    /// Metrics on standard output, for Lambda. `function_name` is the
+    /// dimension; Lambda's own name wins when set.
     pub fn new(namespace: impl Into<String>, function_name: &str) -> Self {
         let function_name =
             std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function_name.to_owned());
@@ -37,6 +47,16 @@ impl Metrics {
             namespace: namespace.into(),
             function_name,
             cold: AtomicBool::new(true),
+            sink: Sink::Stdout,
+        }
+    }
+
+    /// The same documents as `debug` events of the `metrics` target
+    /// (`RUST_LOG=metrics=debug` shows them).
+    pub fn traced(namespace: impl Into<String>, function_name: &str) -> Self {
+        Self {
+            sink: Sink::Tracing,
+            ..Self::new(namespace, function_name)
         }
     }
 
@@ -49,9 +69,14 @@ impl Metrics {
 
     pub fn emit(&self, values: &[(&str, f64, Unit)]) {
         let line = self.document(values, chrono::Utc::now().timestamp_millis());
-        // One write per line so concurrent invocations do not interleave.
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
+        match self.sink {
+            Sink::Stdout => {
+                // One write per line so concurrent invocations do not interleave.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+            }
+            Sink::Tracing => tracing::debug!(target: "metrics", emf = %line),
+        }
     }
 
     fn document(&self, values: &[(&str, f64, Unit)], timestamp_ms: i64) -> Value {
@@ -89,6 +114,7 @@ mod tests {
             namespace: "FaceRegistry".into(),
             function_name: "indexer".into(),
             cold: AtomicBool::new(true),
+            sink: Sink::Stdout,
         };
         let doc = metrics.document(
             &[
@@ -111,7 +137,8 @@ mod tests {
 
     #[test]
     fn cold_start_is_counted_once() {
-        let metrics = Metrics::new("FaceRegistry", "health");
+        let metrics = Metrics::traced("FaceRegistry", "health");
+        assert_eq!(metrics.sink, Sink::Tracing);
         metrics.cold_start();
         assert!(!metrics.cold.load(Ordering::Relaxed));
     }

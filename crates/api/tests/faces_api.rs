@@ -32,7 +32,7 @@ impl Harness {
             people: people.clone(),
             photos: presigning_photo_store(),
             photo_links,
-            metrics: Metrics::new("FaceRegistryTest", "faces"),
+            metrics: Metrics::traced("FaceRegistryTest", "faces"),
         };
         Self {
             _database: database,

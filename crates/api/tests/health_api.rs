@@ -13,7 +13,7 @@ fn health(people: MysqlPersonStore) -> HealthApi<MysqlPersonStore> {
         people,
         bucket: "face-registry-photos".into(),
         collection: "face-registry".into(),
-        metrics: Metrics::new("FaceRegistryTest", "health"),
+        metrics: Metrics::traced("FaceRegistryTest", "health"),
     }
 }
 

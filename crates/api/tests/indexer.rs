@@ -268,7 +268,7 @@ impl Harness {
             people: people.clone(),
             photos: photos.clone(),
             faces: faces.clone(),
-            metrics: Metrics::new("FaceRegistryTest", "indexer"),
+            metrics: Metrics::traced("FaceRegistryTest", "indexer"),
         };
         Self {
             database,

@@ -30,7 +30,7 @@ impl Harness {
             people: MysqlPersonStore::new(database.pool().clone()),
             photos: presigning_photo_store(),
             url_ttl: Duration::from_secs(300),
-            metrics: Metrics::new("FaceRegistryTest", "upload"),
+            metrics: Metrics::traced("FaceRegistryTest", "upload"),
         };
         Self { database, api }
     }

@@ -79,7 +79,7 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         photo_links: PhotoLinks::Presigned {
             ttl: Duration::from_secs(300),
         },
-        metrics: Metrics::new("FaceRegistryBench", "faces"),
+        metrics: Metrics::traced("FaceRegistryBench", "faces"),
     };
 
     let deep_cursor = walk_to_depth(&api, DEPTH).await?;

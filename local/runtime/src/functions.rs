@@ -47,30 +47,31 @@ impl Functions {
                 ttl: config.photo_url_ttl,
             },
         };
+        // Metrics go to tracing: this process's standard output is a terminal, not CloudWatch Logs.
         Self {
             upload: UploadApi {
                 people: adapters.people(),
                 photos: adapters.photos(config),
                 url_ttl: config.upload_url_ttl,
-                metrics: Metrics::new(&config.metrics_namespace, "upload"),
+                metrics: Metrics::traced(&config.metrics_namespace, "upload"),
             },
             faces: FacesApi {
                 people: adapters.people(),
                 photos: adapters.photos(config),
                 photo_links,
-                metrics: Metrics::new(&config.metrics_namespace, "faces"),
+                metrics: Metrics::traced(&config.metrics_namespace, "faces"),
             },
             health: HealthApi {
                 people: adapters.people(),
                 bucket: config.bucket.clone(),
                 collection: config.collection.clone(),
-                metrics: Metrics::new(&config.metrics_namespace, "health"),
+                metrics: Metrics::traced(&config.metrics_namespace, "health"),
             },
             indexer: IndexerFn {
                 people: adapters.people(),
                 photos: adapters.photos(config),
                 faces: adapters.faces(config),
-                metrics: Metrics::new(&config.metrics_namespace, "indexer"),
+                metrics: Metrics::traced(&config.metrics_namespace, "indexer"),
             },
             adapters,
         }
