@@ -56,14 +56,13 @@ pub async fn s3_client_from_env(region: &str, force_path_style: bool) -> aws_sdk
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     use aws_config::meta::credentials::CredentialsProviderChain;
     use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
     let credentials = CredentialsProviderChain::first_try(
         "Environment",
         EnvironmentVariableCredentialsProvider::new(),
     )
     .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
