@@ -42,7 +42,8 @@ def check_bootstrap(path: Path) -> None:
     """Fail unless `path` is a 64-bit little-endian AArch64 ELF executable."""
     if not path.is_file():
         raise ArtifactError(f"{path}: missing")
-    header = path.read_bytes()[:20]
+    with path.open("rb") as binary:
+        header = binary.read(20)
     if len(header) < 20 or header[:4] != ELF_MAGIC:
         raise ArtifactError(f"{path}: not an ELF file")
     if header[4] != ELF_CLASS_64 or header[5] != ELF_LITTLE_ENDIAN:
