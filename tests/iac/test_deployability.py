@@ -1,0 +1,151 @@
+"""Faults that every offline lint accepts and AWS does not: a stack that waits
+an hour for an answer that cannot come, data lost with the stack, a resource
+created before what it needs. Each test states the AWS behaviour it relies on.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+Template = dict[str, Any]
+
+# Regions that offer Rekognition, with the name CloudFormation gives the bucket
+# its custom-resource answers go to: the region without its dashes (CloudFormation
+# user guide, "VPC endpoints": "When using custom resources, AWS Region names
+# don't contain dashes. For example, uswest2").
+RESPONSE_BUCKETS = {
+    "us-east-1": "cloudformation-custom-resource-response-useast1",
+    "eu-west-1": "cloudformation-custom-resource-response-euwest1",
+    "ap-southeast-2": "cloudformation-custom-resource-response-apsoutheast2",
+    "us-gov-west-1": "cloudformation-custom-resource-response-usgovwest1",
+}
+
+
+def resolve(node: Any, region: str, partition: str = "aws") -> Any:
+    """The intrinsic functions the endpoint policy uses, for one region."""
+    pseudo = {
+        "AWS::Region": region, "AWS::Partition": partition,
+        "AWS::StackName": "face-registry", "AWS::AccountId": "123456789012",
+    }
+    if isinstance(node, list):
+        return [resolve(item, region, partition) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        return pseudo[node["Ref"]]
+    if set(node) == {"Fn::Split"}:
+        separator, source = node["Fn::Split"]
+        return resolve(source, region, partition).split(separator)
+    if set(node) == {"Fn::Join"}:
+        separator, items = node["Fn::Join"]
+        return separator.join(resolve(items, region, partition))
+    if set(node) == {"Fn::Sub"}:
+        body = node["Fn::Sub"]
+        text, variables = (body, {}) if isinstance(body, str) else body
+        values = {**pseudo, **{k: resolve(v, region, partition) for k, v in variables.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
+    return {key: resolve(value, region, partition) for key, value in node.items()}
+
+
+def props(template: Template, logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]["Properties"]
+
+
+def depends_on(template: Template, logical_id: str) -> set[str]:
+    value = template["Resources"][logical_id].get("DependsOn", [])
+    return {value} if isinstance(value, str) else set(value)
+
+
+@pytest.mark.parametrize("region", sorted(RESPONSE_BUCKETS))
+def test_the_migrations_can_answer_cloudformation_through_the_endpoint(sam_template: Template, region: str) -> None:
+    # The migrate function runs in private subnets whose only way to S3 is the
+    # gateway endpoint: its policy must let the answer reach CloudFormation's bucket.
+    statements = props(sam_template, "S3GatewayEndpoint")["PolicyDocument"]["Statement"]
+    allowed = [
+        resolve(s["Resource"], region)
+        for s in statements
+        if s["Effect"] == "Allow" and "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
+    answer = f"arn:aws:s3:::{RESPONSE_BUCKETS[region]}/arn%3Aaws%3Acloudformation/stack/answer"
+    patterns = [r for resource in allowed for r in (resource if isinstance(resource, list) else [resource])]
+    assert any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), answer) for p in patterns), patterns
+
+
+def test_the_migrations_answer_before_cloudformation_gives_up(sam_template: Template) -> None:
+    migrations = props(sam_template, "DatabaseMigrations")
+    function = props(sam_template, "MigrateFunction")
+    # ServiceTimeout: 1 to 3600 seconds, 3600 by default.
+    timeout = int(migrations["ServiceTimeout"])
+    assert function["Timeout"] < timeout <= function["Timeout"] + 120
+    # CloudFormation invokes it asynchronously; a retry would run the
+    # migrations again after the stack has moved on.
+    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+
+
+def test_the_migrations_keep_their_network_until_they_have_answered(sam_template: Template) -> None:
+    # Deletion runs in reverse dependency order: what the function answers
+    # through must outlive it, or CloudFormation waits for an answer that
+    # cannot leave the VPC.
+    needed = {
+        "DbWriterInstance", "S3GatewayEndpoint", "SecretsManagerEndpoint",
+        "PrivateSubnetARouteTable", "PrivateSubnetBRouteTable",
+        "AppToDatabaseEgress", "AppToEndpointsEgress",
+    }
+    assert needed <= depends_on(sam_template, "DatabaseMigrations")
+
+
+def test_deleting_the_stack_keeps_the_photos_and_the_key_that_reads_them(sam_template: Template) -> None:
+    # RetainExceptOnCreate: kept on stack deletion, removed only when the
+    # create that made them rolls back, so that retrying a failed first
+    # create does not collide with a bucket of the same fixed name.
+    for bucket in ("PhotoBucket", "LogBucket"):
+        resource = sam_template["Resources"][bucket]
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", bucket
+        assert resource["UpdateReplacePolicy"] == "Retain", bucket
+    # The photos and the final snapshot are encrypted with this key: deleting
+    # it would make them unreadable once its pending window ends.
+    key = sam_template["Resources"]["RegistryKey"]
+    assert key["DeletionPolicy"] in {"Retain", "RetainExceptOnCreate"}
+    assert key["UpdateReplacePolicy"] == "Retain"
+    assert sam_template["Resources"]["DbCluster"]["DeletionPolicy"] == "Snapshot"
+
+
+def test_the_load_balancer_waits_for_the_internet_gateway(sam_template: Template) -> None:
+    # An internet-facing load balancer needs the gateway attached (CloudFormation
+    # user guide, DependsOn: "Elastic Load Balancing load balancers").
+    assert "InternetGatewayAttachment" in depends_on(sam_template, "Alb")
+
+
+def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in function["Policies"]:
+        for statement in policy["Statement"]:
+            if "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
+            found.append(statement)
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_the_indexer_may_read_the_version_it_indexes(sam_template: Template) -> None:
+    # IndexFaces names the object's version; Rekognition reads that version
+    # with the caller's permissions (s3:GetObjectVersion).
+    actions = {a for s in _statements(props(sam_template, "IndexerFunction")) for a in _actions(s)}
+    assert {"s3:GetObject", "s3:GetObjectVersion"} <= actions
+
+
+def test_every_reader_of_a_secret_may_decrypt_it(sam_template: Template) -> None:
+    # Secrets encrypted with a customer-managed key need kms:Decrypt on it too
+    # (Secrets Manager API reference, GetSecretValue).
+    for logical_id, resource in sam_template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        actions = {a for s in _statements(resource["Properties"]) for a in _actions(s)}
+        if "secretsmanager:GetSecretValue" in actions:
+            assert "kms:Decrypt" in actions, logical_id
