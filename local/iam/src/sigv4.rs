@@ -1,27 +1,57 @@
-//! AWS Signature Version 4 verification of incoming requests.
+//! AWS Signature Version 4 verification of requests signed in the
+//! `Authorization` header (the AWS JSON services: Rekognition, Secrets
+//! Manager).
 //!
 //! The signature is recomputed with the `aws-sigv4` crate (the signer the AWS
-//! SDKs use) from the configured secret key, over exactly the headers the
+//! SDKs use) from the caller's secret key, over exactly the headers the
 //! client listed in `SignedHeaders`, and compared in constant time. The
-//! credential scope must name the configured access key, region and the
-//! `rekognition` service, and the request time must be within five minutes,
-//! as AWS requires.
+//! credential scope must name a known access key, the service's region and
+//! name, and the request time must be within five minutes, as AWS requires.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use axum::http::{HeaderMap, Method, Uri};
 use chrono::{NaiveDateTime, TimeZone, Utc};
+use http::{HeaderMap, Method, Uri};
 use subtle::ConstantTimeEq;
 
-use crate::config::AccessCredentials;
-use crate::error::ApiError;
+use crate::identity::{Identity, KeyRing};
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const SERVICE: &str = "rekognition";
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// A request whose signature does not hold, named as the AWS JSON services
+/// name it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("{0}")]
+    MissingAuthenticationToken(String),
+    #[error("{0}")]
+    UnrecognizedClient(String),
+    #[error("{0}")]
+    InvalidSignature(String),
+}
+
+impl SignatureError {
+    /// The error's `__type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SignatureError::MissingAuthenticationToken(_) => "MissingAuthenticationTokenException",
+            SignatureError::UnrecognizedClient(_) => "UnrecognizedClientException",
+            SignatureError::InvalidSignature(_) => "InvalidSignatureException",
+        }
+    }
+}
+
+/// What a service checks signatures against.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub service: &'a str,
+    pub region: &'a str,
+}
 
 /// The parts of an `Authorization` header.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,17 +64,17 @@ struct Authorization<'a> {
     signature: &'a str,
 }
 
-fn parse_authorization(value: &str) -> Result<Authorization<'_>, ApiError> {
-    let malformed = || {
-        ApiError::InvalidSignature(
-            "Authorization header is not a valid AWS4-HMAC-SHA256 header".into(),
-        )
-    };
+fn invalid(message: impl Into<String>) -> SignatureError {
+    SignatureError::InvalidSignature(message.into())
+}
+
+fn parse_authorization(value: &str) -> Result<Authorization<'_>, SignatureError> {
+    let malformed = || invalid("Authorization header is not a valid AWS4-HMAC-SHA256 header");
     let rest = value
         .strip_prefix(ALGORITHM)
         .and_then(|r| r.strip_prefix(' '))
         .ok_or_else(|| {
-            ApiError::InvalidSignature(format!(
+            invalid(format!(
                 "Authorization header must use the {ALGORITHM} algorithm"
             ))
         })?;
@@ -80,66 +110,63 @@ fn parse_amz_date(value: &str) -> Option<SystemTime> {
     Some(Utc.from_utc_datetime(&naive).into())
 }
 
-/// Checks the request's signature; `Ok` when it was made with `credentials`.
+/// Who signed the request, when the signature holds.
 pub fn verify(
-    credentials: &AccessCredentials,
-    region: &str,
+    keys: &KeyRing,
+    scope: Scope<'_>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
-) -> Result<(), ApiError> {
+) -> Result<Arc<Identity>, SignatureError> {
     let header = headers
-        .get("authorization")
-        .ok_or_else(|| ApiError::MissingAuthenticationToken("Missing Authentication Token".into()))?
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            SignatureError::MissingAuthenticationToken("Missing Authentication Token".into())
+        })?
         .to_str()
-        .map_err(|_| ApiError::InvalidSignature("Authorization header is not ASCII".into()))?;
+        .map_err(|_| invalid("Authorization header is not ASCII"))?;
     let auth = parse_authorization(header)?;
-    if auth.access_key_id != credentials.access_key_id {
-        return Err(ApiError::UnrecognizedClient(
+    let identity = keys.get(auth.access_key_id).ok_or_else(|| {
+        SignatureError::UnrecognizedClient(
             "The security token included in the request is invalid.".into(),
-        ));
-    }
-    if auth.service != SERVICE {
-        return Err(ApiError::InvalidSignature(format!(
-            "Credential should be scoped to correct service: '{SERVICE}'."
+        )
+    })?;
+    if auth.service != scope.service {
+        return Err(invalid(format!(
+            "Credential should be scoped to correct service: '{}'.",
+            scope.service
         )));
     }
-    if auth.region != region {
-        return Err(ApiError::InvalidSignature(format!(
-            "Credential should be scoped to a valid region, not '{}'; this endpoint serves '{region}'.",
-            auth.region
+    if auth.region != scope.region {
+        return Err(invalid(format!(
+            "Credential should be scoped to a valid region, not '{}'; this endpoint serves '{}'.",
+            auth.region, scope.region
         )));
     }
     let amz_date = headers
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::InvalidSignature("Request must carry an X-Amz-Date header".into())
-        })?;
+        .ok_or_else(|| invalid("Request must carry an X-Amz-Date header"))?;
     let signed_at = parse_amz_date(amz_date).ok_or_else(|| {
-        ApiError::InvalidSignature(format!(
+        invalid(format!(
             "X-Amz-Date {amz_date:?} is not YYYYMMDD'T'HHMMSS'Z'"
         ))
     })?;
     if !amz_date.starts_with(auth.date) || auth.date.len() != 8 {
-        return Err(ApiError::InvalidSignature(
-            "Credential date does not match X-Amz-Date".into(),
-        ));
+        return Err(invalid("Credential date does not match X-Amz-Date"));
     }
     let skew = now
         .duration_since(signed_at)
-        .or_else(|e| Ok::<_, ApiError>(e.duration()))?;
+        .unwrap_or_else(|e| e.duration());
     if skew > MAX_CLOCK_SKEW {
-        return Err(ApiError::InvalidSignature(format!(
+        return Err(invalid(format!(
             "Signature expired: {amz_date} is more than 5 minutes from the server's time"
         )));
     }
     if !auth.signed_headers.contains(&"host") {
-        return Err(ApiError::InvalidSignature(
-            "SignedHeaders must include host".into(),
-        ));
+        return Err(invalid("SignedHeaders must include host"));
     }
 
     // Hand the signer exactly the headers the client signed; it adds
@@ -151,13 +178,9 @@ pub fn verify(
             .iter()
             .map(|v| v.to_str())
             .collect::<Result<_, _>>()
-            .map_err(|_| {
-                ApiError::InvalidSignature(format!("Signed header {name} is not ASCII"))
-            })?;
+            .map_err(|_| invalid(format!("Signed header {name} is not ASCII")))?;
         if values.is_empty() {
-            return Err(ApiError::InvalidSignature(format!(
-                "Signed header {name} is missing"
-            )));
+            return Err(invalid(format!("Signed header {name} is missing")));
         }
         signed.push((name, values.join(",")));
     }
@@ -168,37 +191,38 @@ pub fn verify(
         signed.iter().map(|(k, v)| (*k, v.as_str())),
         SignableBody::Bytes(body),
     )
-    .map_err(|e| ApiError::InvalidSignature(format!("Request cannot be signed: {e}")))?;
+    .map_err(|e| invalid(format!("Request cannot be signed: {e}")))?;
     let mut settings = SigningSettings::default();
     settings.excluded_headers = Some(Vec::new());
-    let identity = Credentials::new(
-        &credentials.access_key_id,
-        &credentials.secret_access_key,
+    let credentials = Credentials::new(
+        &identity.access_key_id,
+        identity.secret_access_key(),
         None,
         None,
-        "face-engine",
+        "local-iam",
     )
     .into();
     let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name(SERVICE)
+        .identity(&credentials)
+        .region(scope.region)
+        .name(scope.service)
         .time(signed_at)
         .settings(settings)
         .build()
-        .map_err(|e| ApiError::Internal(format!("signing parameters: {e}")))?;
+        .map_err(|e| invalid(format!("Request cannot be signed: {e}")))?;
     let expected = sign(request, &params.into())
-        .map_err(|e| ApiError::InvalidSignature(format!("Request cannot be signed: {e}")))?;
+        .map_err(|e| invalid(format!("Request cannot be signed: {e}")))?;
     if bool::from(
         expected
             .signature()
             .as_bytes()
             .ct_eq(auth.signature.as_bytes()),
     ) {
-        Ok(())
+        Ok(identity)
     } else {
-        Err(ApiError::InvalidSignature(
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.".into(),
+        Err(invalid(
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method.",
         ))
     }
 }

@@ -1,0 +1,275 @@
+//! The repository's template.yaml, as the local runtime sees it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use local_stack::{LocalStack, SecretValue, StackError, StackSettings};
+use serde_json::Value;
+
+fn template() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml")
+}
+
+fn settings() -> StackSettings {
+    let mut settings = StackSettings::new("face-registry");
+    settings.database_host = "127.0.0.1".into();
+    settings.database_port = 3307;
+    settings.api_endpoint = "http://127.0.0.1:3000".into();
+    settings
+}
+
+fn load(settings: &StackSettings) -> LocalStack {
+    LocalStack::load(&template(), settings).expect("the template loads")
+}
+
+#[test]
+fn routes_come_from_the_functions_http_api_events() {
+    let stack = load(&settings());
+    let mut routes: Vec<(String, String, String, bool)> = stack
+        .functions
+        .iter()
+        .flat_map(|f| {
+            f.routes.iter().map(|r| {
+                (
+                    r.method.clone(),
+                    r.path.clone(),
+                    f.binary.clone(),
+                    r.authorizer.is_some(),
+                )
+            })
+        })
+        .collect();
+    routes.sort();
+    let expected = [
+        ("GET", "/api/faces", "faces", true),
+        ("GET", "/api/faces/{id}", "faces", true),
+        ("GET", "/faces", "faces", false),
+        ("GET", "/healthz", "health", false),
+        ("GET", "/upload", "upload", false),
+        ("POST", "/api/uploads", "upload", true),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(m, p, f, a)| (m.to_string(), p.to_string(), f.to_string(), *a))
+        .collect();
+    assert_eq!(routes, expected);
+    let api = &stack.http_apis[0];
+    assert_eq!(api.default_authorizer.as_deref(), Some("CognitoJwt"));
+    let jwt = &api.authorizers["CognitoJwt"];
+    assert!(
+        jwt.issuer
+            .starts_with("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_"),
+        "{jwt:?}"
+    );
+    assert_eq!(jwt.audience.len(), 1);
+}
+
+#[test]
+fn environments_take_the_globals_and_the_local_values() {
+    let stack = load(&settings());
+    let upload = stack.function("UploadFunction").unwrap();
+    let env = &upload.environment;
+    assert_eq!(
+        env["PHOTO_BUCKET"],
+        "face-registry-123456789012-us-east-1-photos"
+    );
+    assert_eq!(env["FACE_COLLECTION"], "face-registry-faces");
+    assert_eq!(env["DB_HOST"], "127.0.0.1");
+    assert_eq!(env["DB_PORT"], "3307");
+    assert_eq!(env["DB_NAME"], "registry");
+    assert_eq!(env["DB_USER"], "registry_upload");
+    assert_eq!(env["UPLOAD_URL_TTL_SECONDS"], "300");
+    let secret = stack.secret(&env["DB_SECRET_ARN"]).expect("its own secret");
+    assert_eq!(secret.logical_id, "UploadDbSecret");
+    assert_eq!(upload.timeout, Duration::from_secs(15));
+    assert_eq!(
+        stack.function("IndexerFunction").unwrap().timeout,
+        Duration::from_secs(60)
+    );
+    assert_eq!(upload.memory_mb, 256);
+    assert!(
+        upload
+            .role_arn
+            .starts_with("arn:aws:iam::123456789012:role/face-registry-UploadFunctionRole-")
+    );
+    assert!(
+        upload.session_arn().starts_with(
+            "arn:aws:sts::123456789012:assumed-role/face-registry-UploadFunctionRole-"
+        )
+    );
+    assert_eq!(upload.subnets.len(), 2);
+
+    let migrate = stack.function("MigrateFunction").unwrap();
+    assert_eq!(migrate.environment["DB_IAM_AUTH"], "false");
+    let master = stack.secret(&migrate.environment["DB_SECRET_ARN"]).unwrap();
+    assert!(matches!(master.value, SecretValue::DatabaseMaster { .. }));
+    let users: Value = serde_json::from_str(&migrate.environment["DB_APP_USERS"]).unwrap();
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 4);
+    for user in users {
+        let secret = stack
+            .secret(user["secret"].as_str().unwrap())
+            .expect("a secret of the stack");
+        assert_eq!(secret.kms_key.as_deref(), Some(stack.keys[0].arn.as_str()));
+    }
+    assert_eq!(migrate.asynchronous.maximum_retry_attempts, 0);
+}
+
+#[test]
+fn policies_are_resolved_documents() {
+    let stack = load(&settings());
+    let indexer = stack.function("IndexerFunction").unwrap();
+    let statements: Vec<&Value> = indexer
+        .policies
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .collect();
+    let read = statements
+        .iter()
+        .find(|s| s["Sid"] == "ReadPhotos")
+        .unwrap();
+    assert_eq!(
+        read["Resource"],
+        "arn:aws:s3:::face-registry-123456789012-us-east-1-photos/*"
+    );
+    assert!(
+        statements.iter().all(|s| s["Sid"] != "ConnectWithIamAuth"),
+        "no IAM auth by default"
+    );
+    assert_eq!(indexer.asynchronous.maximum_retry_attempts, 2);
+    assert_eq!(
+        indexer.asynchronous.maximum_event_age,
+        Duration::from_secs(3600)
+    );
+    let destination = indexer.asynchronous.on_failure.as_deref().unwrap();
+    assert!(stack.queues.iter().any(|q| q.arn == destination));
+}
+
+#[test]
+fn the_photo_bucket_is_versioned_encrypted_and_notifies_the_indexer() {
+    let stack = load(&settings());
+    let bucket = stack
+        .bucket("face-registry-123456789012-us-east-1-photos")
+        .unwrap();
+    assert!(bucket.versioned);
+    assert_eq!(bucket.kms_key.as_deref(), Some(stack.keys[0].arn.as_str()));
+    let policy = bucket.policy.as_ref().expect("a bucket policy");
+    assert_eq!(policy["Statement"][0]["Sid"], "DenyInsecureTransport");
+    assert_eq!(bucket.cors[0].allowed_origins, ["http://127.0.0.1:3000"]);
+    assert_eq!(bucket.notifications.len(), 2);
+    assert!(
+        bucket
+            .notifications
+            .iter()
+            .all(|n| n.function == "IndexerFunction")
+    );
+    let jpg = &bucket.notifications[0];
+    assert!(jpg.matches("ObjectCreated:Put", "obama_barack.jpg"));
+    assert!(!jpg.matches("ObjectCreated:Put", "obama_barack.txt"));
+    assert!(!jpg.matches("ObjectRemoved:Delete", "obama_barack.jpg"));
+}
+
+#[test]
+fn the_functions_reach_s3_through_the_gateway_endpoint() {
+    let stack = load(&settings());
+    let upload = stack.function("UploadFunction").unwrap();
+    let endpoint = stack
+        .gateway_endpoint_for(upload, "s3")
+        .expect("the S3 gateway endpoint");
+    let resources: Vec<&Value> = endpoint.policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["Resource"])
+        .collect();
+    assert!(
+        resources.contains(&&Value::from(
+            "arn:aws:s3:::cloudformation-custom-resource-response-useast1/*"
+        )),
+        "{resources:?}"
+    );
+    assert!(stack.reaches(upload, "secretsmanager"));
+    assert!(stack.reaches(upload, "rekognition"));
+    assert!(!stack.reaches(upload, "sqs"), "no NAT, no SQS endpoint");
+}
+
+#[test]
+fn the_migrations_are_a_custom_resource_of_the_migrate_function() {
+    let stack = load(&settings());
+    let migrations = &stack.custom_resources[0];
+    assert_eq!(migrations.logical_id, "DatabaseMigrations");
+    assert_eq!(migrations.function.as_deref(), Some("MigrateFunction"));
+    assert_eq!(migrations.service_timeout, Duration::from_secs(360));
+    assert_eq!(migrations.properties["MigrationsVersion"], "initial");
+    assert_eq!(
+        migrations.properties["ServiceToken"],
+        stack.function("MigrateFunction").unwrap().arn
+    );
+}
+
+#[test]
+fn parameters_are_checked_as_cloudformation_checks_them() {
+    let mut settings = settings();
+    settings.parameters.insert("Stage".into(), "qa".into());
+    let error = LocalStack::load(&template(), &settings).unwrap_err();
+    assert!(
+        matches!(error, StackError::Parameter { ref name, .. } if name == "Stage"),
+        "{error}"
+    );
+
+    let mut settings = self::settings();
+    settings.parameters.insert("Stage".into(), "prod".into());
+    let error = LocalStack::load(&template(), &settings).unwrap_err();
+    assert!(
+        matches!(error, StackError::Rule { ref rule, .. } if rule == "ProdNeedsAlarmEmail"),
+        "{error}"
+    );
+
+    let mut settings = self::settings();
+    settings.parameters.insert("Nope".into(), "x".into());
+    assert!(LocalStack::load(&template(), &settings).is_err());
+
+    let mut settings = self::settings();
+    settings
+        .parameters
+        .insert("DbUserPrefix".into(), "Bad-Prefix".into());
+    assert!(LocalStack::load(&template(), &settings).is_err());
+}
+
+#[test]
+fn with_iam_authentication_functions_have_no_password_secret() {
+    let mut settings = settings();
+    settings
+        .parameters
+        .insert("DbIamAuth".into(), "true".into());
+    let stack = load(&settings);
+    let health = stack.function("HealthFunction").unwrap();
+    assert!(!health.environment.contains_key("DB_SECRET_ARN"));
+    assert_eq!(health.environment["DB_IAM_AUTH"], "true");
+    assert_eq!(stack.secrets.len(), 1, "only the master secret");
+    let connect = health
+        .policies
+        .iter()
+        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .find(|s| s["Sid"] == "ConnectWithIamAuth")
+        .unwrap();
+    let cluster = &stack.database_clusters[0];
+    assert_eq!(
+        connect["Resource"],
+        format!(
+            "arn:aws:rds-db:us-east-1:123456789012:dbuser:{}/registry_health",
+            cluster.resource_id
+        )
+    );
+}
+
+#[test]
+fn a_function_setting_a_reserved_variable_is_refused() {
+    let text = std::fs::read_to_string(template()).unwrap().replace(
+        "          UPLOAD_URL_TTL_SECONDS: \"300\"",
+        "          AWS_REGION: eu-west-1",
+    );
+    let template = local_stack::parse_template(&text).unwrap();
+    let error = LocalStack::from_template(&template, &settings()).unwrap_err();
+    assert!(error.to_string().contains("AWS_REGION"), "{error}");
+}
