@@ -1,8 +1,15 @@
-//! Configuration of the store and of event delivery.
+//! Configuration of the store: its buckets (versioning, encryption key,
+//! policy, CORS, notifications), who may call it, and event delivery.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use local_iam::{Access, Policy};
+
+use crate::target::EventTarget;
 
 /// Lambda's asynchronous invocation retries an event at most twice.
 pub const MAX_RETRIES: usize = 2;
@@ -49,7 +56,7 @@ impl DeliveryPolicy {
         }
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.retry_delays.len() > MAX_RETRIES {
             return Err(ConfigError::TooManyRetries(self.retry_delays.len()));
         }
@@ -68,93 +75,148 @@ impl DeliveryPolicy {
     }
 }
 
-/// The secret half of the store's credentials; never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(String);
-
-impl SecretKey {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
+/// Who receives a bucket's events, and how (Lambda's asynchronous invocation).
+#[derive(Clone)]
+pub struct NotificationTarget {
+    /// Names the target in logs; notifications with the same name share
+    /// one delivery queue and dead-letter folder.
+    pub name: String,
+    pub target: Arc<dyn EventTarget>,
+    pub delivery: DeliveryPolicy,
+    /// Events that failed every attempt are kept here.
+    pub dead_letter_dir: PathBuf,
 }
 
-impl fmt::Debug for SecretKey {
+impl fmt::Debug for NotificationTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(<redacted>)")
+        f.debug_struct("NotificationTarget")
+            .field("name", &self.name)
+            .field("delivery", &self.delivery)
+            .field("dead_letter_dir", &self.dead_letter_dir)
+            .finish_non_exhaustive()
     }
 }
 
-impl From<String> for SecretKey {
-    fn from(secret: String) -> Self {
-        Self(secret)
+/// One entry of a bucket's notification configuration.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// `s3.configurationId` of its events.
+    pub id: String,
+    /// e.g. `s3:ObjectCreated:*` or `s3:ObjectCreated:Put`.
+    pub event: String,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    pub target: NotificationTarget,
+}
+
+impl Notification {
+    /// Every object creation of the bucket.
+    pub fn all_created(target: NotificationTarget) -> Self {
+        Self {
+            id: "s3-store-object-created".to_owned(),
+            event: "s3:ObjectCreated:*".to_owned(),
+            prefix: None,
+            suffix: None,
+            target,
+        }
+    }
+
+    pub(crate) fn matches(&self, event_name: &str, key: &str) -> bool {
+        let pattern = self.event.strip_prefix("s3:").unwrap_or(&self.event);
+        let event = match pattern.strip_suffix('*') {
+            Some(prefix) => event_name.starts_with(prefix),
+            None => event_name == pattern,
+        };
+        event
+            && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
     }
 }
 
-impl From<&str> for SecretKey {
-    fn from(secret: &str) -> Self {
-        Self(secret.to_owned())
+/// A CORS rule of a bucket, as S3 evaluates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsRule {
+    pub allowed_methods: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub exposed_headers: Vec<String>,
+    pub max_age_seconds: Option<u64>,
+}
+
+/// A bucket and everything S3 keeps about it.
+#[derive(Debug, Clone)]
+pub struct BucketConfig {
+    pub name: String,
+    /// Versioning enabled: every write keeps a version, deletes leave markers.
+    pub versioned: bool,
+    /// Default encryption with this KMS key (SSE-KMS): writers need
+    /// `kms:GenerateDataKey` on it and readers `kms:Decrypt`.
+    pub kms_key: Option<KmsKey>,
+    /// Its bucket policy.
+    pub policy: Option<Policy>,
+    pub cors: Vec<CorsRule>,
+    pub notifications: Vec<Notification>,
+}
+
+impl BucketConfig {
+    /// An unversioned bucket without policy, encryption key, CORS or notifications.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            versioned: false,
+            kms_key: None,
+            policy: None,
+            cors: Vec::new(),
+            notifications: Vec::new(),
+        }
     }
+}
+
+/// A KMS key and its key policy.
+#[derive(Debug, Clone)]
+pub struct KmsKey {
+    pub arn: String,
+    pub policy: Policy,
 }
 
 /// Everything the store needs to run.
 #[derive(Debug, Clone)]
 pub struct S3StoreConfig {
-    /// Objects live under `root_dir/<bucket>/<key>`.
+    /// Current objects live under `root_dir/<bucket>/<key>`.
     pub root_dir: PathBuf,
-    /// The one access key id requests must be signed with (SigV4).
-    pub access_key_id: String,
-    pub secret_access_key: SecretKey,
-    /// Region named in events (`awsRegion`).
+    /// Versions of versioned buckets. Must lie outside `root_dir`.
+    pub versions_dir: PathBuf,
+    pub access: Access,
+    /// Region named in events (`awsRegion`) and in signatures.
     pub region: String,
-    /// Buckets created at start when missing.
-    pub buckets: Vec<String>,
-    /// Browser origins allowed by CORS, e.g. `http://127.0.0.1:3000`.
-    pub cors_origins: Vec<String>,
-    /// Events that could not be delivered are kept here, one JSON file each.
-    /// Must lie outside `root_dir`, where every folder is a bucket.
-    pub dead_letter_dir: PathBuf,
-    pub delivery: DeliveryPolicy,
-    /// `s3.configurationId` of the events (the notification's name).
-    pub configuration_id: String,
+    pub buckets: Vec<BucketConfig>,
+    /// VPC endpoint id → its policy. Requests that name an endpoint in the
+    /// [`NETWORK_HEADER`](crate::NETWORK_HEADER) header pass its policy.
+    pub endpoints: BTreeMap<String, Option<Policy>>,
     /// `principalId` of the requester and the bucket owner in events.
     pub principal_id: String,
 }
 
 impl S3StoreConfig {
-    /// A configuration with the local defaults: region `us-east-1`, no
-    /// buckets, no CORS origins, local delivery timings.
+    /// A configuration with the local defaults: region `us-east-1`, no buckets.
     pub fn new(
         root_dir: impl Into<PathBuf>,
-        dead_letter_dir: impl Into<PathBuf>,
-        access_key_id: impl Into<String>,
-        secret_access_key: impl Into<SecretKey>,
+        versions_dir: impl Into<PathBuf>,
+        access: Access,
     ) -> Self {
         Self {
             root_dir: root_dir.into(),
-            access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
+            versions_dir: versions_dir.into(),
+            access,
             region: "us-east-1".to_owned(),
             buckets: Vec::new(),
-            cors_origins: Vec::new(),
-            dead_letter_dir: dead_letter_dir.into(),
-            delivery: DeliveryPolicy::default(),
-            configuration_id: "s3-store-object-created".to_owned(),
+            endpoints: BTreeMap::new(),
             principal_id: "s3-store".to_owned(),
         }
     }
 
     /// Checks everything that can be checked without touching the disk.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.access_key_id.trim().is_empty() {
-            return Err(ConfigError::Missing("access key id"));
-        }
-        if self.secret_access_key.expose().is_empty() {
-            return Err(ConfigError::Missing("secret access key"));
-        }
         let region_ok = !self.region.is_empty()
             && self
                 .region
@@ -163,23 +225,23 @@ impl S3StoreConfig {
         if !region_ok {
             return Err(ConfigError::InvalidRegion(self.region.clone()));
         }
-        if let Some(bucket) = self
-            .buckets
-            .iter()
-            .find(|bucket| !s3s::path::check_bucket_name(bucket))
-        {
-            return Err(ConfigError::InvalidBucket(bucket.clone()));
-        }
-        for origin in &self.cors_origins {
-            validate_origin(origin)?;
-        }
-        if self.configuration_id.is_empty() {
-            return Err(ConfigError::Missing("configuration id"));
+        for bucket in &self.buckets {
+            if !s3s::path::check_bucket_name(&bucket.name) {
+                return Err(ConfigError::InvalidBucket(bucket.name.clone()));
+            }
+            for rule in &bucket.cors {
+                for origin in rule.allowed_origins.iter().filter(|o| *o != "*") {
+                    validate_origin(origin)?;
+                }
+            }
+            for notification in &bucket.notifications {
+                notification.target.delivery.validate()?;
+            }
         }
         if self.principal_id.is_empty() {
             return Err(ConfigError::Missing("principal id"));
         }
-        self.delivery.validate()
+        Ok(())
     }
 }
 
@@ -225,27 +287,37 @@ mod tests {
     use super::*;
 
     fn config() -> S3StoreConfig {
-        S3StoreConfig::new("/tmp/root", "/tmp/dead", "AKID", "secret")
+        S3StoreConfig::new(
+            "/tmp/root",
+            "/tmp/versions",
+            Access::single_key("AKID", "wJalrXUtnFEMI-example", "123456789012").unwrap(),
+        )
     }
 
     #[test]
     fn defaults_are_valid_and_secret_is_not_printed() {
-        let mut config = config();
-        config.secret_access_key = SecretKey::new("wJalrXUtnFEMI-example");
+        let config = config();
         config.validate().unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("wJalrXUtnFEMI"), "{printed}");
-        assert!(printed.contains("<redacted>"), "{printed}");
     }
 
     #[test]
     fn bad_values_are_named() {
         let mut c = config();
-        c.buckets = vec!["Bad_Bucket".to_owned()];
+        c.buckets = vec![BucketConfig::new("Bad_Bucket")];
         assert!(c.validate().unwrap_err().to_string().contains("Bad_Bucket"));
 
         let mut c = config();
-        c.cors_origins = vec!["http://localhost:3000/".to_owned()];
+        let mut bucket = BucketConfig::new("photos");
+        bucket.cors = vec![CorsRule {
+            allowed_methods: vec!["GET".into()],
+            allowed_origins: vec!["http://localhost:3000/".into()],
+            allowed_headers: vec![],
+            exposed_headers: vec![],
+            max_age_seconds: None,
+        }];
+        c.buckets = vec![bucket];
         assert!(
             c.validate()
                 .unwrap_err()
@@ -253,28 +325,44 @@ mod tests {
                 .contains("trailing slash")
         );
 
-        let mut c = config();
-        c.cors_origins = vec![
-            "http://localhost:3000".to_owned(),
-            "https://app.example".to_owned(),
-        ];
-        c.validate().unwrap();
-
-        let mut c = config();
-        c.delivery.retry_delays = vec![Duration::from_secs(1); 3];
-        assert!(matches!(c.validate(), Err(ConfigError::TooManyRetries(3))));
-
-        let mut c = config();
-        c.access_key_id = " ".to_owned();
-        assert!(
-            c.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("access key id")
-        );
+        assert!(Access::single_key(" ", "x", "1").is_err());
 
         let mut c = config();
         c.region = "US East".to_owned();
         assert!(matches!(c.validate(), Err(ConfigError::InvalidRegion(_))));
+
+        let policy = DeliveryPolicy {
+            retry_delays: vec![Duration::from_secs(1); 3],
+            ..DeliveryPolicy::default()
+        };
+        assert!(matches!(
+            policy.validate(),
+            Err(ConfigError::TooManyRetries(3))
+        ));
+    }
+
+    #[test]
+    fn notifications_match_events_prefixes_and_suffixes() {
+        struct Nothing;
+        #[async_trait::async_trait]
+        impl EventTarget for Nothing {
+            async fn invoke(&self, _: &crate::S3Event) -> Result<(), crate::InvocationError> {
+                Ok(())
+            }
+        }
+        let target = NotificationTarget {
+            name: "indexer".into(),
+            target: Arc::new(Nothing),
+            delivery: DeliveryPolicy::default(),
+            dead_letter_dir: "/tmp/dead".into(),
+        };
+        let mut jpg = Notification::all_created(target);
+        jpg.suffix = Some(".jpg".into());
+        assert!(jpg.matches("ObjectCreated:Put", "a.jpg"));
+        assert!(jpg.matches("ObjectCreated:CompleteMultipartUpload", "a.jpg"));
+        assert!(!jpg.matches("ObjectCreated:Put", "a.png"));
+        assert!(!jpg.matches("ObjectRemoved:Delete", "a.jpg"));
+        jpg.event = "s3:ObjectCreated:Post".into();
+        assert!(!jpg.matches("ObjectCreated:Put", "a.jpg"));
     }
 }

@@ -140,6 +140,8 @@ pub struct ObjectCreation {
     pub key: String,
     pub size: Option<u64>,
     pub e_tag: Option<String>,
+    /// The new version, in a versioned bucket.
+    pub version_id: Option<String>,
     pub sequencer: String,
     pub event_time: DateTime<Utc>,
     pub source_ip: Option<IpAddr>,
@@ -151,13 +153,17 @@ pub struct ObjectCreation {
 #[derive(Debug, Clone)]
 pub struct EventContext {
     pub region: String,
-    pub configuration_id: String,
     pub principal_id: String,
 }
 
-/// Builds the one-record `S3Event` S3 sends for an object creation.
+/// Builds the one-record `S3Event` S3 sends for an object creation, for the
+/// notification `configuration_id`.
 #[must_use]
-pub fn object_created_event(context: &EventContext, creation: &ObjectCreation) -> S3Event {
+pub fn object_created_event(
+    context: &EventContext,
+    configuration_id: &str,
+    creation: &ObjectCreation,
+) -> S3Event {
     let mut owner = S3UserIdentity::default();
     owner.principal_id = Some(context.principal_id.clone());
 
@@ -172,11 +178,12 @@ pub fn object_created_event(context: &EventContext, creation: &ObjectCreation) -
         .size
         .map(|size| i64::try_from(size).unwrap_or(i64::MAX));
     object.e_tag.clone_from(&creation.e_tag);
+    object.version_id.clone_from(&creation.version_id);
     object.sequencer = Some(creation.sequencer.clone());
 
     let mut entity = S3Entity::default();
     entity.schema_version = Some(S3_SCHEMA_VERSION.to_owned());
-    entity.configuration_id = Some(context.configuration_id.clone());
+    entity.configuration_id = Some(configuration_id.to_owned());
     entity.bucket = bucket;
     entity.object = object;
 
@@ -313,7 +320,6 @@ mod tests {
     fn event_json_has_s3_shape() {
         let context = EventContext {
             region: "eu-west-1".to_owned(),
-            configuration_id: "indexer".to_owned(),
             principal_id: "LOCAL".to_owned(),
         };
         let creation = ObjectCreation {
@@ -322,13 +328,14 @@ mod tests {
             key: "doe jane.jpg".to_owned(),
             size: Some(42),
             e_tag: Some("0123456789abcdef0123456789abcdef".to_owned()),
+            version_id: None,
             sequencer: "0018A1B2C3D4E5F607".to_owned(),
             event_time: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             source_ip: Some("127.0.0.1".parse().unwrap()),
             request_id: "REQ".to_owned(),
             host_id: "HOST".to_owned(),
         };
-        let json = event_to_json(&object_created_event(&context, &creation)).unwrap();
+        let json = event_to_json(&object_created_event(&context, "indexer", &creation)).unwrap();
         let expected = serde_json::json!({"Records": [{
             "eventVersion": "2.1",
             "eventSource": "aws:s3",

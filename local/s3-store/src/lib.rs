@@ -1,15 +1,19 @@
 //! An S3-compatible object store on local disk for development and tests.
 //!
-//! It serves the S3 REST API on 127.0.0.1 (path-style, SigV4 and presigned
-//! URLs checked, CORS for configured origins) on top of `s3s-fs`, and after
-//! every object creation (PutObject, PostObject, CopyObject,
-//! CompleteMultipartUpload) delivers a real S3 `ObjectCreated` event to an
-//! [`EventTarget`], asynchronously and with Lambda's retry rules; events that
-//! still fail are kept as [`DeadLetter`]s on disk.
+//! It serves the S3 REST API on 127.0.0.1 (path-style) on top of `s3s-fs`,
+//! as S3 behaves for the stack's buckets: SigV4 and presigned URLs signed
+//! with the shared key ring, every operation authorized as S3 authorizes it
+//! (identity, bucket, VPC endpoint and KMS key policies, 403 for a missing
+//! key to callers that may not list the bucket), object versions in
+//! versioned buckets, CORS from each bucket's rules, and after every object
+//! creation a real S3 `ObjectCreated` event for each matching notification,
+//! delivered asynchronously with Lambda's retry rules; events that still
+//! fail are kept as [`DeadLetter`]s on disk.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use s3_store::{EventTarget, InvocationError, S3Event, S3Store, S3StoreConfig};
+//! use s3_store::{Access, BucketConfig, DeliveryPolicy, EventTarget, InvocationError,
+//!     Notification, NotificationTarget, S3Event, S3Store, S3StoreConfig};
 //!
 //! struct Indexer;
 //!
@@ -22,34 +26,47 @@
 //! }
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut config = S3StoreConfig::new(".local/s3", ".local/s3-dead-letters", "AKIDLOCAL", "local-secret");
-//! config.buckets = vec!["photos".to_owned()];
-//! config.cors_origins = vec!["http://127.0.0.1:3000".to_owned()];
-//! let store = S3Store::bind(config, "127.0.0.1:3001".parse()?, Arc::new(Indexer)).await?;
+//! let access = Access::single_key("AKIDLOCAL", "local-secret", "123456789012")?;
+//! let mut config = S3StoreConfig::new(".local/s3", ".local/s3-versions", access);
+//! let mut bucket = BucketConfig::new("photos");
+//! bucket.versioned = true;
+//! bucket.notifications.push(Notification::all_created(NotificationTarget {
+//!     name: "indexer".to_owned(),
+//!     target: Arc::new(Indexer),
+//!     delivery: DeliveryPolicy::default(),
+//!     dead_letter_dir: ".local/s3-dead-letters".into(),
+//! }));
+//! config.buckets = vec![bucket];
+//! let store = S3Store::bind(config, "127.0.0.1:3001".parse()?).await?;
 //! println!("AWS_ENDPOINT_URL_S3={}", store.endpoint_url());
-//! for letter in store.dead_letters().list().await? {
-//!     store.dead_letters().replay(&letter.id).await?;
-//! }
 //! store.shutdown().await?;
 //! # Ok(())
 //! # }
 //! ```
 
+mod access;
 mod config;
+mod cors;
 mod dead_letter;
 mod delivery;
 mod event;
 mod notify;
 mod server;
 mod target;
+mod versions;
 
-pub use config::{ConfigError, DeliveryPolicy, MAX_RETRIES, S3StoreConfig, SecretKey};
+pub use access::NETWORK_HEADER;
+pub use config::{
+    BucketConfig, ConfigError, CorsRule, DeliveryPolicy, KmsKey, MAX_RETRIES, Notification,
+    NotificationTarget, S3StoreConfig,
+};
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterReason, DeadLetters};
 pub use event::{
     EVENT_SOURCE, EVENT_VERSION, EventContext, KeyDecodeError, ObjectCreated, ObjectCreation,
     S3_SCHEMA_VERSION, SEQUENCER_WIDTH, SequencerClock, compare_sequencers, decode_event_key,
     encode_event_key, event_to_json, object_created_event,
 };
+pub use local_iam::Access;
 pub use server::{RunningS3Store, S3Store, ShutdownError, StartError};
 pub use target::{EventTarget, InvocationError, InvokeTargetError, LambdaInvokeTarget};
 

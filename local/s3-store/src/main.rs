@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use s3_store::{
-    DeadLetters, DeliveryPolicy, EventTarget, LambdaInvokeTarget, S3Store, S3StoreConfig,
+    Access, BucketConfig, CorsRule, DeadLetters, DeliveryPolicy, EventTarget, LambdaInvokeTarget,
+    Notification, NotificationTarget, S3Store, S3StoreConfig,
 };
 
 #[derive(Debug, Parser)]
@@ -72,6 +73,17 @@ struct ServeArgs {
         global = true
     )]
     dead_letter_dir: PathBuf,
+    /// Folder of object versions (outside the root).
+    #[arg(
+        long,
+        env = "S3_STORE_VERSIONS_DIR",
+        default_value = ".local/s3-versions",
+        global = true
+    )]
+    versions_dir: PathBuf,
+    /// Keep every version of every object, as a versioned bucket does.
+    #[arg(long, global = true)]
+    versioned: bool,
     /// Bucket to create at start when missing (repeatable).
     #[arg(
         long = "bucket",
@@ -117,6 +129,8 @@ enum CliError {
     InvalidSeconds { name: &'static str, value: f64 },
     #[error(transparent)]
     InvokeTarget(#[from] s3_store::InvokeTargetError),
+    #[error(transparent)]
+    Access(#[from] local_iam::AccessError),
     #[error(transparent)]
     Start(#[from] s3_store::StartError),
     #[error(transparent)]
@@ -171,21 +185,46 @@ async fn serve(args: &ServeArgs) -> Result<(), CliError> {
         .map_err(|_| CliError::MissingEnv("AWS_ACCESS_KEY_ID"))?;
     let secret_key = std::env::var("AWS_SECRET_ACCESS_KEY")
         .map_err(|_| CliError::MissingEnv("AWS_SECRET_ACCESS_KEY"))?;
-    let mut config = S3StoreConfig::new(&args.root, &args.dead_letter_dir, access_key, secret_key);
+    let access = Access::single_key(&access_key, &secret_key, "000000000000")?;
+    let mut config = S3StoreConfig::new(&args.root, &args.versions_dir, access);
     config.region.clone_from(&args.region);
-    config.buckets.clone_from(&args.buckets);
-    config.cors_origins.clone_from(&args.cors_origins);
-    config.delivery = DeliveryPolicy {
-        retry_delays: args
-            .retry_delays
-            .iter()
-            .map(|&delay| seconds("--retry-delays", delay))
-            .collect::<Result<_, _>>()?,
-        max_event_age: seconds("--max-event-age", args.max_event_age)?,
-        attempt_timeout: seconds("--invoke-timeout", args.invoke_timeout)?,
-        ..DeliveryPolicy::default()
+    let target = NotificationTarget {
+        name: "events".to_owned(),
+        target: target(args)?,
+        delivery: DeliveryPolicy {
+            retry_delays: args
+                .retry_delays
+                .iter()
+                .map(|&delay| seconds("--retry-delays", delay))
+                .collect::<Result<_, _>>()?,
+            max_event_age: seconds("--max-event-age", args.max_event_age)?,
+            attempt_timeout: seconds("--invoke-timeout", args.invoke_timeout)?,
+            ..DeliveryPolicy::default()
+        },
+        dead_letter_dir: args.dead_letter_dir.clone(),
     };
-    let store = S3Store::bind(config, args.listen, target(args)?).await?;
+    config.buckets = args
+        .buckets
+        .iter()
+        .map(|name| {
+            let mut bucket = BucketConfig::new(name);
+            bucket.versioned = args.versioned;
+            bucket.cors = vec![CorsRule {
+                allowed_methods: ["GET", "HEAD", "PUT", "POST", "DELETE"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                allowed_origins: args.cors_origins.clone(),
+                allowed_headers: vec!["*".to_owned()],
+                exposed_headers: ["ETag", "x-amz-version-id", "x-amz-request-id"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                max_age_seconds: Some(3000),
+            }];
+            bucket.notifications = vec![Notification::all_created(target.clone())];
+            bucket
+        })
+        .collect();
+    let store = S3Store::bind(config, args.listen).await?;
     println!("S3 store listening on {}", store.endpoint_url());
     tokio::signal::ctrl_c().await.map_err(CliError::Signal)?;
     store.shutdown().await?;

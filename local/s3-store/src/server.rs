@@ -1,30 +1,30 @@
 //! Starting, serving and stopping the store.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, Method, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnectionBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
-use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tower::{Layer, ServiceExt};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
+use crate::access::{KeyAuth, OperationAccess, StoreAccess};
 use crate::config::{ConfigError, S3StoreConfig};
+use crate::cors::{CorsLayer, CorsRules};
 use crate::dead_letter::{DeadLetterError, DeadLetters};
 use crate::delivery::Dispatcher;
 use crate::event::{EventContext, SequencerClock};
-use crate::notify::{EventEmitter, NotifyingFileSystem, PeerAddr};
-use crate::target::EventTarget;
+use crate::notify::{EventEmitter, NotifyingFileSystem, PeerAddr, Route};
+use crate::versions::VersionStore;
 
 /// How long open connections may finish their requests on shutdown.
 const CONNECTION_GRACE: Duration = Duration::from_secs(10);
@@ -51,16 +51,15 @@ pub enum StartError {
         source: io::Error,
     },
     #[error(
-        "dead-letter folder {dead_letters} lies inside the data root {root}, where every folder is a bucket"
+        "the {what} folder {path} lies inside the data root {root}, where every folder is a bucket"
     )]
-    DeadLettersInsideRoot {
-        dead_letters: PathBuf,
+    InsideRoot {
+        what: &'static str,
+        path: PathBuf,
         root: PathBuf,
     },
     #[error("file system store at {path} could not be opened: {message}")]
     FileSystem { path: PathBuf, message: String },
-    #[error("CORS origin {0:?} is not a valid header value")]
-    CorsOrigin(String),
     #[error(transparent)]
     DeadLetters(#[from] DeadLetterError),
 }
@@ -81,7 +80,6 @@ impl S3Store {
     pub async fn bind(
         config: S3StoreConfig,
         addr: SocketAddr,
-        target: Arc<dyn EventTarget>,
     ) -> Result<RunningS3Store, StartError> {
         if !addr.ip().is_loopback() {
             return Err(StartError::NotLoopback(addr));
@@ -89,15 +87,15 @@ impl S3Store {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
-        Self::start(config, listener, target).await
+        Self::start(config, listener).await
     }
 
-    /// Serves on `listener`: creates the data root, the configured buckets
-    /// and the dead-letter folder, then accepts connections in the background.
+    /// Serves on `listener`: creates the data root, the configured buckets,
+    /// the versions and dead-letter folders, then accepts connections in the
+    /// background.
     pub async fn start(
         config: S3StoreConfig,
         listener: TcpListener,
-        target: Arc<dyn EventTarget>,
     ) -> Result<RunningS3Store, StartError> {
         config.validate()?;
         let local_addr = listener.local_addr().map_err(StartError::Listener)?;
@@ -106,56 +104,115 @@ impl S3Store {
         }
 
         let root = create_dir(&config.root_dir).await?;
-        let dead_letter_dir = create_dir(&config.dead_letter_dir).await?;
-        if dead_letter_dir.starts_with(&root) {
-            return Err(StartError::DeadLettersInsideRoot {
-                dead_letters: dead_letter_dir,
+        let versions_dir = create_dir(&config.versions_dir).await?;
+        if versions_dir.starts_with(&root) {
+            return Err(StartError::InsideRoot {
+                what: "versions",
+                path: versions_dir,
                 root,
             });
         }
         for bucket in &config.buckets {
-            create_dir(&root.join(bucket)).await?;
+            create_dir(&root.join(&bucket.name)).await?;
         }
 
-        let dead_letters = DeadLetters::open(dead_letter_dir, Arc::clone(&target)).await?;
-        let dispatcher = Dispatcher::new(target, config.delivery.clone(), dead_letters.clone());
+        // One queue and dead-letter folder per target, as Lambda keeps one
+        // asynchronous invocation queue per function.
+        let mut dispatchers: BTreeMap<String, (Arc<Dispatcher>, DeadLetters)> = BTreeMap::new();
+        let mut routes = Vec::new();
+        for bucket in &config.buckets {
+            for notification in &bucket.notifications {
+                let target = &notification.target;
+                let (dispatcher, _) = match dispatchers.get(&target.name) {
+                    Some(existing) => existing.clone(),
+                    None => {
+                        let dir = create_dir(&target.dead_letter_dir).await?;
+                        if dir.starts_with(&root) {
+                            return Err(StartError::InsideRoot {
+                                what: "dead letters",
+                                path: dir,
+                                root,
+                            });
+                        }
+                        let dead_letters =
+                            DeadLetters::open(dir, Arc::clone(&target.target)).await?;
+                        let dispatcher = Dispatcher::new(
+                            Arc::clone(&target.target),
+                            target.delivery.clone(),
+                            dead_letters.clone(),
+                        );
+                        dispatchers.insert(
+                            target.name.clone(),
+                            (Arc::clone(&dispatcher), dead_letters.clone()),
+                        );
+                        (dispatcher, dead_letters)
+                    }
+                };
+                routes.push(Route {
+                    bucket: bucket.name.clone(),
+                    notification: notification.clone(),
+                    dispatcher,
+                });
+            }
+        }
         let emitter = Arc::new(EventEmitter {
             context: EventContext {
                 region: config.region.clone(),
-                configuration_id: config.configuration_id.clone(),
                 principal_id: config.principal_id.clone(),
             },
             sequencers: SequencerClock::new(),
-            dispatcher: Arc::clone(&dispatcher),
+            routes,
         });
         let file_system =
             s3s_fs::FileSystem::new(&root).map_err(|error| StartError::FileSystem {
                 path: root.clone(),
                 message: format!("{error:?}"),
             })?;
+        let access = Arc::new(StoreAccess::new(&config));
+        let versioned = config
+            .buckets
+            .iter()
+            .filter(|b| b.versioned)
+            .map(|b| b.name.clone())
+            .collect();
+        let store = NotifyingFileSystem::new(
+            file_system,
+            root.clone(),
+            emitter,
+            VersionStore::new(versions_dir),
+            versioned,
+            Arc::clone(&access),
+        );
 
-        let mut builder = S3ServiceBuilder::new(NotifyingFileSystem::new(file_system, emitter));
-        builder.set_auth(SimpleAuth::from_single(
-            config.access_key_id.clone(),
-            config.secret_access_key.expose(),
-        ));
-        let service = cors_layer(&config.cors_origins)?.layer(builder.build());
+        let mut builder = S3ServiceBuilder::new(store);
+        builder.set_auth(KeyAuth(config.access.clone()));
+        builder.set_access(OperationAccess(access));
+        let cors = CorsRules::new(
+            config
+                .buckets
+                .iter()
+                .map(|b| (b.name.clone(), b.cors.clone()))
+                .collect(),
+        );
+        let service = CorsLayer(cors).layer(builder.build());
 
         let stop = CancellationToken::new();
         let server = tokio::spawn(serve(listener, service, stop.clone()));
         tracing::info!(
             %local_addr,
             root = %root.display(),
-            buckets = ?config.buckets,
-            cors_origins = ?config.cors_origins,
+            buckets = ?config.buckets.iter().map(|b| &b.name).collect::<Vec<_>>(),
             "S3 store listening"
         );
         Ok(RunningS3Store {
             local_addr,
-            dead_letters,
+            dead_letters: dispatchers
+                .iter()
+                .map(|(name, (_, letters))| (name.clone(), letters.clone()))
+                .collect(),
+            dispatchers: dispatchers.into_values().map(|(d, _)| d).collect(),
             stop,
             server,
-            dispatcher,
         })
     }
 }
@@ -164,10 +221,10 @@ impl S3Store {
 #[derive(Debug)]
 pub struct RunningS3Store {
     local_addr: SocketAddr,
-    dead_letters: DeadLetters,
+    dead_letters: BTreeMap<String, DeadLetters>,
     stop: CancellationToken,
     server: JoinHandle<()>,
-    dispatcher: Arc<Dispatcher>,
+    dispatchers: Vec<Arc<Dispatcher>>,
 }
 
 impl RunningS3Store {
@@ -182,19 +239,21 @@ impl RunningS3Store {
         format!("http://{}", self.local_addr)
     }
 
-    /// The events that could not be delivered.
+    /// The events a notification target could not take.
     #[must_use]
-    pub fn dead_letters(&self) -> &DeadLetters {
-        &self.dead_letters
+    pub fn dead_letters(&self, target: &str) -> Option<&DeadLetters> {
+        self.dead_letters.get(target)
     }
 
     /// Stops accepting connections, lets open requests finish, then lets
-    /// pending deliveries finish for the policy's grace period; what is still
-    /// pending after that is kept as dead letters.
+    /// pending deliveries finish for their policy's grace period; what is
+    /// still pending after that is kept as dead letters.
     pub async fn shutdown(mut self) -> Result<(), ShutdownError> {
         self.stop.cancel();
         (&mut self.server).await.map_err(ShutdownError::Server)?;
-        self.dispatcher.shutdown().await;
+        for dispatcher in &self.dispatchers {
+            dispatcher.shutdown().await;
+        }
         tracing::info!(local_addr = %self.local_addr, "S3 store stopped");
         Ok(())
     }
@@ -215,36 +274,9 @@ async fn create_dir(path: &Path) -> Result<PathBuf, StartError> {
     tokio::fs::canonicalize(path).await.map_err(failed)
 }
 
-/// CORS as S3 answers it for a bucket CORS rule allowing the given origins.
-fn cors_layer(origins: &[String]) -> Result<CorsLayer, StartError> {
-    let origins = origins
-        .iter()
-        .map(|origin| {
-            HeaderValue::from_str(origin).map_err(|_| StartError::CorsOrigin(origin.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([
-            Method::GET,
-            Method::HEAD,
-            Method::PUT,
-            Method::POST,
-            Method::DELETE,
-        ])
-        .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers([
-            header::ETAG,
-            HeaderName::from_static("x-amz-request-id"),
-            HeaderName::from_static("x-amz-id-2"),
-            HeaderName::from_static("x-amz-version-id"),
-        ])
-        .max_age(Duration::from_secs(3000)))
-}
-
 async fn serve(
     listener: TcpListener,
-    service: tower_http::cors::Cors<s3s::service::S3Service>,
+    service: crate::cors::Cors<s3s::service::S3Service>,
     stop: CancellationToken,
 ) {
     let connections = ConnectionBuilder::new(TokioExecutor::new());

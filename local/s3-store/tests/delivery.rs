@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -51,7 +50,7 @@ async fn a_target_failing_twice_is_retried_and_receives_the_event_once() {
     assert_eq!(target.invocations.load(Ordering::SeqCst), 3);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(target.events().len(), 1);
-    assert!(t.store.dead_letters().list().await.unwrap().is_empty());
+    assert!(t.dead_letters().list().await.unwrap().is_empty());
     t.store.shutdown().await.unwrap();
 }
 
@@ -61,7 +60,7 @@ async fn an_event_that_keeps_failing_becomes_a_dead_letter_that_can_be_replayed(
     let t = start(target.clone()).await;
     put(&t, "dead letter.jpg").await;
 
-    let letters = wait_for_dead_letters(t.store.dead_letters(), 1).await;
+    let letters = wait_for_dead_letters(t.dead_letters(), 1).await;
     let letter = &letters[0];
     assert_eq!(letter.reason, DeadLetterReason::RetriesExhausted);
     assert_eq!(letter.attempts, 3, "one attempt and two retries");
@@ -81,11 +80,7 @@ async fn an_event_that_keeps_failing_becomes_a_dead_letter_that_can_be_replayed(
     );
 
     // On disk: one JSON file per event, the event in S3's own shape.
-    let file = t
-        .store
-        .dead_letters()
-        .dir()
-        .join(format!("{}.json", letter.id));
+    let file = t.dead_letters().dir().join(format!("{}.json", letter.id));
     let stored: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(
         stored["event"]["Records"][0]["eventName"],
@@ -99,24 +94,24 @@ async fn an_event_that_keeps_failing_becomes_a_dead_letter_that_can_be_replayed(
     );
 
     // Replay while the target still fails: kept, with the new attempt.
-    let failed = t.store.dead_letters().replay(&letter.id).await.unwrap_err();
+    let failed = t.dead_letters().replay(&letter.id).await.unwrap_err();
     assert!(
         matches!(failed, DeadLetterError::ReplayFailed { .. }),
         "{failed}"
     );
-    let kept = t.store.dead_letters().get(&letter.id).await.unwrap();
+    let kept = t.dead_letters().get(&letter.id).await.unwrap();
     assert_eq!(kept.attempts, 4);
     assert_eq!(kept.reason, DeadLetterReason::ReplayFailed);
 
     // Replay once the target has recovered: delivered and gone.
     target.set_healthy(true);
-    t.store.dead_letters().replay(&letter.id).await.unwrap();
+    t.dead_letters().replay(&letter.id).await.unwrap();
     let delivered = target.events();
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0], letter.event);
-    assert!(t.store.dead_letters().list().await.unwrap().is_empty());
+    assert!(t.dead_letters().list().await.unwrap().is_empty());
     assert!(matches!(
-        t.store.dead_letters().replay(&letter.id).await,
+        t.dead_letters().replay(&letter.id).await,
         Err(DeadLetterError::NotFound(_))
     ));
     t.store.shutdown().await.unwrap();
@@ -128,19 +123,19 @@ async fn dead_letters_can_be_deleted_and_ids_are_checked() {
     let t = start(target.clone()).await;
     put(&t, "a.jpg").await;
     put(&t, "b.jpg").await;
-    let letters = wait_for_dead_letters(t.store.dead_letters(), 2).await;
+    let letters = wait_for_dead_letters(t.dead_letters(), 2).await;
     assert!(letters[0].id < letters[1].id, "listed oldest first");
 
-    t.store.dead_letters().delete(&letters[0].id).await.unwrap();
-    let left = t.store.dead_letters().list().await.unwrap();
+    t.dead_letters().delete(&letters[0].id).await.unwrap();
+    let left = t.dead_letters().list().await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, letters[1].id);
     assert!(matches!(
-        t.store.dead_letters().delete("../../etc/passwd").await,
+        t.dead_letters().delete("../../etc/passwd").await,
         Err(DeadLetterError::InvalidId(_))
     ));
     assert!(matches!(
-        t.store.dead_letters().delete(&letters[0].id).await,
+        t.dead_letters().delete(&letters[0].id).await,
         Err(DeadLetterError::NotFound(_))
     ));
     t.store.shutdown().await.unwrap();
@@ -172,7 +167,7 @@ async fn deliveries_still_pending_after_the_grace_period_become_dead_letters() {
     };
     let t = start_with(target.clone(), policy).await;
     put(&t, "pending.jpg").await;
-    let dead_letters = t.store.dead_letters().clone();
+    let dead_letters = t.dead_letters().clone();
     t.store.shutdown().await.unwrap();
 
     let letters = dead_letters.list().await.unwrap();
@@ -191,7 +186,7 @@ async fn an_event_past_its_maximum_age_is_not_retried() {
     };
     let t = start_with(target.clone(), policy).await;
     put(&t, "old.jpg").await;
-    let letters = wait_for_dead_letters(t.store.dead_letters(), 1).await;
+    let letters = wait_for_dead_letters(t.dead_letters(), 1).await;
     assert_eq!(letters[0].reason, DeadLetterReason::MaxEventAgeExceeded);
     assert_eq!(letters[0].attempts, 1);
     assert_eq!(target.invocations.load(Ordering::SeqCst), 1);
@@ -201,25 +196,19 @@ async fn an_event_past_its_maximum_age_is_not_retried() {
 #[tokio::test]
 async fn the_store_refuses_bad_configuration_and_non_loopback_addresses() {
     let dir = tempfile::tempdir().unwrap();
-    let target: Arc<dyn s3_store::EventTarget> = RecordingTarget::new();
-    let inside =
-        s3_store::S3StoreConfig::new(dir.path(), dir.path().join("dead"), ACCESS_KEY, SECRET_KEY);
-    let error =
-        s3_store::S3Store::bind(inside, "127.0.0.1:0".parse().unwrap(), Arc::clone(&target))
-            .await
-            .unwrap_err();
+    let access = || s3_store::Access::single_key(ACCESS_KEY, SECRET_KEY, "123456789012").unwrap();
+    let inside = s3_store::S3StoreConfig::new(dir.path(), dir.path().join("versions"), access());
+    let error = s3_store::S3Store::bind(inside, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
     assert!(
         error.to_string().contains("inside the data root"),
         "{error}"
     );
 
-    let config = s3_store::S3StoreConfig::new(
-        dir.path().join("s3"),
-        dir.path().join("dead"),
-        ACCESS_KEY,
-        SECRET_KEY,
-    );
-    let error = s3_store::S3Store::bind(config, "0.0.0.0:0".parse().unwrap(), target)
+    let config =
+        s3_store::S3StoreConfig::new(dir.path().join("s3"), dir.path().join("versions"), access());
+    let error = s3_store::S3Store::bind(config, "0.0.0.0:0".parse().unwrap())
         .await
         .unwrap_err();
     assert!(error.to_string().contains("loopback"), "{error}");

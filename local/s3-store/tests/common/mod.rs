@@ -11,7 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use s3_store::{
-    DeliveryPolicy, EventTarget, InvocationError, RunningS3Store, S3Event, S3Store, S3StoreConfig,
+    Access, BucketConfig, CorsRule, DeadLetters, DeliveryPolicy, EventTarget, InvocationError,
+    Notification, NotificationTarget, RunningS3Store, S3Event, S3Store, S3StoreConfig,
 };
 use tempfile::TempDir;
 use tokio::sync::Notify;
@@ -134,25 +135,57 @@ pub async fn start(target: Arc<dyn EventTarget>) -> TestStore {
 }
 
 pub async fn start_with(target: Arc<dyn EventTarget>, policy: DeliveryPolicy) -> TestStore {
+    start_configured(target, policy, |_| {}).await
+}
+
+/// The name of the tests' notification target.
+pub const TARGET: &str = "events";
+
+/// A store with the `photos` bucket, CORS for the test origins and a
+/// notification of every object creation to `target`; `adjust` changes
+/// the configuration before the store starts.
+pub async fn start_configured(
+    target: Arc<dyn EventTarget>,
+    policy: DeliveryPolicy,
+    adjust: impl FnOnce(&mut S3StoreConfig),
+) -> TestStore {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = S3StoreConfig::new(
-        dir.path().join("s3"),
-        dir.path().join("dead-letters"),
-        ACCESS_KEY,
-        SECRET_KEY,
-    );
+    let access = Access::single_key(ACCESS_KEY, SECRET_KEY, "123456789012").unwrap();
+    let mut config = S3StoreConfig::new(dir.path().join("s3"), dir.path().join("versions"), access);
     config.region = REGION.to_owned();
-    config.buckets = vec![BUCKET.to_owned()];
-    config.cors_origins = vec![
-        ALLOWED_ORIGIN.to_owned(),
-        "http://localhost:3000".to_owned(),
-    ];
-    config.delivery = policy;
-    let store = S3Store::bind(config, "127.0.0.1:0".parse().unwrap(), target)
+    let mut bucket = BucketConfig::new(BUCKET);
+    bucket.cors = vec![CorsRule {
+        allowed_methods: vec!["GET".into(), "PUT".into(), "POST".into()],
+        allowed_origins: vec![
+            ALLOWED_ORIGIN.to_owned(),
+            "http://localhost:3000".to_owned(),
+        ],
+        allowed_headers: vec!["*".into()],
+        exposed_headers: vec!["ETag".into()],
+        max_age_seconds: Some(600),
+    }];
+    bucket.notifications = vec![Notification::all_created(NotificationTarget {
+        name: TARGET.to_owned(),
+        target,
+        delivery: policy,
+        dead_letter_dir: dir.path().join("dead-letters"),
+    })];
+    config.buckets = vec![bucket];
+    adjust(&mut config);
+    let store = S3Store::bind(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let client = client(&store.endpoint_url(), SECRET_KEY);
     TestStore { store, client, dir }
+}
+
+impl TestStore {
+    /// The dead letters of the tests' notification target.
+    pub fn dead_letters(&self) -> &DeadLetters {
+        self.store
+            .dead_letters(TARGET)
+            .expect("the target's dead letters")
+    }
 }
 
 pub fn client(endpoint: &str, secret: &str) -> aws_sdk_s3::Client {
