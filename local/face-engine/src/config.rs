@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use local_iam::Access;
+
 /// Which dlib detector finds faces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum DetectorKind {
@@ -22,22 +24,6 @@ impl fmt::Display for DetectorKind {
     }
 }
 
-/// The key pair requests must be signed with (AWS Signature Version 4).
-#[derive(Clone)]
-pub struct AccessCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: String,
-}
-
-impl fmt::Debug for AccessCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
-}
-
 /// Everything [`crate::FaceEngine::open`] needs.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -50,8 +36,9 @@ pub struct EngineConfig {
     pub hog_max_side: u32,
     /// Longest side of the copy the CNN detector scans.
     pub cnn_max_side: u32,
-    /// Requests must be signed with these; `None` accepts unsigned requests.
-    pub credentials: Option<AccessCredentials>,
+    /// Who may call, and what they may do: every request is signed with a
+    /// key of the ring and authorized as Rekognition authorizes it.
+    pub access: Access,
     /// The region requests are signed for, also used in collection ARNs.
     pub region: String,
     /// Account id shown in collection ARNs.
@@ -62,15 +49,19 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     /// A configuration with the defaults: HOG, one worker per core (at most
-    /// two), region `us-east-1`, no request signing required.
-    pub fn new(data_dir: impl Into<PathBuf>, models_dir: impl Into<PathBuf>) -> Self {
+    /// two), region `us-east-1`.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        models_dir: impl Into<PathBuf>,
+        access: Access,
+    ) -> Self {
         Self {
             data_dir: data_dir.into(),
             models_dir: models_dir.into(),
             detector: DetectorKind::Hog,
             hog_max_side: 1600,
             cnn_max_side: 640,
-            credentials: None,
+            access,
             region: "us-east-1".to_owned(),
             account_id: "000000000000".to_owned(),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use local_iam::Identity;
 use uuid::Uuid;
 
 use crate::api::{self, *};
@@ -43,12 +44,18 @@ struct Inner {
     config: EngineConfig,
     store: CollectionStore,
     models: ModelPool,
-    s3: aws_sdk_s3::Client,
+    /// The S3 endpoint images are read from; each read is signed as the
+    /// caller, as Rekognition reads with the caller's permissions.
+    s3: aws_sdk_s3::config::Builder,
 }
 
 impl FaceEngine {
-    /// Loads the models and every collection under the data dir.
-    pub async fn open(config: EngineConfig, s3: aws_sdk_s3::Client) -> Result<Self, OpenError> {
+    /// Loads the models and every collection under the data dir. `s3` says
+    /// where images are read from (endpoint, region, addressing), not as whom.
+    pub async fn open(
+        config: EngineConfig,
+        s3: aws_sdk_s3::config::Builder,
+    ) -> Result<Self, OpenError> {
         let models_dir = config.models_dir.clone();
         let with_cnn = config.detector == DetectorKind::Cnn;
         let workers = config.workers;
@@ -79,10 +86,29 @@ impl FaceEngine {
         &self.inner.config
     }
 
-    fn arn(&self, collection_id: &str) -> String {
+    /// The ARN of a collection; `*` stands for every collection.
+    pub fn arn(&self, collection_id: &str) -> String {
         format!(
-            "aws:rekognition:{}:{}:collection/{collection_id}",
+            "arn:aws:rekognition:{}:{}:collection/{collection_id}",
             self.inner.config.region, self.inner.config.account_id
+        )
+    }
+
+    /// An S3 client that signs as `caller`.
+    fn s3_as(&self, caller: &Identity) -> aws_sdk_s3::Client {
+        let credentials = aws_credential_types::Credentials::new(
+            &caller.access_key_id,
+            caller.secret_access_key(),
+            None,
+            None,
+            "face-engine-caller",
+        );
+        aws_sdk_s3::Client::from_conf(
+            self.inner
+                .s3
+                .clone()
+                .credentials_provider(credentials)
+                .build(),
         )
     }
 
@@ -173,10 +199,11 @@ impl FaceEngine {
     /// Fetches and decodes an image, then analyses it with a model set.
     async fn analyze(
         &self,
+        caller: &Identity,
         image: Image,
         select: impl FnOnce(&[FaceObservation]) -> Vec<usize> + Send + 'static,
     ) -> Result<ImageAnalysis, ApiError> {
-        let bytes = image_input::load_bytes(image, &self.inner.s3).await?;
+        let bytes = image_input::load_bytes(image, &self.s3_as(caller)).await?;
         let decoded = tokio::task::spawn_blocking(move || image_input::decode(&bytes))
             .await
             .map_err(|e| ApiError::Internal(format!("decode task failed: {e}")))??;
@@ -201,6 +228,7 @@ impl FaceEngine {
 
     pub async fn index_faces(
         &self,
+        caller: &Identity,
         request: IndexFacesRequest,
     ) -> Result<IndexFacesResponse, ApiError> {
         validate_collection_id(&request.collection_id)?;
@@ -220,7 +248,7 @@ impl FaceEngine {
         self.inner.store.get(&request.collection_id)?;
 
         let analysis = self
-            .analyze(request.image, move |faces| {
+            .analyze(caller, request.image, move |faces| {
                 let measured: Vec<_> = faces
                     .iter()
                     .map(|f| (f.quality, f.bounding_box.area()))
@@ -435,6 +463,7 @@ impl FaceEngine {
 
     pub async fn search_faces_by_image(
         &self,
+        caller: &Identity,
         request: SearchFacesByImageRequest,
     ) -> Result<SearchFacesByImageResponse, ApiError> {
         validate_collection_id(&request.collection_id)?;
@@ -450,7 +479,7 @@ impl FaceEngine {
         let collection = self.inner.store.get(&request.collection_id)?;
 
         let analysis = self
-            .analyze(request.image, move |faces| {
+            .analyze(caller, request.image, move |faces| {
                 largest_passing(faces, filter).into_iter().collect()
             })
             .await?;
@@ -478,10 +507,11 @@ impl FaceEngine {
 
     pub async fn detect_faces(
         &self,
+        caller: &Identity,
         request: DetectFacesRequest,
     ) -> Result<DetectFacesResponse, ApiError> {
         validate_attributes("Attributes", &request.attributes)?;
-        let analysis = self.analyze(request.image, |_| Vec::new()).await?;
+        let analysis = self.analyze(caller, request.image, |_| Vec::new()).await?;
         Ok(DetectFacesResponse {
             face_details: analysis
                 .faces

@@ -40,6 +40,17 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl From<local_iam::sigv4::SignatureError> for ApiError {
+    fn from(error: local_iam::sigv4::SignatureError) -> Self {
+        use local_iam::sigv4::SignatureError as E;
+        match error {
+            E::MissingAuthenticationToken(m) => ApiError::MissingAuthenticationToken(m),
+            E::UnrecognizedClient(m) => ApiError::UnrecognizedClient(m),
+            E::InvalidSignature(m) => ApiError::InvalidSignature(m),
+        }
+    }
+}
+
 impl ApiError {
     /// The `__type` Rekognition uses for this error.
     pub fn type_name(&self) -> &'static str {

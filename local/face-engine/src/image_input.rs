@@ -75,21 +75,17 @@ async fn fetch_s3(object: S3Object, s3: &aws_sdk_s3::Client) -> Result<Vec<u8>, 
     if let Some(version) = object.version.filter(|v| !v.is_empty()) {
         request = request.version_id(version);
     }
+    // Whatever S3 answers (a missing object or version, or access denied to
+    // the caller), Rekognition reports that it could not read the object.
     let output = request.send().await.map_err(|error| {
         let code = match &error {
             SdkError::ServiceError(service) => service.err().code().unwrap_or("unknown").to_owned(),
             other => other.to_string(),
         };
-        tracing::info!(%bucket, %key, code, "could not fetch the S3 object");
-        match code.as_str() {
-            "AccessDenied" | "Forbidden" => ApiError::AccessDenied(format!(
-                "Access denied reading s3://{bucket}/{key}"
-            )),
-            _ => ApiError::InvalidS3Object(
-                "Unable to get object metadata from S3. Check object key, region and/or access permissions."
-                    .to_owned(),
-            ),
-        }
+        tracing::info!(%bucket, %key, code, "could not fetch the S3 object as the caller");
+        ApiError::InvalidS3Object(
+            "Unable to get object metadata from S3. Check object key, region and/or access permissions.".to_owned(),
+        )
     })?;
     if output
         .content_length()

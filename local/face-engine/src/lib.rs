@@ -14,13 +14,17 @@
 //!   threshold) is exactly dlib's same-person distance 0.6.
 //! * Quality filter and `UnindexedFaces` reasons: see [`quality`].
 //! * Persistence: see [`store`]; search is a brute-force scan.
-//! * Request signing: see [`auth`].
+//! * Callers: every request is signed (SigV4) with a key of the
+//!   [`local_iam::KeyRing`] and authorized as Rekognition authorizes it
+//!   (`rekognition:<Operation>` on the collection); images in S3 are read
+//!   with the caller's own permissions.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use face_engine::{EngineConfig, FaceEngine};
-//! let config = EngineConfig::new(".local/face-engine", ".local/models");
-//! let s3 = face_engine::s3_client_from_env(&config.region, true).await;
+//! let access = local_iam::Access::single_key("AKIDLOCAL", "local-secret", "123456789012")?;
+//! let config = EngineConfig::new(".local/face-engine", ".local/models", access);
+//! let s3 = face_engine::s3_config_from_env(&config.region, true).await;
 //! let engine = FaceEngine::open(config, s3).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3002").await?;
 //! face_engine::serve(listener, engine).await?;
@@ -28,7 +32,6 @@
 //! ```
 
 pub mod api;
-pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -40,40 +43,29 @@ pub mod similarity;
 pub mod store;
 pub mod vision;
 
-pub use config::{AccessCredentials, DetectorKind, EngineConfig};
+pub use config::{DetectorKind, EngineConfig};
 pub use engine::{FACE_MODEL_VERSION, FaceEngine, OpenError};
 pub use error::ApiError;
 pub use server::{serve, serve_with_shutdown};
 
-/// An S3 client from the standard AWS environment (`AWS_ENDPOINT_URL_S3`,
-/// `AWS_ACCESS_KEY_ID`, ..., or a profile), for `region`, with path-style
-/// addressing when asked, as a local S3 store on `127.0.0.1` needs.
-///
-/// Region and credentials never come from the EC2 instance metadata
-/// service: this engine runs on a workstation, where that lookup would only
-/// send requests to an address outside the machine and time out.
-pub async fn s3_client_from_env(region: &str, force_path_style: bool) -> aws_sdk_s3::Client {
-    use aws_config::environment::EnvironmentVariableCredentialsProvider;
-    use aws_config::meta::credentials::CredentialsProviderChain;
-    use aws_config::profile::ProfileFileCredentialsProvider;
+/// Where images in S3 are read from, from the standard AWS environment
+/// (`AWS_ENDPOINT_URL_S3` or a profile's endpoint), for `region`, with
+/// path-style addressing when asked, as a local S3 store on `127.0.0.1`
+/// needs. Reads are signed as each caller, so no credentials here.
+pub async fn s3_config_from_env(
+    region: &str,
+    force_path_style: bool,
+) -> aws_sdk_s3::config::Builder {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
-    let credentials = CredentialsProviderChain::first_try(
-        "Environment",
-        EnvironmentVariableCredentialsProvider::new(),
-    )
-    .or_else("Profile", ProfileFileCredentialsProvider::builder().build());
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https)
         .region(aws_config::Region::new(region.to_owned()))
-        .credentials_provider(credentials)
+        .no_credentials()
         .load()
         .await;
-    let config = aws_sdk_s3::config::Builder::from(&shared)
-        .force_path_style(force_path_style)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    aws_sdk_s3::config::Builder::from(&shared).force_path_style(force_path_style)
 }

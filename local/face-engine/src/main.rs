@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use face_engine::{AccessCredentials, DetectorKind, EngineConfig, FaceEngine};
+use face_engine::{DetectorKind, EngineConfig, FaceEngine};
 use tracing_subscriber::EnvFilter;
 
 /// A Rekognition-compatible face engine backed by dlib. Point any AWS SDK at
@@ -35,17 +35,12 @@ struct Args {
     /// Region requests are signed for.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     region: String,
-    /// Access key requests must be signed with; with no key pair, unsigned requests are accepted.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", requires = "secret_access_key")]
-    access_key_id: Option<String>,
+    /// Access key every request must be signed with.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    access_key_id: String,
     /// Secret key matching --access-key-id.
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        hide_env_values = true,
-        requires = "access_key_id"
-    )]
-    secret_access_key: Option<String>,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
     /// Use path-style S3 addressing (as a local S3 store needs).
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false)]
     s3_force_path_style: bool,
@@ -57,35 +52,41 @@ async fn main() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "face engine stopped");
+            eprintln!("face-engine: {error}");
             ExitCode::FAILURE
         }
     }
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = EngineConfig::new(args.data_dir, args.models_dir);
+    // Loopback only: the engine holds biometric data and is not hardened
+    // for a network.
+    if !args.listen.ip().is_loopback() {
+        return Err(format!(
+            "refusing to listen on {}: the face engine only listens on loopback addresses",
+            args.listen
+        )
+        .into());
+    }
+    let access = local_iam::Access::single_key(
+        &args.access_key_id,
+        &args.secret_access_key,
+        "000000000000",
+    )?;
+    let mut config = EngineConfig::new(args.data_dir, args.models_dir, access);
     config.detector = args.detector;
     config.region = args.region;
     if let Some(workers) = args.workers {
         config.workers = workers;
     }
-    config.credentials = match (args.access_key_id, args.secret_access_key) {
-        (Some(access_key_id), Some(secret_access_key)) => Some(AccessCredentials {
-            access_key_id,
-            secret_access_key,
-        }),
-        _ => {
-            tracing::warn!("no access key configured: unsigned requests are accepted");
-            None
-        }
-    };
-    let s3 = face_engine::s3_client_from_env(&config.region, args.s3_force_path_style).await;
+    let s3 = face_engine::s3_config_from_env(&config.region, args.s3_force_path_style).await;
     let engine = FaceEngine::open(config, s3).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -14,7 +14,10 @@ use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
-use crate::auth;
+use local_iam::sigv4::{self, Scope};
+use local_iam::{AuthorizeError, Call, Conditions, Identity};
+
+use crate::api;
 use crate::engine::FaceEngine;
 use crate::error::ApiError;
 use crate::image_input::MAX_BYTES_IMAGE;
@@ -74,18 +77,22 @@ async fn handle(
                     "Request body is larger than {MAX_REQUEST_BODY} bytes"
                 ))
             })?;
-            if let Some(credentials) = &engine.config().credentials {
-                auth::verify(
-                    credentials,
-                    &engine.config().region,
-                    &method,
-                    &uri,
-                    &headers,
-                    &body,
-                    SystemTime::now(),
-                )?;
-            }
-            dispatch(&engine, &operation, &body).await
+            let config = engine.config();
+            let scope = Scope {
+                service: "rekognition",
+                region: &config.region,
+            };
+            let caller = sigv4::verify(
+                &config.access.keys,
+                scope,
+                &method,
+                &uri,
+                &headers,
+                &body,
+                SystemTime::now(),
+            )?;
+            tracing::debug!(principal = %caller.name, "signed by");
+            dispatch(&engine, &caller, &operation, &body).await
         }
         .await;
         match result {
@@ -128,18 +135,96 @@ fn json<T: Serialize>(value: T) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Internal(format!("response serialization: {e}")))
 }
 
-async fn dispatch(engine: &FaceEngine, operation: &str, body: &[u8]) -> Result<String, ApiError> {
+/// Rekognition's IAM check: `rekognition:<Operation>` on the collection
+/// (`*` for operations on no collection).
+fn authorize(
+    engine: &FaceEngine,
+    caller: &Identity,
+    operation: &str,
+    collection: Option<&str>,
+) -> Result<(), ApiError> {
+    let resource = engine.arn(collection.unwrap_or("*"));
+    let action = format!("rekognition:{operation}");
+    let conditions = Conditions::new()
+        .boolean("aws:SecureTransport", true)
+        .string("aws:PrincipalArn", caller.role_arn.clone())
+        .string("aws:PrincipalAccount", caller.account.clone());
+    let call = Call {
+        caller,
+        action: &action,
+        resource: &resource,
+        conditions: &conditions,
+    };
+    engine
+        .config()
+        .access
+        .authorizer
+        .authorize(call, None, None)
+        .map_err(|error| {
+            tracing::warn!(principal = %caller.name, %error, "Rekognition request refused");
+            match error {
+                AuthorizeError::Denied(denied) => ApiError::AccessDenied(denied.to_string()),
+                AuthorizeError::Policy(policy) => ApiError::Internal(policy.to_string()),
+            }
+        })
+}
+
+async fn dispatch(
+    engine: &FaceEngine,
+    caller: &Identity,
+    operation: &str,
+    body: &[u8],
+) -> Result<String, ApiError> {
+    let allowed = |collection: Option<&str>| authorize(engine, caller, operation, collection);
     match operation {
-        "CreateCollection" => json(engine.create_collection(parse(body)?).await?),
-        "DescribeCollection" => json(engine.describe_collection(parse(body)?).await?),
-        "ListCollections" => json(engine.list_collections(parse(body)?).await?),
-        "DeleteCollection" => json(engine.delete_collection(parse(body)?).await?),
-        "IndexFaces" => json(engine.index_faces(parse(body)?).await?),
-        "ListFaces" => json(engine.list_faces(parse(body)?).await?),
-        "DeleteFaces" => json(engine.delete_faces(parse(body)?).await?),
-        "SearchFaces" => json(engine.search_faces(parse(body)?).await?),
-        "SearchFacesByImage" => json(engine.search_faces_by_image(parse(body)?).await?),
-        "DetectFaces" => json(engine.detect_faces(parse(body)?).await?),
+        "CreateCollection" => {
+            let request: api::CollectionRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.create_collection(request).await?)
+        }
+        "DescribeCollection" => {
+            let request: api::CollectionRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.describe_collection(request).await?)
+        }
+        "ListCollections" => {
+            allowed(None)?;
+            json(engine.list_collections(parse(body)?).await?)
+        }
+        "DeleteCollection" => {
+            let request: api::CollectionRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.delete_collection(request).await?)
+        }
+        "IndexFaces" => {
+            let request: api::IndexFacesRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.index_faces(caller, request).await?)
+        }
+        "ListFaces" => {
+            let request: api::ListFacesRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.list_faces(request).await?)
+        }
+        "DeleteFaces" => {
+            let request: api::DeleteFacesRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.delete_faces(request).await?)
+        }
+        "SearchFaces" => {
+            let request: api::SearchFacesRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.search_faces(request).await?)
+        }
+        "SearchFacesByImage" => {
+            let request: api::SearchFacesByImageRequest = parse(body)?;
+            allowed(Some(&request.collection_id))?;
+            json(engine.search_faces_by_image(caller, request).await?)
+        }
+        "DetectFaces" => {
+            allowed(None)?;
+            json(engine.detect_faces(caller, parse(body)?).await?)
+        }
         "" => Err(ApiError::UnknownOperation(format!(
             "Requests must carry X-Amz-Target: {TARGET_PREFIX}<Operation>"
         ))),

@@ -10,8 +10,9 @@ use aws_sdk_rekognition::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_rekognition::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rekognition::primitives::Blob;
 use aws_sdk_rekognition::types::{Image, QualityFilter, Reason, S3Object};
-use face_engine::{AccessCredentials, EngineConfig, FaceEngine};
+use face_engine::{EngineConfig, FaceEngine};
 use image::{DynamicImage, ImageOutputFormat, Rgb, RgbImage, imageops};
+use local_iam::{Access, Authorizer, KeyRing, Policy, Principal};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -88,24 +89,65 @@ fn error_code<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     }
 }
 
-fn unreachable_s3() -> aws_sdk_s3::Client {
-    s3_client("http://127.0.0.1:9")
+fn unreachable_s3() -> aws_sdk_s3::config::Builder {
+    s3_config("http://127.0.0.1:9")
 }
 
-fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new(REGION))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                ACCESS_KEY, SECRET_KEY, None, None, "test",
-            ))
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .http_client(aws_smithy_http_client::Builder::new().build_http())
-            .build(),
-    )
+/// Where the engine reads images; it signs each read as its caller.
+fn s3_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
 }
+
+/// The operator (may do anything) and a `Viewer` that may only list faces.
+fn access() -> Access {
+    let mut keys = KeyRing::new(b"unused");
+    let policy = |statements: serde_json::Value| {
+        Policy::parse(
+            "test",
+            &serde_json::json!({"Version": "2012-10-17", "Statement": statements}),
+        )
+        .unwrap()
+    };
+    let principal = |name: &str, policies| Principal {
+        name: name.to_owned(),
+        principal_arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        role_arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        account: "123456789012".to_owned(),
+        policies,
+    };
+    keys.insert(
+        principal(
+            "operator",
+            vec![policy(
+                serde_json::json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]),
+            )],
+        ),
+        ACCESS_KEY,
+        SECRET_KEY,
+    );
+    keys.insert(
+        principal(
+            "Viewer",
+            vec![policy(
+                serde_json::json!([{"Effect": "Allow", "Action": "rekognition:ListFaces",
+                "Resource": "arn:aws:rekognition:us-east-1:123456789012:collection/people"}]),
+            )],
+        ),
+        VIEWER_KEY,
+        SECRET_KEY,
+    );
+    Access {
+        keys: std::sync::Arc::new(keys),
+        authorizer: std::sync::Arc::new(Authorizer::new()),
+    }
+}
+
+const VIEWER_KEY: &str = "AKIDFACEENGINEVIEWER";
 
 fn client(address: std::net::SocketAddr, access_key: &str, secret_key: &str) -> Client {
     Client::from_conf(
@@ -127,14 +169,11 @@ struct Running {
 }
 
 impl Running {
-    async fn start(data_dir: &Path, s3: aws_sdk_s3::Client) -> Self {
-        let mut config = EngineConfig::new(data_dir, local("models"));
+    async fn start(data_dir: &Path, s3: aws_sdk_s3::config::Builder) -> Self {
+        let mut config = EngineConfig::new(data_dir, local("models"), access());
         config.workers = 1;
         config.region = REGION.to_owned();
-        config.credentials = Some(AccessCredentials {
-            access_key_id: ACCESS_KEY.to_owned(),
-            secret_access_key: SECRET_KEY.to_owned(),
-        });
+        config.account_id = "123456789012".to_owned();
         let engine = FaceEngine::open(config, s3)
             .await
             .expect("engine opens (run `make models`)");
@@ -173,7 +212,7 @@ async fn collections_are_created_described_listed_and_deleted() {
     assert_eq!(created.status_code(), Some(200));
     assert_eq!(
         created.collection_arn(),
-        Some("aws:rekognition:us-east-1:000000000000:collection/people")
+        Some("arn:aws:rekognition:us-east-1:123456789012:collection/people")
     );
     assert_eq!(
         created.face_model_version(),
@@ -204,7 +243,7 @@ async fn collections_are_created_described_listed_and_deleted() {
     assert_eq!(described.face_count(), Some(0));
     assert_eq!(
         described.collection_arn(),
-        Some("aws:rekognition:us-east-1:000000000000:collection/people")
+        Some("arn:aws:rekognition:us-east-1:123456789012:collection/people")
     );
     let created_at = described.creation_timestamp().unwrap().secs();
     let now = std::time::SystemTime::now()
@@ -750,6 +789,34 @@ async fn bad_input_and_bad_signatures_are_rejected() {
     let wrong_key = client(engine.address, "AKIDSOMEONEELSE", SECRET_KEY);
     let denied = wrong_key.list_collections().send().await.unwrap_err();
     assert_eq!(error_code(denied), "UnrecognizedClientException");
+
+    // A known caller may do only what its policies allow.
+    let viewer = client(engine.address, VIEWER_KEY, SECRET_KEY);
+    viewer
+        .list_faces()
+        .collection_id("people")
+        .send()
+        .await
+        .unwrap();
+    let denied = viewer
+        .index_faces()
+        .collection_id("people")
+        .image(bytes(photo("obama.jpg")))
+        .send()
+        .await
+        .unwrap_err();
+    let message = denied
+        .as_service_error()
+        .and_then(|e| e.message())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(error_code(denied), "AccessDeniedException");
+    assert_eq!(
+        message,
+        "User: arn:aws:iam::123456789012:user/Viewer is not authorized to perform: rekognition:IndexFaces on \
+         resource: arn:aws:rekognition:us-east-1:123456789012:collection/people because no identity-based \
+         policy allows the rekognition:IndexFaces action"
+    );
     engine.stop().await;
 }
 
@@ -793,7 +860,7 @@ async fn images_are_read_from_s3_objects() {
     let (endpoint, s3_task) = start_s3(s3_root.path()).await;
 
     let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), s3_client(&endpoint)).await;
+    let engine = Running::start(data.path(), s3_config(&endpoint)).await;
     let rekognition = &engine.client;
     rekognition
         .create_collection()
