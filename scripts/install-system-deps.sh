@@ -9,6 +9,7 @@ packages=(
   libdlib-dev libopenblas-dev liblapack-dev libblas-dev
   chromium
   zip unzip
+  openssl
 )
 
 missing=()

@@ -56,11 +56,51 @@ impl std::fmt::Debug for DatabaseSource {
     }
 }
 
+/// The certificate authorities a database connection over TLS trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseCa {
+    /// Those of RDS and Aurora, built in.
+    Rds,
+    /// A PEM file (`DB_TLS_CA_FILE`), e.g. a local server's own.
+    File(std::path::PathBuf),
+}
+
+/// What a function's database user may do: the grants the migrate function
+/// gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppRole {
+    Upload,
+    Faces,
+    Health,
+    Indexer,
+}
+
+/// How a function's database user signs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppUserAuth {
+    /// IAM database authentication (Aurora MySQL only).
+    Iam,
+    /// A password kept in this secret (`username`, `password`).
+    Secret(String),
+}
+
+/// A function's database user, as the migrate function creates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppUser {
+    pub role: AppRole,
+    pub user: String,
+    pub auth: AppUserAuth,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub bucket: String,
     pub collection: String,
     pub database: DatabaseSource,
+    pub database_ca: DatabaseCa,
+    /// The functions' database users (`DB_APP_USERS`, the migrate function's).
+    pub app_users: Vec<AppUser>,
     pub upload_url_ttl: Duration,
     pub photo_url_ttl: Duration,
     /// Base URL of a protected CDN in front of the bucket, when public previews are enabled.
@@ -154,6 +194,15 @@ impl Config {
             ));
         };
 
+        let database_ca = match get("DB_TLS_CA_FILE") {
+            Some(path) => DatabaseCa::File(path.into()),
+            None => DatabaseCa::Rds,
+        };
+        let app_users = match get("DB_APP_USERS") {
+            Some(json) => parse_app_users(&json)?,
+            None => Vec::new(),
+        };
+
         let public_media_base_url = if flag("ENABLE_PUBLIC_PHOTO_PREVIEW")? {
             let base = require("PUBLIC_MEDIA_BASE_URL")?;
             let parsed = url::Url::parse(&base).map_err(|e| ConfigError::Invalid {
@@ -178,6 +227,8 @@ impl Config {
             bucket: require("PHOTO_BUCKET")?,
             collection: require("FACE_COLLECTION")?,
             database,
+            database_ca,
+            app_users,
             upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 300)?,
             photo_url_ttl: seconds("PHOTO_URL_TTL_SECONDS", 300)?,
             public_media_base_url,
@@ -185,6 +236,67 @@ impl Config {
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
         })
     }
+}
+
+/// `[{"role": "upload", "user": "registry_upload", "secret": "arn:..."},
+/// {"role": "faces", "user": "registry_faces", "auth": "iam"}, ...]`
+fn parse_app_users(json: &str) -> Result<Vec<AppUser>, ConfigError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        role: AppRole,
+        user: String,
+        secret: Option<String>,
+        auth: Option<String>,
+    }
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "DB_APP_USERS",
+        reason,
+    };
+    let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| {
+        invalid(format!(
+            "expected a JSON list of {{\"role\", \"user\", \"secret\" or \"auth\": \"iam\"}}: {e}"
+        ))
+    })?;
+    let mut users: Vec<AppUser> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let valid_name = (1..=32).contains(&entry.user.len())
+            && entry
+                .user
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid_name {
+            return Err(invalid(format!(
+                "user {:?} must be 1 to 32 lower-case letters, digits or '_'",
+                entry.user
+            )));
+        }
+        let auth = match (entry.secret, entry.auth.as_deref()) {
+            (Some(arn), None) if !arn.is_empty() => AppUserAuth::Secret(arn),
+            (None, Some("iam")) => AppUserAuth::Iam,
+            _ => {
+                return Err(invalid(format!(
+                    "user {} needs either a \"secret\" or \"auth\": \"iam\"",
+                    entry.user
+                )));
+            }
+        };
+        if users
+            .iter()
+            .any(|u| u.user == entry.user || u.role == entry.role)
+        {
+            return Err(invalid(format!(
+                "user {} or its role appears twice",
+                entry.user
+            )));
+        }
+        users.push(AppUser {
+            role: entry.role,
+            user: entry.user,
+            auth,
+        });
+    }
+    Ok(users)
 }
 
 #[cfg(test)]
@@ -246,6 +358,39 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(c.database, DatabaseSource::Iam { port: 3307, .. }));
+    }
+
+    #[test]
+    fn reads_the_functions_database_users() {
+        let mut vars = BASE.to_vec();
+        vars.push((
+            "DB_APP_USERS",
+            r#"[{"role": "upload", "user": "registry_upload", "secret": "arn:aws:secretsmanager:r:1:secret:u"},
+                {"role": "health", "user": "registry_health", "auth": "iam"}]"#,
+        ));
+        vars.push(("DB_TLS_CA_FILE", "/etc/ca.pem"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.app_users.len(), 2);
+        assert_eq!(c.app_users[0].role, AppRole::Upload);
+        assert_eq!(c.app_users[1].auth, AppUserAuth::Iam);
+        assert_eq!(c.database_ca, DatabaseCa::File("/etc/ca.pem".into()));
+        assert_eq!(config(&BASE).unwrap().database_ca, DatabaseCa::Rds);
+
+        for bad in [
+            r#"[{"role": "upload", "user": "Bad-Name", "auth": "iam"}]"#,
+            r#"[{"role": "upload", "user": "u"}]"#,
+            r#"[{"role": "admin", "user": "u", "auth": "iam"}]"#,
+            r#"[{"role": "upload", "user": "u", "auth": "iam"}, {"role": "upload", "user": "v", "auth": "iam"}]"#,
+            "not json",
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push(("DB_APP_USERS", bad));
+            let error = config(&vars).unwrap_err().to_string();
+            assert!(
+                error.starts_with("DB_APP_USERS is invalid"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -9,9 +9,11 @@ pub mod mysql;
 pub mod rekognition;
 pub mod s3;
 mod sdk;
+pub mod users;
 pub mod wiring;
 
-pub use config::{Config, ConfigError, DatabaseSource};
+pub use config::{AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa, DatabaseSource};
+pub use database::Database;
 pub use mysql::MysqlPersonStore;
 pub use rekognition::RekognitionFaceIndex;
 pub use s3::S3PhotoStore;

@@ -10,6 +10,8 @@ use registry::ports::{
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySql, QueryBuilder, Transaction};
 
+use crate::database::Database;
+
 const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, status, status_reason, \
      object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height, \
      created_at, updated_at";
@@ -17,22 +19,26 @@ const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, sta
 /// Attempts of a transaction that InnoDB chose as a deadlock victim.
 const DEADLOCK_ATTEMPTS: u32 = 3;
 
+/// Every operation signs in again once if the server refused the login
+/// (see [`Database::run`]).
 #[derive(Clone)]
 pub struct MysqlPersonStore {
-    pool: MySqlPool,
+    database: Database,
 }
 
 impl MysqlPersonStore {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
+    pub fn new(database: impl Into<Database>) -> Self {
+        Self {
+            database: database.into(),
+        }
     }
 
     pub fn pool(&self) -> &MySqlPool {
-        &self.pool
+        self.database.pool()
     }
 
     async fn record_once(&self, record: &IndexingRecord) -> Result<RecordOutcome, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.database.run(|pool| pool.begin()).await?;
         // Make sure the row exists, then lock it: concurrent events for one
         // key serialise here.
         sqlx::query(
@@ -112,18 +118,21 @@ impl PersonStore for MysqlPersonStore {
     async fn upsert_pending(&self, person: &NewPerson) -> Result<Person, PortError> {
         // A new upload for a known person keeps the current face until the
         // new photo is indexed; only the status says a photo is on its way.
-        sqlx::query(
-            "INSERT INTO person (lastname, firstname, object_key, status, status_reason) \
-             VALUES (?, ?, ?, 'pending', NULL) \
-             ON DUPLICATE KEY UPDATE lastname = VALUES(lastname), firstname = VALUES(firstname), \
-             status = 'pending', status_reason = NULL",
-        )
-        .bind(&person.lastname)
-        .bind(&person.firstname)
-        .bind(&person.object_key)
-        .execute(&self.pool)
-        .await
-        .map_err(port_error)?;
+        self.database
+            .run(|pool| {
+                sqlx::query(
+                    "INSERT INTO person (lastname, firstname, object_key, status, status_reason) \
+                     VALUES (?, ?, ?, 'pending', NULL) \
+                     ON DUPLICATE KEY UPDATE lastname = VALUES(lastname), firstname = VALUES(firstname), \
+                     status = 'pending', status_reason = NULL",
+                )
+                .bind(&person.lastname)
+                .bind(&person.firstname)
+                .bind(&person.object_key)
+                .execute(pool)
+            })
+            .await
+            .map_err(port_error)?;
         self.find_by_key(&person.object_key).await?.ok_or_else(|| {
             PortError::Permanent("the person vanished right after being written".into())
         })
@@ -131,9 +140,9 @@ impl PersonStore for MysqlPersonStore {
 
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = ?");
-        let row: Option<PersonRow> = sqlx::query_as(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
+        let row: Option<PersonRow> = self
+            .database
+            .run(|pool| sqlx::query_as(&sql).bind(id.0).fetch_optional(pool))
             .await
             .map_err(port_error)?;
         row.map(Person::try_from).transpose().map_err(port_error)
@@ -141,38 +150,41 @@ impl PersonStore for MysqlPersonStore {
 
     async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE object_key = ?");
-        let row: Option<PersonRow> = sqlx::query_as(&sql)
-            .bind(object_key)
-            .fetch_optional(&self.pool)
+        let row: Option<PersonRow> = self
+            .database
+            .run(|pool| sqlx::query_as(&sql).bind(object_key).fetch_optional(pool))
             .await
             .map_err(port_error)?;
         row.map(Person::try_from).transpose().map_err(port_error)
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError> {
-        let mut query =
-            QueryBuilder::<MySql>::new(format!("SELECT {PERSON_COLUMNS} FROM person WHERE 1 = 1"));
-        if let Some(status) = filter.status {
-            query.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(prefix) = &filter.name_prefix {
-            let pattern = format!("{}%", escape_like(prefix));
-            query
-                .push(" AND (lastname LIKE ")
-                .push_bind(pattern.clone())
-                .push(" OR firstname LIKE ")
-                .push_bind(pattern)
-                .push(")");
-        }
-        if let Some(before) = filter.before_id {
-            query.push(" AND id < ").push_bind(before.0);
-        }
-        query
-            .push(" ORDER BY id DESC LIMIT ")
-            .push_bind(filter.limit);
-        let rows: Vec<PersonRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
+        let rows: Vec<PersonRow> = self
+            .database
+            .run(|pool| async move {
+                let mut query = QueryBuilder::<MySql>::new(format!(
+                    "SELECT {PERSON_COLUMNS} FROM person WHERE 1 = 1"
+                ));
+                if let Some(status) = filter.status {
+                    query.push(" AND status = ").push_bind(status.as_str());
+                }
+                if let Some(prefix) = &filter.name_prefix {
+                    let pattern = format!("{}%", escape_like(prefix));
+                    query
+                        .push(" AND (lastname LIKE ")
+                        .push_bind(pattern.clone())
+                        .push(" OR firstname LIKE ")
+                        .push_bind(pattern)
+                        .push(")");
+                }
+                if let Some(before) = filter.before_id {
+                    query.push(" AND id < ").push_bind(before.0);
+                }
+                query
+                    .push(" ORDER BY id DESC LIMIT ")
+                    .push_bind(filter.limit);
+                query.build_query_as().fetch_all(pool).await
+            })
             .await
             .map_err(port_error)?;
         rows.into_iter()
@@ -192,9 +204,12 @@ impl PersonStore for MysqlPersonStore {
     }
 
     async fn retired_faces(&self, limit: u32) -> Result<Vec<String>, PortError> {
-        sqlx::query_scalar("SELECT face_id FROM retired_face ORDER BY retired_at LIMIT ?")
-            .bind(limit)
-            .fetch_all(&self.pool)
+        self.database
+            .run(|pool| {
+                sqlx::query_scalar("SELECT face_id FROM retired_face ORDER BY retired_at LIMIT ?")
+                    .bind(limit)
+                    .fetch_all(pool)
+            })
             .await
             .map_err(port_error)
     }
@@ -203,23 +218,25 @@ impl PersonStore for MysqlPersonStore {
         if face_ids.is_empty() {
             return Ok(());
         }
-        let mut query = QueryBuilder::<MySql>::new("DELETE FROM retired_face WHERE face_id IN (");
-        let mut ids = query.separated(", ");
-        for id in face_ids {
-            ids.push_bind(id);
-        }
-        query.push(")");
-        query
-            .build()
-            .execute(&self.pool)
+        self.database
+            .run(|pool| async move {
+                let mut query =
+                    QueryBuilder::<MySql>::new("DELETE FROM retired_face WHERE face_id IN (");
+                let mut ids = query.separated(", ");
+                for id in face_ids {
+                    ids.push_bind(id);
+                }
+                query.push(")");
+                query.build().execute(pool).await
+            })
             .await
             .map_err(port_error)?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), PortError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        self.database
+            .run(|pool| sqlx::query("SELECT 1").execute(pool))
             .await
             .map_err(port_error)?;
         Ok(())

@@ -1,34 +1,38 @@
 //! Building the adapters once per function instance, from the typed config.
 
 use aws_config::SdkConfig;
-use sqlx::mysql::MySqlPool;
 
 use crate::config::Config;
-use crate::database::{self, DatabaseError};
+use crate::database::{self, Database, DatabaseError};
 use crate::{MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore};
 
 /// A Lambda instance serves one request at a time; two connections leave
 /// room for a health check while a transaction is open.
-const POOL_SIZE: u32 = 2;
+pub const POOL_SIZE: u32 = 2;
 
-/// The shared AWS configuration and the database pool of one instance.
+/// The shared AWS configuration and the database of one instance.
 #[derive(Clone)]
 pub struct Adapters {
     pub aws: SdkConfig,
-    pub pool: MySqlPool,
+    pub database: Database,
 }
 
 impl Adapters {
-    /// Loads the AWS configuration from the standard environment (region,
-    /// credentials, `AWS_ENDPOINT_URL_<SERVICE>`) and opens the pool lazily.
-    pub async fn connect(config: &Config) -> Result<Self, DatabaseError> {
-        let aws = crate::aws::config_loader().load().await;
-        let pool = database::connect(&config.database, &aws, POOL_SIZE).await?;
-        Ok(Self { aws, pool })
+    /// Opens the database lazily with `aws` (the standard environment's
+    /// configuration in Lambda: region, credentials,
+    /// `AWS_ENDPOINT_URL_<SERVICE>`).
+    pub async fn connect(
+        config: &Config,
+        aws: SdkConfig,
+        pool_size: u32,
+    ) -> Result<Self, DatabaseError> {
+        let database =
+            database::connect(&config.database, &config.database_ca, &aws, pool_size).await?;
+        Ok(Self { aws, database })
     }
 
     pub fn people(&self) -> MysqlPersonStore {
-        MysqlPersonStore::new(self.pool.clone())
+        MysqlPersonStore::new(self.database.clone())
     }
 
     pub fn photos(&self, config: &Config) -> S3PhotoStore {

@@ -5,34 +5,22 @@
 
 use std::io::Cursor;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use face_engine::{AccessCredentials, EngineConfig, FaceEngine};
+use face_engine::{EngineConfig, FaceEngine};
 use image::{DynamicImage, ImageOutputFormat, imageops};
 use registry::ports::{ByteRange, FaceIndex, IndexOutcome, PhotoStore};
 use registry_adapters::{RekognitionFaceIndex, S3PhotoStore};
-use s3_store::{EventTarget, InvocationError, RunningS3Store, S3Event, S3Store, S3StoreConfig};
+use s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
 use tokio::net::TcpListener;
 
 const ACCESS_KEY: &str = "AKIDADAPTERTESTS";
 const SECRET_KEY: &str = "adapter-tests-secret";
 const BUCKET: &str = "photos";
 const COLLECTION: &str = "faces";
-
-/// The adapters are under test here, not event delivery: events are dropped.
-struct NoConsumer;
-
-#[async_trait]
-impl EventTarget for NoConsumer {
-    async fn invoke(&self, _event: &S3Event) -> Result<(), InvocationError> {
-        Ok(())
-    }
-}
 
 fn photo(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,27 +53,28 @@ struct World {
 
 async fn world() -> World {
     let dirs = tempfile::tempdir().unwrap();
+    // One key pair that may do anything: the adapters are under test here,
+    // not authorization or event delivery (the bucket notifies no one).
+    let access = Access::single_key(ACCESS_KEY, SECRET_KEY, "123456789012").unwrap();
     let mut config = S3StoreConfig::new(
         dirs.path().join("s3"),
-        dirs.path().join("dead-letters"),
-        ACCESS_KEY,
-        SECRET_KEY,
+        dirs.path().join("versions"),
+        access.clone(),
     );
-    config.buckets = vec![BUCKET.to_owned()];
+    let mut bucket = BucketConfig::new(BUCKET);
+    bucket.versioned = true;
+    config.buckets = vec![bucket];
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let store = S3Store::start(config, listener, Arc::new(NoConsumer))
+    let store = S3Store::start(config, listener)
         .await
         .expect("S3 store starts");
     let s3_sdk = sdk_config(&store.endpoint_url());
     let s3 = S3PhotoStore::client(&s3_sdk, true);
 
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.local/models");
-    let mut engine_config = EngineConfig::new(dirs.path().join("engine"), models);
-    engine_config.credentials = Some(AccessCredentials {
-        access_key_id: ACCESS_KEY.to_owned(),
-        secret_access_key: SECRET_KEY.to_owned(),
-    });
-    let engine = FaceEngine::open(engine_config, s3.clone())
+    let engine_config = EngineConfig::new(dirs.path().join("engine"), models, access);
+    let engine_s3 = aws_sdk_s3::config::Builder::from(&s3_sdk).force_path_style(true);
+    let engine = FaceEngine::open(engine_config, engine_s3)
         .await
         .expect("face engine opens (run `make models`)");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -22,6 +22,15 @@ pub enum IndexerError {
     },
 }
 
+impl From<IndexerError> for lambda_runtime::Diagnostic {
+    fn from(error: IndexerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "Indexer.RecordsFailed".to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
 /// What one invocation did, record by record.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IndexerReport {

@@ -17,5 +17,5 @@ pub use error::ApiError;
 pub use faces::{FacesApi, PhotoLinks};
 pub use health::HealthApi;
 pub use indexer::{IndexerError, IndexerFn, IndexerReport};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Sink as MetricsSink};
 pub use upload::UploadApi;

@@ -23,9 +23,12 @@ impl Unit {
     }
 }
 
+/// Where the documents go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sink {
+pub enum Sink {
+    /// Standard output, which CloudWatch Logs reads in Lambda.
     Stdout,
+    /// `debug` events of the `metrics` target.
     Tracing,
 }
 
@@ -54,8 +57,12 @@ impl Metrics {
     /// The same documents as `debug` events of the `metrics` target
     /// (`RUST_LOG=metrics=debug` shows them).
     pub fn traced(namespace: impl Into<String>, function_name: &str) -> Self {
+        Self::to(Sink::Tracing, namespace, function_name)
+    }
+
+    pub fn to(sink: Sink, namespace: impl Into<String>, function_name: &str) -> Self {
         Self {
-            sink: Sink::Tracing,
+            sink,
             ..Self::new(namespace, function_name)
         }
     }

@@ -1,79 +1,103 @@
 //! The `migrate` function: a CloudFormation custom resource that applies
 //! the database migrations when the stack is created or updated.
+//!
+//! CloudFormation waits for an answer on the request's presigned
+//! `ResponseURL` (until the resource's `ServiceTimeout`). So every request
+//! that names a response URL is answered, SUCCESS or FAILED, whatever went
+//! wrong before: a configuration that does not load, a secret that cannot
+//! be read, a database that does not answer, a request that is not one.
 
 use std::future::Future;
 
 use aws_lambda_events::cloudformation::{
-    CloudFormationCustomResourceRequest as Request,
     CloudFormationCustomResourceResponse as Response,
     CloudFormationCustomResourceResponseStatus as Status,
 };
+use serde_json::Value;
 
 const PHYSICAL_ID: &str = "database-migrations";
+/// CloudFormation refuses answers larger than this.
+const MAX_RESPONSE_BYTES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error("the request is not a Create, Update or Delete")]
-    UnknownRequest,
+    #[error("the request has no ResponseURL: there is nowhere to answer")]
+    NoResponseUrl,
     #[error("could not send the result to CloudFormation: {0}")]
     Respond(String),
 }
 
-/// Runs `apply` for Create and Update (Delete keeps the data), then reports
-/// the outcome to the request's presigned response URL. A failed migration
-/// fails the stack operation with its message, which holds no secret.
-pub async fn handle<F, Fut, E>(
-    request: &Request,
+impl From<MigrateError> for lambda_runtime::Diagnostic {
+    fn from(error: MigrateError) -> Self {
+        let error_type = match error {
+            MigrateError::NoResponseUrl => "Migrate.NoResponseUrl",
+            MigrateError::Respond(_) => "Migrate.ResponseNotSent",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// What CloudFormation asks, read leniently from the raw event so that even
+/// a request that is not one can be answered.
+struct Request<'a> {
+    kind: Option<&'a str>,
+    response_url: &'a str,
+    stack_id: &'a str,
+    request_id: &'a str,
+    logical_id: &'a str,
+    physical_id: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    fn read(event: &'a Value) -> Result<Self, MigrateError> {
+        let text = |name: &str| event.get(name).and_then(Value::as_str);
+        Ok(Self {
+            kind: text("RequestType"),
+            response_url: text("ResponseURL")
+                .filter(|url| !url.is_empty())
+                .ok_or(MigrateError::NoResponseUrl)?,
+            stack_id: text("StackId").unwrap_or_default(),
+            request_id: text("RequestId").unwrap_or_default(),
+            logical_id: text("LogicalResourceId").unwrap_or_default(),
+            physical_id: text("PhysicalResourceId").filter(|id| !id.is_empty()),
+        })
+    }
+}
+
+/// Answers `event`: for Create and Update, with the outcome of `apply` (or
+/// of `setup`, when the function could not even get ready); Delete keeps the
+/// data and always succeeds. The reason of a failure holds no secret.
+pub async fn handle<F, Fut>(
+    event: &Value,
+    setup: Result<(), &str>,
     apply: F,
     http: &reqwest::Client,
 ) -> Result<Response, MigrateError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
+    Fut: Future<Output = Result<(), String>>,
 {
-    let (outcome, url, stack_id, request_id, logical_id) = match request {
-        Request::Create(r) => (
-            apply().await.map_err(|e| e.to_string()),
-            &r.response_url,
-            &r.stack_id,
-            &r.request_id,
-            &r.logical_resource_id,
-        ),
-        Request::Update(r) => (
-            apply().await.map_err(|e| e.to_string()),
-            &r.response_url,
-            &r.stack_id,
-            &r.request_id,
-            &r.logical_resource_id,
-        ),
-        Request::Delete(r) => (
-            Ok(()),
-            &r.response_url,
-            &r.stack_id,
-            &r.request_id,
-            &r.logical_resource_id,
-        ),
-        _ => return Err(MigrateError::UnknownRequest),
+    let request = Request::read(event)?;
+    let outcome = match request.kind {
+        Some("Create" | "Update") => match setup {
+            Ok(()) => apply().await,
+            Err(reason) => Err(reason.to_owned()),
+        },
+        Some("Delete") => Ok(()),
+        Some(other) => Err(format!("{other} is not a Create, Update or Delete request")),
+        None => Err("the request has no RequestType".to_owned()),
     };
     if let Err(reason) = &outcome {
-        tracing::error!(%reason, "migrations failed");
+        tracing::error!(%reason, request_type = request.kind.unwrap_or("-"), "migrations failed");
     }
-    let mut response = Response::default();
-    response.status = if outcome.is_ok() {
-        Status::Success
-    } else {
-        Status::Failed
-    };
-    response.reason = outcome.err();
-    response.physical_resource_id = PHYSICAL_ID.to_owned();
-    response.stack_id = stack_id.clone();
-    response.request_id = request_id.clone();
-    response.logical_resource_id = logical_id.clone();
+    let response = response(&request, outcome);
     let body = serde_json::to_vec(&response).map_err(|e| MigrateError::Respond(e.to_string()))?;
     // The presigned URL signs an empty Content-Type.
     let sent = http
-        .put(url)
+        .put(request.response_url)
         .header(reqwest::header::CONTENT_TYPE, "")
         .body(body)
         .send()
@@ -82,7 +106,98 @@ where
         .map_err(|e| MigrateError::Respond(e.without_url().to_string()))?;
     tracing::info!(
         status = sent.status().as_u16(),
+        result = ?response.status,
         "result sent to CloudFormation"
     );
     Ok(response)
+}
+
+fn response(request: &Request<'_>, outcome: Result<(), String>) -> Response {
+    let mut response = Response::default();
+    response.status = if outcome.is_ok() {
+        Status::Success
+    } else {
+        Status::Failed
+    };
+    // Update and Delete keep the id CloudFormation knows; a new one would
+    // mean a replacement.
+    response.physical_resource_id = request.physical_id.unwrap_or(PHYSICAL_ID).to_owned();
+    response.stack_id = request.stack_id.to_owned();
+    response.request_id = request.request_id.to_owned();
+    response.logical_resource_id = request.logical_id.to_owned();
+    if let Err(reason) = outcome {
+        response.reason = Some(fit_reason(&response, &reason));
+    }
+    response
+}
+
+/// The reason, shortened so that the whole answer fits CloudFormation's limit.
+fn fit_reason(response: &Response, reason: &str) -> String {
+    let size = |reason: &str| {
+        let mut candidate = response.clone();
+        candidate.reason = Some(reason.to_owned());
+        serde_json::to_vec(&candidate).map_or(usize::MAX, |body| body.len())
+    };
+    if size(reason) <= MAX_RESPONSE_BYTES {
+        return reason.to_owned();
+    }
+    // The longest prefix that fits, by bisection (escaping makes the size
+    // of a character in JSON vary).
+    let chars: Vec<char> = reason.chars().collect();
+    let cut = |n: usize| format!("{}…", chars[..n].iter().collect::<String>());
+    let (mut fits, mut too_long) = (0, chars.len());
+    while too_long - fits > 1 {
+        let middle = (fits + too_long) / 2;
+        if size(&cut(middle)) <= MAX_RESPONSE_BYTES {
+            fits = middle;
+        } else {
+            too_long = middle;
+        }
+    }
+    cut(fits)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn request(event: &Value) -> Request<'_> {
+        Request::read(event).unwrap()
+    }
+
+    #[test]
+    fn long_reasons_are_cut_to_fit_cloudformations_limit() {
+        let event = json!({"ResponseURL": "http://x", "RequestType": "Create", "StackId": "s",
+                           "RequestId": "r", "LogicalResourceId": "DatabaseMigrations"});
+        let reason = "é\"\\".repeat(3000);
+        let response = response(&request(&event), Err(reason));
+        let body = serde_json::to_vec(&response).unwrap();
+        assert!(body.len() <= MAX_RESPONSE_BYTES, "{}", body.len());
+        assert!(body.len() > MAX_RESPONSE_BYTES - 16, "{}", body.len());
+        assert!(response.reason.unwrap().ends_with('…'));
+    }
+
+    #[test]
+    fn updates_and_deletes_keep_the_physical_id() {
+        let event = json!({"ResponseURL": "http://x", "RequestType": "Delete", "PhysicalResourceId": "earlier-id"});
+        assert_eq!(
+            response(&request(&event), Ok(())).physical_resource_id,
+            "earlier-id"
+        );
+        let event = json!({"ResponseURL": "http://x", "RequestType": "Create"});
+        assert_eq!(
+            response(&request(&event), Ok(())).physical_resource_id,
+            PHYSICAL_ID
+        );
+    }
+
+    #[test]
+    fn without_a_response_url_there_is_nothing_to_answer() {
+        assert!(matches!(
+            Request::read(&json!({"RequestType": "Create"})),
+            Err(MigrateError::NoResponseUrl)
+        ));
+    }
 }

@@ -164,7 +164,7 @@ async fn the_listing_shows_people_newest_first_with_presigned_photos() {
     let url = item["photoUrl"].as_str().expect("a photo URL");
     assert!(
         url.starts_with(&format!(
-            "{TEST_ENDPOINT}/face-registry-photos/obama_barack.jpg?"
+            "{TEST_ENDPOINT}/face-registry-123456789012-us-east-1-photos/obama_barack.jpg?"
         )),
         "{url}"
     );

@@ -3,7 +3,7 @@
 
 use aws_config::SdkConfig;
 use registry_adapters::database::connect;
-use registry_adapters::{DatabaseSource, MysqlPersonStore};
+use registry_adapters::{DatabaseCa, DatabaseSource, MysqlPersonStore};
 use registry_api::{HealthApi, Metrics};
 use registry_testkit::{ApiEvent, TestDatabase, closed_port_url, response_json};
 use serde_json::Value;
@@ -11,7 +11,7 @@ use serde_json::Value;
 fn health(people: MysqlPersonStore) -> HealthApi<MysqlPersonStore> {
     HealthApi {
         people,
-        bucket: "face-registry-photos".into(),
+        bucket: "face-registry-123456789012-us-east-1-photos".into(),
         collection: "face-registry".into(),
         metrics: Metrics::traced("FaceRegistryTest", "health"),
     }
@@ -35,7 +35,10 @@ async fn healthy_when_the_database_answers() {
     assert_eq!(body["database"]["ok"], true);
     let latency = body["database"]["latencyMs"].as_f64().expect("latency");
     assert!(latency >= 0.0, "{latency}");
-    assert_eq!(body["bucket"], "face-registry-photos");
+    assert_eq!(
+        body["bucket"],
+        "face-registry-123456789012-us-east-1-photos"
+    );
     assert_eq!(body["collection"], "face-registry");
 
     let refused = api
@@ -54,7 +57,7 @@ async fn unavailable_without_a_secret_when_the_database_does_not_answer() {
     let url = closed_port_url(password).expect("a free port");
     let aws = SdkConfig::builder().build();
     // The pool the functions use: lazy, so the function starts while the database is down.
-    let pool = connect(&DatabaseSource::Url(url.clone()), &aws, 2)
+    let pool = connect(&DatabaseSource::Url(url.clone()), &DatabaseCa::Rds, &aws, 2)
         .await
         .expect("a lazy pool");
     let api = health(MysqlPersonStore::new(pool));

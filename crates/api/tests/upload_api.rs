@@ -74,7 +74,7 @@ async fn an_admin_gets_a_presigned_put_and_the_person_is_pending() {
     let url = body["uploadUrl"].as_str().expect("uploadUrl");
     assert!(
         url.starts_with(&format!(
-            "{TEST_ENDPOINT}/face-registry-photos/obama_barack.jpg?"
+            "{TEST_ENDPOINT}/face-registry-123456789012-us-east-1-photos/obama_barack.jpg?"
         )),
         "{url}"
     );

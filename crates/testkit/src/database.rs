@@ -105,6 +105,15 @@ impl TestDatabase {
         &self.pool
     }
 
+    /// A `mysql://` URL of this database, with the server's credentials
+    /// (never print it).
+    pub fn url(&self) -> String {
+        let mut url = url::Url::parse(std::env::var(DATABASE_URL).unwrap_or_default().trim())
+            .unwrap_or_else(|_| url::Url::parse("mysql://127.0.0.1/").expect("a URL"));
+        url.set_path(&format!("/{}", self.name));
+        url.to_string()
+    }
+
     /// Connection options for this database (with the server's credentials).
     pub fn connect_options(&self) -> MySqlConnectOptions {
         self.server.clone().database(&self.name)

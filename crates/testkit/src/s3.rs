@@ -6,7 +6,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Region};
 use registry_adapters::S3PhotoStore;
 
 /// The bucket the sample events name.
-pub const TEST_BUCKET: &str = "face-registry-photos";
+pub const TEST_BUCKET: &str = "face-registry-123456789012-us-east-1-photos";
 pub const TEST_REGION: &str = "eu-west-1";
 /// Nothing needs to listen here: presigning makes no request.
 pub const TEST_ENDPOINT: &str = "http://127.0.0.1:9";

@@ -1,23 +1,18 @@
-//! `migrate`: applies the database migrations as a CloudFormation custom resource.
+//! `migrate`: applies the database migrations and sets up the functions'
+//! database users, as a CloudFormation custom resource. It starts whatever
+//! its configuration says, so that it always answers CloudFormation.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
-use registry_adapters::database::migrate;
-use registry_adapters::{Adapters, Config};
-use registry_api::migrate::handle;
+use registry_adapters::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
-    let config = Config::from_env()?;
-    let adapters = Adapters::connect(&config).await?;
-    let http = reqwest::Client::new();
-    run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let (adapters, http) = (&adapters, &http);
-        async move {
-            let request = serde_json::from_value(event.payload)?;
-            handle(&request, || migrate(&adapters.pool), http).await?;
-            Ok::<(), Error>(())
-        }
-    }))
+    let aws = registry_adapters::aws::config_loader().load().await;
+    let migrate = registry_wiring::migrate(Config::from_env(), aws, reqwest::Client::new()).await;
+    let migrate = &migrate;
+    run(service_fn(
+        |event: LambdaEvent<serde_json::Value>| async move { migrate.handle(&event.payload).await },
+    ))
     .await
 }

@@ -1,0 +1,171 @@
+//! The functions' database users: each signs in as a user of its own with
+//! only the grants it needs. The migrate function, signed in as the master
+//! user, creates them and sets their grants on every run.
+
+use aws_config::SdkConfig;
+use sqlx::Executor;
+use sqlx::mysql::MySqlConnection;
+
+use crate::config::{AppRole, AppUser, AppUserAuth};
+use crate::database::{DatabaseError, read_secret};
+
+/// The tables each function touches, and how.
+fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
+    match role {
+        // Creates people and marks them pending again.
+        AppRole::Upload => &[("person", "SELECT, INSERT, UPDATE")],
+        // Reads people.
+        AppRole::Faces => &[("person", "SELECT")],
+        // Signs in and reads; a user needs some grant on the database to use it.
+        AppRole::Health => &[("person", "SELECT")],
+        // Records outcomes (rows locked FOR UPDATE) and retires faces.
+        AppRole::Indexer => &[
+            ("person", "SELECT, INSERT, UPDATE"),
+            ("retired_face", "SELECT, INSERT, DELETE"),
+        ],
+    }
+}
+
+/// The server the statements are written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    /// MySQL 8 and Aurora MySQL 3 (IAM authentication through the RDS plugin).
+    Mysql,
+    /// MariaDB, which has no `AWSAuthenticationPlugin`.
+    Mariadb,
+}
+
+/// Creates or updates each user, with exactly its role's grants on the
+/// pool's database. Passwords come from each user's secret.
+pub async fn ensure_users(
+    connection: &mut MySqlConnection,
+    aws: &SdkConfig,
+    users: &[AppUser],
+) -> Result<(), DatabaseError> {
+    let failed = |what: &str, error: sqlx::Error| DatabaseError::Users(format!("{what}: {error}"));
+    let (version, database): (String, Option<String>) =
+        sqlx::query_as("SELECT VERSION(), DATABASE()")
+            .fetch_one(&mut *connection)
+            .await
+            .map_err(|e| failed("reading the server version", e))?;
+    let engine = if version.contains("MariaDB") {
+        Engine::Mariadb
+    } else {
+        Engine::Mysql
+    };
+    let database = database
+        .filter(|name| plain_identifier(name))
+        .ok_or_else(|| {
+            DatabaseError::Users("the connection names no database with a plain name".into())
+        })?;
+    for user in users {
+        let identified = match &user.auth {
+            AppUserAuth::Iam if engine == Engine::Mariadb => {
+                return Err(DatabaseError::Users(format!(
+                    "user {}: IAM database authentication needs Aurora MySQL or RDS MySQL, not MariaDB",
+                    user.user
+                )));
+            }
+            AppUserAuth::Iam => "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'".to_owned(),
+            AppUserAuth::Secret(arn) => {
+                let credentials = read_secret(aws, arn).await?;
+                if credentials.username != user.user {
+                    return Err(DatabaseError::Users(format!(
+                        "user {}: its secret names the user {}",
+                        user.user, credentials.username
+                    )));
+                }
+                format!(
+                    "IDENTIFIED BY {}",
+                    quoted_password(&user.user, &credentials.password)?
+                )
+            }
+        };
+        // User names were checked to be [a-z0-9_]: they need no escaping.
+        let account = format!("'{}'@'%'", user.user);
+        let mut statements = vec![
+            format!("CREATE USER IF NOT EXISTS {account} {identified} REQUIRE SSL"),
+            format!("ALTER USER {account} {identified} REQUIRE SSL"),
+            format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"),
+        ];
+        for (table, privileges) in grants(user.role) {
+            statements.push(format!(
+                "GRANT {privileges} ON `{database}`.`{table}` TO {account}"
+            ));
+        }
+        for statement in &statements {
+            // Statements with a password are never logged or reported. (Sent
+            // as text; `raw_sql` would do the same, but its future is not
+            // provably `Send` where the local runtime awaits it.)
+            connection.execute(statement.as_str()).await.map_err(|e| {
+                DatabaseError::Users(format!("user {}: {}", user.user, redacted(&e)))
+            })?;
+        }
+        tracing::info!(user = %user.user, role = ?user.role, "database user ready");
+    }
+    Ok(())
+}
+
+fn plain_identifier(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A password as a SQL string literal. Quotes and backslashes are refused
+/// rather than escaped: their meaning depends on the server's SQL mode.
+fn quoted_password(user: &str, password: &str) -> Result<String, DatabaseError> {
+    if password.is_empty()
+        || password
+            .chars()
+            .any(|c| c == '\'' || c == '\\' || c.is_control())
+    {
+        return Err(DatabaseError::Users(format!(
+            "user {user}: the secret's password is empty or holds a quote, backslash or control \
+             character (generate it with ExcludeCharacters or ExcludePunctuation)"
+        )));
+    }
+    Ok(format!("'{password}'"))
+}
+
+/// The server's error without the statement (which may hold a password).
+fn redacted(error: &sqlx::Error) -> String {
+    match error.as_database_error() {
+        Some(database) => format!(
+            "{} ({})",
+            database.message(),
+            database.code().as_deref().unwrap_or("no code")
+        ),
+        None => error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_is_granted_only_its_tables() {
+        assert_eq!(grants(AppRole::Faces), [("person", "SELECT")]);
+        assert!(
+            grants(AppRole::Upload)
+                .iter()
+                .all(|(table, privileges)| *table == "person" && !privileges.contains("DELETE"))
+        );
+        assert!(
+            grants(AppRole::Indexer)
+                .iter()
+                .any(|(table, _)| *table == "retired_face")
+        );
+    }
+
+    #[test]
+    fn passwords_that_would_need_escaping_are_refused() {
+        assert_eq!(quoted_password("u", "Abc123").unwrap(), "'Abc123'");
+        for bad in ["", "a'b", "a\\b", "a\nb"] {
+            let error = quoted_password("u", bad).unwrap_err().to_string();
+            assert!(
+                !error.contains(bad) || bad.is_empty(),
+                "the password must not be echoed"
+            );
+        }
+    }
+}

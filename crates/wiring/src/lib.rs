@@ -1,0 +1,168 @@
+//! Each function's handler, built from its typed configuration. The Lambda
+//! mains and the local runtime both call these, so that a function is wired
+//! the same way in both: only what the [`Setup`] holds differs (the AWS
+//! configuration its clients use, where its metrics go).
+
+use aws_config::SdkConfig;
+use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
+use registry_adapters::database::{self, DatabaseError};
+use registry_adapters::wiring::POOL_SIZE;
+use registry_adapters::{
+    Adapters, AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore,
+    users,
+};
+use registry_api::migrate::MigrateError;
+use registry_api::{FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, UploadApi};
+use serde_json::Value;
+
+pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore>;
+pub type Faces = FacesApi<MysqlPersonStore, S3PhotoStore>;
+pub type Health = HealthApi<MysqlPersonStore>;
+pub type Indexer = IndexerFn<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
+
+/// What a function instance is built from.
+pub struct Setup {
+    pub config: Config,
+    /// The AWS configuration every client of the function uses.
+    pub aws: SdkConfig,
+    pub metrics: MetricsSink,
+    /// The `FunctionName` dimension of its metrics.
+    pub function_name: String,
+    pub pool_size: u32,
+}
+
+impl Setup {
+    /// A Lambda instance: the standard AWS configuration chain (region,
+    /// credentials, `AWS_ENDPOINT_URL_<SERVICE>`), metrics on standard output.
+    pub async fn lambda(config: Config, function_name: &str) -> Self {
+        Self {
+            config,
+            aws: registry_adapters::aws::config_loader().load().await,
+            metrics: MetricsSink::Stdout,
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| function_name.to_owned()),
+            pool_size: POOL_SIZE,
+        }
+    }
+
+    fn metrics(&self) -> Metrics {
+        Metrics::to(
+            self.metrics,
+            &self.config.metrics_namespace,
+            &self.function_name,
+        )
+    }
+
+    async fn adapters(&self) -> Result<Adapters, DatabaseError> {
+        Adapters::connect(&self.config, self.aws.clone(), self.pool_size).await
+    }
+}
+
+pub async fn upload(setup: &Setup) -> Result<Upload, DatabaseError> {
+    let adapters = setup.adapters().await?;
+    Ok(UploadApi {
+        people: adapters.people(),
+        photos: adapters.photos(&setup.config),
+        url_ttl: setup.config.upload_url_ttl,
+        metrics: setup.metrics(),
+    })
+}
+
+pub async fn faces(setup: &Setup) -> Result<Faces, DatabaseError> {
+    let adapters = setup.adapters().await?;
+    let photo_links = match &setup.config.public_media_base_url {
+        Some(base) => PhotoLinks::PublicBase(base.clone()),
+        None => PhotoLinks::Presigned {
+            ttl: setup.config.photo_url_ttl,
+        },
+    };
+    Ok(FacesApi {
+        people: adapters.people(),
+        photos: adapters.photos(&setup.config),
+        photo_links,
+        metrics: setup.metrics(),
+    })
+}
+
+pub async fn health(setup: &Setup) -> Result<Health, DatabaseError> {
+    let adapters = setup.adapters().await?;
+    Ok(HealthApi {
+        people: adapters.people(),
+        bucket: setup.config.bucket.clone(),
+        collection: setup.config.collection.clone(),
+        metrics: setup.metrics(),
+    })
+}
+
+pub async fn indexer(setup: &Setup) -> Result<Indexer, DatabaseError> {
+    let adapters = setup.adapters().await?;
+    Ok(IndexerFn {
+        people: adapters.people(),
+        photos: adapters.photos(&setup.config),
+        faces: adapters.faces(&setup.config),
+        metrics: setup.metrics(),
+    })
+}
+
+/// The migrate function. It is built whatever goes wrong (a configuration
+/// that does not load, a secret that cannot be read), so that it can still
+/// answer CloudFormation with the reason.
+pub struct Migrate {
+    ready: Result<Migrator, String>,
+    http: reqwest::Client,
+}
+
+struct Migrator {
+    adapters: Adapters,
+    app_users: Vec<AppUser>,
+}
+
+/// `http` is the client that answers on CloudFormation's presigned URL.
+pub async fn migrate(
+    config: Result<Config, ConfigError>,
+    aws: SdkConfig,
+    http: reqwest::Client,
+) -> Migrate {
+    let ready = match config {
+        Err(error) => Err(format!(
+            "the migrate function's configuration is invalid: {error}"
+        )),
+        Ok(config) => Adapters::connect(&config, aws, 1)
+            .await
+            .map(|adapters| Migrator {
+                adapters,
+                app_users: config.app_users.clone(),
+            })
+            .map_err(|error| error.to_string()),
+    };
+    if let Err(reason) = &ready {
+        tracing::error!(%reason, "the migrate function is not ready; every request will be answered FAILED");
+    }
+    Migrate { ready, http }
+}
+
+impl Migrate {
+    /// Answers one custom resource request (see [`registry_api::migrate::handle`]).
+    pub async fn handle(
+        &self,
+        event: &Value,
+    ) -> Result<CloudFormationCustomResourceResponse, MigrateError> {
+        let setup = self.ready.as_ref().map(|_| ()).map_err(String::as_str);
+        registry_api::migrate::handle(event, setup, || self.apply(), &self.http).await
+    }
+
+    async fn apply(&self) -> Result<(), String> {
+        let migrator = self.ready.as_ref().map_err(Clone::clone)?;
+        let database = &migrator.adapters.database;
+        let mut connection = database
+            .run(|pool| pool.acquire())
+            .await
+            .map_err(|e| DatabaseError::Migration(e.to_string()).to_string())?;
+        database::migrate(&mut connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        users::ensure_users(&mut connection, &migrator.adapters.aws, &migrator.app_users)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
