@@ -11,7 +11,8 @@ PY    := $(VENV)/bin/python
 export CARGO_TERM_COLOR ?= never
 export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-# Database URL: the one `scripts/database.sh up` found or started.
+# Database URL and its TLS certificate's CA: what `scripts/database.sh up`
+# found or started.
 DB_ENV = set -a; . $(LOCAL)/database.env; set +a
 
 .PHONY: help setup system-deps venv database test lint fmt clippy test-rust bench
@@ -20,7 +21,8 @@ help:
 	@echo "make dev        run the registry locally on http://127.0.0.1:3000"
 	@echo "make test       install what is missing, then run every check and test"
 	@echo "make bench      print the benchmarks' figures"
-	@echo "make build      build the four Lambda functions for arm64 (sam build)"
+	@echo "make build      build the Lambda functions for arm64 (sam build)"
+	@echo "make invoke     invoke one function with a sample event (FUNCTION=HealthFunction EVENT=events/healthz.json)"
 	@echo "make deploy     deploy with SAM (ENV=dev|prod)"
 
 system-deps:
@@ -34,7 +36,7 @@ $(VENV)/.ready: requirements-dev.txt
 
 venv: $(VENV)/.ready
 
-setup: system-deps venv models test-images
+setup: system-deps venv models test-images rds-ca
 
 database: system-deps
 	@scripts/database.sh up
@@ -46,6 +48,8 @@ clippy:
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 lint: fmt clippy
+
+clippy: rds-ca
 
 test-rust: setup database
 	$(DB_ENV); cargo test --workspace --locked --exclude registry-local

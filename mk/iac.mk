@@ -55,7 +55,7 @@ test-iac: lint-iac
 arm64-target:
 	@rustup target list --installed | grep -qx $(ARM64_TARGET) || rustup target add $(ARM64_TARGET)
 
-build: venv arm64-target
+build: venv arm64-target rds-ca
 	@start=$$(date +%s); \
 	$(IAC_OFFLINE) sam build --template template.yaml; \
 	status=$$?; echo "sam build: $$(( $$(date +%s) - start )) s"; exit $$status

@@ -1,9 +1,12 @@
-# The whole registry on one machine (local/runtime): the gateway on
-# 127.0.0.1:3000, the S3 store on :3001, the face engine on :3002, the
-# functions' handlers in the same process, the database of `make database`.
+# The stack of template.yaml on one machine (local/runtime): the gateway on
+# 127.0.0.1:3000, the S3 store on :3001, the face engine on :3002, Secrets
+# Manager on :3003, the functions in the same process, the database server
+# of `make database`.
 #
 #   make dev                      run it until Ctrl-C
 #   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
+#   make invoke FUNCTION=HealthFunction EVENT=events/healthz.json
+#                                 invoke one function, as `sam local invoke`
 #   make test-e2e                 end-to-end tests, then the browser test
 #   make bench-local              PUT end -> indexed, median of 5 enrolments
 
@@ -13,7 +16,10 @@ REGISTRY_LOCAL_BIN := $(CARGO_TARGET)/debug/registry-local
 BROWSER_DIR := $(ROOT)/tests/browser
 LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(TEST_IMAGES_DIR)
 
-.PHONY: dev dev-token registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
+FUNCTION ?= HealthFunction
+EVENT ?= events/healthz.json
+
+.PHONY: dev dev-token invoke registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
 
 registry-local:
 	cargo build --locked -p registry-local --bin registry-local
@@ -23,6 +29,9 @@ dev: setup database registry-local
 
 dev-token:
 	@cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group $(GROUP)
+
+invoke: setup database registry-local
+	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) invoke $(FUNCTION) --event $(EVENT) --models-dir $(MODELS_DIR)
 
 test-e2e: test-e2e-rust test-browser
 

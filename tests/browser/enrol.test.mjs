@@ -2,7 +2,7 @@
 // started `registry-local serve` (free ports, temporary state, scratch
 // database), then watches the card reach `indexed` on /faces.
 //
-// Environment: DATABASE_URL (required), REGISTRY_LOCAL_BIN (the built
+// Environment: DATABASE_URL and DATABASE_TLS_CA (required), REGISTRY_LOCAL_BIN (the built
 // binary), FACE_ENGINE_MODELS_DIR and REGISTRY_TEST_IMAGES (default to
 // .local/models and .local/test-images), CHROMIUM (default /usr/bin/chromium).
 
@@ -34,10 +34,12 @@ let context;
 function startRegistry() {
   server = spawn(binary, [
     "--state-dir", stateDir,
+    "--template", path.join(root, "template.yaml"),
     "serve",
     "--gateway-listen", "127.0.0.1:0",
     "--s3-listen", "127.0.0.1:0",
     "--engine-listen", "127.0.0.1:0",
+    "--secrets-listen", "127.0.0.1:0",
     "--models-dir", modelsDir,
     "--scratch-database",
   ], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });

@@ -22,12 +22,22 @@ FUNCTIONS = {
     "MigrateFunction": "migrate",
 }
 COMMON_ENVIRONMENT = {
-    "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_SECRET_ARN",
-    "DB_IAM_AUTH", "DB_USER", "METRICS_NAMESPACE", "RUST_LOG",
+    "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_IAM_AUTH", "DB_SECRET_ARN",
+    "METRICS_NAMESPACE", "RUST_LOG",
 }
+# Each function signs in as a database user of its own; migrate as the master.
 FUNCTION_ENVIRONMENT = {
-    "UploadFunction": {"UPLOAD_URL_TTL_SECONDS"},
-    "FacesFunction": {"PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL"},
+    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS"},
+    "FacesFunction": {"DB_USER", "PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL"},
+    "HealthFunction": {"DB_USER"},
+    "IndexerFunction": {"DB_USER"},
+    "MigrateFunction": {"DB_APP_USERS"},
+}
+DATABASE_SECRETS = {
+    "UploadFunction": "UploadDbSecret",
+    "FacesFunction": "FacesDbSecret",
+    "HealthFunction": "HealthDbSecret",
+    "IndexerFunction": "IndexerDbSecret",
 }
 # (method, path) -> (function, authorized by the JWT authorizer)
 ROUTES = {
@@ -81,8 +91,14 @@ def test_environment_contract(cfn_template: Template) -> None:
     for logical_id in FUNCTIONS:
         variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
         assert set(variables) == COMMON_ENVIRONMENT | FUNCTION_ENVIRONMENT.get(logical_id, set()), logical_id
-        assert variables["DB_SECRET_ARN"] == {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
         assert variables["METRICS_NAMESPACE"] == "FaceRegistry"
+        if logical_id == "MigrateFunction":
+            assert variables["DB_SECRET_ARN"] == {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
+            assert variables["DB_IAM_AUTH"] == "false"
+        else:
+            secret = DATABASE_SECRETS[logical_id]
+            assert variables["DB_SECRET_ARN"] == {"Fn::If": ["UsesDbSecrets", {"Ref": secret}, {"Ref": "AWS::NoValue"}]}
+            assert variables["DB_IAM_AUTH"] == {"Ref": "DbIamAuth"}
 
 
 def test_routes_and_their_authorization(cfn_template: Template) -> None:

@@ -5,33 +5,29 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::apigw::{
     ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
     ApiGatewayV2httpRequest, ApiGatewayV2httpRequestContext,
 };
+use aws_lambda_events::encodings::Body as LambdaBody;
 use aws_lambda_events::query_map::QueryMap;
 use base64::Engine;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use lambda_http::request::LambdaRequest;
-use serde_json::json;
-
-/// The function a route is integrated with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Function {
-    Upload,
-    Faces,
-    Health,
-}
+use local_stack::JwtAuthorizer;
+use serde_json::{Value, json};
 
 /// One route of the HTTP API, as the template declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
-    pub method: Method,
-    /// Path template; `{name}` matches one non-empty segment.
-    pub path: &'static str,
-    pub function: Function,
-    /// Behind the JWT authorizer (the template's default authorizer).
-    pub protected: bool,
+    /// Upper case, or `ANY`.
+    pub method: String,
+    /// Path template; `{name}` matches one non-empty segment, `{name+}` the rest.
+    pub path: String,
+    /// The function's logical id.
+    pub function: String,
+    /// The JWT authorizer guarding it; `None` for a public route.
+    pub authorizer: Option<JwtAuthorizer>,
 }
 
 impl Route {
@@ -48,76 +44,61 @@ impl Route {
             match (template.next(), actual.next()) {
                 (None, None) => return Some(parameters),
                 (Some(expected), Some(segment)) => {
-                    if let Some(name) = expected
+                    let Some(name) = expected
                         .strip_prefix('{')
                         .and_then(|rest| rest.strip_suffix('}'))
-                    {
-                        if segment.is_empty() {
+                    else {
+                        if expected != segment {
                             return None;
                         }
-                        let value = percent_encoding::percent_decode_str(segment)
-                            .decode_utf8_lossy()
-                            .into_owned();
-                        parameters.insert(name.to_owned(), value);
-                    } else if expected != segment {
+                        continue;
+                    };
+                    if let Some(greedy) = name.strip_suffix('+') {
+                        let rest: Vec<&str> =
+                            std::iter::once(segment).chain(actual.by_ref()).collect();
+                        let rest = rest.join("/");
+                        if rest.is_empty() {
+                            return None;
+                        }
+                        parameters.insert(greedy.to_owned(), decode(&rest));
+                        return template.next().is_none().then_some(parameters);
+                    }
+                    if segment.is_empty() {
                         return None;
                     }
+                    parameters.insert(name.to_owned(), decode(segment));
                 }
                 _ => return None,
             }
         }
     }
+
+    /// How specific the route is: literal segments count most, as API
+    /// Gateway prefers `/api/faces/new` to `/api/faces/{id}`.
+    fn specificity(&self) -> (usize, usize) {
+        let segments: Vec<&str> = self.path.split('/').collect();
+        let literal = segments.iter().filter(|s| !s.starts_with('{')).count();
+        (literal, usize::from(self.method != "ANY"))
+    }
 }
 
-/// The routes of `template.yaml`.
-pub const ROUTES: &[Route] = &[
-    Route {
-        method: Method::POST,
-        path: "/api/uploads",
-        function: Function::Upload,
-        protected: true,
-    },
-    Route {
-        method: Method::GET,
-        path: "/upload",
-        function: Function::Upload,
-        protected: false,
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/faces",
-        function: Function::Faces,
-        protected: true,
-    },
-    Route {
-        method: Method::GET,
-        path: "/api/faces/{id}",
-        function: Function::Faces,
-        protected: true,
-    },
-    Route {
-        method: Method::GET,
-        path: "/faces",
-        function: Function::Faces,
-        protected: false,
-    },
-    Route {
-        method: Method::GET,
-        path: "/healthz",
-        function: Function::Health,
-        protected: false,
-    },
-];
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
 
 /// The route a request goes to, with its path parameters.
-pub fn match_route(
+pub fn match_route<'r>(
+    routes: &'r [Route],
     method: &Method,
     path: &str,
-) -> Option<(&'static Route, HashMap<String, String>)> {
-    ROUTES
+) -> Option<(&'r Route, HashMap<String, String>)> {
+    routes
         .iter()
-        .filter(|route| route.method == *method)
-        .find_map(|route| route.matches(path).map(|parameters| (route, parameters)))
+        .filter(|route| route.method == "ANY" || route.method == method.as_str())
+        .filter_map(|route| route.matches(path).map(|parameters| (route, parameters)))
+        .max_by_key(|(route, _)| route.specificity())
 }
 
 /// An API Gateway style request id: 12 random bytes, base64.
@@ -271,28 +252,41 @@ fn source_ip(ip: IpAddr) -> String {
     }
 }
 
-/// The request the function's handler receives, converted from the event by
-/// `lambda_http` itself, as under the Lambda runtime.
-pub fn lambda_request(event: ApiGatewayV2httpRequest) -> lambda_http::Request {
-    LambdaRequest::ApiGatewayV2(event).into()
-}
-
-/// The HTTP response API Gateway makes of the function's response.
-pub fn http_response(
-    response: lambda_http::Response<lambda_http::Body>,
-    request_id: &str,
-) -> http::Response<axum::body::Body> {
-    let (mut parts, body) = response.into_parts();
-    let bytes = match body {
-        lambda_http::Body::Empty => Vec::new(),
-        lambda_http::Body::Text(text) => text.into_bytes(),
-        lambda_http::Body::Binary(bytes) => bytes,
-        _ => Vec::new(),
+/// The HTTP response API Gateway makes of the function's answer (payload
+/// format 2.0); `None` when the answer is not a response.
+pub fn http_response(answer: Value, request_id: &str) -> Option<http::Response<axum::body::Body>> {
+    let answer: ApiGatewayV2httpResponse = serde_json::from_value(answer).ok()?;
+    let status = StatusCode::from_u16(u16::try_from(answer.status_code).ok()?).ok()?;
+    let body = match answer.body {
+        None | Some(LambdaBody::Empty) => Vec::new(),
+        Some(LambdaBody::Text(text)) if answer.is_base64_encoded => {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .ok()?
+        }
+        Some(LambdaBody::Text(text)) => text.into_bytes(),
+        Some(LambdaBody::Binary(bytes)) => bytes,
+        Some(_) => Vec::new(),
     };
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        parts.headers.insert("apigw-requestid", id);
+    let mut response = http::Response::new(axum::body::Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in answer
+        .headers
+        .iter()
+        .chain(answer.multi_value_headers.iter())
+    {
+        headers.append(name.clone(), value.clone());
     }
-    http::Response::from_parts(parts, axum::body::Body::from(bytes))
+    for cookie in &answer.cookies {
+        if let Ok(value) = HeaderValue::from_str(cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("apigw-requestid", id);
+    }
+    Some(response)
 }
 
 /// API Gateway's own answers: `{"message": "..."}`.
@@ -327,30 +321,72 @@ pub fn gateway_error(status: StatusCode, request_id: &str) -> http::Response<axu
 #[cfg(test)]
 mod tests {
     use lambda_http::RequestExt;
-    use lambda_http::request::RequestContext;
+    use lambda_http::request::{LambdaRequest, RequestContext};
 
     use super::*;
 
+    fn route(method: &str, path: &str, protected: bool) -> Route {
+        Route {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            function: "FacesFunction".to_owned(),
+            authorizer: protected.then(|| JwtAuthorizer {
+                issuer: "https://issuer".to_owned(),
+                audience: vec!["client".to_owned()],
+            }),
+        }
+    }
+
+    fn routes() -> Vec<Route> {
+        vec![
+            route("POST", "/api/uploads", true),
+            route("GET", "/api/faces", true),
+            route("GET", "/api/faces/{id}", true),
+            route("GET", "/api/faces/mine", true),
+            route("ANY", "/files/{path+}", false),
+            route("GET", "/healthz", false),
+        ]
+    }
+
     #[test]
-    fn routes_match_as_declared() {
-        let (route, parameters) = match_route(&Method::GET, "/api/faces/42").unwrap();
-        assert_eq!(route.route_key(), "GET /api/faces/{id}");
+    fn routes_match_as_api_gateway_matches_them() {
+        let routes = routes();
+        let (found, parameters) = match_route(&routes, &Method::GET, "/api/faces/42").unwrap();
+        assert_eq!(found.route_key(), "GET /api/faces/{id}");
         assert_eq!(parameters["id"], "42");
         assert_eq!(
-            match_route(&Method::GET, "/api/faces").unwrap().0.path,
-            "/api/faces"
-        );
-        assert!(match_route(&Method::GET, "/api/faces/").is_none());
-        assert!(match_route(&Method::GET, "/api/faces/1/2").is_none());
-        assert!(match_route(&Method::POST, "/api/faces").is_none());
-        assert!(match_route(&Method::GET, "/api/uploads").is_none());
-        assert!(!match_route(&Method::GET, "/healthz").unwrap().0.protected);
-        assert!(
-            match_route(&Method::POST, "/api/uploads")
+            match_route(&routes, &Method::GET, "/api/faces/mine")
                 .unwrap()
                 .0
-                .protected
+                .path,
+            "/api/faces/mine"
         );
+        assert_eq!(
+            match_route(&routes, &Method::GET, "/api/faces")
+                .unwrap()
+                .0
+                .path,
+            "/api/faces"
+        );
+        assert!(match_route(&routes, &Method::GET, "/api/faces/").is_none());
+        assert!(match_route(&routes, &Method::GET, "/api/faces/1/2").is_none());
+        assert!(match_route(&routes, &Method::POST, "/api/faces").is_none());
+        let (greedy, parameters) = match_route(&routes, &Method::DELETE, "/files/a/b%20c").unwrap();
+        assert_eq!(greedy.path, "/files/{path+}");
+        assert_eq!(parameters["path"], "a/b c");
+        assert!(
+            match_route(&routes, &Method::GET, "/healthz")
+                .unwrap()
+                .0
+                .authorizer
+                .is_none()
+        );
+    }
+
+    fn lambda_request(event: ApiGatewayV2httpRequest) -> lambda_http::Request {
+        let json = serde_json::to_value(event).unwrap();
+        let request: LambdaRequest = serde_json::from_value(json).unwrap();
+        request.into()
     }
 
     #[test]
@@ -369,7 +405,8 @@ mod tests {
             peer: "127.0.0.1:50000".parse().unwrap(),
             local: "127.0.0.1:3000".parse().unwrap(),
         };
-        let (route, parameters) = match_route(&Method::GET, "/api/faces/7").unwrap();
+        let routes = routes();
+        let (route, parameters) = match_route(&routes, &Method::GET, "/api/faces/7").unwrap();
         let claims = HashMap::from([("cognito:groups".to_owned(), "[admins]".to_owned())]);
         let event = event(&incoming, route, parameters, Some(claims), "req-1");
         assert_eq!(
@@ -411,10 +448,22 @@ mod tests {
             peer: "127.0.0.1:1".parse().unwrap(),
             local: "127.0.0.1:3000".parse().unwrap(),
         };
-        let (route, parameters) = match_route(&Method::POST, "/api/uploads").unwrap();
+        let routes = routes();
+        let (route, parameters) = match_route(&routes, &Method::POST, "/api/uploads").unwrap();
         let event = event(&incoming, route, parameters, None, "r");
         assert!(event.is_base64_encoded);
         let request = lambda_request(event);
         assert_eq!(request.body().as_ref(), &[0xff, 0x00, 0x10]);
+    }
+
+    #[test]
+    fn answers_become_http_responses() {
+        let answer = json!({"statusCode": 201, "headers": {"content-type": "application/json"},
+                            "cookies": ["a=1"], "body": "e30=", "isBase64Encoded": true});
+        let response = http_response(answer, "req").unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["set-cookie"], "a=1");
+        assert_eq!(response.headers()["apigw-requestid"], "req");
+        assert!(http_response(json!({"nope": 1}), "req").is_none());
     }
 }

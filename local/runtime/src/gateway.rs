@@ -1,6 +1,7 @@
-//! The local gateway: API Gateway HTTP API in front of the handlers (routes,
-//! JWT authorizer, payload format 2.0), plus the local-only endpoints for
-//! sign-in and dead letters.
+//! The local gateway: API Gateway HTTP API in front of the functions (the
+//! template's routes, its JWT authorizer, payload format 2.0, answers from
+//! the local Lambda service), plus the local-only endpoints for sign-in and
+//! dead letters.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,11 +18,9 @@ use s3_store::{DeadLetterError, DeadLetters};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::apigw::{self, Function, IncomingRequest};
-use crate::functions::Functions;
-use crate::tokens::{
-    GROUPS_CLAIM, Group, LOCAL_AUDIENCE, LOCAL_ISSUER, Rejection, TOKEN_LIFETIME, TokenAuthority,
-};
+use crate::apigw::{self, IncomingRequest, Route};
+use crate::lambda::LocalLambda;
+use crate::tokens::{GROUPS_CLAIM, Group, Rejection, TOKEN_LIFETIME, TokenAuthority};
 
 /// API Gateway's payload limit.
 const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -29,9 +28,11 @@ const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Gateway {
-    pub functions: Arc<Functions>,
+    pub lambda: Arc<LocalLambda>,
+    pub routes: Vec<Route>,
     pub tokens: Arc<TokenAuthority>,
-    pub dead_letters: DeadLetters,
+    /// The indexer's dead letters (its on-failure destination).
+    pub dead_letters: Option<DeadLetters>,
     pub local_addr: SocketAddr,
 }
 
@@ -75,22 +76,35 @@ async fn route(
     request_id: &str,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let Some((route, path_parameters)) = apigw::match_route(&parts.method, parts.uri.path()) else {
+    let Some((route, path_parameters)) =
+        apigw::match_route(&gateway.routes, &parts.method, parts.uri.path())
+    else {
         return apigw::gateway_error(StatusCode::NOT_FOUND, request_id);
     };
     if !valid_host(&parts.headers) {
         return apigw::gateway_error(StatusCode::BAD_REQUEST, request_id);
     }
-    let claims = if route.protected {
-        match authorize(&gateway.tokens, &parts.headers) {
-            Ok(claims) => Some(claims),
-            Err(rejection) => {
-                tracing::info!(request_id, route = %route.route_key(), reason = %rejection, "request refused by the JWT authorizer");
-                return apigw::gateway_error(StatusCode::UNAUTHORIZED, request_id);
+    let claims = match &route.authorizer {
+        None => None,
+        Some(authorizer) => {
+            let verified = if authorizer.issuer == gateway.tokens.issuer()
+                && authorizer
+                    .audience
+                    .iter()
+                    .any(|a| a == gateway.tokens.audience())
+            {
+                authorize(&gateway.tokens, &parts.headers)
+            } else {
+                Err(Rejection::UnknownKey)
+            };
+            match verified {
+                Ok(claims) => Some(claims),
+                Err(rejection) => {
+                    tracing::info!(request_id, route = %route.route_key(), reason = %rejection, "request refused by the JWT authorizer");
+                    return apigw::gateway_error(StatusCode::UNAUTHORIZED, request_id);
+                }
             }
         }
-    } else {
-        None
     };
     let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
         return apigw::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id);
@@ -105,20 +119,27 @@ async fn route(
         local: gateway.local_addr,
     };
     let event = apigw::event(&incoming, route, path_parameters, claims, request_id);
-    let function = route.function;
-    let functions = Arc::clone(&gateway.functions);
-    // Its own task, so that a panicking handler fails one request as a
-    // crashed Lambda invocation does.
-    let invocation = tokio::spawn(async move {
-        let request = apigw::lambda_request(event);
-        match function {
-            Function::Upload => functions.upload.handle(request).await,
-            Function::Faces => functions.faces.handle(request).await,
-            Function::Health => functions.health.handle(request).await,
+    let Some(function) = gateway.lambda.function(&route.function).cloned() else {
+        return apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
+    };
+    let payload = match serde_json::to_value(&event) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(request_id, %error, "the event could not be serialized");
+            return apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
         }
-    });
-    match tokio::time::timeout(INTEGRATION_TIMEOUT, invocation).await {
-        Ok(Ok(response)) => apigw::http_response(response, request_id),
+    };
+    match tokio::time::timeout(INTEGRATION_TIMEOUT, function.invoke(payload)).await {
+        Ok(Ok(answer)) => apigw::http_response(answer, request_id).unwrap_or_else(|| {
+            tracing::error!(
+                request_id,
+                "the function's answer is not an HTTP API response"
+            );
+            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
+        }),
+        Ok(Err(error)) if error.error_type == "RequestEntityTooLargeException" => {
+            apigw::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id)
+        }
         Ok(Err(error)) => {
             tracing::error!(request_id, %error, "the function failed");
             apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
@@ -127,7 +148,7 @@ async fn route(
             tracing::error!(
                 request_id,
                 timeout_s = INTEGRATION_TIMEOUT.as_secs(),
-                "the function timed out"
+                "the integration timed out"
             );
             apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, request_id)
         }
@@ -177,12 +198,12 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 /// `GET /local/token`: tells the pages that local sign-in is available.
-async fn token_info() -> Response {
+async fn token_info(State(gateway): State<Arc<Gateway>>) -> Response {
     json_response(
         StatusCode::OK,
         json!({
-            "issuer": LOCAL_ISSUER,
-            "audience": LOCAL_AUDIENCE,
+            "issuer": gateway.tokens.issuer(),
+            "audience": gateway.tokens.audience(),
             "groups": [Group::Admins.as_str(), Group::Viewers.as_str()],
             "expiresIn": TOKEN_LIFETIME.as_secs(),
         }),
@@ -253,7 +274,10 @@ async fn list_dead_letters(State(gateway): State<Arc<Gateway>>, headers: HeaderM
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
         return apigw::gateway_error(status, &apigw::new_request_id());
     }
-    match gateway.dead_letters.list().await {
+    let Some(dead_letters) = &gateway.dead_letters else {
+        return json_response(StatusCode::OK, json!({ "items": [] }));
+    };
+    match dead_letters.list().await {
         Ok(letters) => match serde_json::to_value(&letters) {
             Ok(items) => json_response(StatusCode::OK, json!({ "items": items })),
             Err(error) => dead_letter_error(&DeadLetterError::Serialize(error)),
@@ -271,7 +295,10 @@ async fn replay_dead_letter(
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
         return apigw::gateway_error(status, &apigw::new_request_id());
     }
-    match gateway.dead_letters.replay(&id).await {
+    let Some(dead_letters) = &gateway.dead_letters else {
+        return dead_letter_error(&DeadLetterError::NotFound(id));
+    };
+    match dead_letters.replay(&id).await {
         Ok(()) => json_response(StatusCode::OK, json!({ "replayed": id })),
         Err(error) => dead_letter_error(&error),
     }

@@ -1,23 +1,29 @@
-//! The whole registry on one machine: a gateway in front of the functions'
-//! handlers (as API Gateway HTTP API with its JWT authorizer), the
-//! S3-compatible store whose `ObjectCreated` events drive the indexer, the
-//! Rekognition-compatible face engine, and the database migrations, in one
-//! process bound to 127.0.0.1.
+//! The whole registry on one machine, driven by `template.yaml` as
+//! `sam local` is: the stack's functions run in one process (the local
+//! Lambda service) with their template environment, timeouts and
+//! asynchronous invocation settings, each with its own credentials; a
+//! gateway serves the HTTP API's routes with its JWT authorizer; the S3
+//! store, the face engine and Secrets Manager stand in for AWS's and
+//! authorize every call by the template's IAM, bucket, endpoint and key
+//! policies; the database cluster is a database and users on the local
+//! MySQL server; custom resources run as CloudFormation runs them. All of
+//! it bound to 127.0.0.1.
 
 pub mod apigw;
-pub mod credentials;
-pub mod environment;
-pub mod functions;
+pub mod cloudformation;
 pub mod gateway;
+pub mod lambda;
+pub mod network;
+pub mod principals;
+pub mod rds;
 pub mod recording;
 pub mod runtime;
 pub mod scratch;
+pub mod sdk;
 mod secrets;
+pub mod targets;
 pub mod tokens;
 
-pub use credentials::LocalCredentials;
-pub use environment::FunctionEnvironment;
-pub use functions::Functions;
 pub use runtime::{LocalRuntime, RuntimeOptions, StartError, StatePaths};
 pub use scratch::ScratchDatabase;
 pub use secrets::SecretFileError;

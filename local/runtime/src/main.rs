@@ -1,5 +1,6 @@
-//! `registry-local`: the whole registry on 127.0.0.1 in one process.
+//! `registry-local`: the stack of `template.yaml` on 127.0.0.1 in one process.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,24 +9,22 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use face_engine::DetectorKind;
-use registry_local::environment::{EnvironmentSettings, FunctionEnvironment};
 use registry_local::runtime::{
-    DEFAULT_BUCKET, DEFAULT_COLLECTION, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3,
+    DEFAULT_ACCOUNT, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3, DEFAULT_SECRETS,
+    DEFAULT_STACK, scratch_user_prefix, token_authority,
 };
-use registry_local::{
-    Group, LocalCredentials, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths,
-    TokenAuthority,
-};
+use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 use s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
+use serde_json::Value;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "registry-local",
     version,
-    about = "The Face Registry on one machine: gateway, S3 store, face engine and the functions"
+    about = "The stack of template.yaml on one machine: its functions, API, buckets, face collection, secrets and database"
 )]
 struct Cli {
-    /// Folder of the local state: credentials, signing key, objects, faces.
+    /// Folder of the local state: keys, objects, faces, secrets.
     #[arg(
         long,
         env = "REGISTRY_LOCAL_STATE_DIR",
@@ -33,28 +32,52 @@ struct Cli {
         global = true
     )]
     state_dir: PathBuf,
+    #[command(flatten)]
+    stack: StackArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Which stack: the template, its name and its parameters.
+#[derive(Debug, Args)]
+struct StackArgs {
+    #[arg(long, default_value = "template.yaml", global = true)]
+    template: PathBuf,
+    #[arg(long, default_value = DEFAULT_STACK, global = true)]
+    stack_name: String,
+    /// Template parameters, as `sam deploy --parameter-overrides` takes them.
+    #[arg(long = "parameter-overrides", value_name = "KEY=VALUE", num_args = 1.., global = true)]
+    parameters: Vec<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the registry until Ctrl-C.
+    /// Run the stack until Ctrl-C.
     Serve(ServeArgs),
+    /// Invoke one function of the template with an event file, as `sam local
+    /// invoke` does: the answer on standard output, logs on standard error.
+    Invoke(InvokeArgs),
     /// Print a bearer token for a group (valid one hour).
     Token {
         #[arg(long, default_value = "admins")]
         group: String,
     },
-    /// Print the functions' environment (without secrets) as shell exports,
-    /// for running a function under `cargo lambda watch`.
+    /// Print a function's environment as shell exports (for `cargo lambda
+    /// watch` against a running stack on the default ports).
     Env {
-        #[arg(long, default_value = DEFAULT_S3)]
-        s3_listen: SocketAddr,
-        #[arg(long, default_value = DEFAULT_ENGINE)]
-        engine_listen: SocketAddr,
+        /// The function's logical id, e.g. IndexerFunction.
+        function: String,
+        /// Also print its secret access key.
+        #[arg(long)]
+        show_secret: bool,
     },
-    /// S3 events the indexer could not handle.
+    /// Rotate a database secret of the running stack (by name or ARN).
+    RotateSecret {
+        secret: String,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        gateway_url: String,
+    },
+    /// S3 events a function failed on (its on-failure destination).
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
@@ -76,36 +99,51 @@ enum DeadLetterAction {
 }
 
 #[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// The dlib models (`make models`).
+    #[arg(long, env = "FACE_ENGINE_MODELS_DIR", default_value = ".local/models")]
+    models_dir: PathBuf,
+    /// A MySQL user that may create databases and users (`make database`
+    /// writes it to .local/database.env).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The CA of the database server's TLS certificate.
+    #[arg(long, env = "DATABASE_TLS_CA")]
+    database_ca: PathBuf,
+    /// Use a new database and users on the DATABASE_URL server, dropped on exit.
+    #[arg(long)]
+    scratch_database: bool,
+    #[arg(long, env = "FACE_ENGINE_DETECTOR", value_enum, default_value_t = DetectorKind::Hog)]
+    detector: DetectorKind,
+}
+
+#[derive(Debug, Args)]
 struct ServeArgs {
+    #[command(flatten)]
+    runtime: RuntimeArgs,
     #[arg(long, default_value = DEFAULT_GATEWAY)]
     gateway_listen: SocketAddr,
     #[arg(long, default_value = DEFAULT_S3)]
     s3_listen: SocketAddr,
     #[arg(long, default_value = DEFAULT_ENGINE)]
     engine_listen: SocketAddr,
-    /// The dlib models (`make models`).
-    #[arg(long, env = "FACE_ENGINE_MODELS_DIR", default_value = ".local/models")]
-    models_dir: PathBuf,
-    /// The MySQL server and database (`make database` writes it to .local/database.env).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: String,
-    /// Use a new database on the DATABASE_URL server, dropped on exit.
-    #[arg(long)]
-    scratch_database: bool,
-    #[arg(long, env = "FACE_ENGINE_DETECTOR", value_enum, default_value_t = DetectorKind::Hog)]
-    detector: DetectorKind,
-    #[arg(long, default_value = DEFAULT_BUCKET)]
-    bucket: String,
-    #[arg(long, default_value = DEFAULT_COLLECTION)]
-    collection: String,
-    /// Deliver S3 events through the Lambda Invoke API instead of in-process, e.g.
-    /// http://127.0.0.1:9000/2015-03-31/functions/indexer/invocations (cargo lambda watch).
-    #[arg(long)]
-    indexer_invoke_url: Option<String>,
+    #[arg(long, default_value = DEFAULT_SECRETS)]
+    secrets_listen: SocketAddr,
     /// Keep a copy of every S3 event delivered in this folder (JSON, as
-    /// Lambda receives it; usable with `cargo lambda invoke --data-file`).
+    /// Lambda receives it).
     #[arg(long)]
     record_events: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct InvokeArgs {
+    /// The function's logical id in the template, e.g. HealthFunction.
+    function: String,
+    /// The event, e.g. events/healthz.json.
+    #[arg(long, short = 'e')]
+    event: PathBuf,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,23 +153,27 @@ enum CliError {
     #[error(transparent)]
     Scratch(#[from] registry_local::scratch::ScratchError),
     #[error(transparent)]
-    Secret(#[from] registry_local::SecretFileError),
+    Stack(#[from] local_stack::StackError),
     #[error(transparent)]
     Token(#[from] registry_local::tokens::TokenError),
     #[error(transparent)]
     Group(#[from] registry_local::tokens::UnknownGroup),
     #[error(transparent)]
+    Principals(#[from] registry_local::principals::PrincipalError),
+    #[error(transparent)]
     DeadLetter(#[from] s3_store::DeadLetterError),
+    #[error("{0}")]
+    Usage(String),
     #[error("waiting for a signal failed: {0}")]
     Signal(#[source] std::io::Error),
-    #[error("the gateway URL {0:?} is not a valid http URL")]
-    GatewayUrl(String),
     #[error("the gateway did not answer: {0}")]
     Gateway(#[source] reqwest::Error),
-    #[error("the gateway refused the replay (HTTP {status}): {body}")]
-    Replay { status: u16, body: String },
-    #[error("output failed: {0}")]
-    Output(#[from] serde_json::Error),
+    #[error("the gateway refused (HTTP {status}): {body}")]
+    Refused { status: u16, body: String },
+    #[error("{path}: {reason}")]
+    Event { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Invoke(#[from] registry_local::runtime::InvokeError),
 }
 
 #[tokio::main]
@@ -148,13 +190,18 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let state = StatePaths::new(&cli.state_dir);
     let result = match cli.command {
-        Command::Serve(args) => serve(state, args).await,
-        Command::Token { group } => token(&state, &group),
+        Command::Serve(args) => serve(state, &cli.stack, args).await,
+        Command::Invoke(args) => invoke(state, &cli.stack, args).await,
+        Command::Token { group } => token(&state, &cli.stack, &group),
         Command::Env {
-            s3_listen,
-            engine_listen,
-        } => env(&state, s3_listen, engine_listen),
-        Command::DeadLetters { action } => dead_letters(&state, action).await,
+            function,
+            show_secret,
+        } => env(&state, &cli.stack, &function, show_secret),
+        Command::RotateSecret {
+            secret,
+            gateway_url,
+        } => rotate(&state, &cli.stack, &secret, &gateway_url).await,
+        Command::DeadLetters { action } => dead_letters(&state, &cli.stack, action).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,30 +212,90 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(state: StatePaths, args: ServeArgs) -> Result<(), CliError> {
+impl StackArgs {
+    fn parameters(&self) -> Result<BTreeMap<String, String>, CliError> {
+        self.parameters
+            .iter()
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .ok_or_else(|| {
+                        CliError::Usage(format!(
+                            "--parameter-overrides takes KEY=VALUE, not {pair:?}"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
+    /// The stack as the runtime on the default ports resolves it.
+    fn load(&self) -> Result<local_stack::LocalStack, CliError> {
+        let mut settings = local_stack::StackSettings::new(&self.stack_name);
+        settings.region = DEFAULT_REGION.to_owned();
+        settings.account_id = DEFAULT_ACCOUNT.to_owned();
+        settings.parameters = self.parameters()?;
+        settings.api_endpoint = format!("http://{DEFAULT_GATEWAY}");
+        Ok(local_stack::LocalStack::load(&self.template, &settings)?)
+    }
+}
+
+/// The options of a run, and the scratch database to drop after it.
+async fn options(
+    state: &StatePaths,
+    stack: &StackArgs,
+    args: RuntimeArgs,
+) -> Result<(RuntimeOptions, Option<ScratchDatabase>), CliError> {
+    let mut options = RuntimeOptions::new(
+        &stack.template,
+        state.root.clone(),
+        args.models_dir,
+        &args.database_url,
+        args.database_ca,
+    );
+    options.stack_name.clone_from(&stack.stack_name);
+    options.parameters = stack.parameters()?;
+    options.detector = args.detector;
     let scratch = if args.scratch_database {
-        Some(ScratchDatabase::create(&args.database_url, "registry_local").await?)
+        let scratch = ScratchDatabase::create(&args.database_url, "registry_local").await?;
+        options
+            .parameters
+            .insert("DbName".to_owned(), scratch.name().to_owned());
+        options
+            .parameters
+            .insert("DbUserPrefix".to_owned(), scratch_user_prefix());
+        Some(scratch)
     } else {
         None
     };
-    let database_url = scratch
-        .as_ref()
-        .map_or(args.database_url.clone(), |s| s.url().to_owned());
-    let mut options = RuntimeOptions::new(state.root.clone(), args.models_dir, database_url);
+    Ok((options, scratch))
+}
+
+async fn finish(runtime: LocalRuntime, scratch: Option<ScratchDatabase>) {
+    if let Some(scratch) = scratch {
+        if let Err(error) = runtime.drop_database_users().await {
+            tracing::warn!(%error, "the scratch database users were not dropped");
+        }
+        runtime.shutdown().await;
+        if let Err(error) = scratch.drop_database().await {
+            tracing::warn!(%error, "the scratch database was not dropped");
+        }
+    } else {
+        runtime.shutdown().await;
+    }
+}
+
+async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<(), CliError> {
+    let (mut options, scratch) = options(&state, stack, args.runtime).await?;
     options.gateway_listen = args.gateway_listen;
     options.s3_listen = args.s3_listen;
     options.engine_listen = args.engine_listen;
-    options.detector = args.detector;
-    options.bucket = args.bucket;
-    options.collection = args.collection;
-    options.indexer_invoke_url = args.indexer_invoke_url;
+    options.secrets_listen = args.secrets_listen;
     options.record_events = args.record_events;
-    let started = LocalRuntime::start(options).await;
-    let runtime = match started {
+    let runtime = match LocalRuntime::start(options).await {
         Ok(runtime) => runtime,
         Err(error) => {
             if let Some(scratch) = scratch {
-                drop_scratch(scratch).await;
+                let _ = scratch.drop_database().await;
             }
             return Err(error.into());
         }
@@ -198,39 +305,35 @@ async fn serve(state: StatePaths, args: ServeArgs) -> Result<(), CliError> {
     if let Ok(name) = &signal {
         tracing::info!(signal = name, "stopping");
     }
-    runtime.shutdown().await;
-    if let Some(scratch) = scratch {
-        drop_scratch(scratch).await;
-    }
+    finish(runtime, scratch).await;
     signal.map(|_| ())
-}
-
-async fn drop_scratch(scratch: ScratchDatabase) {
-    if let Err(error) = scratch.drop_database().await {
-        tracing::warn!(%error, "the scratch database was not dropped");
-    }
 }
 
 fn print_banner(runtime: &LocalRuntime, state: &StatePaths, scratch: Option<&ScratchDatabase>) {
     let gateway = runtime.gateway_url();
-    let environment = runtime.environment();
-    let var = |name: &str| environment.get(name).unwrap_or_default();
-    println!("Face Registry is running.");
+    let stack = runtime.stack();
+    println!(
+        "Face Registry is running (stack {}, from template.yaml).",
+        stack.name
+    );
     println!("  Gateway       {gateway}");
     println!("  Enrol         {gateway}/upload");
     println!("  People        {gateway}/faces");
     println!("  API           {gateway}/api/faces");
     println!("  Health        {gateway}/healthz");
+    let buckets: Vec<&str> = stack.buckets.iter().map(|b| b.name.as_str()).collect();
     println!(
-        "  S3 store      {}  (bucket {})",
+        "  S3 store      {}  (buckets {})",
         runtime.s3_endpoint(),
-        var("PHOTO_BUCKET")
+        buckets.join(", ")
     );
+    let collections: Vec<&str> = stack.collections.iter().map(|c| c.id.as_str()).collect();
     println!(
         "  Face engine   {}  (collection {})",
         runtime.engine_endpoint(),
-        var("FACE_COLLECTION")
+        collections.join(", ")
     );
+    println!("  Secrets       {}", runtime.secrets_endpoint());
     if let Some(scratch) = scratch {
         println!(
             "  Database      {} (scratch, dropped on exit)",
@@ -238,15 +341,11 @@ fn print_banner(runtime: &LocalRuntime, state: &StatePaths, scratch: Option<&Scr
         );
     }
     println!(
-        "  Credentials   {} (AWS_ACCESS_KEY_ID {})",
-        state.credentials().display(),
-        var("AWS_ACCESS_KEY_ID")
+        "  Operator keys {} (for the AWS CLI and SDKs)",
+        state.operator_credentials().display()
     );
     println!("Sign in with the pages' local sign-in buttons, or get a token:");
     println!("  make dev-token GROUP=admins     (or GROUP=viewers)");
-    println!(
-        "  curl -H \"Authorization: Bearer $(make -s dev-token GROUP=admins)\" {gateway}/api/faces"
-    );
     println!("Ctrl-C stops.");
 }
 
@@ -259,9 +358,30 @@ async fn wait_for_signal() -> Result<&'static str, CliError> {
     }
 }
 
-fn token(state: &StatePaths, group: &str) -> Result<(), CliError> {
+async fn invoke(state: StatePaths, stack: &StackArgs, args: InvokeArgs) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(&args.event).map_err(|e| CliError::Event {
+        path: args.event.clone(),
+        reason: e.to_string(),
+    })?;
+    let event: Value = serde_json::from_str(&text).map_err(|e| CliError::Event {
+        path: args.event.clone(),
+        reason: format!("not JSON: {e}"),
+    })?;
+    let (options, scratch) = options(&state, stack, args.runtime).await?;
+    let runtime = LocalRuntime::start(options.with_ephemeral_ports()).await?;
+    let result = registry_local::runtime::invoke_event(&runtime, &args.function, event).await;
+    finish(runtime, scratch).await;
+    let answer = result?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&answer).unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn token(state: &StatePaths, stack: &StackArgs, group: &str) -> Result<(), CliError> {
     let group: Group = group.parse()?;
-    let tokens = TokenAuthority::load_or_create(&state.signing_key())?;
+    let tokens = token_authority(state, &stack.load()?)?;
     let issued = tokens.issue(group, registry_local::tokens::TOKEN_LIFETIME)?;
     println!("{}", issued.token);
     Ok(())
@@ -269,36 +389,89 @@ fn token(state: &StatePaths, group: &str) -> Result<(), CliError> {
 
 fn env(
     state: &StatePaths,
-    s3_listen: SocketAddr,
-    engine_listen: SocketAddr,
+    stack: &StackArgs,
+    function: &str,
+    show_secret: bool,
 ) -> Result<(), CliError> {
-    let credentials = LocalCredentials::load_or_create(&state.credentials())?;
-    let environment = FunctionEnvironment::new(
-        &EnvironmentSettings {
-            bucket: DEFAULT_BUCKET.to_owned(),
-            collection: DEFAULT_COLLECTION.to_owned(),
-            region: DEFAULT_REGION.to_owned(),
-            database_url: String::new(),
-            s3_endpoint: format!("http://{s3_listen}"),
-            engine_endpoint: format!("http://{engine_listen}"),
-            upload_url_ttl: Duration::from_secs(300),
-            photo_url_ttl: Duration::from_secs(300),
-            metrics_namespace: "FaceRegistry".to_owned(),
-        },
-        &credentials,
-    );
-    for (name, value) in environment.public_vars() {
+    let loaded = stack.load()?;
+    let variables = registry_local::runtime::function_environment_for(state, &loaded, function)?;
+    for (name, value) in variables {
+        if name == "AWS_SECRET_ACCESS_KEY" && !show_secret {
+            println!("# AWS_SECRET_ACCESS_KEY: add --show-secret to print it");
+            continue;
+        }
         println!("export {name}={value}");
     }
     Ok(())
 }
 
-async fn dead_letters(state: &StatePaths, action: DeadLetterAction) -> Result<(), CliError> {
-    let letters = DeadLetters::open(state.dead_letters(), Arc::new(NoDelivery)).await?;
+/// An admin's request to the running gateway's local endpoints.
+async fn local_request(
+    state: &StatePaths,
+    stack: &StackArgs,
+    gateway_url: &str,
+    path: &[&str],
+    body: Value,
+) -> Result<(), CliError> {
+    let mut url = url::Url::parse(gateway_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| CliError::Usage(format!("{gateway_url:?} is not a valid http URL")))?;
+    url.path_segments_mut()
+        .map_err(|()| CliError::Usage(format!("{gateway_url:?} is not a valid http URL")))?
+        .extend(path);
+    let tokens = token_authority(state, &stack.load()?)?;
+    let token = tokens.issue(Group::Admins, Duration::from_secs(60))?.token;
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(CliError::Gateway)?;
+    let status = response.status();
+    let body = response.text().await.map_err(CliError::Gateway)?;
+    if !status.is_success() {
+        return Err(CliError::Refused {
+            status: status.as_u16(),
+            body,
+        });
+    }
+    Ok(())
+}
+
+async fn rotate(
+    state: &StatePaths,
+    stack: &StackArgs,
+    secret: &str,
+    gateway_url: &str,
+) -> Result<(), CliError> {
+    local_request(
+        state,
+        stack,
+        gateway_url,
+        &["local", "secrets", "rotate"],
+        serde_json::json!({"secret": secret}),
+    )
+    .await?;
+    println!("rotated {secret}");
+    Ok(())
+}
+
+async fn dead_letters(
+    state: &StatePaths,
+    stack: &StackArgs,
+    action: DeadLetterAction,
+) -> Result<(), CliError> {
+    let loaded = stack.load()?;
+    let queue = registry_local::runtime::indexer_queue(&loaded).ok_or_else(|| {
+        CliError::Usage("no function of the stack has an on-failure destination".into())
+    })?;
+    let letters = DeadLetters::open(state.queue(&queue), Arc::new(NoDelivery)).await?;
     match action {
         DeadLetterAction::List => {
             for letter in letters.list().await? {
-                println!("{}", serde_json::to_string(&letter)?);
+                println!("{}", serde_json::to_string(&letter).unwrap_or_default());
             }
         }
         DeadLetterAction::Delete { id } => {
@@ -306,29 +479,14 @@ async fn dead_letters(state: &StatePaths, action: DeadLetterAction) -> Result<()
             println!("deleted {id}");
         }
         DeadLetterAction::Replay { id, gateway_url } => {
-            let mut url = url::Url::parse(&gateway_url)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| CliError::GatewayUrl(gateway_url.clone()))?;
-            url.path_segments_mut()
-                .map_err(|()| CliError::GatewayUrl(gateway_url.clone()))?
-                .extend(["local", "dead-letters", &id, "replay"]);
-            let tokens = TokenAuthority::load_or_create(&state.signing_key())?;
-            let token = tokens.issue(Group::Admins, Duration::from_secs(60))?.token;
-            let response = reqwest::Client::new()
-                .post(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .map_err(CliError::Gateway)?;
-            let status = response.status();
-            let body = response.text().await.map_err(CliError::Gateway)?;
-            if !status.is_success() {
-                return Err(CliError::Replay {
-                    status: status.as_u16(),
-                    body,
-                });
-            }
+            local_request(
+                state,
+                stack,
+                &gateway_url,
+                &["local", "dead-letters", &id, "replay"],
+                Value::Null,
+            )
+            .await?;
             println!("replayed {id}");
         }
     }

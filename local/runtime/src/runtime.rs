@@ -1,34 +1,44 @@
-//! Starting and stopping the whole registry in one process.
+//! Starting and stopping the whole stack in one process, from `template.yaml`.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use face_engine::{AccessCredentials, DetectorKind, EngineConfig, FaceEngine};
-use registry_adapters::database;
+use face_engine::{DetectorKind, EngineConfig, FaceEngine};
+use local_iam::{Access, Identity, Policy};
+use local_stack::{Function, LocalStack, SecretValue, StackSettings};
+use rand::Rng;
 use s3_store::{
-    DeadLetters, DeliveryPolicy, EventTarget, LambdaInvokeTarget, RunningS3Store, S3Store,
-    S3StoreConfig,
+    BucketConfig, CorsRule, DeadLetters, DeliveryPolicy, EventTarget, KmsKey, Notification,
+    NotificationTarget, RunningS3Store, S3Store, S3StoreConfig,
 };
+use secrets_manager::{SecretKey, SecretSpec, SecretsManager};
+use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::credentials::LocalCredentials;
-use crate::environment::{EnvironmentSettings, FunctionEnvironment};
-use crate::functions::{Functions, InProcessIndexer};
+use crate::apigw::Route;
+use crate::cloudformation::{LocalCloudFormation, response_bucket};
 use crate::gateway::Gateway;
+use crate::lambda::{LOCAL_RETRY_DELAYS, LocalFunction, LocalLambda};
+use crate::network::{Route as NetworkRoute, Routes};
+use crate::principals::{self, CLOUDFORMATION, OPERATOR};
+use crate::rds::{LocalRds, new_password};
 use crate::recording::RecordingTarget;
 use crate::secrets::SecretFileError;
+use crate::targets::FunctionTarget;
 use crate::tokens::{TokenAuthority, TokenError};
 
 pub const DEFAULT_GATEWAY: &str = "127.0.0.1:3000";
 pub const DEFAULT_S3: &str = "127.0.0.1:3001";
 pub const DEFAULT_ENGINE: &str = "127.0.0.1:3002";
-pub const DEFAULT_BUCKET: &str = "face-registry-photos";
-pub const DEFAULT_COLLECTION: &str = "face-registry";
+pub const DEFAULT_SECRETS: &str = "127.0.0.1:3003";
+pub const DEFAULT_STACK: &str = "face-registry";
 pub const DEFAULT_REGION: &str = "us-east-1";
+pub const DEFAULT_ACCOUNT: &str = "123456789012";
 
 /// Where the runtime keeps its files, all under one state folder.
 #[derive(Debug, Clone)]
@@ -40,86 +50,117 @@ impl StatePaths {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
-    /// The local access key pair, as `KEY=value` lines a shell can source.
-    pub fn credentials(&self) -> PathBuf {
+    /// The secret every local key pair derives from.
+    pub fn root_secret(&self) -> PathBuf {
+        self.root.join("runtime/root-secret")
+    }
+    /// The operator's key pair, as `KEY=value` lines a shell can source.
+    pub fn operator_credentials(&self) -> PathBuf {
         self.root.join("runtime/aws.env")
     }
     /// The key local tokens are signed with.
     pub fn signing_key(&self) -> PathBuf {
         self.root.join("runtime/jwt-signing-key.pem")
     }
-    /// The S3 store's data: one folder per bucket.
+    /// The S3 store's current objects: one folder per bucket.
     pub fn s3(&self) -> PathBuf {
         self.root.join("s3")
     }
-    pub fn dead_letters(&self) -> PathBuf {
-        self.root.join("s3-dead-letters")
+    /// Object versions of the versioned buckets.
+    pub fn s3_versions(&self) -> PathBuf {
+        self.root.join("s3-versions")
+    }
+    /// What lands in a queue (an on-failure destination), one folder each.
+    pub fn queue(&self, name: &str) -> PathBuf {
+        self.root.join("queues").join(name)
     }
     /// The face engine's collections.
     pub fn faces(&self) -> PathBuf {
         self.root.join("faces")
+    }
+    /// A stack's secrets.
+    pub fn secrets(&self, stack: &str) -> PathBuf {
+        self.root.join("stacks").join(stack).join("secrets.json")
+    }
+    /// What a stack's custom resources answered last.
+    pub fn custom_resources(&self, stack: &str) -> PathBuf {
+        self.root
+            .join("stacks")
+            .join(stack)
+            .join("custom-resources.json")
     }
 }
 
 /// What to start, and where.
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
+    pub template: PathBuf,
     pub state: StatePaths,
     pub models_dir: PathBuf,
+    /// A user of the MySQL server that may create databases and users.
     pub database_url: String,
+    /// The CA of the server's TLS certificate (`DATABASE_TLS_CA`).
+    pub database_ca: PathBuf,
     pub gateway_listen: SocketAddr,
     pub s3_listen: SocketAddr,
     pub engine_listen: SocketAddr,
-    pub bucket: String,
-    pub collection: String,
+    pub secrets_listen: SocketAddr,
+    pub stack_name: String,
     pub region: String,
+    pub account_id: String,
+    /// `--parameter-overrides`.
+    pub parameters: BTreeMap<String, String>,
     pub detector: DetectorKind,
-    pub upload_url_ttl: Duration,
-    pub photo_url_ttl: Duration,
-    /// Deliver S3 events through the Lambda Invoke API (e.g. to `cargo
-    /// lambda watch`) instead of to the in-process indexer.
-    pub indexer_invoke_url: Option<String>,
     /// Keep a copy of every S3 event delivered in this folder.
     pub record_events: Option<PathBuf>,
-    pub delivery: DeliveryPolicy,
+    /// Waits before the retries of an asynchronous invocation.
+    pub retry_delays: Vec<Duration>,
+    /// Tests wait less than a custom resource's ServiceTimeout.
+    pub custom_resource_wait: Option<Duration>,
 }
 
 impl RuntimeOptions {
-    /// The `make dev` settings: fixed ports, default names.
+    /// The `make dev` settings: fixed ports, the default stack.
     pub fn new(
+        template: impl Into<PathBuf>,
         state_dir: impl Into<PathBuf>,
         models_dir: impl Into<PathBuf>,
         database_url: impl Into<String>,
+        database_ca: impl Into<PathBuf>,
     ) -> Self {
         let addr = |s: &str| {
             s.parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
         };
         Self {
+            template: template.into(),
             state: StatePaths::new(state_dir),
             models_dir: models_dir.into(),
             database_url: database_url.into(),
+            database_ca: database_ca.into(),
             gateway_listen: addr(DEFAULT_GATEWAY),
             s3_listen: addr(DEFAULT_S3),
             engine_listen: addr(DEFAULT_ENGINE),
-            bucket: DEFAULT_BUCKET.to_owned(),
-            collection: DEFAULT_COLLECTION.to_owned(),
+            secrets_listen: addr(DEFAULT_SECRETS),
+            stack_name: DEFAULT_STACK.to_owned(),
             region: DEFAULT_REGION.to_owned(),
+            account_id: DEFAULT_ACCOUNT.to_owned(),
+            parameters: BTreeMap::new(),
             detector: DetectorKind::Hog,
-            upload_url_ttl: Duration::from_secs(300),
-            photo_url_ttl: Duration::from_secs(300),
-            indexer_invoke_url: None,
             record_events: None,
-            delivery: DeliveryPolicy::default(),
+            retry_delays: LOCAL_RETRY_DELAYS.to_vec(),
+            custom_resource_wait: None,
         }
     }
 
     /// Ephemeral ports (for tests and side-by-side runs).
+    #[must_use]
     pub fn with_ephemeral_ports(mut self) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         self.gateway_listen = any;
         self.s3_listen = any;
         self.engine_listen = any;
+        self.secrets_listen = any;
         self
     }
 }
@@ -140,37 +181,46 @@ pub enum StartError {
     },
     #[error("the models folder {0} lacks {1} (run `make models`)")]
     MissingModel(PathBuf, &'static str),
+    #[error("the database's CA {0} is missing: set DATABASE_TLS_CA (make database writes it)")]
+    MissingCa(PathBuf),
+    #[error(transparent)]
+    Stack(#[from] local_stack::StackError),
     #[error(transparent)]
     Secret(#[from] SecretFileError),
     #[error(transparent)]
+    Principals(#[from] crate::principals::PrincipalError),
+    #[error(transparent)]
     Token(#[from] TokenError),
-    #[error("the functions' configuration is invalid: {0}")]
-    Config(#[from] registry_adapters::ConfigError),
-    #[error("database: {0}")]
-    Database(#[from] database::DatabaseError),
+    #[error("the database server: {0}")]
+    Rds(#[from] crate::rds::RdsError),
+    #[error("the secrets: {0}")]
+    Secrets(#[from] secrets_manager::SecretsError),
+    #[error("{what}: {reason}")]
+    Resource { what: String, reason: String },
     #[error("the face engine could not start: {0}")]
     Engine(#[from] face_engine::OpenError),
-    #[error("the face collection could not be created: {0}")]
-    Collection(String),
     #[error("the S3 store could not start: {0}")]
     S3(#[from] s3_store::StartError),
-    #[error("the indexer invoke URL is unusable: {0}")]
-    InvokeTarget(#[from] s3_store::InvokeTargetError),
+    #[error("deploying the stack: {0}")]
+    Deploy(#[from] crate::cloudformation::CloudFormationError),
 }
 
-/// The registry, running.
+/// The stack, running.
 pub struct LocalRuntime {
+    stack: Arc<LocalStack>,
+    access: Access,
+    lambda: Arc<LocalLambda>,
+    tokens: Arc<TokenAuthority>,
+    rds: LocalRds,
+    secrets: Arc<SecretsManager>,
+    cloudformation: LocalCloudFormation,
     gateway_addr: SocketAddr,
     engine_addr: SocketAddr,
-    environment: FunctionEnvironment,
-    functions: Arc<Functions>,
-    tokens: Arc<TokenAuthority>,
+    secrets_addr: SocketAddr,
     s3: RunningS3Store,
-    gateway_stop: CancellationToken,
-    engine_stop: CancellationToken,
-    gateway_task: JoinHandle<std::io::Result<()>>,
-    engine_task: JoinHandle<std::io::Result<()>>,
-    _stop_on_drop: (DropGuard, DropGuard),
+    stop: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
+    _stop_on_drop: DropGuard,
 }
 
 const MODEL_FILES: [&str; 3] = [
@@ -179,148 +229,214 @@ const MODEL_FILES: [&str; 3] = [
     "mmod_human_face_detector.dat",
 ];
 
-async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+async fn bind(
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<(TcpListener, SocketAddr), StartError> {
     if !addr.ip().is_loopback() {
         return Err(StartError::NotLoopback { what, addr });
     }
-    TcpListener::bind(addr)
+    let listener = TcpListener::bind(addr)
         .await
-        .map_err(|source| StartError::Bind { what, addr, source })
+        .map_err(|source| StartError::Bind { what, addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { what, addr, source })?;
+    Ok((listener, local))
 }
 
-fn local_addr(
-    what: &'static str,
-    listener: &TcpListener,
-    addr: SocketAddr,
-) -> Result<SocketAddr, StartError> {
-    listener
-        .local_addr()
-        .map_err(|source| StartError::Bind { what, addr, source })
+fn policy(source: &str, document: &serde_json::Value) -> Result<Policy, StartError> {
+    Policy::parse(source, document).map_err(|e| StartError::Resource {
+        what: source.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 impl LocalRuntime {
     pub async fn start(options: RuntimeOptions) -> Result<Self, StartError> {
         check_models(&options.models_dir)?;
-        // Every port first: the S3 store's CORS rule names the gateway's origin.
-        let gateway_listener = bind("gateway", options.gateway_listen).await?;
-        let s3_listener = bind("S3 store", options.s3_listen).await?;
-        let engine_listener = bind("face engine", options.engine_listen).await?;
-        let gateway_addr = local_addr("gateway", &gateway_listener, options.gateway_listen)?;
-        let s3_addr = local_addr("S3 store", &s3_listener, options.s3_listen)?;
-        let engine_addr = local_addr("face engine", &engine_listener, options.engine_listen)?;
+        if !options.database_ca.is_file() {
+            return Err(StartError::MissingCa(options.database_ca.clone()));
+        }
+        // Every port first: the API's endpoint is a value of the template.
+        let (gateway_listener, gateway_addr) = bind("gateway", options.gateway_listen).await?;
+        let (s3_listener, s3_addr) = bind("S3 store", options.s3_listen).await?;
+        let (engine_listener, engine_addr) = bind("face engine", options.engine_listen).await?;
+        let (secrets_listener, secrets_addr) =
+            bind("secrets manager", options.secrets_listen).await?;
 
-        let credentials = LocalCredentials::load_or_create(&options.state.credentials())?;
-        let tokens = Arc::new(TokenAuthority::load_or_create(
-            &options.state.signing_key(),
+        let rds = LocalRds::new(&options.database_url)?;
+        let mut settings = StackSettings::new(&options.stack_name);
+        settings.region.clone_from(&options.region);
+        settings.account_id.clone_from(&options.account_id);
+        settings.parameters.clone_from(&options.parameters);
+        settings.database_host.clone_from(&rds.host);
+        settings.database_port = rds.port;
+        settings.api_endpoint = format!("http://{gateway_addr}");
+        let stack = Arc::new(LocalStack::load(&options.template, &settings)?);
+        let access = principals::access(&options.state.root_secret(), &stack)?;
+        write_operator_credentials(&options.state, &access)?;
+        let endpoints = Endpoints {
+            s3: format!("http://{s3_addr}"),
+            rekognition: format!("http://{engine_addr}"),
+            secrets: format!("http://{secrets_addr}"),
+        };
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        // Secrets Manager and the database cluster, as the stack's creation
+        // makes them.
+        let secrets = Arc::new(SecretsManager::open(
+            &options.state.secrets(&stack.name),
+            &stack.region,
+            access.clone(),
+            secret_specs(&stack)?,
         )?);
-        let environment = FunctionEnvironment::new(
-            &EnvironmentSettings {
-                bucket: options.bucket.clone(),
-                collection: options.collection.clone(),
-                region: options.region.clone(),
-                database_url: options.database_url.clone(),
-                s3_endpoint: format!("http://{s3_addr}"),
-                engine_endpoint: format!("http://{engine_addr}"),
-                upload_url_ttl: options.upload_url_ttl,
-                photo_url_ttl: options.photo_url_ttl,
-                metrics_namespace: "FaceRegistry".to_owned(),
-            },
-            &credentials,
-        );
-        let config = environment.config()?;
-        let sdk = environment.sdk_config().await;
-
-        let functions = Arc::new(Functions::connect(&config, sdk.clone()).await?);
-        database::migrate(&functions.adapters.pool).await?;
-        tracing::info!("database migrations applied");
-
-        let engine_stop = CancellationToken::new();
-        let mut engine_config = EngineConfig::new(options.state.faces(), &options.models_dir);
-        engine_config.detector = options.detector;
-        engine_config.region.clone_from(&options.region);
-        engine_config.credentials = Some(AccessCredentials {
-            access_key_id: credentials.access_key_id.clone(),
-            secret_access_key: credentials.secret_access_key().to_owned(),
-        });
-        let engine_s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(true)
-                .build(),
-        );
-        let engine = FaceEngine::open(engine_config, engine_s3).await?;
-        let engine_task = tokio::spawn(face_engine::serve_with_shutdown(
-            engine_listener,
-            engine,
-            engine_stop.clone().cancelled_owned(),
-        ));
-        ensure_collection(&aws_sdk_rekognition::Client::new(&sdk), &config.collection).await?;
-
-        let target: Arc<dyn EventTarget> = match &options.indexer_invoke_url {
-            Some(url) => Arc::new(LambdaInvokeTarget::new(
-                url,
-                options.delivery.attempt_timeout,
-            )?),
-            None => Arc::new(InProcessIndexer(Arc::clone(&functions))),
-        };
-        let target: Arc<dyn EventTarget> = match &options.record_events {
-            Some(dir) => Arc::new(RecordingTarget {
-                inner: target,
-                dir: dir.clone(),
+        create_database_and_secrets(&stack, &rds, &secrets).await?;
+        tasks.push((
+            "secrets manager",
+            tokio::spawn({
+                let (secrets, stop) = (Arc::clone(&secrets), stop.clone());
+                async move {
+                    secrets
+                        .serve(secrets_listener, stop.cancelled_owned())
+                        .await
+                        .map_err(std::io::Error::other)
+                }
             }),
-            None => target,
-        };
-        let mut store_config = S3StoreConfig::new(
-            options.state.s3(),
-            options.state.dead_letters(),
-            credentials.access_key_id.clone(),
-            credentials.secret_access_key(),
-        );
-        store_config.region.clone_from(&options.region);
-        store_config.buckets = vec![config.bucket.clone()];
-        store_config.cors_origins = vec![
-            format!("http://127.0.0.1:{}", gateway_addr.port()),
-            format!("http://localhost:{}", gateway_addr.port()),
-        ];
-        store_config.delivery = options.delivery.clone();
-        let s3 = S3Store::start(store_config, s3_listener, target).await?;
+        ));
 
+        // The functions.
+        let mut functions = Vec::new();
+        for function in &stack.functions {
+            let identity =
+                access
+                    .keys
+                    .named(&function.logical_id)
+                    .ok_or_else(|| StartError::Resource {
+                        what: function.logical_id.clone(),
+                        reason: "has no key pair".into(),
+                    })?;
+            let environment = function_environment(
+                function,
+                &stack,
+                &endpoints,
+                &identity,
+                &options.database_ca,
+            );
+            let routes = routes(&stack, function, &endpoints);
+            let sdk =
+                crate::sdk::config_for(&identity, &stack.region, &environment, routes.clone())
+                    .await;
+            let http = function_http_client(&routes, &endpoints.s3);
+            functions.push(LocalFunction::new(function.clone(), environment, sdk, http));
+        }
+        let lambda = Arc::new(LocalLambda::new(functions));
+
+        // The S3 store, with the stack's buckets and CloudFormation's.
+        let (store_config, indexer_dead_letters) =
+            store_config(&options, &stack, &access, &lambda)?;
+        let s3 = S3Store::start(store_config, s3_listener).await?;
+
+        // The face engine, with the stack's collections.
+        let mut engine_config =
+            EngineConfig::new(options.state.faces(), &options.models_dir, access.clone());
+        engine_config.detector = options.detector;
+        engine_config.region.clone_from(&stack.region);
+        engine_config.account_id.clone_from(&stack.account_id);
+        let engine_s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(stack.region.clone()))
+            .endpoint_url(&endpoints.s3)
+            .force_path_style(true)
+            .http_client(registry_adapters::aws::https_client());
+        let engine = FaceEngine::open(engine_config, engine_s3).await?;
+        for collection in &stack.collections {
+            create_collection(&engine, &collection.id).await?;
+        }
+        tasks.push((
+            "face engine",
+            tokio::spawn(face_engine::serve_with_shutdown(
+                engine_listener,
+                engine,
+                stop.clone().cancelled_owned(),
+            )),
+        ));
+
+        // The HTTP API.
+        let routes = api_routes(&stack);
+        let tokens = Arc::new(token_authority(&options.state, &stack)?);
         let gateway = Arc::new(Gateway {
-            functions: Arc::clone(&functions),
+            lambda: Arc::clone(&lambda),
+            routes,
             tokens: Arc::clone(&tokens),
-            dead_letters: s3.dead_letters().clone(),
+            dead_letters: indexer_dead_letters.and_then(|name| s3.dead_letters(&name).cloned()),
             local_addr: gateway_addr,
         });
-        let gateway_stop = CancellationToken::new();
-        let gateway_task = tokio::spawn({
-            let stop = gateway_stop.clone();
-            async move {
-                axum::serve(
-                    gateway_listener,
-                    gateway
-                        .router()
-                        .into_make_service_with_connect_info::<SocketAddr>(),
+        tasks.push((
+            "gateway",
+            tokio::spawn({
+                let stop = stop.clone();
+                async move {
+                    axum::serve(
+                        gateway_listener,
+                        gateway
+                            .router()
+                            .into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                }
+            }),
+        ));
+
+        // The stack's custom resources, as CloudFormation runs them.
+        let cloudformation_identity = access
+            .keys
+            .named(CLOUDFORMATION)
+            .expect("the CloudFormation principal");
+        let cloudformation_s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(
+                &crate::sdk::config_for(
+                    &cloudformation_identity,
+                    &stack.region,
+                    &endpoints.variables(),
+                    Routes::default(),
                 )
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-            }
-        });
-        tracing::info!(gateway = %gateway_addr, s3 = %s3_addr, engine = %engine_addr, "registry running");
-        Ok(Self {
+                .await,
+            )
+            .force_path_style(true)
+            .build(),
+        );
+        let mut cloudformation = LocalCloudFormation::new(
+            Arc::clone(&stack),
+            Arc::clone(&lambda),
+            cloudformation_s3,
+            options.state.custom_resources(&stack.name),
+        );
+        cloudformation.wait_at_most = options.custom_resource_wait;
+        let runtime = Self {
+            stack,
+            access,
+            lambda,
+            tokens,
+            rds,
+            secrets,
+            cloudformation,
             gateway_addr,
             engine_addr,
-            environment,
-            functions,
-            tokens,
+            secrets_addr,
             s3,
-            _stop_on_drop: (
-                gateway_stop.clone().drop_guard(),
-                engine_stop.clone().drop_guard(),
-            ),
-            gateway_stop,
-            engine_stop,
-            gateway_task,
-            engine_task,
-        })
+            _stop_on_drop: stop.clone().drop_guard(),
+            stop,
+            tasks,
+        };
+        if let Err(error) = runtime.cloudformation.deploy().await {
+            runtime.shutdown().await;
+            return Err(error.into());
+        }
+        tracing::info!(gateway = %gateway_addr, s3 = %s3_addr, engine = %engine_addr, secrets = %secrets_addr, stack = %runtime.stack.name, "registry running");
+        Ok(runtime)
     }
 
     pub fn gateway_url(&self) -> String {
@@ -332,41 +448,533 @@ impl LocalRuntime {
     pub fn engine_endpoint(&self) -> String {
         format!("http://{}", self.engine_addr)
     }
-    /// The variables the functions run with.
-    pub fn environment(&self) -> &FunctionEnvironment {
-        &self.environment
+    pub fn secrets_endpoint(&self) -> String {
+        format!("http://{}", self.secrets_addr)
     }
-    pub fn functions(&self) -> &Arc<Functions> {
-        &self.functions
+    pub fn stack(&self) -> &LocalStack {
+        &self.stack
+    }
+    pub fn lambda(&self) -> &LocalLambda {
+        &self.lambda
     }
     pub fn tokens(&self) -> &TokenAuthority {
         &self.tokens
     }
-    pub fn dead_letters(&self) -> &DeadLetters {
-        self.s3.dead_letters()
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+    pub fn cloudformation(&self) -> &LocalCloudFormation {
+        &self.cloudformation
+    }
+    /// What failed deliveries to a function's on-failure destination hold.
+    pub fn dead_letters(&self, function: &str) -> Option<&DeadLetters> {
+        self.s3.dead_letters(function)
+    }
+
+    /// The operator's AWS configuration (may do anything), for tests and tools.
+    pub async fn operator_sdk_config(&self) -> aws_config::SdkConfig {
+        let operator = self
+            .access
+            .keys
+            .named(OPERATOR)
+            .expect("the operator principal");
+        crate::sdk::config_for(
+            &operator,
+            &self.stack.region,
+            &self.endpoints().variables(),
+            Routes::default(),
+        )
+        .await
+    }
+
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            s3: self.s3_endpoint(),
+            rekognition: self.engine_endpoint(),
+            secrets: self.secrets_endpoint(),
+        }
+    }
+
+    /// Rotates a database secret as a rotation function does: a new
+    /// password for its user, then the secret's new current value.
+    pub async fn rotate_secret(&self, arn: &str) -> Result<(), StartError> {
+        let current = self
+            .secrets
+            .current(arn)
+            .ok_or_else(|| StartError::Resource {
+                what: arn.to_owned(),
+                reason: "has no value".into(),
+            })?;
+        let mut value: serde_json::Value =
+            serde_json::from_str(&current).map_err(|e| StartError::Resource {
+                what: arn.to_owned(),
+                reason: format!("is not JSON: {e}"),
+            })?;
+        let user = value["username"].as_str().unwrap_or_default().to_owned();
+        let password = new_password();
+        self.rds.set_password(&user, &password).await?;
+        value["password"] = json!(password);
+        self.secrets.put_value(arn, &value.to_string())?;
+        tracing::info!(%user, "database secret rotated");
+        Ok(())
+    }
+
+    /// Drops the users of this stack's database cluster (a scratch stack).
+    pub async fn drop_database_users(&self) -> Result<(), StartError> {
+        let prefix = self
+            .stack
+            .parameters
+            .get("DbUserPrefix")
+            .cloned()
+            .unwrap_or_default();
+        Ok(self.rds.drop_users(&prefix).await?)
     }
 
     /// Stops taking requests, lets pending event deliveries finish, then
-    /// stops the face engine and closes the database pool.
+    /// stops the services and closes the functions' connections.
     pub async fn shutdown(self) {
-        self.gateway_stop.cancel();
-        match self.gateway_task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "the gateway stopped with an error"),
-            Err(error) => tracing::warn!(%error, "the gateway task failed"),
-        }
+        self.stop.cancel();
         if let Err(error) = self.s3.shutdown().await {
             tracing::warn!(%error, "the S3 store stopped with an error");
         }
-        self.engine_stop.cancel();
-        match self.engine_task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "the face engine stopped with an error"),
-            Err(error) => tracing::warn!(%error, "the face engine task failed"),
+        for (what, task) in self.tasks {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the {what} stopped with an error"),
+                Err(error) => tracing::warn!(%error, "the {what} task failed"),
+            }
         }
-        self.functions.adapters.pool.close().await;
+        self.lambda.shutdown().await;
         tracing::info!("registry stopped");
     }
+}
+
+/// The local services' endpoints.
+struct Endpoints {
+    s3: String,
+    rekognition: String,
+    secrets: String,
+}
+
+impl Endpoints {
+    fn variables(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("AWS_ENDPOINT_URL_S3".to_owned(), self.s3.clone()),
+            (
+                "AWS_ENDPOINT_URL_REKOGNITION".to_owned(),
+                self.rekognition.clone(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
+                self.secrets.clone(),
+            ),
+        ])
+    }
+
+    fn authority(url: &str) -> String {
+        url.trim_start_matches("http://").to_owned()
+    }
+}
+
+/// The variables a function sees: the template's, plus what differs
+/// locally (the local endpoints, the local server's CA, path-style S3) and
+/// what Lambda sets itself (region, name, memory, credentials).
+fn function_environment(
+    function: &Function,
+    stack: &LocalStack,
+    endpoints: &Endpoints,
+    identity: &Identity,
+    database_ca: &Path,
+) -> BTreeMap<String, String> {
+    let mut environment = function.environment.clone();
+    environment.extend(endpoints.variables());
+    for (name, value) in [
+        ("S3_FORCE_PATH_STYLE", "true".to_owned()),
+        ("DB_TLS_CA_FILE", database_ca.display().to_string()),
+        ("AWS_REGION", stack.region.clone()),
+        ("AWS_DEFAULT_REGION", stack.region.clone()),
+        ("AWS_LAMBDA_FUNCTION_NAME", function.name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            function.memory_mb.to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_ACCESS_KEY_ID", identity.access_key_id.clone()),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            identity.secret_access_key().to_owned(),
+        ),
+    ] {
+        environment.insert(name.to_owned(), value);
+    }
+    environment
+}
+
+/// Which endpoint each of a function's service calls passes.
+fn routes(stack: &LocalStack, function: &Function, endpoints: &Endpoints) -> Routes {
+    let mut routes = BTreeMap::new();
+    for (service, url) in [
+        ("s3", &endpoints.s3),
+        ("rekognition", &endpoints.rekognition),
+        ("secretsmanager", &endpoints.secrets),
+    ] {
+        let route = if function.subnets.is_empty() {
+            NetworkRoute::Direct
+        } else if let Some(endpoint) = stack.gateway_endpoint_for(function, service) {
+            NetworkRoute::GatewayEndpoint(endpoint.id.clone())
+        } else if stack.reaches(function, service) {
+            NetworkRoute::Direct
+        } else {
+            NetworkRoute::NoRoute {
+                service: service.to_owned(),
+            }
+        };
+        routes.insert(Endpoints::authority(url), route);
+    }
+    Routes(routes)
+}
+
+/// The client of a function's own HTTP requests (the migrate function's
+/// answer to CloudFormation's bucket), routed as its SDK calls are.
+fn function_http_client(routes: &Routes, s3: &str) -> reqwest::Client {
+    let mut headers = http::HeaderMap::new();
+    if let Some(endpoint) = routes.endpoint_for(&Endpoints::authority(s3))
+        && let Ok(value) = http::HeaderValue::from_str(endpoint)
+    {
+        headers.insert(crate::network::NETWORK_HEADER, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap_or_default()
+}
+
+fn key_of(stack: &LocalStack, arn: &str) -> Result<KmsKey, StartError> {
+    let key = stack.key(arn).ok_or_else(|| StartError::Resource {
+        what: arn.to_owned(),
+        reason: "is not one of the stack's keys".into(),
+    })?;
+    Ok(KmsKey {
+        arn: key.arn.clone(),
+        policy: policy(&key.logical_id, &key.policy)?,
+    })
+}
+
+fn secret_specs(stack: &LocalStack) -> Result<Vec<SecretSpec>, StartError> {
+    stack
+        .secrets
+        .iter()
+        .map(|secret| {
+            Ok(SecretSpec {
+                name: secret.name.clone(),
+                arn: secret.arn.clone(),
+                kms_key: secret
+                    .kms_key
+                    .as_deref()
+                    .map(|arn| {
+                        key_of(stack, arn).map(|k| SecretKey {
+                            arn: k.arn,
+                            policy: k.policy,
+                        })
+                    })
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// The databases and master users of the stack's clusters, and the first
+/// value of every secret, as creating the stack makes them.
+async fn create_database_and_secrets(
+    stack: &LocalStack,
+    rds: &LocalRds,
+    secrets: &SecretsManager,
+) -> Result<(), StartError> {
+    for secret in &stack.secrets {
+        if secrets
+            .current(&secret.arn)
+            .is_some_and(|current| still_fits(stack, &secret.value, &current))
+        {
+            continue;
+        }
+        let value = match &secret.value {
+            SecretValue::Fixed(value) => value.clone(),
+            SecretValue::Generated(rules) => generated_secret(rules),
+            SecretValue::DatabaseMaster { cluster } => {
+                let cluster = stack
+                    .database_clusters
+                    .iter()
+                    .find(|c| c.logical_id == *cluster)
+                    .ok_or_else(|| StartError::Resource {
+                        what: secret.logical_id.clone(),
+                        reason: "its cluster is not in the stack".into(),
+                    })?;
+                json!({"username": cluster.master_username, "password": new_password()}).to_string()
+            }
+        };
+        secrets.put_value(&secret.arn, &value)?;
+    }
+    for cluster in &stack.database_clusters {
+        let secret = cluster
+            .master_secret
+            .as_deref()
+            .ok_or_else(|| StartError::Resource {
+                what: cluster.logical_id.clone(),
+                reason: "locally, a cluster needs ManageMasterUserPassword".into(),
+            })?;
+        let value: serde_json::Value = secrets
+            .current(secret)
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or_default();
+        let database = cluster
+            .database
+            .as_deref()
+            .ok_or_else(|| StartError::Resource {
+                what: cluster.logical_id.clone(),
+                reason: "locally, a cluster needs a DatabaseName".into(),
+            })?;
+        rds.create_cluster(
+            database,
+            &cluster.master_username,
+            value["password"].as_str().unwrap_or_default(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether a secret's stored value still belongs to what the template
+/// says (the same user), or the secret is new (another user prefix).
+fn still_fits(stack: &LocalStack, value: &SecretValue, current: &str) -> bool {
+    let current: serde_json::Value = serde_json::from_str(current).unwrap_or_default();
+    match value {
+        SecretValue::Fixed(fixed) => {
+            current == serde_json::from_str::<serde_json::Value>(fixed).unwrap_or_default()
+        }
+        SecretValue::Generated(rules) => match (&rules.template, &rules.key) {
+            (Some(template), Some(key)) => {
+                let mut expected: serde_json::Value =
+                    serde_json::from_str(template).unwrap_or_default();
+                expected[key] = current[key].clone();
+                expected == current
+            }
+            _ => true,
+        },
+        SecretValue::DatabaseMaster { cluster } => stack
+            .database_clusters
+            .iter()
+            .find(|c| c.logical_id == *cluster)
+            .is_some_and(|c| current["username"] == c.master_username.as_str()),
+    }
+}
+
+/// A value as Secrets Manager's `GenerateSecretString` makes it.
+fn generated_secret(rules: &local_stack::GeneratedSecret) -> String {
+    const PUNCTUATION: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    let mut alphabet: Vec<char> = Vec::new();
+    if !rules.exclude_lowercase {
+        alphabet.extend('a'..='z');
+    }
+    if !rules.exclude_uppercase {
+        alphabet.extend('A'..='Z');
+    }
+    if !rules.exclude_numbers {
+        alphabet.extend('0'..='9');
+    }
+    if !rules.exclude_punctuation {
+        alphabet.extend(PUNCTUATION.chars());
+    }
+    if rules.include_space {
+        alphabet.push(' ');
+    }
+    alphabet.retain(|c| !rules.exclude_characters.contains(*c));
+    let mut rng = rand::thread_rng();
+    let password: String = (0..rules.length)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len().max(1))])
+        .collect();
+    match (&rules.template, &rules.key) {
+        (Some(template), Some(key)) => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(template).unwrap_or_else(|_| json!({}));
+            value[key] = json!(password);
+            value.to_string()
+        }
+        _ => password,
+    }
+}
+
+/// The S3 store's buckets: the stack's, with their notifications delivered
+/// to the functions as Lambda's asynchronous invocation does, and
+/// CloudFormation's response bucket. Also names the indexer's dead letters.
+fn store_config(
+    options: &RuntimeOptions,
+    stack: &LocalStack,
+    access: &Access,
+    lambda: &Arc<LocalLambda>,
+) -> Result<(S3StoreConfig, Option<String>), StartError> {
+    let mut config = S3StoreConfig::new(
+        options.state.s3(),
+        options.state.s3_versions(),
+        access.clone(),
+    );
+    config.region.clone_from(&stack.region);
+    let mut notified = None;
+    for bucket in &stack.buckets {
+        let mut local = BucketConfig::new(&bucket.name);
+        local.versioned = bucket.versioned;
+        local.kms_key = bucket
+            .kms_key
+            .as_deref()
+            .map(|arn| key_of(stack, arn))
+            .transpose()?;
+        local.policy = bucket
+            .policy
+            .as_ref()
+            .map(|document| policy(&format!("{}Policy", bucket.logical_id), document))
+            .transpose()?;
+        local.cors = bucket
+            .cors
+            .iter()
+            .map(|rule| CorsRule {
+                allowed_methods: rule.allowed_methods.clone(),
+                allowed_origins: rule.allowed_origins.clone(),
+                allowed_headers: rule.allowed_headers.clone(),
+                exposed_headers: rule.exposed_headers.clone(),
+                max_age_seconds: rule.max_age_seconds,
+            })
+            .collect();
+        for (index, notification) in bucket.notifications.iter().enumerate() {
+            let function = lambda
+                .function(&notification.function)
+                .cloned()
+                .ok_or_else(|| StartError::Resource {
+                    what: bucket.logical_id.clone(),
+                    reason: format!(
+                        "notifies {}, which the local runtime does not run",
+                        notification.function
+                    ),
+                })?;
+            let asynchronous = &function.spec.asynchronous;
+            let queue = asynchronous
+                .on_failure
+                .as_deref()
+                .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
+                .map_or_else(
+                    || format!("{}-unhandled", function.spec.name),
+                    |q| q.name.clone(),
+                );
+            let target: Arc<dyn EventTarget> = Arc::new(FunctionTarget(Arc::clone(&function)));
+            let target = match &options.record_events {
+                Some(dir) => Arc::new(RecordingTarget {
+                    inner: target,
+                    dir: dir.clone(),
+                }),
+                None => target,
+            };
+            let retries =
+                (asynchronous.maximum_retry_attempts as usize).min(options.retry_delays.len());
+            local.notifications.push(Notification {
+                id: format!("{}-{}-{index}", bucket.logical_id, notification.function),
+                event: notification.event.clone(),
+                prefix: notification.prefix.clone(),
+                suffix: notification.suffix.clone(),
+                target: NotificationTarget {
+                    name: notification.function.clone(),
+                    target,
+                    delivery: DeliveryPolicy {
+                        retry_delays: options.retry_delays[..retries].to_vec(),
+                        max_event_age: asynchronous.maximum_event_age,
+                        // The local Lambda service times the function out itself.
+                        attempt_timeout: function.spec.timeout + Duration::from_secs(5),
+                        ..DeliveryPolicy::default()
+                    },
+                    dead_letter_dir: options.state.queue(&queue),
+                },
+            });
+            notified = Some(notification.function.clone());
+        }
+        config.buckets.push(local);
+    }
+    config
+        .buckets
+        .push(BucketConfig::new(response_bucket(&stack.region)));
+    for endpoint in &stack.gateway_endpoints {
+        config.endpoints.insert(
+            endpoint.id.clone(),
+            Some(policy(&endpoint.logical_id, &endpoint.policy)?),
+        );
+    }
+    Ok((config, notified))
+}
+
+/// The HTTP API's routes, with their authorizers.
+pub fn api_routes(stack: &LocalStack) -> Vec<Route> {
+    stack
+        .functions
+        .iter()
+        .flat_map(|function| {
+            function.routes.iter().map(move |route| Route {
+                method: route.method.clone(),
+                path: route.path.clone(),
+                function: function.logical_id.clone(),
+                authorizer: route.authorizer.as_ref().and_then(|name| {
+                    stack
+                        .http_apis
+                        .iter()
+                        .find(|api| api.logical_id == route.api)
+                        .and_then(|api| api.authorizers.get(name))
+                        .cloned()
+                }),
+            })
+        })
+        .collect()
+}
+
+/// The local sign-in, issuing tokens for the API's JWT authorizer.
+pub fn token_authority(
+    state: &StatePaths,
+    stack: &LocalStack,
+) -> Result<TokenAuthority, StartError> {
+    let authority = TokenAuthority::load_or_create(&state.signing_key())?;
+    let authorizer = stack.http_apis.iter().find_map(|api| {
+        api.default_authorizer
+            .as_ref()
+            .and_then(|name| api.authorizers.get(name))
+    });
+    Ok(match authorizer {
+        Some(jwt) => {
+            authority.for_authorizer(&jwt.issuer, jwt.audience.first().map_or("", String::as_str))
+        }
+        None => authority,
+    })
+}
+
+/// Creates a collection unless it exists, as CloudFormation creates the
+/// stack's `AWS::Rekognition::Collection`.
+async fn create_collection(engine: &FaceEngine, id: &str) -> Result<(), StartError> {
+    let request = face_engine::api::CollectionRequest {
+        collection_id: id.to_owned(),
+    };
+    match engine.create_collection(request).await {
+        Ok(_) | Err(face_engine::ApiError::ResourceAlreadyExists(_)) => Ok(()),
+        Err(error) => Err(StartError::Resource {
+            what: format!("collection {id}"),
+            reason: error.to_string(),
+        }),
+    }
+}
+
+fn write_operator_credentials(state: &StatePaths, access: &Access) -> Result<(), StartError> {
+    let operator = access.keys.named(OPERATOR).expect("the operator principal");
+    let path = state.operator_credentials();
+    let contents = format!(
+        "# The local operator's key pair (may do anything), for the AWS CLI and SDKs against the local services.\n\
+         AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+        operator.access_key_id,
+        operator.secret_access_key()
+    );
+    crate::secrets::write_private(&path, contents.as_bytes())?;
+    Ok(())
 }
 
 fn check_models(dir: &Path) -> Result<(), StartError> {
@@ -378,47 +986,95 @@ fn check_models(dir: &Path) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Creates the collection when missing, with the functions' own client.
-async fn ensure_collection(
-    client: &aws_sdk_rekognition::Client,
-    collection: &str,
-) -> Result<(), StartError> {
-    let describe = client
-        .describe_collection()
-        .collection_id(collection)
-        .send()
-        .await;
-    match describe {
-        Ok(_) => return Ok(()),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-        Err(error) => {
-            return Err(StartError::Collection(
-                aws_sdk_rekognition::error::DisplayErrorContext(error).to_string(),
-            ));
+/// Why an invocation by hand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error(
+        "the template has no function {0} (functions are named by their logical id, e.g. HealthFunction)"
+    )]
+    NoFunction(String),
+    #[error("the function failed: {0}")]
+    Function(#[from] crate::lambda::FunctionError),
+    #[error(transparent)]
+    CloudFormation(#[from] crate::cloudformation::CloudFormationError),
+}
+
+/// Invokes `function` with `event`, as `sam local invoke` does. A custom
+/// resource request gets a local `ResponseURL` (and the ids CloudFormation
+/// would send), so that the function's answer reaches the local bucket.
+pub async fn invoke_event(
+    runtime: &LocalRuntime,
+    function: &str,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, InvokeError> {
+    let target = runtime
+        .lambda()
+        .function(function)
+        .ok_or_else(|| InvokeError::NoFunction(function.to_owned()))?;
+    let custom_resource = runtime
+        .stack()
+        .custom_resources
+        .iter()
+        .find(|r| r.function.as_deref() == Some(function));
+    let kind = match event.get("RequestType").and_then(serde_json::Value::as_str) {
+        Some("Create") => Some(crate::cloudformation::RequestType::Create),
+        Some("Update") => Some(crate::cloudformation::RequestType::Update),
+        Some("Delete") => Some(crate::cloudformation::RequestType::Delete),
+        _ => None,
+    };
+    let event = match (custom_resource, kind) {
+        (Some(resource), Some(kind)) => {
+            let deployed = serde_json::json!({"physicalId": event.get("PhysicalResourceId").cloned().unwrap_or_default(), "properties": resource.properties});
+            let (local, _) = runtime
+                .cloudformation()
+                .event(resource, kind, Some(&deployed))
+                .await?;
+            local
         }
-    }
-    match client
-        .create_collection()
-        .collection_id(collection)
-        .send()
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(collection, "face collection created");
-            Ok(())
-        }
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_already_exists_exception()) =>
-        {
-            Ok(())
-        }
-        Err(error) => Err(StartError::Collection(
-            aws_sdk_rekognition::error::DisplayErrorContext(error).to_string(),
-        )),
-    }
+        _ => event,
+    };
+    Ok(target.invoke(event).await?)
+}
+
+/// A function's variables as the runtime on the default ports gives them.
+pub fn function_environment_for(
+    state: &StatePaths,
+    stack: &LocalStack,
+    function: &str,
+) -> Result<BTreeMap<String, String>, crate::principals::PrincipalError> {
+    let access = principals::access(&state.root_secret(), stack)?;
+    let Some((spec, identity)) = stack
+        .function(function)
+        .and_then(|f| access.keys.named(function).map(|i| (f, i)))
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let endpoints = Endpoints {
+        s3: format!("http://{DEFAULT_S3}"),
+        rekognition: format!("http://{DEFAULT_ENGINE}"),
+        secrets: format!("http://{DEFAULT_SECRETS}"),
+    };
+    let ca = std::env::var_os("DATABASE_TLS_CA")
+        .map_or_else(|| state.root.join("mariadb/tls/ca.pem"), PathBuf::from);
+    Ok(function_environment(
+        spec, stack, &endpoints, &identity, &ca,
+    ))
+}
+
+/// The queue a bucket's notified function sends failed events to.
+pub fn indexer_queue(stack: &LocalStack) -> Option<String> {
+    stack
+        .buckets
+        .iter()
+        .flat_map(|b| &b.notifications)
+        .filter_map(|n| stack.function(&n.function))
+        .find_map(|f| f.asynchronous.on_failure.as_deref())
+        .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
+        .map(|q| q.name.clone())
+}
+
+/// A short random prefix for a scratch stack's database users.
+pub fn scratch_user_prefix() -> String {
+    let n: u32 = rand::random();
+    format!("t{n:08x}")
 }

@@ -65,6 +65,23 @@ pub(crate) fn read_or_create(
     }
 }
 
+/// Writes `contents` to `path` (mode 600), replacing what was there.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), SecretFileError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| SecretFileError::io(parent, e))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| SecretFileError::io(path, e))?;
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| SecretFileError::io(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,6 +92,9 @@ pub struct TokenAuthority {
     encoding: EncodingKey,
     decoding: DecodingKey,
     key_id: String,
+    /// The issuer and audience the API's JWT authorizer expects.
+    issuer: String,
+    audience: String,
 }
 
 impl std::fmt::Debug for TokenAuthority {
@@ -139,7 +142,26 @@ impl TokenAuthority {
             encoding: EncodingKey::from_ec_der(pkcs8),
             decoding: DecodingKey::from_ec_der(public),
             key_id,
+            issuer: LOCAL_ISSUER.to_owned(),
+            audience: LOCAL_AUDIENCE.to_owned(),
         })
+    }
+
+    /// Issues and accepts tokens for an authorizer of the template: its
+    /// `issuer` (the user pool) and `audience` (the app client).
+    #[must_use]
+    pub fn for_authorizer(mut self, issuer: &str, audience: &str) -> Self {
+        issuer.clone_into(&mut self.issuer);
+        audience.clone_into(&mut self.audience);
+        self
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn audience(&self) -> &str {
+        &self.audience
     }
 
     /// A token for a member of `group`, valid for `lifetime`.
@@ -148,8 +170,8 @@ impl TokenAuthority {
         let lifetime_seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         let claims = json!({
             "sub": uuid::Uuid::new_v4().to_string(),
-            "iss": LOCAL_ISSUER,
-            "aud": LOCAL_AUDIENCE,
+            "iss": self.issuer,
+            "aud": self.audience,
             "token_use": "id",
             "cognito:username": format!("local-{}", group.as_str()),
             GROUPS_CLAIM: [group.as_str()],
@@ -177,7 +199,7 @@ impl TokenAuthority {
             return Err(Rejection::UnknownKey);
         }
         let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&[LOCAL_ISSUER]);
+        validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         validation.leeway = CLOCK_SKEW_SECONDS;
         validation.validate_nbf = true;
@@ -187,11 +209,12 @@ impl TokenAuthority {
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
             .map_err(|e| Rejection::Invalid(e.to_string()))?;
         let claims = data.claims;
+        let audience = self.audience.as_str();
         let audience_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => aud == LOCAL_AUDIENCE,
-            Some(Value::Array(auds)) => auds.iter().any(|a| a == LOCAL_AUDIENCE),
+            Some(Value::String(aud)) => aud == audience,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a == audience),
             _ => false,
-        } || claims.get("client_id").is_some_and(|c| c == LOCAL_AUDIENCE);
+        } || claims.get("client_id").is_some_and(|c| c == audience);
         if !audience_ok {
             return Err(Rejection::WrongAudience);
         }

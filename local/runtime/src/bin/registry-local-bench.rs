@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use registry_local::runtime::scratch_user_prefix;
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
 use serde_json::{Value, json};
 
@@ -49,11 +50,23 @@ async fn run() -> Result<(), BenchError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
 
+    let ca = std::env::var("DATABASE_TLS_CA")
+        .map_err(|_| "DATABASE_TLS_CA is not set (run `make bench-local`)")?;
     let scratch = ScratchDatabase::create(&server_url, "registry_bench").await?;
     let state = tempfile_dir()?;
-    let options = RuntimeOptions::new(&state, models, scratch.url()).with_ephemeral_ports();
+    let mut options = RuntimeOptions::new("template.yaml", &state, models, &server_url, ca)
+        .with_ephemeral_ports();
+    options
+        .parameters
+        .insert("DbName".to_owned(), scratch.name().to_owned());
+    options
+        .parameters
+        .insert("DbUserPrefix".to_owned(), scratch_user_prefix());
     let runtime = LocalRuntime::start(options).await?;
-    let result = measure(&runtime, &photos).await;
+    let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
+    let result = measure(&runtime, &photos, &pool).await;
+    pool.close().await;
+    let _ = runtime.drop_database_users().await;
     runtime.shutdown().await;
     scratch.drop_database().await?;
     let _ = std::fs::remove_dir_all(&state);
@@ -91,13 +104,16 @@ fn tempfile_dir() -> Result<PathBuf, BenchError> {
     Ok(dir)
 }
 
-async fn measure(runtime: &LocalRuntime, photos: &[Vec<u8>]) -> Result<Vec<Duration>, BenchError> {
+async fn measure(
+    runtime: &LocalRuntime,
+    photos: &[Vec<u8>],
+    pool: &sqlx::MySqlPool,
+) -> Result<Vec<Duration>, BenchError> {
     let http = reqwest::Client::new();
     let token = runtime
         .tokens()
         .issue(Group::Admins, Duration::from_secs(3600))?
         .token;
-    let pool = &runtime.functions().adapters.pool;
     let mut timings = Vec::new();
     // The first enrolment warms the pool and the engine up; it is not counted.
     for i in 0..=ENROLMENTS {

@@ -1,13 +1,14 @@
-//! A whole registry per test: ephemeral ports, a temporary state folder and
-//! a fresh database on the DATABASE_URL server.
+//! A whole stack per test: ephemeral ports, a temporary state folder, and a
+//! fresh database and database users on the DATABASE_URL server.
 
 #![allow(dead_code)] // Each test binary uses part of the harness.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use registry_local::runtime::scratch_user_prefix;
 use registry_local::{LocalRuntime, RuntimeOptions, ScratchDatabase};
-use s3_store::{DeliveryPolicy, S3Event};
+use s3_store::S3Event;
 use serde_json::{Value, json};
 
 pub struct Harness {
@@ -41,6 +42,16 @@ pub fn test_image(name: &str) -> Vec<u8> {
     })
 }
 
+pub fn template() -> PathBuf {
+    workspace_root().join("template.yaml")
+}
+
+fn database_ca() -> PathBuf {
+    std::env::var_os("DATABASE_TLS_CA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".local/mariadb/tls/ca.pem"))
+}
+
 fn database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| {
         panic!(
@@ -63,13 +74,23 @@ impl Harness {
             .expect("a fresh database on the DATABASE_URL server");
         let state = tempfile::tempdir().expect("a temporary folder");
         let events_dir = state.path().join("events");
-        let mut options =
-            RuntimeOptions::new(state.path(), models_dir(), scratch.url()).with_ephemeral_ports();
+        let mut options = RuntimeOptions::new(
+            template(),
+            state.path(),
+            models_dir(),
+            database_url(),
+            database_ca(),
+        )
+        .with_ephemeral_ports();
+        options
+            .parameters
+            .insert("DbName".to_owned(), scratch.name().to_owned());
+        options
+            .parameters
+            .insert("DbUserPrefix".to_owned(), scratch_user_prefix());
         options.record_events = Some(events_dir.clone());
-        options.delivery = DeliveryPolicy {
-            retry_delays: vec![Duration::from_millis(200), Duration::from_millis(400)],
-            ..DeliveryPolicy::default()
-        };
+        options.retry_delays = vec![Duration::from_millis(200), Duration::from_millis(400)];
+        options.custom_resource_wait = Some(Duration::from_secs(20));
         adjust(&mut options);
         let runtime = LocalRuntime::start(options)
             .await
@@ -84,6 +105,10 @@ impl Harness {
     }
 
     pub async fn stop(self) {
+        self.runtime
+            .drop_database_users()
+            .await
+            .expect("the stack's database users are dropped");
         self.runtime.shutdown().await;
         self.scratch
             .drop_database()
@@ -245,8 +270,24 @@ impl Harness {
         events.into_iter().map(|(_, event)| event).collect()
     }
 
+    /// The operator's AWS configuration: may do anything.
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        self.runtime.environment().sdk_config().await
+        self.runtime.operator_sdk_config().await
+    }
+
+    /// Invokes a function of the template with `event`, as Lambda does.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        event: &S3Event,
+    ) -> Result<Value, registry_local::lambda::FunctionError> {
+        let payload = s3_store::event_to_json(event).expect("the event as JSON");
+        self.runtime
+            .lambda()
+            .function(function)
+            .expect("the function")
+            .invoke(payload)
+            .await
     }
 
     pub async fn rekognition(&self) -> aws_sdk_rekognition::Client {
@@ -261,17 +302,19 @@ impl Harness {
     }
 
     pub fn collection(&self) -> String {
-        self.runtime
-            .environment()
-            .get("FACE_COLLECTION")
-            .expect("FACE_COLLECTION")
+        self.runtime.stack().collections[0].id.clone()
     }
 
+    /// The photo bucket: the one whose objects the indexer is told of.
     pub fn bucket(&self) -> String {
         self.runtime
-            .environment()
-            .get("PHOTO_BUCKET")
-            .expect("PHOTO_BUCKET")
+            .stack()
+            .buckets
+            .iter()
+            .find(|b| !b.notifications.is_empty())
+            .expect("the photo bucket")
+            .name
+            .clone()
     }
 
     /// Every FaceId in the collection.

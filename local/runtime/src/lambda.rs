@@ -1,0 +1,318 @@
+//! The local Lambda service: the stack's functions, each built from its
+//! template environment by the wiring the Lambda mains use, invoked with the
+//! JSON events Lambda hands them, within their `Timeout`.
+//!
+//! An instance is built at the first invocation (a cold start) and kept;
+//! an invocation that times out or panics loses it, as a Lambda sandbox is
+//! replaced after such a failure. A build that fails is an init error, and
+//! the next invocation tries again.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::SdkConfig;
+use futures::FutureExt;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Service, service_fn};
+use lambda_runtime::{Config as LambdaConfig, Context, LambdaEvent};
+use local_stack::Function;
+use registry_adapters::Config;
+use registry_api::MetricsSink;
+use registry_api::indexer::S3Event;
+use registry_wiring::{Faces, Health, Indexer, Migrate, Setup, Upload};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::Instrument;
+
+/// Lambda's limit on a synchronous invocation's payload.
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// A connection pool per function instance; one local instance serves
+/// concurrent invocations that Lambda would spread over several.
+const POOL_SIZE: u32 = 5;
+
+/// A failed invocation, as Lambda reports it (`errorType`, `errorMessage`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct FunctionError {
+    pub error_type: String,
+    pub message: String,
+}
+
+impl FunctionError {
+    fn new(error_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A built function instance.
+enum Handler {
+    Upload(Upload),
+    Faces(Faces),
+    Health(Health),
+    Indexer(Indexer),
+    Migrate(Box<Migrate>),
+}
+
+/// What a function is run with.
+pub struct LocalFunction {
+    pub spec: Function,
+    /// The variables it sees: the template's and the local ones.
+    pub environment: BTreeMap<String, String>,
+    /// Its AWS clients' configuration: its own credentials, the local
+    /// endpoints, its VPC's routes.
+    pub sdk: SdkConfig,
+    /// The HTTP client of its own requests (the migrate function's answer).
+    pub http: reqwest::Client,
+    instance: Mutex<Option<Arc<Handler>>>,
+}
+
+impl LocalFunction {
+    pub fn new(
+        spec: Function,
+        environment: BTreeMap<String, String>,
+        sdk: SdkConfig,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            spec,
+            environment,
+            sdk,
+            http,
+            instance: Mutex::new(None),
+        }
+    }
+
+    fn config(&self) -> Result<Config, registry_adapters::ConfigError> {
+        Config::from_lookup(|name| self.environment.get(name).cloned())
+    }
+
+    async fn build(&self) -> Result<Handler, FunctionError> {
+        let init = |error: &dyn std::fmt::Display| {
+            FunctionError::new("Runtime.InitError", error.to_string())
+        };
+        if self.spec.binary == "migrate" {
+            return Ok(Handler::Migrate(Box::new(
+                registry_wiring::migrate(self.config(), self.sdk.clone(), self.http.clone()).await,
+            )));
+        }
+        let setup = Setup {
+            config: self.config().map_err(|e| init(&e))?,
+            aws: self.sdk.clone(),
+            metrics: MetricsSink::Tracing,
+            function_name: self.spec.name.clone(),
+            pool_size: POOL_SIZE,
+        };
+        Ok(match self.spec.binary.as_str() {
+            "upload" => Handler::Upload(
+                registry_wiring::upload(&setup)
+                    .await
+                    .map_err(|e| init(&e))?,
+            ),
+            "faces" => Handler::Faces(registry_wiring::faces(&setup).await.map_err(|e| init(&e))?),
+            "health" => Handler::Health(
+                registry_wiring::health(&setup)
+                    .await
+                    .map_err(|e| init(&e))?,
+            ),
+            "indexer" => Handler::Indexer(
+                registry_wiring::indexer(&setup)
+                    .await
+                    .map_err(|e| init(&e))?,
+            ),
+            other => {
+                return Err(init(&format!(
+                    "no workspace binary {other} is known to the local runtime"
+                )));
+            }
+        })
+    }
+
+    /// The instance, built now if there is none (a cold start).
+    async fn instance(&self) -> Result<Arc<Handler>, FunctionError> {
+        let mut slot = self.instance.lock().await;
+        if let Some(handler) = slot.as_ref() {
+            return Ok(Arc::clone(handler));
+        }
+        let started = Instant::now();
+        let handler = Arc::new(self.build().await?);
+        tracing::info!(
+            function = %self.spec.logical_id,
+            init_ms = started.elapsed().as_millis() as u64,
+            "cold start"
+        );
+        *slot = Some(Arc::clone(&handler));
+        Ok(handler)
+    }
+
+    async fn lose_instance(&self) {
+        *self.instance.lock().await = None;
+    }
+
+    /// One invocation with `payload`; the function's answer as JSON.
+    pub async fn invoke(&self, payload: Value) -> Result<Value, FunctionError> {
+        let size = payload.to_string().len();
+        if size > MAX_PAYLOAD_BYTES {
+            return Err(FunctionError::new(
+                "RequestEntityTooLargeException",
+                format!(
+                    "{size} byte payload is too large for the RequestResponse invocation type (limit {MAX_PAYLOAD_BYTES} bytes)"
+                ),
+            ));
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let span =
+            tracing::info_span!("function", name = %self.spec.logical_id, request_id = %request_id);
+        async {
+            let handler = self.instance().await?;
+            let context = self.context(&request_id);
+            // A panic fails this invocation only, as it ends one sandbox.
+            let invocation = AssertUnwindSafe(handler.invoke(payload, context)).catch_unwind();
+            match tokio::time::timeout(self.spec.timeout, invocation).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(panic)) => {
+                    self.lose_instance().await;
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    Err(FunctionError::new(
+                        "Runtime.ExitError",
+                        format!("the function panicked: {message}"),
+                    ))
+                }
+                Err(_) => {
+                    self.lose_instance().await;
+                    Err(FunctionError::new(
+                        "Sandbox.Timedout",
+                        format!(
+                            "Task timed out after {:.2} seconds",
+                            self.spec.timeout.as_secs_f64()
+                        ),
+                    ))
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn context(&self, request_id: &str) -> Context {
+        let mut config = LambdaConfig::default();
+        config.function_name.clone_from(&self.spec.name);
+        config.memory = i32::try_from(self.spec.memory_mb).unwrap_or(128);
+        config.version = "$LATEST".to_owned();
+        let deadline = SystemTime::now() + self.spec.timeout;
+        let mut context = Context::default();
+        context.request_id = request_id.to_owned();
+        context.deadline = deadline
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        context.invoked_function_arn.clone_from(&self.spec.arn);
+        context.env_config = Arc::new(config);
+        context
+    }
+}
+
+impl Handler {
+    async fn invoke(&self, payload: Value, context: Context) -> Result<Value, FunctionError> {
+        let bad_event = |error: serde_json::Error| {
+            FunctionError::new("Runtime.UnmarshalError", error.to_string())
+        };
+        match self {
+            Handler::Upload(api) => http(payload, context, |request| api.handle(request)).await,
+            Handler::Faces(api) => http(payload, context, |request| api.handle(request)).await,
+            Handler::Health(api) => http(payload, context, |request| api.handle(request)).await,
+            Handler::Indexer(indexer) => {
+                let event: S3Event = serde_json::from_value(payload).map_err(bad_event)?;
+                indexer
+                    .handle(&event)
+                    .await
+                    .map(|_| Value::Null)
+                    .map_err(|error| {
+                        let diagnostic = lambda_runtime::Diagnostic::from(error);
+                        FunctionError::new(&diagnostic.error_type, diagnostic.error_message)
+                    })
+            }
+            Handler::Migrate(migrate) => match migrate.handle(&payload).await {
+                Ok(response) => serde_json::to_value(response)
+                    .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string())),
+                Err(error) => {
+                    let diagnostic = lambda_runtime::Diagnostic::from(error);
+                    Err(FunctionError::new(
+                        &diagnostic.error_type,
+                        diagnostic.error_message,
+                    ))
+                }
+            },
+        }
+    }
+}
+
+/// An HTTP function: the event converted and the response made as
+/// `lambda_http::run` converts and makes them.
+async fn http<'a, F, Fut>(
+    payload: Value,
+    context: Context,
+    handle: F,
+) -> Result<Value, FunctionError>
+where
+    F: Fn(lambda_http::Request) -> Fut + 'a,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'a,
+{
+    let request: LambdaRequest = serde_json::from_value(payload)
+        .map_err(|e| FunctionError::new("Runtime.UnmarshalError", e.to_string()))?;
+    let mut adapter: Adapter<'a, _, _> = Adapter::from(service_fn(|request| {
+        let response = handle(request);
+        async move { Ok::<_, Infallible>(response.await) }
+    }));
+    let response = match adapter.call(LambdaEvent::new(request, context)).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    serde_json::to_value(response)
+        .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string()))
+}
+
+/// The stack's functions, by logical id.
+#[derive(Default)]
+pub struct LocalLambda {
+    functions: BTreeMap<String, Arc<LocalFunction>>,
+}
+
+impl LocalLambda {
+    pub fn new(functions: Vec<LocalFunction>) -> Self {
+        Self {
+            functions: functions
+                .into_iter()
+                .map(|f| (f.spec.logical_id.clone(), Arc::new(f)))
+                .collect(),
+        }
+    }
+
+    pub fn function(&self, logical_id: &str) -> Option<&Arc<LocalFunction>> {
+        self.functions.get(logical_id)
+    }
+
+    pub fn functions(&self) -> impl Iterator<Item = &Arc<LocalFunction>> {
+        self.functions.values()
+    }
+
+    /// Closes every instance's database connections.
+    pub async fn shutdown(&self) {
+        for function in self.functions.values() {
+            function.lose_instance().await;
+        }
+    }
+}
+
+/// How long after a failed asynchronous invocation Lambda tries again:
+/// about one and two minutes in AWS, one and two seconds here.
+pub const LOCAL_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(2)];
