@@ -107,10 +107,11 @@ impl fmt::Display for UnusedGrant {
     }
 }
 
-/// Authorizes calls and remembers which grants they used.
+/// Authorizes calls and remembers which grants they used, and what it refused.
 #[derive(Debug, Default)]
 pub struct Authorizer {
     used: Mutex<BTreeSet<(String, String, String)>>,
+    refused: Mutex<Vec<AccessDenied>>,
 }
 
 impl Authorizer {
@@ -121,6 +122,39 @@ impl Authorizer {
     /// A call to a resource that may have a resource policy, possibly
     /// through a VPC endpoint.
     pub fn authorize(
+        &self,
+        call: Call<'_>,
+        resource_policy: Option<&Policy>,
+        endpoint_policy: Option<&Policy>,
+    ) -> Result<(), AuthorizeError> {
+        self.remember(self.decide(call, resource_policy, endpoint_policy))
+    }
+
+    /// A call to a KMS key (`kms:Decrypt`, `kms:GenerateDataKey`), made by
+    /// the caller or by a service on its behalf.
+    pub fn authorize_key(&self, call: Call<'_>, key_policy: &Policy) -> Result<(), AuthorizeError> {
+        self.remember(self.decide_key(call, key_policy))
+    }
+
+    /// Every call refused so far, oldest first.
+    pub fn refusals(&self) -> Vec<AccessDenied> {
+        self.refused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn remember(&self, outcome: Result<(), AuthorizeError>) -> Result<(), AuthorizeError> {
+        if let Err(AuthorizeError::Denied(denied)) = &outcome {
+            self.refused
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(denied.clone());
+        }
+        outcome
+    }
+
+    fn decide(
         &self,
         call: Call<'_>,
         resource_policy: Option<&Policy>,
@@ -194,9 +228,7 @@ impl Authorizer {
         }
     }
 
-    /// A call to a KMS key (`kms:Decrypt`, `kms:GenerateDataKey`), made by
-    /// the caller or by a service on its behalf.
-    pub fn authorize_key(&self, call: Call<'_>, key_policy: &Policy) -> Result<(), AuthorizeError> {
+    fn decide_key(&self, call: Call<'_>, key_policy: &Policy) -> Result<(), AuthorizeError> {
         let identity = self.identity_verdicts(call)?;
         let direct = key_policy.evaluate(
             &call.caller.role_arn,

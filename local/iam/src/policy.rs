@@ -94,6 +94,14 @@ impl Policy {
             source_name: source.clone(),
             reason,
         };
+        // A policy without a Version is IAM's 2008-10-17 language (SAM
+        // writes such policies for event destinations).
+        let mut document = document.clone();
+        if let Some(object) = document.as_object_mut()
+            && !object.contains_key("Version")
+        {
+            object.insert("Version".to_owned(), Value::from("2008-10-17"));
+        }
         let document =
             IAMPolicy::from_json(&document.to_string()).map_err(|e| fail(e.to_string()))?;
         let statements = document

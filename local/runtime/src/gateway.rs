@@ -20,6 +20,7 @@ use serde_json::json;
 
 use crate::apigw::{self, IncomingRequest, Route};
 use crate::lambda::LocalLambda;
+use crate::runtime::Rotation;
 use crate::tokens::{GROUPS_CLAIM, Group, Rejection, TOKEN_LIFETIME, TokenAuthority};
 
 /// API Gateway's payload limit.
@@ -29,6 +30,7 @@ const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Gateway {
     pub lambda: Arc<LocalLambda>,
+    pub rotation: Arc<Rotation>,
     pub routes: Vec<Route>,
     pub tokens: Arc<TokenAuthority>,
     /// The indexer's dead letters (its on-failure destination).
@@ -42,6 +44,7 @@ impl Gateway {
             .route("/local/token", get(token_info).post(issue_token))
             .route("/local/dead-letters", get(list_dead_letters))
             .route("/local/dead-letters/{id}/replay", post(replay_dead_letter))
+            .route("/local/secrets/rotate", post(rotate_secret))
             .fallback(api)
             .with_state(self)
     }
@@ -315,4 +318,35 @@ fn dead_letter_error(error: &DeadLetterError) -> Response {
         tracing::error!(%error, "dead letters could not be read");
     }
     json_response(status, json!({ "message": error.to_string() }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {
+    secret: String,
+}
+
+/// `POST /local/secrets/rotate {"secret": name or ARN}`: admins rotate a
+/// database secret, as its rotation schedule would.
+async fn rotate_secret(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(status) = require_admin(&gateway.tokens, &headers) {
+        return apigw::gateway_error(status, &apigw::new_request_id());
+    }
+    let Ok(request) = serde_json::from_slice::<RotateRequest>(&body) else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            json!({ "message": "expected {\"secret\": name or ARN}" }),
+        );
+    };
+    match gateway.rotation.rotate(&request.secret).await {
+        Ok(()) => json_response(StatusCode::OK, json!({ "rotated": request.secret })),
+        Err(error) => json_response(
+            StatusCode::BAD_REQUEST,
+            json!({ "message": error.to_string() }),
+        ),
+    }
 }

@@ -30,7 +30,11 @@ pub enum PrincipalError {
 }
 
 /// The keys of every principal of `stack`.
-pub fn access(root_secret: &Path, stack: &LocalStack) -> Result<Access, PrincipalError> {
+pub fn access(
+    root_secret: &Path,
+    stack: &LocalStack,
+    authorizer: Arc<Authorizer>,
+) -> Result<Access, PrincipalError> {
     let root = read_or_create(root_secret, || {
         let bytes: [u8; 32] = rand::random();
         Ok(bytes.to_vec())
@@ -38,11 +42,10 @@ pub fn access(root_secret: &Path, stack: &LocalStack) -> Result<Access, Principa
     let mut keys = KeyRing::new(&root);
     let account = &stack.account_id;
     for function in &stack.functions {
-        let source = format!("{}Role", function.logical_id);
         let policies = function
             .policies
             .iter()
-            .map(|document| Policy::parse(source.clone(), document))
+            .map(|(name, document)| Policy::parse(name.clone(), document))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|source| PrincipalError::Policy {
                 function: function.logical_id.clone(),
@@ -87,6 +90,6 @@ pub fn access(root_secret: &Path, stack: &LocalStack) -> Result<Access, Principa
     });
     Ok(Access {
         keys: Arc::new(keys),
-        authorizer: Arc::new(Authorizer::new()),
+        authorizer,
     })
 }

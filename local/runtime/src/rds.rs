@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use sqlx::mysql::MySqlConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection, Executor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RdsError {
@@ -75,8 +75,10 @@ impl LocalRds {
     async fn run(&self, statements: &[(String, String)]) -> Result<(), RdsError> {
         let mut connection = self.admin.connect().await.map_err(RdsError::Connect)?;
         for (what, statement) in statements {
-            sqlx::raw_sql(statement)
-                .execute(&mut connection)
+            // As text (`raw_sql` would do the same, but its future is not
+            // provably `Send` where the gateway awaits it).
+            connection
+                .execute(statement.as_str())
                 .await
                 .map_err(|error| RdsError::Statement {
                     what: what.clone(),

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use face_engine::{DetectorKind, EngineConfig, FaceEngine};
-use local_iam::{Access, Identity, Policy};
+use local_iam::{Access, Authorizer, Identity, Policy};
 use local_stack::{Function, LocalStack, SecretValue, StackSettings};
 use rand::Rng;
 use s3_store::{
-    BucketConfig, CorsRule, DeadLetters, DeliveryPolicy, EventTarget, KmsKey, Notification,
-    NotificationTarget, RunningS3Store, S3Store, S3StoreConfig,
+    BucketConfig, CorsRule, DeadLetters, DeliveryPolicy, EventTarget, FailureDestination, KmsKey,
+    Notification, NotificationTarget, RunningS3Store, S3Store, S3StoreConfig,
 };
 use secrets_manager::{SecretKey, SecretSpec, SecretsManager};
 use serde_json::json;
@@ -29,7 +29,7 @@ use crate::principals::{self, CLOUDFORMATION, OPERATOR};
 use crate::rds::{LocalRds, new_password};
 use crate::recording::RecordingTarget;
 use crate::secrets::SecretFileError;
-use crate::targets::FunctionTarget;
+use crate::targets::{FunctionTarget, QueueDestination};
 use crate::tokens::{TokenAuthority, TokenError};
 
 pub const DEFAULT_GATEWAY: &str = "127.0.0.1:3000";
@@ -117,6 +117,9 @@ pub struct RuntimeOptions {
     pub retry_delays: Vec<Duration>,
     /// Tests wait less than a custom resource's ServiceTimeout.
     pub custom_resource_wait: Option<Duration>,
+    /// Authorizes every call to the local services (tests keep it to read
+    /// what it refused).
+    pub authorizer: Arc<Authorizer>,
 }
 
 impl RuntimeOptions {
@@ -150,6 +153,7 @@ impl RuntimeOptions {
             record_events: None,
             retry_delays: LOCAL_RETRY_DELAYS.to_vec(),
             custom_resource_wait: None,
+            authorizer: Arc::new(Authorizer::new()),
         }
     }
 
@@ -212,7 +216,7 @@ pub struct LocalRuntime {
     lambda: Arc<LocalLambda>,
     tokens: Arc<TokenAuthority>,
     rds: LocalRds,
-    secrets: Arc<SecretsManager>,
+    rotation: Arc<Rotation>,
     cloudformation: LocalCloudFormation,
     gateway_addr: SocketAddr,
     engine_addr: SocketAddr,
@@ -274,7 +278,11 @@ impl LocalRuntime {
         settings.database_port = rds.port;
         settings.api_endpoint = format!("http://{gateway_addr}");
         let stack = Arc::new(LocalStack::load(&options.template, &settings)?);
-        let access = principals::access(&options.state.root_secret(), &stack)?;
+        let access = principals::access(
+            &options.state.root_secret(),
+            &stack,
+            Arc::clone(&options.authorizer),
+        )?;
         write_operator_credentials(&options.state, &access)?;
         let endpoints = Endpoints {
             s3: format!("http://{s3_addr}"),
@@ -366,7 +374,13 @@ impl LocalRuntime {
         // The HTTP API.
         let routes = api_routes(&stack);
         let tokens = Arc::new(token_authority(&options.state, &stack)?);
+        let rotation = Arc::new(Rotation {
+            stack: Arc::clone(&stack),
+            rds: rds.clone(),
+            secrets: Arc::clone(&secrets),
+        });
         let gateway = Arc::new(Gateway {
+            rotation: Arc::clone(&rotation),
             lambda: Arc::clone(&lambda),
             routes,
             tokens: Arc::clone(&tokens),
@@ -420,8 +434,8 @@ impl LocalRuntime {
             access,
             lambda,
             tokens,
-            rds,
-            secrets,
+            rds: rds.clone(),
+            rotation,
             cloudformation,
             gateway_addr,
             engine_addr,
@@ -495,28 +509,10 @@ impl LocalRuntime {
         }
     }
 
-    /// Rotates a database secret as a rotation function does: a new
-    /// password for its user, then the secret's new current value.
-    pub async fn rotate_secret(&self, arn: &str) -> Result<(), StartError> {
-        let current = self
-            .secrets
-            .current(arn)
-            .ok_or_else(|| StartError::Resource {
-                what: arn.to_owned(),
-                reason: "has no value".into(),
-            })?;
-        let mut value: serde_json::Value =
-            serde_json::from_str(&current).map_err(|e| StartError::Resource {
-                what: arn.to_owned(),
-                reason: format!("is not JSON: {e}"),
-            })?;
-        let user = value["username"].as_str().unwrap_or_default().to_owned();
-        let password = new_password();
-        self.rds.set_password(&user, &password).await?;
-        value["password"] = json!(password);
-        self.secrets.put_value(arn, &value.to_string())?;
-        tracing::info!(%user, "database secret rotated");
-        Ok(())
+    /// Rotates a database secret (by name or ARN) as a rotation function
+    /// does: a new password for its user, then the secret's new value.
+    pub async fn rotate_secret(&self, secret: &str) -> Result<(), StartError> {
+        self.rotation.rotate(secret).await
     }
 
     /// Drops the users of this stack's database cluster (a scratch stack).
@@ -546,6 +542,47 @@ impl LocalRuntime {
         }
         self.lambda.shutdown().await;
         tracing::info!("registry stopped");
+    }
+}
+
+/// Rotation of the stack's database secrets, as a rotation function makes it.
+pub struct Rotation {
+    stack: Arc<LocalStack>,
+    rds: LocalRds,
+    secrets: Arc<SecretsManager>,
+}
+
+impl Rotation {
+    /// A new password for the secret's user, then the secret's new current
+    /// value (the old one stays readable as `AWSPREVIOUS`).
+    pub async fn rotate(&self, secret: &str) -> Result<(), StartError> {
+        let unknown = |reason: &str| StartError::Resource {
+            what: secret.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let arn = self
+            .stack
+            .secrets
+            .iter()
+            .find(|s| s.arn == secret || s.name == secret || s.logical_id == secret)
+            .map(|s| s.arn.clone())
+            .ok_or_else(|| unknown("is not a secret of the stack"))?;
+        let current = self
+            .secrets
+            .current(&arn)
+            .ok_or_else(|| unknown("has no value"))?;
+        let mut value: serde_json::Value = serde_json::from_str(&current)
+            .map_err(|_| unknown("is not a database secret (JSON)"))?;
+        let user = value["username"]
+            .as_str()
+            .ok_or_else(|| unknown("is not a database secret (no username)"))?
+            .to_owned();
+        let password = new_password();
+        self.rds.set_password(&user, &password).await?;
+        value["password"] = json!(password);
+        self.secrets.put_value(&arn, &value.to_string())?;
+        tracing::info!(%user, "database secret rotated");
+        Ok(())
     }
 }
 
@@ -858,11 +895,31 @@ fn store_config(
             let queue = asynchronous
                 .on_failure
                 .as_deref()
-                .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
-                .map_or_else(
-                    || format!("{}-unhandled", function.spec.name),
-                    |q| q.name.clone(),
-                );
+                .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn));
+            let destination: Option<Arc<dyn FailureDestination>> = match queue {
+                Some(queue) => Some(Arc::new(QueueDestination {
+                    access: access.clone(),
+                    sender: access
+                        .keys
+                        .named(&function.spec.logical_id)
+                        .ok_or_else(|| StartError::Resource {
+                            what: function.spec.logical_id.clone(),
+                            reason: "has no key pair".into(),
+                        })?,
+                    queue_arn: queue.arn.clone(),
+                    key: queue
+                        .kms_key
+                        .as_deref()
+                        .map(|arn| key_of(stack, arn))
+                        .transpose()?,
+                    region: stack.region.clone(),
+                })),
+                None => None,
+            };
+            let queue = queue.map_or_else(
+                || format!("{}-unhandled", function.spec.name),
+                |q| q.name.clone(),
+            );
             let target: Arc<dyn EventTarget> = Arc::new(FunctionTarget(Arc::clone(&function)));
             let target = match &options.record_events {
                 Some(dir) => Arc::new(RecordingTarget {
@@ -889,6 +946,7 @@ fn store_config(
                         ..DeliveryPolicy::default()
                     },
                     dead_letter_dir: options.state.queue(&queue),
+                    destination,
                 },
             });
             notified = Some(notification.function.clone());
@@ -1042,7 +1100,7 @@ pub fn function_environment_for(
     stack: &LocalStack,
     function: &str,
 ) -> Result<BTreeMap<String, String>, crate::principals::PrincipalError> {
-    let access = principals::access(&state.root_secret(), stack)?;
+    let access = principals::access(&state.root_secret(), stack, Arc::new(Authorizer::new()))?;
     let Some((spec, identity)) = stack
         .function(function)
         .and_then(|f| access.keys.named(function).map(|i| (f, i)))

@@ -1,10 +1,12 @@
 //! A bucket's notifications delivered to a function: the event as the JSON
-//! S3 sends, through the local Lambda service.
+//! S3 sends, through the local Lambda service; what fails every attempt
+//! goes to the function's on-failure queue, sent as its role.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use s3_store::{EventTarget, InvocationError, S3Event, event_to_json};
+use local_iam::{Access, Call, Conditions, Identity};
+use s3_store::{EventTarget, FailureDestination, InvocationError, KmsKey, S3Event, event_to_json};
 
 use crate::lambda::LocalFunction;
 
@@ -19,5 +21,53 @@ impl EventTarget for FunctionTarget {
             .await
             .map(drop)
             .map_err(InvocationError::function)
+    }
+}
+
+/// An SQS on-failure destination: Lambda sends there as the function's role,
+/// which needs `sqs:SendMessage` on the queue and, for an encrypted queue,
+/// `kms:GenerateDataKey` on its key (which the key policy must allow).
+pub struct QueueDestination {
+    pub access: Access,
+    pub sender: Arc<Identity>,
+    pub queue_arn: String,
+    pub key: Option<KmsKey>,
+    pub region: String,
+}
+
+impl FailureDestination for QueueDestination {
+    fn admit(&self) -> Result<(), String> {
+        let conditions = Conditions::new()
+            .boolean("aws:SecureTransport", true)
+            .string("aws:PrincipalArn", self.sender.role_arn.clone());
+        let send = Call {
+            caller: &self.sender,
+            action: "sqs:SendMessage",
+            resource: &self.queue_arn,
+            conditions: &conditions,
+        };
+        self.access
+            .authorizer
+            .authorize(send, None, None)
+            .map_err(|e| e.to_string())?;
+        if let Some(key) = &self.key {
+            let conditions = conditions
+                .string(
+                    "kms:ViaService",
+                    format!("sqs.{}.amazonaws.com", self.region),
+                )
+                .string("kms:EncryptionContext:aws:sqs:arn", self.queue_arn.clone());
+            let data_key = Call {
+                caller: &self.sender,
+                action: "kms:GenerateDataKey",
+                resource: &key.arn,
+                conditions: &conditions,
+            };
+            self.access
+                .authorizer
+                .authorize_key(data_key, &key.policy)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }

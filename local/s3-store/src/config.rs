@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use local_iam::{Access, Policy};
 
-use crate::target::EventTarget;
+use crate::target::{EventTarget, FailureDestination};
 
 /// Lambda's asynchronous invocation retries an event at most twice.
 pub const MAX_RETRIES: usize = 2;
@@ -85,6 +85,8 @@ pub struct NotificationTarget {
     pub delivery: DeliveryPolicy,
     /// Events that failed every attempt are kept here.
     pub dead_letter_dir: PathBuf,
+    /// Who may keep them there; `None`: always.
+    pub destination: Option<Arc<dyn FailureDestination>>,
 }
 
 impl fmt::Debug for NotificationTarget {
@@ -355,6 +357,7 @@ mod tests {
             target: Arc::new(Nothing),
             delivery: DeliveryPolicy::default(),
             dead_letter_dir: "/tmp/dead".into(),
+            destination: None,
         };
         let mut jpg = Notification::all_created(target);
         jpg.suffix = Some(".jpg".into());

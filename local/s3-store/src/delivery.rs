@@ -15,12 +15,13 @@ use tokio_util::task::TaskTracker;
 use crate::config::DeliveryPolicy;
 use crate::dead_letter::{DeadLetter, DeadLetterReason, DeadLetters};
 use crate::event::event_to_json;
-use crate::target::{EventTarget, InvocationError};
+use crate::target::{EventTarget, FailureDestination, InvocationError};
 
 /// Runs one delivery task per event; none is dropped: each ends delivered or
 /// as a dead letter.
 pub(crate) struct Dispatcher {
     target: Arc<dyn EventTarget>,
+    destination: Option<Arc<dyn FailureDestination>>,
     policy: DeliveryPolicy,
     dead_letters: DeadLetters,
     tasks: TaskTracker,
@@ -56,12 +57,14 @@ enum Outcome {
 impl Dispatcher {
     pub(crate) fn new(
         target: Arc<dyn EventTarget>,
+        destination: Option<Arc<dyn FailureDestination>>,
         policy: DeliveryPolicy,
         dead_letters: DeadLetters,
     ) -> Arc<Self> {
         let permits = Arc::new(Semaphore::new(policy.max_concurrent_deliveries));
         Arc::new(Self {
             target,
+            destination,
             policy,
             dead_letters,
             tasks: TaskTracker::new(),
@@ -184,6 +187,14 @@ impl Dispatcher {
     }
 
     async fn keep_dead_letter(&self, delivery: Delivery, reason: DeadLetterReason) {
+        if let Some(refusal) = self.destination.as_ref().and_then(|d| d.admit().err()) {
+            tracing::error!(
+                event_id = %delivery.id,
+                %refusal,
+                "the event failed every attempt and its on-failure destination refused it: it is lost"
+            );
+            return;
+        }
         let error = delivery.last_error.unwrap_or_else(|| match reason {
             DeadLetterReason::MaxEventAgeExceeded => {
                 "maximum event age exceeded before delivery".to_owned()

@@ -35,6 +35,7 @@
 //!     target: Arc::new(Indexer),
 //!     delivery: DeliveryPolicy::default(),
 //!     dead_letter_dir: ".local/s3-dead-letters".into(),
+//!     destination: None,
 //! }));
 //! config.buckets = vec![bucket];
 //! let store = S3Store::bind(config, "127.0.0.1:3001".parse()?).await?;
@@ -68,7 +69,9 @@ pub use event::{
 };
 pub use local_iam::Access;
 pub use server::{RunningS3Store, S3Store, ShutdownError, StartError};
-pub use target::{EventTarget, InvocationError, InvokeTargetError, LambdaInvokeTarget};
+pub use target::{
+    EventTarget, FailureDestination, InvocationError, InvokeTargetError, LambdaInvokeTarget,
+};
 
 /// The event type delivered to targets, re-exported for implementors.
 pub use aws_lambda_events::s3::S3Event;

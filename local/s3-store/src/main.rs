@@ -202,6 +202,7 @@ async fn serve(args: &ServeArgs) -> Result<(), CliError> {
             ..DeliveryPolicy::default()
         },
         dead_letter_dir: args.dead_letter_dir.clone(),
+        destination: None,
     };
     config.buckets = args
         .buckets

@@ -138,6 +138,7 @@ impl S3Store {
                             DeadLetters::open(dir, Arc::clone(&target.target)).await?;
                         let dispatcher = Dispatcher::new(
                             Arc::clone(&target.target),
+                            target.destination.clone(),
                             target.delivery.clone(),
                             dead_letters.clone(),
                         );

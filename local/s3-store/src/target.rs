@@ -18,6 +18,14 @@ pub trait EventTarget: Send + Sync {
     async fn invoke(&self, event: &S3Event) -> Result<(), InvocationError>;
 }
 
+/// The on-failure destination of a target's events: Lambda sends an event
+/// that failed every attempt there as the function's role, which may be
+/// refused (then the event is lost, as in AWS).
+pub trait FailureDestination: Send + Sync {
+    /// `Ok` when the event may be sent; otherwise why not.
+    fn admit(&self) -> Result<(), String>;
+}
+
 /// Why an invocation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InvocationError {

@@ -76,8 +76,10 @@ pub struct Function {
     pub timeout: Duration,
     pub memory_mb: u32,
     pub environment: BTreeMap<String, String>,
-    /// The inline policy documents of its role, resolved.
-    pub policies: Vec<Value>,
+    /// The policies of the role SAM makes for it, by name, resolved: its
+    /// `Policies` (`<Function>RolePolicy<n>`) and what SAM adds for an SQS
+    /// on-failure destination (`<Function>EventInvokeConfigOnFailureSQSPolicy`).
+    pub policies: Vec<(String, Value)>,
     pub routes: Vec<Route>,
     pub asynchronous: AsyncInvokeConfig,
     /// Subnet ids when it runs in a VPC.
@@ -260,6 +262,8 @@ pub struct Queue {
     pub logical_id: String,
     pub name: String,
     pub arn: String,
+    /// ARN of the key its messages are encrypted with.
+    pub kms_key: Option<String>,
 }
 
 /// A gateway VPC endpoint: traffic from the subnets of its route tables to
@@ -954,6 +958,7 @@ impl<'t> Builder<'t> {
                     logical_id: logical_id.clone(),
                     name: attribute("QueueName"),
                     arn: attribute("Arn"),
+                    kms_key: resolve("KmsMasterKeyId")?.and_then(|v| v.as_str().map(str::to_owned)),
                 }),
                 "AWS::EC2::VPCEndpoint" => {
                     let service_name = resolve("ServiceName")?
@@ -1052,6 +1057,16 @@ impl<'t> Builder<'t> {
             }
         }
         stack.secrets = secrets;
+        let mut queues = stack.queues.clone();
+        for queue in &mut queues {
+            if let Some(reference) = &queue.kms_key {
+                queue.kms_key = Some(key_arn(reference).ok_or_else(|| StackError::Resource {
+                    resource: queue.logical_id.clone(),
+                    reason: format!("its KMS key {reference} is not one of the stack's keys"),
+                })?);
+            }
+        }
+        stack.queues = queues;
         let mut buckets = stack.buckets.clone();
         for bucket in &mut buckets {
             if let Some(reference) = &bucket.kms_key {
@@ -1177,7 +1192,7 @@ impl<'t> Builder<'t> {
             .unwrap_or_default()
         {
             if policy.get("Statement").is_some() {
-                policies.push(policy);
+                policies.push((format!("{logical_id}RolePolicy{}", policies.len()), policy));
             } else {
                 return Err(StackError::Unsupported(format!(
                     "the policy {policy} (only inline policy documents are evaluated locally)"
@@ -1277,6 +1292,23 @@ impl<'t> Builder<'t> {
                 .pointer("/DestinationConfig/OnFailure/Destination")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            match config
+                .pointer("/DestinationConfig/OnFailure/Type")
+                .and_then(Value::as_str)
+            {
+                // SAM lets the role send to the queue.
+                Some("SQS") => policies.push((
+                    format!("{logical_id}EventInvokeConfigOnFailureSQSPolicy"),
+                    json!({"Statement": [{"Action": "sqs:SendMessage", "Effect": "Allow",
+                                          "Resource": asynchronous.on_failure}]}),
+                )),
+                None => {}
+                Some(other) => {
+                    return Err(StackError::Unsupported(format!(
+                        "an on-failure destination of type {other}"
+                    )));
+                }
+            }
         }
 
         let subnets = get("VpcConfig")?

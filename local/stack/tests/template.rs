@@ -122,7 +122,7 @@ fn policies_are_resolved_documents() {
     let statements: Vec<&Value> = indexer
         .policies
         .iter()
-        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .flat_map(|(_, p)| p["Statement"].as_array().unwrap())
         .collect();
     let read = statements
         .iter()
@@ -142,7 +142,13 @@ fn policies_are_resolved_documents() {
         Duration::from_secs(3600)
     );
     let destination = indexer.asynchronous.on_failure.as_deref().unwrap();
-    assert!(stack.queues.iter().any(|q| q.arn == destination));
+    let queue = stack.queues.iter().find(|q| q.arn == destination).unwrap();
+    assert_eq!(queue.kms_key.as_deref(), Some(stack.keys[0].arn.as_str()));
+    // SAM lets the role send failed events to the queue.
+    let (name, sqs) = indexer.policies.last().unwrap();
+    assert_eq!(name, "IndexerFunctionEventInvokeConfigOnFailureSQSPolicy");
+    assert_eq!(sqs["Statement"][0]["Action"], "sqs:SendMessage");
+    assert_eq!(sqs["Statement"][0]["Resource"], destination);
 }
 
 #[test]
@@ -250,7 +256,7 @@ fn with_iam_authentication_functions_have_no_password_secret() {
     let connect = health
         .policies
         .iter()
-        .flat_map(|p| p["Statement"].as_array().unwrap())
+        .flat_map(|(_, p)| p["Statement"].as_array().unwrap())
         .find(|s| s["Sid"] == "ConnectWithIamAuth")
         .unwrap();
     let cluster = &stack.database_clusters[0];

@@ -46,6 +46,17 @@ pub fn template() -> PathBuf {
     workspace_root().join("template.yaml")
 }
 
+/// A copy of template.yaml changed by `edit`, written in `dir` (as JSON,
+/// which is YAML too).
+pub fn edited_template(dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let text = std::fs::read_to_string(template()).expect("template.yaml");
+    let mut template = local_stack::parse_template(&text).expect("the template parses");
+    edit(&mut template);
+    let path = dir.join("template.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&template).expect("JSON")).expect("written");
+    path
+}
+
 fn database_ca() -> PathBuf {
     std::env::var_os("DATABASE_TLS_CA")
         .map(PathBuf::from)
@@ -68,6 +79,17 @@ impl Harness {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut RuntimeOptions)) -> Self {
+        match Self::try_start_with(adjust).await {
+            Ok(harness) => harness,
+            Err((error, _)) => panic!("the local runtime starts: {error}"),
+        }
+    }
+
+    /// A stack that may fail to start (a broken template); then why, and
+    /// what the local services refused meanwhile.
+    pub async fn try_start_with(
+        adjust: impl FnOnce(&mut RuntimeOptions),
+    ) -> Result<Self, (String, Vec<local_iam::AccessDenied>)> {
         let _ = tracing_subscriber_init();
         let scratch = ScratchDatabase::create(&database_url(), "registry_e2e")
             .await
@@ -82,25 +104,32 @@ impl Harness {
             database_ca(),
         )
         .with_ephemeral_ports();
+        let prefix = scratch_user_prefix();
         options
             .parameters
             .insert("DbName".to_owned(), scratch.name().to_owned());
         options
             .parameters
-            .insert("DbUserPrefix".to_owned(), scratch_user_prefix());
+            .insert("DbUserPrefix".to_owned(), prefix.clone());
         options.record_events = Some(events_dir.clone());
         options.retry_delays = vec![Duration::from_millis(200), Duration::from_millis(400)];
         options.custom_resource_wait = Some(Duration::from_secs(20));
         adjust(&mut options);
-        let runtime = LocalRuntime::start(options)
-            .await
-            .expect("the local runtime starts");
-        Self {
-            runtime,
-            http: reqwest::Client::new(),
-            events_dir,
-            scratch,
-            _state: state,
+        let authorizer = std::sync::Arc::clone(&options.authorizer);
+        match LocalRuntime::start(options).await {
+            Ok(runtime) => Ok(Self {
+                runtime,
+                http: reqwest::Client::new(),
+                events_dir,
+                scratch,
+                _state: state,
+            }),
+            Err(error) => {
+                let rds = registry_local::rds::LocalRds::new(&database_url()).expect("the server");
+                let _ = rds.drop_users(&prefix).await;
+                let _ = scratch.drop_database().await;
+                Err((error.to_string(), authorizer.refusals()))
+            }
         }
     }
 

@@ -169,6 +169,7 @@ pub async fn start_configured(
         target,
         delivery: policy,
         dead_letter_dir: dir.path().join("dead-letters"),
+        destination: None,
     })];
     config.buckets = vec![bucket];
     adjust(&mut config);

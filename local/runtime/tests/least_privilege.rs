@@ -1,0 +1,338 @@
+//! The functions' permissions, proven as the cfn-guard rules are: the whole
+//! flow passes with the template as it is and uses every permission it
+//! grants; and for each permission, a copy of the template without it makes
+//! the flow fail locally with AccessDenied for that very action, as it would
+//! fail in AWS.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, test_image, workspace_root};
+use serde_json::{Value, json};
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// Fails early when an event reached the dead-letter queue unexpectedly.
+async fn no_dead_letter(harness: &Harness) -> Result<(), String> {
+    let letters = harness
+        .runtime
+        .dead_letters("IndexerFunction")
+        .expect("the indexer's dead letters")
+        .list()
+        .await
+        .map_err(|e| e.to_string())?;
+    match letters.first() {
+        Some(letter) => Err(format!("an event was dead-lettered: {}", letter.error)),
+        None => Ok(()),
+    }
+}
+
+async fn person(harness: &Harness, token: &str, id: &Value) -> Result<Value, String> {
+    let (status, person) = harness.get(&format!("/api/faces/{id}"), Some(token)).await;
+    if status == 200 {
+        Ok(person)
+    } else {
+        Err(format!("GET /api/faces/{id}: {status} {person}"))
+    }
+}
+
+/// Waits until `check` holds for the person, failing early on a dead letter.
+async fn until(
+    harness: &Harness,
+    token: &str,
+    id: &Value,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Result<Value, String> {
+    let started = Instant::now();
+    loop {
+        let current = person(harness, token, id).await?;
+        if check(&current) {
+            return Ok(current);
+        }
+        no_dead_letter(harness).await?;
+        if started.elapsed() > WITHIN {
+            return Err(format!("{what}: not reached after {WITHIN:?}: {current}"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn enrol(harness: &Harness, token: &str, photo: &[u8]) -> Result<Value, String> {
+    let response = harness
+        .http
+        .post(harness.url("/api/uploads"))
+        .bearer_auth(token)
+        .json(&json!({"lastname": "Obama", "firstname": "Barack", "contentType": "image/jpeg", "contentLength": photo.len()}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let ticket: Value = response.json().await.unwrap_or(Value::Null);
+    if status != 201 {
+        return Err(format!("POST /api/uploads: {status} {ticket}"));
+    }
+    let mut put = harness
+        .http
+        .put(ticket["uploadUrl"].as_str().unwrap_or_default())
+        .body(photo.to_vec());
+    for (name, value) in ticket["headers"].as_object().into_iter().flatten() {
+        if name != "host" && name != "content-length" {
+            put = put.header(name, value.as_str().unwrap_or_default());
+        }
+    }
+    let response = put.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        let status = response.status();
+        return Err(format!(
+            "PUT photo: {status} {}",
+            response.text().await.unwrap_or_default()
+        ));
+    }
+    Ok(ticket)
+}
+
+/// Everything the functions do: health, enrolment through the presigned
+/// PUT, indexing, the photo link, a replacement (the old face deleted), an
+/// event for an object that is gone, and an event that fails every attempt
+/// reaching the dead-letter queue.
+async fn whole_flow(harness: &Harness) -> Result<(), String> {
+    let (status, health) = harness.get("/healthz", None).await;
+    if status != 200 {
+        return Err(format!("GET /healthz: {status} {health}"));
+    }
+    let admin = harness.token("admins").await;
+
+    let ticket = enrol(harness, &admin, &test_image("obama.jpg")).await?;
+    let id = &ticket["personId"];
+    let indexed = until(harness, &admin, id, "indexed", |p| p["status"] != "pending").await?;
+    if indexed["status"] != "indexed" {
+        return Err(format!("not indexed: {indexed}"));
+    }
+    let photo = harness
+        .http
+        .get(indexed["photoUrl"].as_str().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if photo.status() != 200 {
+        return Err(format!("GET photo: {}", photo.status()));
+    }
+
+    // A new photo replaces the face; the old one leaves the collection.
+    let old_face = indexed["identity"].clone();
+    enrol(harness, &admin, &test_image("obama2.jpg")).await?;
+    let replaced = until(harness, &admin, id, "replaced", |p| {
+        p["status"] == "indexed" && p["identity"] != old_face
+    })
+    .await?;
+    let started = Instant::now();
+    while harness.face_ids().await
+        != vec![replaced["identity"].as_str().unwrap_or_default().to_owned()]
+    {
+        no_dead_letter(harness).await?;
+        if started.elapsed() > WITHIN {
+            return Err(format!(
+                "the old face {old_face} is still in the collection"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // An event for an object that is gone changes nothing and succeeds.
+    let gone = std::fs::read_to_string(workspace_root().join("events/s3-put.json"))
+        .map_err(|e| e.to_string())?;
+    let mut gone: Value = serde_json::from_str(&gone).map_err(|e| e.to_string())?;
+    gone["Records"][0]["s3"]["bucket"]["name"] = json!(harness.bucket());
+    gone["Records"][0]["s3"]["object"]["key"] = json!("gone_person.jpg");
+    let event = serde_json::from_value(gone).map_err(|e| e.to_string())?;
+    harness
+        .invoke("IndexerFunction", &event)
+        .await
+        .map_err(|e| format!("an event for a gone object: {e}"))?;
+
+    // An event that fails every attempt reaches the dead-letter queue.
+    let rekognition = harness.rekognition().await;
+    rekognition
+        .delete_collection()
+        .collection_id(harness.collection())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let ticket = enrol(harness, &admin, &test_image("obama3.jpg")).await?;
+    let letters = harness
+        .runtime
+        .dead_letters("IndexerFunction")
+        .expect("dead letters");
+    let started = Instant::now();
+    while letters.list().await.map_err(|e| e.to_string())?.is_empty() {
+        if started.elapsed() > WITHIN {
+            return Err(format!(
+                "the failing event for {} never reached the dead-letter queue",
+                ticket["key"]
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// One permission of one function, as its statement grants it.
+#[derive(Debug, Clone)]
+struct Grant {
+    function: String,
+    statement: String,
+    action: String,
+}
+
+/// The permissions the functions' statements grant with the default
+/// parameters (statements of other conditions are not in force).
+fn grants(harness: &Harness) -> Vec<Grant> {
+    let mut grants = Vec::new();
+    for function in &harness.runtime.stack().functions {
+        for (name, policy) in &function.policies {
+            // What SAM adds (the on-failure queue) is not in the template.
+            if !name.contains("RolePolicy") {
+                continue;
+            }
+            for statement in policy["Statement"].as_array().into_iter().flatten() {
+                let actions = match &statement["Action"] {
+                    Value::String(action) => vec![action.clone()],
+                    Value::Array(actions) => actions
+                        .iter()
+                        .filter_map(|a| a.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for action in actions {
+                    grants.push(Grant {
+                        function: function.logical_id.clone(),
+                        statement: statement["Sid"].as_str().unwrap_or_default().to_owned(),
+                        action,
+                    });
+                }
+            }
+        }
+    }
+    grants
+}
+
+/// template.yaml without `grant`, written in `dir`.
+fn template_without(grant: &Grant, dir: &std::path::Path) -> std::path::PathBuf {
+    common::edited_template(dir, |template| {
+        let statements =
+            template["Resources"][&grant.function]["Properties"]["Policies"][0]["Statement"]
+                .as_array_mut()
+                .expect("the function's statements");
+        for entry in statements.iter_mut() {
+            // A statement may sit in the "then" branch of an Fn::If.
+            let statement = match entry.get_mut("Fn::If") {
+                Some(branches) => &mut branches[1],
+                None => &mut *entry,
+            };
+            if statement["Sid"] != grant.statement.as_str() {
+                continue;
+            }
+            let remaining: Vec<Value> = match &statement["Action"] {
+                Value::Array(actions) => actions
+                    .iter()
+                    .filter(|a| **a != grant.action.as_str())
+                    .cloned()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if remaining.is_empty() {
+                *entry = json!({"Ref": "AWS::NoValue"});
+            } else {
+                statement["Action"] = Value::Array(remaining);
+            }
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_whole_flow_uses_every_permission_the_template_grants() {
+    let harness = Harness::start().await;
+    whole_flow(&harness)
+        .await
+        .unwrap_or_else(|error| panic!("the whole flow fails: {error}"));
+    let functions: Vec<_> = harness
+        .runtime
+        .stack()
+        .functions
+        .iter()
+        .filter_map(|f| harness.runtime.access().keys.named(&f.logical_id))
+        .collect();
+    let unused = harness
+        .runtime
+        .access()
+        .authorizer
+        .unused_grants(functions.iter().map(AsRef::as_ref));
+    let report: Vec<String> = unused.iter().map(ToString::to_string).collect();
+    assert!(
+        report.is_empty(),
+        "granted, and used by no code path:\n{}",
+        report.join("\n")
+    );
+    harness.stop().await;
+}
+
+/// Removes each permission of `functions` in turn.
+async fn each_permission_is_needed(functions: &[&str]) {
+    let probe = Harness::start().await;
+    let grants: Vec<Grant> = grants(&probe)
+        .into_iter()
+        .filter(|g| functions.contains(&g.function.as_str()))
+        .collect();
+    probe.stop().await;
+    assert!(!grants.is_empty());
+    let mut not_needed = Vec::new();
+    for grant in grants {
+        let dir = tempfile::tempdir().expect("a folder");
+        let template = template_without(&grant, dir.path());
+        let label = format!("{} {} {}", grant.function, grant.statement, grant.action);
+        let started = Harness::try_start_with(|options| {
+            options.template = template.clone();
+            options.custom_resource_wait = Some(Duration::from_secs(10));
+        })
+        .await;
+        let (failure, refusals) = match started {
+            // Without a permission the migrations need, the stack does not deploy.
+            Err((error, refusals)) => (error, refusals),
+            Ok(harness) => {
+                let failure = whole_flow(&harness).await.err();
+                let refusals = harness.runtime.access().authorizer.refusals();
+                harness.stop().await;
+                match failure {
+                    Some(failure) => (failure, refusals),
+                    None => {
+                        not_needed.push(label);
+                        continue;
+                    }
+                }
+            }
+        };
+        let refused_it = refusals.iter().any(|r| r.action == grant.action);
+        assert!(
+            refused_it,
+            "without {label}, the flow fails ({failure}), but not for lack of {}: {refusals:?}",
+            grant.action
+        );
+        eprintln!("without {label}: {failure}");
+    }
+    assert!(
+        not_needed.is_empty(),
+        "the flow passes without: {not_needed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_permission_of_the_api_functions_is_needed() {
+    each_permission_is_needed(&["UploadFunction", "FacesFunction", "HealthFunction"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_permission_of_the_indexer_and_the_migrations_is_needed() {
+    each_permission_is_needed(&["IndexerFunction", "MigrateFunction"]).await;
+}
