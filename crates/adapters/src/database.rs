@@ -234,8 +234,9 @@ async fn connect_options(
     }
 }
 
-/// TLS that checks the server's certificate chain and host name.
-fn verified_tls(
+/// TLS that checks the server's certificate chain and host name against
+/// `ca`: what every connection with a secret or an IAM token uses.
+pub fn verified_tls(
     options: MySqlConnectOptions,
     ca: &DatabaseCa,
 ) -> Result<MySqlConnectOptions, DatabaseError> {

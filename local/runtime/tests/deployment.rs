@@ -1,0 +1,250 @@
+//! What a deployment meets in AWS, met locally: the migrations' custom
+//! resource answering CloudFormation through the VPC's S3 endpoint, failing
+//! with a reason rather than leaving the stack waiting, updates and
+//! deletions, rotated database secrets, and function timeouts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, edited_template, workspace_root};
+use registry_local::cloudformation::RequestType;
+use serde_json::{Value, json};
+use sqlx::Executor;
+
+/// The statement of the S3 gateway endpoint's policy with `sid`.
+fn endpoint_statement<'a>(template: &'a mut Value, sid: &str) -> &'a mut Value {
+    template["Resources"]["S3GatewayEndpoint"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .expect("the endpoint policy's statements")
+        .iter_mut()
+        .find(|s| s["Sid"] == sid)
+        .expect("the statement")
+}
+
+fn function_variables<'a>(template: &'a mut Value, function: &str) -> &'a mut Value {
+    &mut template["Resources"][function]["Properties"]["Environment"]["Variables"]
+}
+
+fn event(name: &str) -> Value {
+    let text = std::fs::read_to_string(workspace_root().join("events").join(name))
+        .expect("a sample event");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The response bucket named as the review found it (with the region's
+/// dashes): the migrate function's answer is refused by the endpoint, and
+/// CloudFormation waits for it until the ServiceTimeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_policy_that_misnames_the_response_bucket_leaves_the_stack_waiting() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        endpoint_statement(template, "CustomResourceResponses")["Resource"] = json!({
+            "Fn::Sub": "arn:${AWS::Partition}:s3:::cloudformation-custom-resource-response-${AWS::Region}/*"
+        });
+    });
+    let started = Harness::try_start_with(|options| {
+        options.template = template;
+        options.custom_resource_wait = Some(Duration::from_secs(5));
+    })
+    .await;
+    let Err((error, refusals)) = started else {
+        panic!("the stack deployed although its answer cannot pass the endpoint");
+    };
+    assert!(
+        error.contains("DatabaseMigrations: no answer within"),
+        "{error}"
+    );
+    assert!(
+        refusals.iter().any(|r| r.action == "s3:PutObject"
+            && r.resource
+                .contains("cloudformation-custom-resource-response-useast1/")),
+        "the answer was refused at the endpoint: {refusals:?}"
+    );
+}
+
+/// Migrations that cannot reach the database answer FAILED with the reason,
+/// at once: the stack rolls back instead of waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrations_that_cannot_reach_the_database_fail_the_deploy_with_the_reason() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = closed.local_addr().expect("address").port();
+    drop(closed);
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        function_variables(template, "MigrateFunction")["DB_PORT"] = json!(port.to_string());
+    });
+    let started = Harness::try_start_with(|options| options.template = template).await;
+    let Err((error, _)) = started else {
+        panic!("the stack deployed without its database");
+    };
+    assert!(
+        error.contains("DatabaseMigrations: Create failed:"),
+        "answered FAILED, not left waiting: {error}"
+    );
+}
+
+/// A configuration the migrate function cannot read fails before its
+/// handler runs; it answers FAILED all the same, saying what is wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_migrate_function_it_cannot_configure_answers_failed_with_the_reason() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        function_variables(template, "MigrateFunction")["DB_APP_USERS"] = json!("not JSON");
+    });
+    let started = Harness::try_start_with(|options| options.template = template).await;
+    let Err((error, _)) = started else {
+        panic!("the stack deployed with a broken configuration");
+    };
+    assert!(
+        error.contains("DatabaseMigrations: Create failed:") && error.contains("DB_APP_USERS"),
+        "{error}"
+    );
+}
+
+/// Each deploy after the first is an Update; deleting the stack is a
+/// Delete that succeeds and keeps the data (the cluster keeps a snapshot).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_migrations_answer_updates_and_deletion() {
+    let harness = Harness::start().await;
+    let cloudformation = harness.runtime.cloudformation();
+    let created = cloudformation
+        .request("DatabaseMigrations", RequestType::Update)
+        .await
+        .expect("an update succeeds");
+    let updated = cloudformation
+        .request("DatabaseMigrations", RequestType::Update)
+        .await
+        .expect("another update succeeds");
+    assert_eq!(
+        created.physical_id, updated.physical_id,
+        "an update keeps the physical id (a new one would make CloudFormation delete the old)"
+    );
+    let deleted = cloudformation
+        .request("DatabaseMigrations", RequestType::Delete)
+        .await
+        .expect("the deletion succeeds");
+    assert_eq!(deleted.physical_id, created.physical_id);
+
+    let admin = harness.token("admins").await;
+    let (status, _) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(status, 200, "the data and the users are still there");
+    harness.stop().await;
+}
+
+/// Closes every connection `user` has open, as a server restart or a
+/// failover does: the pool must sign in again.
+async fn disconnect(user: &str) {
+    let admin = sqlx::MySqlPool::connect(&std::env::var("DATABASE_URL").expect("DATABASE_URL"))
+        .await
+        .expect("the server");
+    let ids: Vec<(i64,)> =
+        sqlx::query_as("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?")
+            .bind(user)
+            .fetch_all(&admin)
+            .await
+            .expect("the process list");
+    for (id,) in ids {
+        // A connection may have closed meanwhile.
+        let _ = admin
+            .execute(format!("KILL CONNECTION {id}").as_str())
+            .await;
+    }
+    admin.close().await;
+}
+
+fn secret_user(harness: &Harness, function: &str) -> String {
+    let function = harness
+        .runtime
+        .stack()
+        .functions
+        .iter()
+        .find(|f| f.logical_id == function)
+        .expect("the function");
+    function.environment["DB_USER"].clone()
+}
+
+/// After a rotation, a warm function's next login is refused (1045); it
+/// reads the secret again and signs in with the new password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_warm_function_signs_in_again_after_its_secret_rotates() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let (status, _) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(status, 200, "warm, with the first password");
+
+    harness
+        .runtime
+        .rotate_secret("FacesDbSecret")
+        .await
+        .expect("the secret rotates");
+    disconnect(&secret_user(&harness, "FacesFunction")).await;
+
+    let (status, body) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(status, 200, "signed in with the rotated password: {body}");
+    harness.stop().await;
+}
+
+/// The RDS-managed master secret rotates too; the next deploy's migrations
+/// read it afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn migrations_run_with_a_rotated_master_secret() {
+    let harness = Harness::start().await;
+    harness
+        .runtime
+        .rotate_secret("DbCluster.MasterUserSecret")
+        .await
+        .expect("the master secret rotates");
+    harness
+        .runtime
+        .cloudformation()
+        .request("DatabaseMigrations", RequestType::Update)
+        .await
+        .expect("the migrations sign in with the new master password");
+    harness.stop().await;
+}
+
+/// An invocation past the function's Timeout is stopped and fails as
+/// Lambda fails it; behind the gateway, that is a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invocation_past_the_timeout_fails() {
+    // A database that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = silent.local_addr().expect("address").port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            open.push(connection);
+        }
+    });
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        template["Resources"]["FacesFunction"]["Properties"]["Timeout"] = json!(1);
+        let variables = function_variables(template, "FacesFunction");
+        variables["DB_HOST"] = json!("127.0.0.1");
+        variables["DB_PORT"] = json!(port.to_string());
+    });
+    let harness = Harness::start_with(|options| options.template = template).await;
+
+    let failure = harness
+        .runtime
+        .lambda()
+        .function("FacesFunction")
+        .expect("the function")
+        .invoke(event("faces-list.json"))
+        .await
+        .expect_err("timed out");
+    assert_eq!(failure.error_type, "Sandbox.Timedout", "{failure:?}");
+    assert!(failure.message.contains("1.00 seconds"), "{failure:?}");
+
+    let admin = harness.token("admins").await;
+    let (status, body) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(
+        (status, body),
+        (500, json!({"message": "Internal Server Error"}))
+    );
+    held.abort();
+    harness.stop().await;
+}
