@@ -54,7 +54,18 @@ clippy: rds-ca
 test-rust: setup database
 	$(DB_ENV); cargo test --workspace --locked --exclude registry-local
 
-test: setup database lint test-rust test-iac test-e2e
+# Every check, stage by stage, each stage's time printed as it ends and all
+# of them at the end.
+TEST_STAGES := setup database lint test-rust test-iac test-e2e build
+
+test:
+	@times=""; \
+	for stage in $(TEST_STAGES); do \
+		start=$$SECONDS; \
+		$(MAKE) --no-print-directory $$stage || { echo "make test: stage $$stage failed"; exit 1; }; \
+		took="$$stage: $$(( SECONDS - start )) s"; echo "==> $$took"; times="$$times\n  $$took"; \
+	done; \
+	printf "make test passed in %d s:$$times\n" $$SECONDS
 
 bench: setup database
 	$(DB_ENV); cargo run --locked --release -p registry-bench

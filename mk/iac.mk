@@ -2,8 +2,9 @@
 #
 #   make lint-iac      sam validate (+ cfn-lint), offline translation + cfn-lint, checkov, cfn-guard
 #   make test-iac      lint-iac plus the tests under tests/iac (no AWS, no Docker, no build)
-#   make build         sam build (the functions cross-built for arm64 by cargo-lambda),
-#                      then check every function's arm64 bootstrap, zip it, print sizes
+#   make build         every function cross-built for arm64 in one cargo-lambda invocation,
+#                      then sam build (which finds them built), then check every
+#                      function's arm64 bootstrap, zip it, print sizes
 #   make deploy        sam deploy --config-env $(ENV)   (ENV=dev|prod; needs AWS)
 #   make smoke         checks the deployed stack's outputs (ENV=dev|prod; needs AWS)
 
@@ -15,7 +16,6 @@ IAC_OUT            := $(LOCAL)/iac
 TRANSLATED         := $(IAC_OUT)/template.json
 SAM_BUILD_DIR      := $(ROOT)/.aws-sam/build
 FUNCTION_ZIPS      := $(ROOT)/.aws-sam/zip
-LAMBDA_FUNCTIONS   := upload faces health indexer migrate
 ARM64_TARGET       := aarch64-unknown-linux-gnu
 ENV                ?= dev
 # Extra template parameters for `make deploy`, e.g. PARAMS="AlarmEmail=ops@example.org".
@@ -28,9 +28,6 @@ IAC_OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_
 MIGRATIONS_VERSION = $(shell cat $(sort $(wildcard $(ROOT)/migrations/*.sql)) /dev/null | sha256sum | cut -c1-16)
 
 .PHONY: cfn-guard lint-iac test-iac build deploy smoke arm64-target
-
-# The functions' arm64 build is one of the checks.
-test: build
 
 cfn-guard: $(CFN_GUARD)
 $(CFN_GUARD):
@@ -55,11 +52,18 @@ test-iac: lint-iac
 arm64-target:
 	@rustup target list --installed | grep -qx $(ARM64_TARGET) || rustup target add $(ARM64_TARGET)
 
+# One cargo invocation builds every function's binary (their dependencies
+# once, the release links in parallel); `sam build` then runs cargo-lambda
+# once per function, as it always does, and finds each already built.
 build: venv arm64-target rds-ca
-	@start=$$(date +%s); \
+	@binaries=$$($(PY) tests/iac/artifacts.py binaries template.yaml) || exit 1; \
+	start=$$SECONDS; \
+	cargo lambda build --release --arm64 --locked $$binaries; \
+	status=$$?; echo "cargo lambda build (all functions): $$(( SECONDS - start )) s"; exit $$status
+	@start=$$SECONDS; \
 	$(IAC_OFFLINE) sam build --template template.yaml; \
-	status=$$?; echo "sam build: $$(( $$(date +%s) - start )) s"; exit $$status
-	$(PY) tests/iac/artifacts.py $(SAM_BUILD_DIR) $(FUNCTION_ZIPS) $(LAMBDA_FUNCTIONS)
+	status=$$?; echo "sam build: $$(( SECONDS - start )) s"; exit $$status
+	$(PY) tests/iac/artifacts.py check template.yaml $(SAM_BUILD_DIR) $(FUNCTION_ZIPS)
 
 deploy: venv
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac

@@ -1,10 +1,17 @@
-"""Verify the functions that `sam build` produced, zip them and print their sizes.
+"""The functions' build artifacts, for `make build`.
 
-Each function must be a Linux arm64 (AArch64) ELF executable named `bootstrap`
-in .aws-sam/build/<LogicalId>/, as provided.al2023 on Graviton expects. Each is
-zipped (deflate, as `sam deploy` packages it) into ZIP_DIR/<binary>.zip.
+`binaries TEMPLATE` prints the workspace binaries the template's functions
+are built from (`--bin NAME` each), so that one cargo invocation builds them
+all before `sam build` copies each.
 
-Usage: python tests/iac/artifacts.py BUILD_DIR ZIP_DIR BINARY...
+`check TEMPLATE BUILD_DIR ZIP_DIR` verifies what `sam build` produced for
+every function of TEMPLATE: a Linux arm64 (AArch64) ELF executable named
+`bootstrap` in BUILD_DIR/<LogicalId>/, as provided.al2023 on Graviton expects.
+Each is zipped (deflate, as `sam deploy` packages it) into ZIP_DIR/<binary>.zip
+and the sizes are printed.
+
+Usage: python tests/iac/artifacts.py binaries TEMPLATE
+       python tests/iac/artifacts.py check TEMPLATE BUILD_DIR ZIP_DIR
 """
 
 from __future__ import annotations
@@ -26,16 +33,22 @@ class ArtifactError(Exception):
     pass
 
 
-def built_functions(build_dir: Path) -> dict[str, Path]:
-    """Map each function's binary name to its artifact directory, from the built template."""
-    template = yaml_parse((build_dir / "template.yaml").read_text(encoding="utf-8"))
+def function_binaries(template_path: Path) -> dict[str, str]:
+    """Map each function's workspace binary to its logical id."""
+    template = yaml_parse(template_path.read_text(encoding="utf-8"))
     functions = {}
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary", logical_id)
-        functions[binary] = build_dir / logical_id
+        functions[binary] = logical_id
     return functions
+
+
+def built_functions(build_dir: Path) -> dict[str, Path]:
+    """Map each function's binary name to its artifact directory, from the built template."""
+    built = function_binaries(build_dir / "template.yaml")
+    return {binary: build_dir / logical_id for binary, logical_id in built.items()}
 
 
 def check_bootstrap(path: Path) -> None:
@@ -65,11 +78,7 @@ def write_zip(directory: Path, zip_path: Path) -> int:
     return zip_path.stat().st_size
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 4:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    build_dir, zip_dir, expected = Path(argv[1]), Path(argv[2]), argv[3:]
+def check(expected: list[str], build_dir: Path, zip_dir: Path) -> int:
     try:
         functions = built_functions(build_dir)
     except FileNotFoundError:
@@ -96,6 +105,19 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"{len(expected)} arm64 functions, zipped in {zip_dir}")
     return 0
+
+
+def main(argv: list[str]) -> int:
+    match argv[1:]:
+        case ["binaries", template]:
+            print(" ".join(f"--bin {binary}" for binary in function_binaries(Path(template))))
+            return 0
+        case ["check", template, build_dir, zip_dir]:
+            expected = list(function_binaries(Path(template)))
+            return check(expected, Path(build_dir), Path(zip_dir))
+        case _:
+            print("\n".join(__doc__.strip().splitlines()[-2:]), file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -20,6 +20,14 @@ Resources:
       BuildProperties: { Binary: health }
 """
 
+UPLOAD_FUNCTION = """\
+  UploadFunction:
+    Type: AWS::Serverless::Function
+    Metadata:
+      BuildMethod: rust-cargolambda
+      BuildProperties: { Binary: upload }
+"""
+
 
 def elf_header(machine: int, elf_class: int = 2, elf_type: int = 3) -> bytes:
     header = bytearray(64)
@@ -68,12 +76,18 @@ def test_main_zips_each_function_and_fails_on_a_missing_one(tmp_path: Path, caps
     write(build / "HealthFunction" / "bootstrap", elf_header(machine=183)).chmod(0o755)
     zips = tmp_path / "zip"
 
-    assert main(["artifacts.py", str(build), str(zips), "health"]) == 0
+    template = write(tmp_path / "template.yaml", BUILT_TEMPLATE.encode())
+    assert main(["artifacts.py", "binaries", str(template)]) == 0
+    assert capsys.readouterr().out.split() == ["--bin", "health"]
+
+    assert main(["artifacts.py", "check", str(template), str(build), str(zips)]) == 0
     with zipfile.ZipFile(zips / "health.zip") as archive:
         assert archive.namelist() == ["bootstrap"]
         # Lambda runs the bootstrap only if the zip keeps its execute bits.
         assert (archive.getinfo("bootstrap").external_attr >> 16) & 0o111 == 0o111
     assert "health" in capsys.readouterr().out
 
-    assert main(["artifacts.py", str(build), str(zips), "health", "upload"]) == 1
+    with_upload = BUILT_TEMPLATE + UPLOAD_FUNCTION
+    template = write(tmp_path / "template.yaml", with_upload.encode())
+    assert main(["artifacts.py", "check", str(template), str(build), str(zips)]) == 1
     assert "upload: not in" in capsys.readouterr().err

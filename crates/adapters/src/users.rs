@@ -60,13 +60,7 @@ pub async fn ensure_users(
         })?;
     for user in users {
         let identified = match &user.auth {
-            AppUserAuth::Iam if engine == Engine::Mariadb => {
-                return Err(DatabaseError::Users(format!(
-                    "user {}: IAM database authentication needs Aurora MySQL or RDS MySQL, not MariaDB",
-                    user.user
-                )));
-            }
-            AppUserAuth::Iam => "IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'".to_owned(),
+            AppUserAuth::Iam => iam_identification(engine, &user.user)?.to_owned(),
             AppUserAuth::Secret(arn) => {
                 let credentials = read_secret(aws, arn).await?;
                 if credentials.username != user.user {
@@ -81,18 +75,7 @@ pub async fn ensure_users(
                 )
             }
         };
-        // User names were checked to be [a-z0-9_]: they need no escaping.
-        let account = format!("'{}'@'%'", user.user);
-        let mut statements = vec![
-            format!("CREATE USER IF NOT EXISTS {account} {identified} REQUIRE SSL"),
-            format!("ALTER USER {account} {identified} REQUIRE SSL"),
-            format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"),
-        ];
-        for (table, privileges) in grants(user.role) {
-            statements.push(format!(
-                "GRANT {privileges} ON `{database}`.`{table}` TO {account}"
-            ));
-        }
+        let statements = user_statements(&database, user, &identified);
         for statement in &statements {
             // Statements with a password are never logged or reported. (Sent
             // as text; `raw_sql` would do the same, but its future is not
@@ -104,6 +87,34 @@ pub async fn ensure_users(
         tracing::info!(user = %user.user, role = ?user.role, "database user ready");
     }
     Ok(())
+}
+
+/// How an IAM-authenticated user is identified: through the RDS plugin,
+/// which only MySQL-compatible RDS engines have.
+fn iam_identification(engine: Engine, user: &str) -> Result<&'static str, DatabaseError> {
+    match engine {
+        Engine::Mysql => Ok("IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"),
+        Engine::Mariadb => Err(DatabaseError::Users(format!(
+            "user {user}: IAM database authentication needs Aurora MySQL or RDS MySQL, not MariaDB"
+        ))),
+    }
+}
+
+/// The user, signing in over TLS only, with exactly its role's grants.
+fn user_statements(database: &str, user: &AppUser, identified: &str) -> Vec<String> {
+    // User names were checked to be [a-z0-9_]: they need no escaping.
+    let account = format!("'{}'@'%'", user.user);
+    let mut statements = vec![
+        format!("CREATE USER IF NOT EXISTS {account} {identified} REQUIRE SSL"),
+        format!("ALTER USER {account} {identified} REQUIRE SSL"),
+        format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"),
+    ];
+    for (table, privileges) in grants(user.role) {
+        statements.push(format!(
+            "GRANT {privileges} ON `{database}`.`{table}` TO {account}"
+        ));
+    }
+    statements
 }
 
 fn plain_identifier(name: &str) -> bool {
@@ -155,6 +166,29 @@ mod tests {
                 .iter()
                 .any(|(table, _)| *table == "retired_face")
         );
+    }
+
+    #[test]
+    fn iam_users_are_identified_by_the_rds_plugin_on_mysql_only() {
+        let user = AppUser {
+            role: AppRole::Faces,
+            user: "registry_faces".into(),
+            auth: AppUserAuth::Iam,
+        };
+        let identified = iam_identification(Engine::Mysql, &user.user).unwrap();
+        assert_eq!(
+            user_statements("registry", &user, identified),
+            [
+                "CREATE USER IF NOT EXISTS 'registry_faces'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL",
+                "ALTER USER 'registry_faces'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL",
+                "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'registry_faces'@'%'",
+                "GRANT SELECT ON `registry`.`person` TO 'registry_faces'@'%'",
+            ]
+        );
+        let refused = iam_identification(Engine::Mariadb, &user.user)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("not MariaDB"), "{refused}");
     }
 
     #[test]

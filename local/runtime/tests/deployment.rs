@@ -248,3 +248,126 @@ async fn an_invocation_past_the_timeout_fails() {
     held.abort();
     harness.stop().await;
 }
+
+/// The database user a function signs in as, from its own secret.
+async fn function_login(harness: &Harness, function: &str) -> sqlx::mysql::MySqlConnectOptions {
+    let function = harness
+        .runtime
+        .stack()
+        .functions
+        .iter()
+        .find(|f| f.logical_id == function)
+        .expect("the function");
+    let credentials = registry_adapters::database::read_secret(
+        &harness.sdk().await,
+        &function.environment["DB_SECRET_ARN"],
+    )
+    .await
+    .expect("the function's secret");
+    let server: sqlx::mysql::MySqlConnectOptions = std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL")
+        .parse()
+        .expect("a MySQL URL");
+    server
+        .username(&credentials.username)
+        .password(&credentials.password)
+        .database(&function.environment["DB_NAME"])
+}
+
+/// Whether `statement` is allowed; anything but "denied" (1142, 1143) fails.
+async fn allowed(connection: &mut sqlx::MySqlConnection, statement: &str) -> bool {
+    match connection.execute(statement).await {
+        Ok(_) => true,
+        Err(error) => {
+            let code = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.into_owned());
+            assert!(
+                matches!(code.as_deref(), Some("42000")),
+                "{statement}: {error}"
+            );
+            false
+        }
+    }
+}
+
+/// Each function's database user may do what the function does and
+/// nothing more, and only over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_function_signs_in_as_a_user_with_only_its_grants() {
+    use sqlx::ConnectOptions;
+    use sqlx::mysql::MySqlSslMode;
+
+    let harness = Harness::start().await;
+    let insert = "INSERT INTO person (lastname, firstname, object_key, status) \
+                  VALUES ('Doe', 'Jane', 'doe_jane.jpg', 'pending')";
+    let expected = [
+        // (function, read people, write people, touch retired faces)
+        ("UploadFunction", true, true, false),
+        ("FacesFunction", true, false, false),
+        ("HealthFunction", true, false, false),
+        ("IndexerFunction", true, true, true),
+    ];
+    for (function, reads, writes, retires) in expected {
+        let login = function_login(&harness, function).await;
+        let plain = login
+            .clone()
+            .ssl_mode(MySqlSslMode::Disabled)
+            .connect()
+            .await;
+        assert!(plain.is_err(), "{function}: signed in without TLS");
+
+        let mut connection = login
+            .ssl_mode(MySqlSslMode::VerifyIdentity)
+            .ssl_ca(std::env::var("DATABASE_TLS_CA").expect("DATABASE_TLS_CA"))
+            .connect()
+            .await
+            .unwrap_or_else(|e| panic!("{function} signs in: {e}"));
+        let mut transaction = sqlx::Connection::begin(&mut connection)
+            .await
+            .expect("a transaction");
+        let actual = (
+            function,
+            allowed(&mut transaction, "SELECT COUNT(*) FROM person").await,
+            allowed(&mut transaction, insert).await,
+            allowed(&mut transaction, "SELECT COUNT(*) FROM retired_face").await,
+        );
+        assert_eq!(actual, (function, reads, writes, retires));
+        assert!(
+            !allowed(&mut transaction, "DELETE FROM person").await,
+            "{function} may delete people"
+        );
+        transaction.rollback().await.expect("rolled back");
+        // Outside the transaction: DDL commits the one in progress, even refused.
+        assert!(
+            !allowed(&mut connection, "CREATE TABLE intruder (id INT)").await,
+            "{function} may create tables"
+        );
+    }
+    harness.stop().await;
+}
+
+/// A route added to the template is served, with nothing changed in
+/// `local/`: the gateway's routes are the template's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_route_added_to_the_template_is_served() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        template["Resources"]["HealthFunction"]["Properties"]["Events"]["Status"] = json!({
+            "Type": "HttpApi",
+            "Properties": {"ApiId": {"Ref": "HttpApi"}, "Method": "GET", "Path": "/status",
+                           "Auth": {"Authorizer": "NONE"}}
+        });
+    });
+    let harness = Harness::start_with(|options| options.template = template).await;
+
+    // The health function itself answers (it serves /healthz only)...
+    let (status, body) = harness.get("/status", None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["message"], "no route for /status", "{body}");
+    // ...where the gateway answers a path no route has.
+    let unrouted = harness.get("/nothing-here", None).await;
+    assert_eq!(unrouted, (404, json!({"message": "Not Found"})));
+    harness.stop().await;
+}

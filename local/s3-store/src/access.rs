@@ -174,6 +174,17 @@ impl StoreAccess {
             .is_ok()
     }
 
+    /// Writing an object: `s3:PutObject`, and a data key of the bucket's key.
+    fn write<T>(&self, req: &S3Request<T>, bucket: &str, key: &str) -> S3Result<()> {
+        self.object(
+            req,
+            "s3:PutObject",
+            bucket,
+            key,
+            Some("kms:GenerateDataKey"),
+        )
+    }
+
     fn object<T>(
         &self,
         req: &S3Request<T>,
@@ -293,35 +304,17 @@ impl S3Access for OperationAccess {
 
     async fn put_object(&self, req: &mut S3Request<PutObjectInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.object(
-            req,
-            "s3:PutObject",
-            &bucket,
-            &key,
-            Some("kms:GenerateDataKey"),
-        )
+        self.0.write(req, &bucket, &key)
     }
 
     async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.object(
-            req,
-            "s3:PutObject",
-            &bucket,
-            &key,
-            Some("kms:GenerateDataKey"),
-        )
+        self.0.write(req, &bucket, &key)
     }
 
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.object(
-            req,
-            "s3:PutObject",
-            &bucket,
-            &key,
-            Some("kms:GenerateDataKey"),
-        )?;
+        self.0.write(req, &bucket, &key)?;
         if let CopySource::Bucket {
             bucket: source_bucket,
             key: source_key,
@@ -344,35 +337,17 @@ impl S3Access for OperationAccess {
         req: &mut S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.object(
-            req,
-            "s3:PutObject",
-            &bucket,
-            &key,
-            Some("kms:GenerateDataKey"),
-        )
+        self.0.write(req, &bucket, &key)
     }
 
     async fn upload_part(&self, req: &mut S3Request<UploadPartInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.object(
-            req,
-            "s3:PutObject",
-            &bucket,
-            &key,
-            Some("kms:GenerateDataKey"),
-        )
+        self.0.write(req, &bucket, &key)
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.object(
-            req,
-            "s3:PutObject",
-            &bucket,
-            &key,
-            Some("kms:GenerateDataKey"),
-        )?;
+        self.0.write(req, &bucket, &key)?;
         if let CopySource::Bucket {
             bucket: source_bucket,
             key: source_key,

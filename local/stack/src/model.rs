@@ -1047,38 +1047,27 @@ impl<'t> Builder<'t> {
                 })
                 .map(|k| k.arn.clone())
         };
-        let mut secrets = stack.secrets.clone();
-        for secret in &mut secrets {
-            if let Some(reference) = &secret.kms_key {
-                secret.kms_key = Some(key_arn(reference).ok_or_else(|| StackError::Resource {
-                    resource: secret.logical_id.clone(),
+        let resolve_key = |resource: &str, key: &mut Option<String>| -> Result<(), StackError> {
+            if let Some(reference) = key.as_deref() {
+                *key = Some(key_arn(reference).ok_or_else(|| StackError::Resource {
+                    resource: resource.to_owned(),
                     reason: format!("its KMS key {reference} is not one of the stack's keys"),
                 })?);
             }
+            Ok(())
+        };
+        for secret in &mut stack.secrets {
+            resolve_key(&secret.logical_id, &mut secret.kms_key)?;
         }
-        stack.secrets = secrets;
-        let mut queues = stack.queues.clone();
-        for queue in &mut queues {
-            if let Some(reference) = &queue.kms_key {
-                queue.kms_key = Some(key_arn(reference).ok_or_else(|| StackError::Resource {
-                    resource: queue.logical_id.clone(),
-                    reason: format!("its KMS key {reference} is not one of the stack's keys"),
-                })?);
-            }
+        for queue in &mut stack.queues {
+            resolve_key(&queue.logical_id, &mut queue.kms_key)?;
         }
-        stack.queues = queues;
-        let mut buckets = stack.buckets.clone();
-        for bucket in &mut buckets {
-            if let Some(reference) = &bucket.kms_key {
-                bucket.kms_key = Some(key_arn(reference).ok_or_else(|| StackError::Resource {
-                    resource: bucket.logical_id.clone(),
-                    reason: format!("its KMS key {reference} is not one of the stack's keys"),
-                })?);
-            }
+        let functions = &stack.functions;
+        for bucket in &mut stack.buckets {
+            resolve_key(&bucket.logical_id, &mut bucket.kms_key)?;
             for notification in &mut bucket.notifications {
                 // The notification names the function by ARN.
-                let function = stack
-                    .functions
+                let function = functions
                     .iter()
                     .find(|f| f.arn == notification.function)
                     .ok_or_else(|| StackError::Resource {
@@ -1091,7 +1080,6 @@ impl<'t> Builder<'t> {
                 notification.function = function.logical_id.clone();
             }
         }
-        stack.buckets = buckets;
         for custom in &mut stack.custom_resources {
             custom.function = stack
                 .functions
