@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -270,6 +270,28 @@ async fn options(
     Ok((options, scratch))
 }
 
+/// The stack started; when it does not, a scratch database and the users
+/// created in it meanwhile are dropped.
+async fn start(
+    options: RuntimeOptions,
+    scratch: Option<ScratchDatabase>,
+) -> Result<(LocalRuntime, Option<ScratchDatabase>), CliError> {
+    let prefix = options.parameters.get("DbUserPrefix").cloned();
+    let database_url = options.database_url.clone();
+    match LocalRuntime::start(options).await {
+        Ok(runtime) => Ok((runtime, scratch)),
+        Err(error) => {
+            if let (Some(scratch), Some(prefix)) = (scratch, prefix) {
+                if let Ok(rds) = registry_local::rds::LocalRds::new(&database_url) {
+                    let _ = rds.drop_users(&prefix).await;
+                }
+                let _ = scratch.drop_database().await;
+            }
+            Err(error.into())
+        }
+    }
+}
+
 async fn finish(runtime: LocalRuntime, scratch: Option<ScratchDatabase>) {
     if let Some(scratch) = scratch {
         if let Err(error) = runtime.drop_database_users().await {
@@ -291,16 +313,9 @@ async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<
     options.engine_listen = args.engine_listen;
     options.secrets_listen = args.secrets_listen;
     options.record_events = args.record_events;
-    let runtime = match LocalRuntime::start(options).await {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            if let Some(scratch) = scratch {
-                let _ = scratch.drop_database().await;
-            }
-            return Err(error.into());
-        }
-    };
-    print_banner(&runtime, &state, scratch.as_ref());
+    let template = options.template.clone();
+    let (runtime, scratch) = start(options, scratch).await?;
+    print_banner(&runtime, &template, &state, scratch.as_ref());
     let signal = wait_for_signal().await;
     if let Ok(name) = &signal {
         tracing::info!(signal = name, "stopping");
@@ -309,12 +324,18 @@ async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<
     signal.map(|_| ())
 }
 
-fn print_banner(runtime: &LocalRuntime, state: &StatePaths, scratch: Option<&ScratchDatabase>) {
+fn print_banner(
+    runtime: &LocalRuntime,
+    template: &Path,
+    state: &StatePaths,
+    scratch: Option<&ScratchDatabase>,
+) {
     let gateway = runtime.gateway_url();
     let stack = runtime.stack();
     println!(
-        "Face Registry is running (stack {}, from template.yaml).",
-        stack.name
+        "Face Registry is running (stack {}, from {}).",
+        stack.name,
+        template.display()
     );
     println!("  Gateway       {gateway}");
     println!("  Enrol         {gateway}/upload");
@@ -368,7 +389,7 @@ async fn invoke(state: StatePaths, stack: &StackArgs, args: InvokeArgs) -> Resul
         reason: format!("not JSON: {e}"),
     })?;
     let (options, scratch) = options(&state, stack, args.runtime).await?;
-    let runtime = LocalRuntime::start(options.with_ephemeral_ports()).await?;
+    let (runtime, scratch) = start(options.with_ephemeral_ports(), scratch).await?;
     let result = registry_local::runtime::invoke_event(&runtime, &args.function, event).await;
     finish(runtime, scratch).await;
     let answer = result?;

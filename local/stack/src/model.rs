@@ -1684,7 +1684,12 @@ fn check_parameter(declaration: &Value, value: &str) -> Result<(), String> {
             .iter()
             .any(|a| scalar(a, "").is_ok_and(|a| a == value))
     {
-        return Err(format!("{value:?} is not one of {allowed:?}"));
+        let allowed: Vec<String> = allowed
+            .iter()
+            .filter_map(|a| scalar(a, "").ok())
+            .map(|a| format!("{a:?}"))
+            .collect();
+        return Err(format!("{value:?} is not one of {}", allowed.join(", ")));
     }
     if let Some(pattern) = declaration.get("AllowedPattern").and_then(Value::as_str) {
         let anchored = regex::Regex::new(&format!("^(?:{pattern})$"))
