@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use crate::identity::Identity;
-use crate::policy::{Conditions, Policy, PolicyError, action_matches};
+use crate::policy::{Conditions, Policy, PolicyError, Verdict, action_matches};
 
 /// The kind of policy that decided a refusal, as AWS's messages name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,19 @@ pub struct Call<'a> {
     pub conditions: &'a Conditions,
 }
 
+impl Call<'_> {
+    /// What `policy` says of this call made by `principal`.
+    fn evaluate_by(&self, principal: &str, policy: &Policy) -> Result<Verdict, PolicyError> {
+        policy.evaluate(principal, self.action, self.resource, self.conditions)
+    }
+
+    /// What a resource, endpoint or key policy says of this call: it names
+    /// the caller by its role.
+    fn evaluate(&self, policy: &Policy) -> Result<Verdict, PolicyError> {
+        self.evaluate_by(&self.caller.role_arn, policy)
+    }
+}
+
 /// A permission a role grants that no call used.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnusedGrant {
@@ -161,26 +174,8 @@ impl Authorizer {
         endpoint_policy: Option<&Policy>,
     ) -> Result<(), AuthorizeError> {
         let identity = self.identity_verdicts(call)?;
-        let resource = resource_policy
-            .map(|policy| {
-                policy.evaluate(
-                    &call.caller.role_arn,
-                    call.action,
-                    call.resource,
-                    call.conditions,
-                )
-            })
-            .transpose()?;
-        let endpoint = endpoint_policy
-            .map(|policy| {
-                policy.evaluate(
-                    &call.caller.role_arn,
-                    call.action,
-                    call.resource,
-                    call.conditions,
-                )
-            })
-            .transpose()?;
+        let resource = resource_policy.map(|p| call.evaluate(p)).transpose()?;
+        let endpoint = endpoint_policy.map(|p| call.evaluate(p)).transpose()?;
         let deny = |kind, source: &str| {
             Err(AuthorizeError::Denied(denied(
                 call,
@@ -230,18 +225,8 @@ impl Authorizer {
 
     fn decide_key(&self, call: Call<'_>, key_policy: &Policy) -> Result<(), AuthorizeError> {
         let identity = self.identity_verdicts(call)?;
-        let direct = key_policy.evaluate(
-            &call.caller.role_arn,
-            call.action,
-            call.resource,
-            call.conditions,
-        )?;
-        let delegated = key_policy.evaluate(
-            &call.caller.account_root_arn(),
-            call.action,
-            call.resource,
-            call.conditions,
-        )?;
+        let direct = call.evaluate(key_policy)?;
+        let delegated = call.evaluate_by(&call.caller.account_root_arn(), key_policy)?;
         if !direct.denied_by.is_empty() {
             return Err(denied(
                 call,
@@ -291,24 +276,18 @@ impl Authorizer {
     fn identity_verdicts<'c>(
         &self,
         call: Call<'c>,
-    ) -> Result<Vec<(&'c Policy, crate::policy::Verdict)>, PolicyError> {
+    ) -> Result<Vec<(&'c Policy, Verdict)>, PolicyError> {
         call.caller
             .policies
             .iter()
             .map(|policy| {
-                policy
-                    .evaluate(
-                        &call.caller.principal_arn,
-                        call.action,
-                        call.resource,
-                        call.conditions,
-                    )
+                call.evaluate_by(&call.caller.principal_arn, policy)
                     .map(|verdict| (policy, verdict))
             })
             .collect()
     }
 
-    fn record(&self, call: Call<'_>, identity: &[(&Policy, crate::policy::Verdict)]) {
+    fn record(&self, call: Call<'_>, identity: &[(&Policy, Verdict)]) {
         let mut used = self
             .used
             .lock()

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use face_engine::DetectorKind;
 use registry_local::runtime::{
     DEFAULT_ACCOUNT, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3, DEFAULT_SECRETS,
-    DEFAULT_STACK, scratch_user_prefix, token_authority,
+    DEFAULT_STACK, token_authority,
 };
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 use s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
@@ -257,12 +257,7 @@ async fn options(
     options.detector = args.detector;
     let scratch = if args.scratch_database {
         let scratch = ScratchDatabase::create(&args.database_url, "registry_local").await?;
-        options
-            .parameters
-            .insert("DbName".to_owned(), scratch.name().to_owned());
-        options
-            .parameters
-            .insert("DbUserPrefix".to_owned(), scratch_user_prefix());
+        options.use_scratch_database(scratch.name());
         Some(scratch)
     } else {
         None

@@ -167,6 +167,19 @@ impl RuntimeOptions {
         self.secrets_listen = any;
         self
     }
+
+    /// A stack of its own on a shared server: the template's database is
+    /// `database`, and its users get a fresh random prefix, which is returned
+    /// (to drop them by).
+    pub fn use_scratch_database(&mut self, database: &str) -> String {
+        let n: u32 = rand::random();
+        let prefix = format!("t{n:08x}");
+        self.parameters
+            .insert("DbName".to_owned(), database.to_owned());
+        self.parameters
+            .insert("DbUserPrefix".to_owned(), prefix.clone());
+        prefix
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1129,10 +1142,4 @@ pub fn indexer_queue(stack: &LocalStack) -> Option<String> {
         .find_map(|f| f.asynchronous.on_failure.as_deref())
         .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
         .map(|q| q.name.clone())
-}
-
-/// A short random prefix for a scratch stack's database users.
-pub fn scratch_user_prefix() -> String {
-    let n: u32 = rand::random();
-    format!("t{n:08x}")
 }

@@ -157,9 +157,7 @@ fn secret_user(harness: &Harness, function: &str) -> String {
     let function = harness
         .runtime
         .stack()
-        .functions
-        .iter()
-        .find(|f| f.logical_id == function)
+        .function(function)
         .expect("the function");
     function.environment["DB_USER"].clone()
 }
@@ -254,9 +252,7 @@ async fn function_login(harness: &Harness, function: &str) -> sqlx::mysql::MySql
     let function = harness
         .runtime
         .stack()
-        .functions
-        .iter()
-        .find(|f| f.logical_id == function)
+        .function(function)
         .expect("the function");
     let credentials = registry_adapters::database::read_secret(
         &harness.sdk().await,

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use registry_local::runtime::scratch_user_prefix;
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
 use serde_json::{Value, json};
 
@@ -56,12 +55,7 @@ async fn run() -> Result<(), BenchError> {
     let state = tempfile_dir()?;
     let mut options = RuntimeOptions::new("template.yaml", &state, models, &server_url, ca)
         .with_ephemeral_ports();
-    options
-        .parameters
-        .insert("DbName".to_owned(), scratch.name().to_owned());
-    options
-        .parameters
-        .insert("DbUserPrefix".to_owned(), scratch_user_prefix());
+    options.use_scratch_database(scratch.name());
     let runtime = LocalRuntime::start(options).await?;
     let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
     let result = measure(&runtime, &photos, &pool).await;

@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use registry_local::runtime::scratch_user_prefix;
 use registry_local::{LocalRuntime, RuntimeOptions, ScratchDatabase};
 use s3_store::S3Event;
 use serde_json::{Value, json};
@@ -104,13 +103,7 @@ impl Harness {
             database_ca(),
         )
         .with_ephemeral_ports();
-        let prefix = scratch_user_prefix();
-        options
-            .parameters
-            .insert("DbName".to_owned(), scratch.name().to_owned());
-        options
-            .parameters
-            .insert("DbUserPrefix".to_owned(), prefix.clone());
+        let prefix = options.use_scratch_database(scratch.name());
         options.record_events = Some(events_dir.clone());
         options.retry_delays = vec![Duration::from_millis(200), Duration::from_millis(400)];
         options.custom_resource_wait = Some(Duration::from_secs(20));
