@@ -185,6 +185,33 @@ impl StoreAccess {
         )
     }
 
+    /// Writing a part of a multipart upload: S3 decrypts the upload's data
+    /// key, made by CreateMultipartUpload, with `kms:Decrypt` (AWS knowledge
+    /// center, "s3-large-file-encryption-kms-key").
+    fn write_part<T>(&self, req: &S3Request<T>, bucket: &str, key: &str) -> S3Result<()> {
+        self.object(req, "s3:PutObject", bucket, key, Some("kms:Decrypt"))
+    }
+
+    /// Reading the source of a copy (that version, if one is named).
+    fn read_copy_source<T>(&self, req: &S3Request<T>, source: &CopySource) -> S3Result<()> {
+        match source {
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => {
+                let action = if version_id.is_some() {
+                    "s3:GetObjectVersion"
+                } else {
+                    "s3:GetObject"
+                };
+                self.object(req, action, bucket, key, Some("kms:Decrypt"))
+            }
+            // Access points and outposts: the store has none to copy from.
+            _ => Ok(()),
+        }
+    }
+
     fn object<T>(
         &self,
         req: &S3Request<T>,
@@ -315,21 +342,7 @@ impl S3Access for OperationAccess {
     async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         self.0.write(req, &bucket, &key)?;
-        if let CopySource::Bucket {
-            bucket: source_bucket,
-            key: source_key,
-            version_id,
-        } = &req.input.copy_source
-        {
-            let action = if version_id.is_some() {
-                "s3:GetObjectVersion"
-            } else {
-                "s3:GetObject"
-            };
-            self.0
-                .object(req, action, source_bucket, source_key, Some("kms:Decrypt"))?;
-        }
-        Ok(())
+        self.0.read_copy_source(req, &req.input.copy_source)
     }
 
     async fn create_multipart_upload(
@@ -342,27 +355,13 @@ impl S3Access for OperationAccess {
 
     async fn upload_part(&self, req: &mut S3Request<UploadPartInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.write(req, &bucket, &key)
+        self.0.write_part(req, &bucket, &key)
     }
 
     async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        self.0.write(req, &bucket, &key)?;
-        if let CopySource::Bucket {
-            bucket: source_bucket,
-            key: source_key,
-            ..
-        } = &req.input.copy_source
-        {
-            self.0.object(
-                req,
-                "s3:GetObject",
-                source_bucket,
-                source_key,
-                Some("kms:Decrypt"),
-            )?;
-        }
-        Ok(())
+        self.0.write_part(req, &bucket, &key)?;
+        self.0.read_copy_source(req, &req.input.copy_source)
     }
 
     async fn complete_multipart_upload(

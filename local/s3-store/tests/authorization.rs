@@ -50,6 +50,11 @@ impl Callers {
                    {"Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": KEY_ARN}]),
         ));
         keys.add(principal(
+            "MultipartWriter",
+            json!([{"Effect": "Allow", "Action": "s3:PutObject", "Resource": objects()},
+                   {"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": KEY_ARN}]),
+        ));
+        keys.add(principal(
             "WriterWithoutKey",
             json!([{"Effect": "Allow", "Action": "s3:PutObject", "Resource": objects()}]),
         ));
@@ -204,6 +209,66 @@ async fn identity_policies_and_the_key_policy_decide() {
         .unwrap_err();
     assert!(
         message.ends_with("with an explicit deny in a resource-based policy"),
+        "{message}"
+    );
+    t.store.shutdown().await.unwrap();
+}
+
+/// A multipart upload: CreateMultipartUpload, one UploadPart, complete.
+async fn put_in_parts(client: &aws_sdk_s3::Client, key: &str) -> Result<(), (u16, String)> {
+    let upload = client
+        .create_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| refusal(&e))?;
+    let upload_id = upload.upload_id().unwrap_or_default();
+    let part = client
+        .upload_part()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(1)
+        .body(ByteStream::from_static(b"photo"))
+        .send()
+        .await
+        .map_err(|e| refusal(&e))?;
+    let parts = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+        .parts(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(1)
+                .set_e_tag(part.e_tag().map(str::to_owned))
+                .build(),
+        )
+        .build();
+    client
+        .complete_multipart_upload()
+        .bucket(BUCKET)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(parts)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| refusal(&e))
+}
+
+/// A single PUT needs a data key only; the parts of a multipart upload are
+/// encrypted with the upload's data key, which S3 decrypts as the caller.
+#[tokio::test]
+async fn parts_of_an_encrypted_upload_need_kms_decrypt() {
+    let callers = Callers::new();
+    let t = store(&callers).await;
+    put_in_parts(&callers.client(&t, "MultipartWriter"), "parts.jpg")
+        .await
+        .unwrap();
+    let (status, message) = put_in_parts(&callers.client(&t, "Writer"), "no-parts.jpg")
+        .await
+        .unwrap_err();
+    assert_eq!(status, 403);
+    assert!(
+        message.contains(&format!("kms:Decrypt on resource: {KEY_ARN}")),
         "{message}"
     );
     t.store.shutdown().await.unwrap();
