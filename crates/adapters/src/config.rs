@@ -108,6 +108,16 @@ pub struct Config {
     pub metrics_namespace: String,
     /// Path-style S3 addressing, for S3-compatible stores.
     pub s3_force_path_style: bool,
+    /// Where the pages sign in (the faces function's).
+    pub sign_in: Option<SignIn>,
+}
+
+/// The user pool domain and app client the pages sign in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// `https://<prefix>.auth.<region>.amazoncognito.com`, no trailing slash.
+    pub url: String,
+    pub client_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -223,7 +233,31 @@ impl Config {
             None
         };
 
+        let sign_in = match (get("SIGN_IN_URL"), get("SIGN_IN_CLIENT_ID")) {
+            (None, None) => None,
+            (Some(url), Some(client_id)) => {
+                let parsed = url::Url::parse(&url).map_err(|e| ConfigError::Invalid {
+                    name: "SIGN_IN_URL",
+                    reason: e.to_string(),
+                })?;
+                let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost"));
+                if parsed.scheme() != "https" && !loopback {
+                    return Err(ConfigError::Invalid {
+                        name: "SIGN_IN_URL",
+                        reason: "expected an https URL".into(),
+                    });
+                }
+                Some(SignIn {
+                    url: url.trim_end_matches('/').to_owned(),
+                    client_id,
+                })
+            }
+            (Some(_), None) => return Err(ConfigError::Missing("SIGN_IN_CLIENT_ID")),
+            (None, Some(_)) => return Err(ConfigError::Missing("SIGN_IN_URL")),
+        };
+
         Ok(Config {
+            sign_in,
             bucket: require("PHOTO_BUCKET")?,
             collection: require("FACE_COLLECTION")?,
             database,

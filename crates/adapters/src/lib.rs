@@ -3,6 +3,7 @@
 //! cold start.
 
 pub mod aws;
+pub mod cognito;
 pub mod config;
 pub mod database;
 pub mod mysql;
@@ -12,7 +13,9 @@ mod sdk;
 pub mod users;
 pub mod wiring;
 
-pub use config::{AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa, DatabaseSource};
+pub use config::{
+    AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa, DatabaseSource, SignIn,
+};
 pub use database::Database;
 pub use mysql::MysqlPersonStore;
 pub use rekognition::RekognitionFaceIndex;

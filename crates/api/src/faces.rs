@@ -1,5 +1,6 @@
 //! The `faces` function: `GET /api/faces` (listing), `GET /api/faces/{id}`
-//! (one person) and `GET /faces` (the cards page).
+//! (one person), `GET /faces` (the cards page) and `GET /auth/config`
+//! (where the pages sign in).
 
 use std::time::Duration;
 
@@ -34,10 +35,21 @@ pub enum PhotoLinks {
     PublicBase(String),
 }
 
+/// The user pool domain and app client the pages sign in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInSettings {
+    pub url: String,
+    pub client_id: String,
+}
+
+/// The scopes the pages ask for (the app client allows these).
+const SIGN_IN_SCOPES: &str = "openid email profile";
+
 pub struct FacesApi<P, S> {
     pub people: P,
     pub photos: S,
     pub photo_links: PhotoLinks,
+    pub sign_in: Option<SignInSettings>,
     pub metrics: Metrics,
 }
 
@@ -58,6 +70,12 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
                 Err(ApiError::MethodNotAllowed(method.to_string()))
             };
         }
+        if path == "/auth/config" {
+            if method != Method::GET {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            return self.sign_in_config();
+        }
         if path == "/api/faces" {
             if method != Method::GET {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
@@ -73,6 +91,26 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
             return self.one(id).await;
         }
         Err(ApiError::NotFound(format!("no route for {path}")))
+    }
+
+    /// What the pages need to sign in, the same in every runtime: the
+    /// authorization server (the user pool's domain) and the client.
+    fn sign_in_config(&self) -> Result<Response<Body>, ApiError> {
+        let sign_in = self
+            .sign_in
+            .as_ref()
+            .ok_or_else(|| ApiError::NotFound("sign-in is not configured".into()))?;
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "authorizationEndpoint": format!("{}/oauth2/authorize", sign_in.url),
+                "tokenEndpoint": format!("{}/oauth2/token", sign_in.url),
+                "revocationEndpoint": format!("{}/oauth2/revoke", sign_in.url),
+                "logoutEndpoint": format!("{}/logout", sign_in.url),
+                "clientId": sign_in.client_id,
+                "scope": SIGN_IN_SCOPES,
+            }),
+        ))
     }
 
     async fn list(&self, request: &Request) -> Result<Response<Body>, ApiError> {

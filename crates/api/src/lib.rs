@@ -4,17 +4,17 @@
 //! the very same handlers.
 
 pub mod auth;
+pub mod custom_resource;
 pub mod error;
 pub mod faces;
 pub mod health;
 pub mod http;
 pub mod indexer;
 pub mod metrics;
-pub mod migrate;
 pub mod upload;
 
 pub use error::ApiError;
-pub use faces::{FacesApi, PhotoLinks};
+pub use faces::{FacesApi, PhotoLinks, SignInSettings};
 pub use health::HealthApi;
 pub use indexer::{IndexerError, IndexerFn, IndexerReport};
 pub use metrics::{Metrics, Sink as MetricsSink};

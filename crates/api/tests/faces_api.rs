@@ -32,6 +32,7 @@ impl Harness {
             people: people.clone(),
             photos: presigning_photo_store(),
             photo_links,
+            sign_in: None,
             metrics: Metrics::traced("FaceRegistryTest", "faces"),
         };
         Self {

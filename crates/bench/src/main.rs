@@ -79,6 +79,7 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         photo_links: PhotoLinks::Presigned {
             ttl: Duration::from_secs(300),
         },
+        sign_in: None,
         metrics: Metrics::traced("FaceRegistryBench", "faces"),
     };
 

@@ -5,14 +5,17 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
+use registry_adapters::cognito::UserPoolClients;
 use registry_adapters::database::{self, DatabaseError};
 use registry_adapters::wiring::POOL_SIZE;
 use registry_adapters::{
     Adapters, AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore,
     users,
 };
-use registry_api::migrate::MigrateError;
-use registry_api::{FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, UploadApi};
+use registry_api::custom_resource::CustomResourceError;
+use registry_api::{
+    FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, SignInSettings, UploadApi,
+};
 use serde_json::Value;
 
 pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore>;
@@ -80,6 +83,10 @@ pub async fn faces(setup: &Setup) -> Result<Faces, DatabaseError> {
         people: adapters.people(),
         photos: adapters.photos(&setup.config),
         photo_links,
+        sign_in: setup.config.sign_in.as_ref().map(|s| SignInSettings {
+            url: s.url.clone(),
+            client_id: s.client_id.clone(),
+        }),
         metrics: setup.metrics(),
     })
 }
@@ -142,13 +149,20 @@ pub async fn migrate(
 }
 
 impl Migrate {
-    /// Answers one custom resource request (see [`registry_api::migrate::handle`]).
+    /// Answers one custom resource request (see [`registry_api::custom_resource::respond`]).
     pub async fn handle(
         &self,
         event: &Value,
-    ) -> Result<CloudFormationCustomResourceResponse, MigrateError> {
+    ) -> Result<CloudFormationCustomResourceResponse, CustomResourceError> {
         let setup = self.ready.as_ref().map(|_| ()).map_err(String::as_str);
-        registry_api::migrate::handle(event, setup, || self.apply(), &self.http).await
+        registry_api::custom_resource::respond(
+            event,
+            "database-migrations",
+            setup,
+            || self.apply(),
+            &self.http,
+        )
+        .await
     }
 
     async fn apply(&self) -> Result<(), String> {
@@ -164,5 +178,55 @@ impl Migrate {
         users::ensure_users(&mut connection, &migrator.adapters.aws, &migrator.app_users)
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The user-pool-client function: applies the settings a custom resource
+/// names (`UserPoolId`, `ClientId`, `Settings`) to an app client.
+pub struct UserPoolClientFn {
+    clients: UserPoolClients,
+    http: reqwest::Client,
+}
+
+/// `http` is the client that answers on CloudFormation's presigned URL.
+pub fn user_pool_client(aws: &SdkConfig, http: reqwest::Client) -> UserPoolClientFn {
+    UserPoolClientFn {
+        clients: UserPoolClients::new(aws),
+        http,
+    }
+}
+
+impl UserPoolClientFn {
+    /// Answers one custom resource request; Delete leaves the client as it
+    /// is (it goes with the stack).
+    pub async fn handle(
+        &self,
+        event: &Value,
+    ) -> Result<CloudFormationCustomResourceResponse, CustomResourceError> {
+        let properties = event.get("ResourceProperties");
+        let text = |name: &str| {
+            properties
+                .and_then(|p| p.get(name))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        let (pool, client) = (text("UserPoolId"), text("ClientId"));
+        let physical_id = format!("{}/{}", pool.unwrap_or("-"), client.unwrap_or("-"));
+        let apply = || async move {
+            let (Some(pool), Some(client)) = (pool, client) else {
+                return Err("the resource needs UserPoolId and ClientId".to_owned());
+            };
+            let settings = properties
+                .and_then(|p| p.get("Settings"))
+                .and_then(Value::as_object)
+                .ok_or("the resource needs Settings (the client's settings, whole)")?;
+            self.clients
+                .apply(pool, client, settings)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(client, "user pool client settings applied");
+            Ok(())
+        };
+        registry_api::custom_resource::respond(event, &physical_id, Ok(()), apply, &self.http).await
     }
 }

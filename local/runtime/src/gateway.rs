@@ -1,7 +1,7 @@
 //! The local gateway: API Gateway HTTP API in front of the functions (the
 //! template's routes, its JWT authorizer, payload format 2.0, answers from
-//! the local Lambda service), plus the local-only endpoints for sign-in and
-//! dead letters.
+//! the local Lambda service), plus the local-only endpoints for dead letters
+//! and secret rotation.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::apigw::{self, IncomingRequest, Route};
 use crate::lambda::LocalLambda;
 use crate::runtime::Rotation;
-use crate::tokens::{GROUPS_CLAIM, Group, Rejection, TOKEN_LIFETIME, TokenAuthority};
+use user_pool::tokens::{GROUPS_CLAIM, Group, Rejection, TokenAuthority};
 
 /// API Gateway's payload limit.
 const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -41,7 +41,6 @@ pub struct Gateway {
 impl Gateway {
     pub fn router(self: Arc<Self>) -> Router {
         Router::new()
-            .route("/local/token", get(token_info).post(issue_token))
             .route("/local/dead-letters", get(list_dead_letters))
             .route("/local/dead-letters/{id}/replay", post(replay_dead_letter))
             .route("/local/secrets/rotate", post(rotate_secret))
@@ -198,63 +197,6 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// `GET /local/token`: tells the pages that local sign-in is available.
-async fn token_info(State(gateway): State<Arc<Gateway>>) -> Response {
-    json_response(
-        StatusCode::OK,
-        json!({
-            "issuer": gateway.tokens.issuer(),
-            "audience": gateway.tokens.audience(),
-            "groups": [Group::Admins.as_str(), Group::Viewers.as_str()],
-            "expiresIn": TOKEN_LIFETIME.as_secs(),
-        }),
-    )
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenRequest {
-    group: String,
-}
-
-/// `POST /local/token {"group": "admins"}`: a token for that group.
-async fn issue_token(State(gateway): State<Arc<Gateway>>, body: axum::body::Bytes) -> Response {
-    let request: TokenRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                json!({ "message": format!("expected {{\"group\": \"admins\" or \"viewers\"}}: {error}") }),
-            );
-        }
-    };
-    let group = match request.group.parse::<Group>() {
-        Ok(group) => group,
-        Err(error) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                json!({ "message": error.to_string() }),
-            );
-        }
-    };
-    match gateway.tokens.issue(group, TOKEN_LIFETIME) {
-        Ok(issued) => {
-            tracing::info!(group = group.as_str(), "local token issued");
-            json_response(
-                StatusCode::OK,
-                json!({ "token": issued.token, "tokenType": "Bearer", "expiresIn": issued.expires_in.as_secs() }),
-            )
-        }
-        Err(error) => {
-            tracing::error!(%error, "could not issue a token");
-            json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({ "message": "Internal Server Error" }),
-            )
-        }
-    }
 }
 
 /// Admins only, checked as the handlers check groups: the refusal's status.

@@ -22,7 +22,7 @@ use local_stack::Function;
 use registry_adapters::Config;
 use registry_api::MetricsSink;
 use registry_api::indexer::S3Event;
-use registry_wiring::{Faces, Health, Indexer, Migrate, Setup, Upload};
+use registry_wiring::{Faces, Health, Indexer, Migrate, Setup, Upload, UserPoolClientFn};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::Instrument;
@@ -58,6 +58,7 @@ enum Handler {
     Health(Health),
     Indexer(Indexer),
     Migrate(Box<Migrate>),
+    UserPoolClient(UserPoolClientFn),
 }
 
 /// What a function is run with.
@@ -97,6 +98,12 @@ impl LocalFunction {
         let init = |error: &dyn std::fmt::Display| {
             FunctionError::new("Runtime.InitError", error.to_string())
         };
+        if self.spec.binary == "user-pool-client" {
+            return Ok(Handler::UserPoolClient(registry_wiring::user_pool_client(
+                &self.sdk,
+                self.http.clone(),
+            )));
+        }
         if self.spec.binary == "migrate" {
             return Ok(Handler::Migrate(Box::new(
                 registry_wiring::migrate(self.config(), self.sdk.clone(), self.http.clone()).await,
@@ -241,17 +248,29 @@ impl Handler {
                         FunctionError::new(&diagnostic.error_type, diagnostic.error_message)
                     })
             }
-            Handler::Migrate(migrate) => match migrate.handle(&payload).await {
-                Ok(response) => serde_json::to_value(response)
-                    .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string())),
-                Err(error) => {
-                    let diagnostic = lambda_runtime::Diagnostic::from(error);
-                    Err(FunctionError::new(
-                        &diagnostic.error_type,
-                        diagnostic.error_message,
-                    ))
-                }
-            },
+            Handler::Migrate(migrate) => custom_resource_answer(migrate.handle(&payload).await),
+            Handler::UserPoolClient(function) => {
+                custom_resource_answer(function.handle(&payload).await)
+            }
+        }
+    }
+}
+
+fn custom_resource_answer(
+    answer: Result<
+        aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse,
+        registry_api::custom_resource::CustomResourceError,
+    >,
+) -> Result<Value, FunctionError> {
+    match answer {
+        Ok(response) => serde_json::to_value(response)
+            .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string())),
+        Err(error) => {
+            let diagnostic = lambda_runtime::Diagnostic::from(error);
+            Err(FunctionError::new(
+                &diagnostic.error_type,
+                diagnostic.error_message,
+            ))
         }
     }
 }

@@ -6,8 +6,9 @@
 //! store, the face engine and Secrets Manager stand in for AWS's and
 //! authorize every call by the template's IAM, bucket, endpoint and key
 //! policies; the database cluster is a database and users on the local
-//! MySQL server; custom resources run as CloudFormation runs them. All of
-//! it bound to 127.0.0.1.
+//! MySQL server; the user pool signs operators in with its domain's OAuth
+//! endpoints; custom resources run as CloudFormation runs them. All of it
+//! bound to 127.0.0.1.
 
 pub mod apigw;
 pub mod cloudformation;
@@ -22,9 +23,8 @@ pub mod scratch;
 pub mod sdk;
 mod secrets;
 pub mod targets;
-pub mod tokens;
 
 pub use runtime::{LocalRuntime, RuntimeOptions, StartError, StatePaths};
 pub use scratch::ScratchDatabase;
-pub use secrets::SecretFileError;
-pub use tokens::{Group, TokenAuthority};
+pub use secrets::{SecretFileError, write_private};
+pub use user_pool::{Group, TokenAuthority, UserPool, tokens};

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use face_engine::DetectorKind;
 use registry_local::runtime::{
     DEFAULT_ACCOUNT, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3, DEFAULT_SECRETS,
-    DEFAULT_STACK, token_authority,
+    DEFAULT_SIGN_IN, DEFAULT_STACK, token_authority,
 };
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 use s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
@@ -57,7 +57,7 @@ enum Command {
     /// Invoke one function of the template with an event file, as `sam local
     /// invoke` does: the answer on standard output, logs on standard error.
     Invoke(InvokeArgs),
-    /// Print a bearer token for a group (valid one hour).
+    /// Print a bearer token for a group (valid one hour), for scripts.
     Token {
         #[arg(long, default_value = "admins")]
         group: String,
@@ -77,11 +77,33 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         gateway_url: String,
     },
+    /// The user pool's users (who signs in to the pages).
+    Users {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// S3 events a function failed on (its on-failure destination).
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Create a user, as an administrator does with AdminCreateUser: the
+    /// generated password is printed once, and must be changed at the first
+    /// sign-in unless --permanent.
+    Add {
+        email: String,
+        /// admins or viewers.
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        permanent: bool,
+    },
+    /// Print every user: e-mail, groups, status.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +151,9 @@ struct ServeArgs {
     engine_listen: SocketAddr,
     #[arg(long, default_value = DEFAULT_SECRETS)]
     secrets_listen: SocketAddr,
+    /// The user pool's domain (sign-in) and API.
+    #[arg(long, default_value = DEFAULT_SIGN_IN)]
+    sign_in_listen: SocketAddr,
     /// Keep a copy of every S3 event delivered in this folder (JSON, as
     /// Lambda receives it).
     #[arg(long)]
@@ -162,6 +187,10 @@ enum CliError {
     Principals(#[from] registry_local::principals::PrincipalError),
     #[error(transparent)]
     DeadLetter(#[from] s3_store::DeadLetterError),
+    #[error(transparent)]
+    User(#[from] user_pool::UserError),
+    #[error(transparent)]
+    Secret(#[from] registry_local::SecretFileError),
     #[error("{0}")]
     Usage(String),
     #[error("waiting for a signal failed: {0}")]
@@ -201,6 +230,7 @@ async fn main() -> ExitCode {
             secret,
             gateway_url,
         } => rotate(&state, &cli.stack, &secret, &gateway_url).await,
+        Command::Users { action } => users(&state, &cli.stack, action),
         Command::DeadLetters { action } => dead_letters(&state, &cli.stack, action).await,
     };
     match result {
@@ -307,10 +337,22 @@ async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<
     options.s3_listen = args.s3_listen;
     options.engine_listen = args.engine_listen;
     options.secrets_listen = args.secrets_listen;
+    options.sign_in_listen = args.sign_in_listen;
     options.record_events = args.record_events;
     let template = options.template.clone();
     let (runtime, scratch) = start(options, scratch).await?;
-    print_banner(&runtime, &template, &state, scratch.as_ref());
+    let first_users = match runtime.user_pool() {
+        Some(pool) => first_users(&state, pool),
+        None => Ok(Vec::new()),
+    };
+    let first_users = match first_users {
+        Ok(users) => users,
+        Err(error) => {
+            finish(runtime, scratch).await;
+            return Err(error);
+        }
+    };
+    print_banner(&runtime, &template, &state, scratch.as_ref(), &first_users);
     let signal = wait_for_signal().await;
     if let Ok(name) = &signal {
         tracing::info!(signal = name, "stopping");
@@ -324,6 +366,7 @@ fn print_banner(
     template: &Path,
     state: &StatePaths,
     scratch: Option<&ScratchDatabase>,
+    first_users: &[(String, PathBuf)],
 ) {
     let gateway = runtime.gateway_url();
     let stack = runtime.stack();
@@ -350,6 +393,10 @@ fn print_banner(
         collections.join(", ")
     );
     println!("  Secrets       {}", runtime.secrets_endpoint());
+    println!(
+        "  Sign-in       {}  (the user pool's domain)",
+        runtime.sign_in_url()
+    );
     if let Some(scratch) = scratch {
         println!(
             "  Database      {} (scratch, dropped on exit)",
@@ -360,8 +407,18 @@ fn print_banner(
         "  Operator keys {} (for the AWS CLI and SDKs)",
         state.operator_credentials().display()
     );
-    println!("Sign in with the pages' local sign-in buttons, or get a token:");
-    println!("  make dev-token GROUP=admins     (or GROUP=viewers)");
+    if !first_users.is_empty() {
+        println!(
+            "First users of the pool (each password is in the file named, readable by you only):"
+        );
+        for (email, file) in first_users {
+            println!("  {email}  {}", file.display());
+        }
+    }
+    println!(
+        "Sign in from the pages. More users: registry-local users add EMAIL --group admins|viewers"
+    );
+    println!("A token for scripts: make dev-token GROUP=admins     (or GROUP=viewers)");
     println!("Ctrl-C stops.");
 }
 
@@ -392,6 +449,64 @@ async fn invoke(state: StatePaths, stack: &StackArgs, args: InvokeArgs) -> Resul
         "{}",
         serde_json::to_string_pretty(&answer).unwrap_or_default()
     );
+    Ok(())
+}
+
+/// The first users of an empty pool: an admin and a viewer, each with a
+/// generated password written to a file of its own (mode 600).
+fn first_users(
+    state: &StatePaths,
+    pool: &registry_local::UserPool,
+) -> Result<Vec<(String, PathBuf)>, CliError> {
+    if !pool.users().is_empty() {
+        return Ok(Vec::new());
+    }
+    let folder = state.first_passwords(pool.id());
+    let mut created = Vec::new();
+    for (email, group) in [
+        ("admin@registry.local", Group::Admins),
+        ("viewer@registry.local", Group::Viewers),
+    ] {
+        let password = pool.users().policy().generate();
+        let file = folder.join(email);
+        registry_local::write_private(&file, password.as_bytes())?;
+        pool.users()
+            .add(email, &[group.as_str().to_owned()], &password, true)?;
+        created.push((email.to_owned(), file));
+    }
+    Ok(created)
+}
+
+fn users(state: &StatePaths, stack: &StackArgs, action: UserAction) -> Result<(), CliError> {
+    let users = registry_local::runtime::users(state, &stack.load()?)?;
+    match action {
+        UserAction::Add {
+            email,
+            group,
+            permanent,
+        } => {
+            let password = users.policy().generate();
+            let user = users.add(&email, &[group], &password, permanent)?;
+            if permanent {
+                println!("{} created; password: {password}", user.email);
+            } else {
+                println!(
+                    "{} created; temporary password (to change at the first sign-in): {password}",
+                    user.email
+                );
+            }
+        }
+        UserAction::List => {
+            for user in users.list() {
+                println!(
+                    "{}\t{}\t{:?}",
+                    user.email,
+                    user.groups.join(","),
+                    user.status
+                );
+            }
+        }
+    }
     Ok(())
 }
 

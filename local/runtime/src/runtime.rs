@@ -28,14 +28,16 @@ use crate::network::{Route as NetworkRoute, Routes};
 use crate::principals::{self, CLOUDFORMATION, OPERATOR};
 use crate::rds::{LocalRds, new_password};
 use crate::recording::RecordingTarget;
-use crate::secrets::SecretFileError;
+use crate::secrets::{SecretFileError, read_or_create};
 use crate::targets::{FunctionTarget, QueueDestination};
-use crate::tokens::{TokenAuthority, TokenError};
+use user_pool::{PoolSpec, TokenAuthority, TokenError, UserPool};
 
 pub const DEFAULT_GATEWAY: &str = "127.0.0.1:3000";
 pub const DEFAULT_S3: &str = "127.0.0.1:3001";
 pub const DEFAULT_ENGINE: &str = "127.0.0.1:3002";
 pub const DEFAULT_SECRETS: &str = "127.0.0.1:3003";
+/// The user pool: its domain's sign-in endpoints and its API.
+pub const DEFAULT_SIGN_IN: &str = "127.0.0.1:3004";
 pub const DEFAULT_STACK: &str = "face-registry";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -58,9 +60,20 @@ impl StatePaths {
     pub fn operator_credentials(&self) -> PathBuf {
         self.root.join("runtime/aws.env")
     }
-    /// The key local tokens are signed with.
+    /// The key the user pool signs its tokens with (RSA).
     pub fn signing_key(&self) -> PathBuf {
-        self.root.join("runtime/jwt-signing-key.pem")
+        self.root.join("runtime/user-pool-signing-key.pem")
+    }
+    /// A user pool's users (hashed passwords).
+    pub fn users(&self, pool_id: &str) -> PathBuf {
+        self.root
+            .join("user-pools")
+            .join(pool_id)
+            .join("users.json")
+    }
+    /// The passwords generated for the first users of a pool, one file each.
+    pub fn first_passwords(&self, pool_id: &str) -> PathBuf {
+        self.root.join("user-pools").join(pool_id).join("passwords")
     }
     /// The S3 store's current objects: one folder per bucket.
     pub fn s3(&self) -> PathBuf {
@@ -105,6 +118,7 @@ pub struct RuntimeOptions {
     pub s3_listen: SocketAddr,
     pub engine_listen: SocketAddr,
     pub secrets_listen: SocketAddr,
+    pub sign_in_listen: SocketAddr,
     pub stack_name: String,
     pub region: String,
     pub account_id: String,
@@ -145,6 +159,7 @@ impl RuntimeOptions {
             s3_listen: addr(DEFAULT_S3),
             engine_listen: addr(DEFAULT_ENGINE),
             secrets_listen: addr(DEFAULT_SECRETS),
+            sign_in_listen: addr(DEFAULT_SIGN_IN),
             stack_name: DEFAULT_STACK.to_owned(),
             region: DEFAULT_REGION.to_owned(),
             account_id: DEFAULT_ACCOUNT.to_owned(),
@@ -165,6 +180,7 @@ impl RuntimeOptions {
         self.s3_listen = any;
         self.engine_listen = any;
         self.secrets_listen = any;
+        self.sign_in_listen = any;
         self
     }
 
@@ -234,6 +250,8 @@ pub struct LocalRuntime {
     gateway_addr: SocketAddr,
     engine_addr: SocketAddr,
     secrets_addr: SocketAddr,
+    sign_in_addr: SocketAddr,
+    user_pool: Option<Arc<UserPool>>,
     s3: RunningS3Store,
     stop: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
@@ -281,6 +299,7 @@ impl LocalRuntime {
         let (engine_listener, engine_addr) = bind("face engine", options.engine_listen).await?;
         let (secrets_listener, secrets_addr) =
             bind("secrets manager", options.secrets_listen).await?;
+        let (sign_in_listener, sign_in_addr) = bind("user pool", options.sign_in_listen).await?;
 
         let rds = LocalRds::new(&options.database_url)?;
         let mut settings = StackSettings::new(&options.stack_name);
@@ -301,6 +320,7 @@ impl LocalRuntime {
             s3: format!("http://{s3_addr}"),
             rekognition: format!("http://{engine_addr}"),
             secrets: format!("http://{secrets_addr}"),
+            cognito: format!("http://{sign_in_addr}"),
         };
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -326,6 +346,26 @@ impl LocalRuntime {
                 }
             }),
         ));
+
+        // The user pool, signing operators in at its domain.
+        let user_pool = match user_pool(&options.state, &stack, access.clone())? {
+            Some(pool) => {
+                let pool = Arc::new(pool);
+                tasks.push((
+                    "user pool",
+                    tokio::spawn({
+                        let (pool, stop) = (Arc::clone(&pool), stop.clone());
+                        async move {
+                            pool.serve(sign_in_listener, stop.cancelled_owned())
+                                .await
+                                .map_err(std::io::Error::other)
+                        }
+                    }),
+                ));
+                Some(pool)
+            }
+            None => None,
+        };
 
         // The functions.
         let mut functions = Vec::new();
@@ -453,6 +493,8 @@ impl LocalRuntime {
             gateway_addr,
             engine_addr,
             secrets_addr,
+            sign_in_addr,
+            user_pool,
             s3,
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
@@ -466,6 +508,14 @@ impl LocalRuntime {
         Ok(runtime)
     }
 
+    /// The user pool's domain (its sign-in endpoints), locally.
+    pub fn sign_in_url(&self) -> String {
+        format!("http://{}", self.sign_in_addr)
+    }
+    /// The stack's user pool, when it has one.
+    pub fn user_pool(&self) -> Option<&Arc<UserPool>> {
+        self.user_pool.as_ref()
+    }
     pub fn gateway_url(&self) -> String {
         format!("http://{}", self.gateway_addr)
     }
@@ -519,6 +569,7 @@ impl LocalRuntime {
             s3: self.s3_endpoint(),
             rekognition: self.engine_endpoint(),
             secrets: self.secrets_endpoint(),
+            cognito: self.sign_in_url(),
         }
     }
 
@@ -604,6 +655,8 @@ struct Endpoints {
     s3: String,
     rekognition: String,
     secrets: String,
+    /// The user pool: its API and its domain.
+    cognito: String,
 }
 
 impl Endpoints {
@@ -617,6 +670,10 @@ impl Endpoints {
             (
                 "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_owned(),
                 self.secrets.clone(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER".to_owned(),
+                self.cognito.clone(),
             ),
         ])
     }
@@ -637,6 +694,16 @@ fn function_environment(
     database_ca: &Path,
 ) -> BTreeMap<String, String> {
     let mut environment = function.environment.clone();
+    // The user pool's domain is served here: its AWS URL names the local one.
+    for pool in &stack.user_pools {
+        if let Some(url) = pool.domain_url(&stack.region) {
+            for value in environment.values_mut() {
+                if *value == url {
+                    value.clone_from(&endpoints.cognito);
+                }
+            }
+        }
+    }
     environment.extend(endpoints.variables());
     for (name, value) in [
         ("S3_FORCE_PATH_STYLE", "true".to_owned()),
@@ -667,6 +734,7 @@ fn routes(stack: &LocalStack, function: &Function, endpoints: &Endpoints) -> Rou
         ("s3", &endpoints.s3),
         ("rekognition", &endpoints.rekognition),
         ("secretsmanager", &endpoints.secrets),
+        ("cognito-idp", &endpoints.cognito),
     ] {
         let route = if function.subnets.is_empty() {
             NetworkRoute::Direct
@@ -1001,12 +1069,85 @@ pub fn api_routes(stack: &LocalStack) -> Vec<Route> {
         .collect()
 }
 
-/// The local sign-in, issuing tokens for the API's JWT authorizer.
+/// The user pool's signing key, generated on first use.
+fn signing_key(state: &StatePaths) -> Result<Vec<u8>, StartError> {
+    Ok(read_or_create(&state.signing_key(), || {
+        TokenAuthority::generate_key().map_err(|_| SecretFileError::Generation("signing key"))
+    })?)
+}
+
+/// The stack's user pool (the local runtime runs one at most).
+fn user_pool(
+    state: &StatePaths,
+    stack: &LocalStack,
+    access: Access,
+) -> Result<Option<UserPool>, StartError> {
+    let pool = match stack.user_pools.as_slice() {
+        [] => return Ok(None),
+        [pool] => pool,
+        [_, more @ ..] => {
+            return Err(StartError::Resource {
+                what: format!("{} more user pools", more.len()),
+                reason: "the local runtime runs one user pool per stack".into(),
+            });
+        }
+    };
+    let mut clients = std::collections::BTreeMap::new();
+    for client in &pool.clients {
+        let settings: user_pool::ClientSettings = serde_json::from_value(
+            serde_json::Value::Object(client.properties.clone()),
+        )
+        .map_err(|e| StartError::Resource {
+            what: client.logical_id.clone(),
+            reason: e.to_string(),
+        })?;
+        clients.insert(client.id.clone(), settings);
+    }
+    let spec = PoolSpec {
+        id: pool.id.clone(),
+        arn: pool.arn.clone(),
+        issuer: pool.issuer.clone(),
+        region: stack.region.clone(),
+        groups: pool.groups.clone(),
+        password_policy: user_pool::PasswordPolicy::of_pool(&pool.properties),
+        clients,
+    };
+    let key = signing_key(state)?;
+    UserPool::open(spec, &state.users(&pool.id), &key, access)
+        .map(Some)
+        .map_err(|e| StartError::Resource {
+            what: format!("user pool {}", pool.logical_id),
+            reason: e.to_string(),
+        })
+}
+
+/// The users of the stack's user pool, for the command line.
+pub fn users(state: &StatePaths, stack: &LocalStack) -> Result<user_pool::Users, StartError> {
+    let pool = stack
+        .user_pools
+        .first()
+        .ok_or_else(|| StartError::Resource {
+            what: "the stack".into(),
+            reason: "has no user pool".into(),
+        })?;
+    user_pool::Users::open(
+        &state.users(&pool.id),
+        pool.groups.clone(),
+        user_pool::PasswordPolicy::of_pool(&pool.properties),
+    )
+    .map_err(|e| StartError::Resource {
+        what: format!("user pool {}", pool.logical_id),
+        reason: e.to_string(),
+    })
+}
+
+/// The user pool's tokens as the API's JWT authorizer accepts them (its
+/// issuer and audience), for scripts and the gateway.
 pub fn token_authority(
     state: &StatePaths,
     stack: &LocalStack,
 ) -> Result<TokenAuthority, StartError> {
-    let authority = TokenAuthority::load_or_create(&state.signing_key())?;
+    let authority = TokenAuthority::from_pem(&signing_key(state)?)?;
     let authorizer = stack.http_apis.iter().find_map(|api| {
         api.default_authorizer
             .as_ref()
@@ -1124,6 +1265,7 @@ pub fn function_environment_for(
         s3: format!("http://{DEFAULT_S3}"),
         rekognition: format!("http://{DEFAULT_ENGINE}"),
         secrets: format!("http://{DEFAULT_SECRETS}"),
+        cognito: format!("http://{DEFAULT_SIGN_IN}"),
     };
     let ca = std::env::var_os("DATABASE_TLS_CA")
         .map_or_else(|| state.root.join("mariadb/tls/ca.pem"), PathBuf::from);

@@ -66,7 +66,7 @@ pub(crate) fn read_or_create(
 }
 
 /// Writes `contents` to `path` (mode 600), replacing what was there.
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), SecretFileError> {
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), SecretFileError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| SecretFileError::io(parent, e))?;
     }

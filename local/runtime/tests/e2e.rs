@@ -319,16 +319,9 @@ async fn the_gateway_guards_routes_as_api_gateway_does() {
     );
     let (status, _) = harness.get("/api/uploads", Some(&admin)).await;
     assert_eq!(status, 404, "only POST is routed");
+    // No route issues tokens: operators sign in at the user pool's domain.
     let (status, _) = harness.get("/local/token", None).await;
-    assert_eq!(status, 200);
-    let bad_group = harness
-        .http
-        .post(harness.url("/local/token"))
-        .json(&serde_json::json!({"group": "root"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad_group.status(), 400);
+    assert_eq!(status, 404);
 
     let (status, _) = harness.get("/local/dead-letters", Some(&viewer)).await;
     assert_eq!(status, 403);
@@ -407,6 +400,107 @@ async fn failed_events_become_dead_letters_and_replay() {
     assert_eq!(person["status"], "indexed", "{person}");
     let (_, letters) = harness.get("/local/dead-letters", Some(&admin)).await;
     assert_eq!(letters["items"], serde_json::json!([]));
+
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn operators_sign_in_at_the_user_pools_domain() {
+    let harness = Harness::start().await;
+    let pool = harness.runtime.user_pool().expect("a user pool").clone();
+
+    // What the pages read: the local domain stands in for the pool's.
+    let (status, config) = harness.get("/auth/config", None).await;
+    assert_eq!(status, 200, "{config}");
+    let sign_in = harness.runtime.sign_in_url();
+    assert_eq!(
+        config["authorizationEndpoint"],
+        format!("{sign_in}/oauth2/authorize")
+    );
+    assert_eq!(config["scope"], "openid email profile");
+    let client_id = config["clientId"].as_str().unwrap().to_owned();
+
+    // The custom resource gave the client the API's own callback: the
+    // template cannot name it on the client itself.
+    let client = pool.client(&client_id).expect("the app client");
+    let origin = harness.runtime.gateway_url();
+    assert!(
+        client.callback_urls.contains(&format!("{origin}/faces")),
+        "{:?}",
+        client.callback_urls
+    );
+    assert!(
+        client
+            .callback_urls
+            .contains(&"http://localhost:8085/callback".to_owned())
+    );
+    assert!(client.logout_urls.contains(&format!("{origin}/faces")));
+
+    let password = pool.users().policy().generate();
+    pool.users()
+        .add("ada@example.org", &["viewers".into()], &password, true)
+        .unwrap();
+    let signed_in = common::sign_in(&config, &origin, "ada@example.org", &password).await;
+    let (status, body) = harness
+        .get("/api/faces", Some(&signed_in.access_token))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The ID token is accepted too (its audience is the client), as by API Gateway.
+    let (status, _) = harness.get("/api/faces", Some(&signed_in.id_token)).await;
+    assert_eq!(status, 200);
+
+    // Refreshed, then revoked: the refresh token gives nothing any more.
+    let refresh = |token: String| {
+        let (endpoint, client_id) = (format!("{sign_in}/oauth2/token"), client_id.clone());
+        async move {
+            reqwest::Client::new()
+                .post(endpoint)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id.as_str()),
+                    ("refresh_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refreshed: serde_json::Value = refresh(signed_in.refresh_token.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (status, _) = harness
+        .get(
+            "/api/faces",
+            Some(refreshed["access_token"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let revoked = reqwest::Client::new()
+        .post(format!("{sign_in}/oauth2/revoke"))
+        .form(&[
+            ("token", signed_in.refresh_token.as_str()),
+            ("client_id", client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(refresh(signed_in.refresh_token.clone()).await.status(), 400);
+
+    // A token the pool did not sign is refused at the gateway.
+    let foreign =
+        user_pool::TokenAuthority::from_pem(&user_pool::TokenAuthority::generate_key().unwrap())
+            .unwrap()
+            .for_authorizer(pool.issuer(), &client_id)
+            .issue(
+                registry_local::Group::Admins,
+                std::time::Duration::from_secs(60),
+            )
+            .unwrap();
+    let (status, _) = harness.get("/api/faces", Some(&foreign.token)).await;
+    assert_eq!(status, 401);
 
     harness.stop().await;
 }

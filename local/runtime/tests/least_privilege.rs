@@ -333,6 +333,11 @@ async fn each_permission_of_the_api_functions_is_needed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn each_permission_of_the_indexer_and_the_migrations_is_needed() {
-    each_permission_is_needed(&["IndexerFunction", "MigrateFunction"]).await;
+async fn each_permission_of_the_indexer_and_the_custom_resources_is_needed() {
+    each_permission_is_needed(&[
+        "IndexerFunction",
+        "MigrateFunction",
+        "UserPoolClientFunction",
+    ])
+    .await;
 }

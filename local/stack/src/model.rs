@@ -61,6 +61,7 @@ pub struct LocalStack {
     /// Subnet id → the route table associated with it.
     pub subnet_route_tables: BTreeMap<String, String>,
     pub custom_resources: Vec<CustomResource>,
+    pub user_pools: Vec<UserPool>,
 }
 
 /// A Lambda function (`AWS::Serverless::Function`, Globals applied).
@@ -300,6 +301,47 @@ pub struct CustomResource {
     pub service_timeout: Duration,
     /// `ResourceProperties` as the function receives them (ServiceToken included).
     pub properties: Map<String, Value>,
+}
+
+/// A Cognito user pool with its app clients, groups and domain.
+#[derive(Debug, Clone)]
+pub struct UserPool {
+    pub logical_id: String,
+    pub id: String,
+    pub arn: String,
+    /// The issuer (`iss`) of its tokens.
+    pub issuer: String,
+    /// `Properties`, resolved (password policy, MFA, ...).
+    pub properties: Map<String, Value>,
+    pub clients: Vec<UserPoolClient>,
+    pub groups: Vec<String>,
+    /// The prefix of its Cognito domain (`<prefix>.auth.<region>.amazoncognito.com`).
+    pub domain_prefix: Option<String>,
+}
+
+impl UserPool {
+    /// The URL of its domain's endpoints in AWS.
+    pub fn domain_url(&self, region: &str) -> Option<String> {
+        self.domain_prefix
+            .as_ref()
+            .map(|prefix| format!("https://{prefix}.auth.{region}.amazoncognito.com"))
+    }
+}
+
+/// An app client of a user pool.
+#[derive(Debug, Clone)]
+pub struct UserPoolClient {
+    pub logical_id: String,
+    pub id: String,
+    /// `Properties`, resolved: the names are those of the Cognito API's
+    /// client settings (`CallbackURLs`, `AllowedOAuthFlows`, ...).
+    pub properties: Map<String, Value>,
+}
+
+enum PoolPart {
+    Client(UserPoolClient),
+    Group(String),
+    Domain(String),
 }
 
 /// Lambda refuses functions that set these (reserved) variables.
@@ -766,6 +808,17 @@ impl<'t> Builder<'t> {
                     );
                     v.reference = Some(json!(pool));
                 }
+                // Ref gives the domain prefix.
+                "AWS::Cognito::UserPoolDomain" => {
+                    let no_resources = BTreeMap::new();
+                    let prefix = match Self::properties(resource).get("Domain") {
+                        Some(domain) => self
+                            .resolver(&no_resources)?
+                            .string(domain, &format!("{logical_id}.Domain"))?,
+                        None => String::new(),
+                    };
+                    v.reference = Some(json!(prefix));
+                }
                 "AWS::Cognito::UserPoolClient" => {
                     v.reference = Some(json!(suffix(stack, logical_id, 26)))
                 }
@@ -830,9 +883,12 @@ impl<'t> Builder<'t> {
             interface_endpoints: Vec::new(),
             subnet_route_tables: BTreeMap::new(),
             custom_resources: Vec::new(),
+            user_pools: Vec::new(),
         };
         let mut bucket_policies: BTreeMap<String, Value> = BTreeMap::new();
         let mut aliases: Vec<(String, String)> = Vec::new();
+        // Clients, groups and domains name their pool; attached after the loop.
+        let mut pool_parts: Vec<(String, PoolPart)> = Vec::new();
         for (logical_id, resource) in self.resources {
             if !self.exists(resource)? {
                 continue;
@@ -1010,6 +1066,58 @@ impl<'t> Builder<'t> {
                         stack.subnet_route_tables.insert(subnet, table);
                     }
                 }
+                "AWS::Cognito::UserPool" => {
+                    let resolved = resolver
+                        .resolve(&Value::Object(properties.clone()))
+                        .map_err(in_resource)?;
+                    stack.user_pools.push(UserPool {
+                        logical_id: logical_id.clone(),
+                        id: reference(),
+                        arn: attribute("Arn"),
+                        issuer: format!("https://{}", attribute("ProviderName")),
+                        properties: resolved
+                            .and_then(|v| v.as_object().cloned())
+                            .unwrap_or_default(),
+                        clients: Vec::new(),
+                        groups: Vec::new(),
+                        domain_prefix: None,
+                    });
+                }
+                "AWS::Cognito::UserPoolClient" => {
+                    let resolved = resolver
+                        .resolve(&Value::Object(properties.clone()))
+                        .map_err(in_resource)?
+                        .and_then(|v| v.as_object().cloned())
+                        .unwrap_or_default();
+                    let pool = resolved
+                        .get("UserPoolId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    pool_parts.push((
+                        pool,
+                        PoolPart::Client(UserPoolClient {
+                            logical_id: logical_id.clone(),
+                            id: reference(),
+                            properties: resolved,
+                        }),
+                    ));
+                }
+                "AWS::Cognito::UserPoolGroup" => {
+                    let pool = resolve("UserPoolId")?
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let name = resolve("GroupName")?
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(reference);
+                    pool_parts.push((pool, PoolPart::Group(name)));
+                }
+                "AWS::Cognito::UserPoolDomain" => {
+                    let pool = resolve("UserPoolId")?
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    pool_parts.push((pool, PoolPart::Domain(reference())));
+                }
                 kind if kind.starts_with("Custom::")
                     || kind == "AWS::CloudFormation::CustomResource" =>
                 {
@@ -1023,6 +1131,20 @@ impl<'t> Builder<'t> {
         }
         for bucket in &mut stack.buckets {
             bucket.policy = bucket_policies.remove(&bucket.name);
+        }
+        for (pool_id, part) in pool_parts {
+            let pool = stack
+                .user_pools
+                .iter_mut()
+                .find(|p| p.id == pool_id)
+                .ok_or_else(|| {
+                    StackError::Invalid(format!("no user pool {pool_id} in the stack"))
+                })?;
+            match part {
+                PoolPart::Client(client) => pool.clients.push(client),
+                PoolPart::Group(group) => pool.groups.push(group),
+                PoolPart::Domain(prefix) => pool.domain_prefix = Some(prefix),
+            }
         }
         for (alias, target) in aliases {
             if let Some(key) = stack

@@ -142,18 +142,47 @@ impl Harness {
         format!("{}{path}", self.runtime.gateway_url())
     }
 
-    /// A token from the local sign-in endpoint, as the pages get one.
+    /// An access token for a member of `group`, got as the pages get one:
+    /// the authorization code flow with PKCE at the user pool's domain (its
+    /// form filled in), the code sent back to the API's own origin and
+    /// exchanged. (The endpoints are the runtime's, not read from the faces
+    /// function: tests take permissions away from it.)
     pub async fn token(&self, group: &str) -> String {
-        let response = self
-            .http
-            .post(self.url("/local/token"))
-            .json(&json!({ "group": group }))
-            .send()
-            .await
-            .expect("POST /local/token");
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.expect("a JSON token");
-        body["token"].as_str().expect("a token").to_owned()
+        let pool = self.runtime.user_pool().expect("the stack has a user pool");
+        let email = format!("{group}@e2e.example.org");
+        // Each call signs in again, with a password of its own.
+        let password = pool.users().policy().generate();
+        match pool.users().list().into_iter().find(|u| u.email == email) {
+            Some(user) => {
+                pool.users()
+                    .set_password(&user.username, &password)
+                    .expect("a new password");
+            }
+            None => {
+                pool.users()
+                    .add(&email, &[group.to_owned()], &password, true)
+                    .expect("a user");
+            }
+        }
+        sign_in(
+            &self.sign_in_config(),
+            &self.runtime.gateway_url(),
+            &email,
+            &password,
+        )
+        .await
+        .access_token
+    }
+
+    /// What `GET /auth/config` answers, from the runtime itself.
+    pub fn sign_in_config(&self) -> Value {
+        let domain = self.runtime.sign_in_url();
+        json!({
+            "authorizationEndpoint": format!("{domain}/oauth2/authorize"),
+            "tokenEndpoint": format!("{domain}/oauth2/token"),
+            "clientId": self.runtime.tokens().audience(),
+            "scope": "openid email profile",
+        })
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -376,4 +405,102 @@ fn tracing_subscriber_init() -> Result<(), Box<dyn std::error::Error + Send + Sy
         )
         .with_test_writer()
         .try_init()
+}
+
+/// The tokens of a sign-in.
+pub struct SignedIn {
+    pub access_token: String,
+    pub id_token: String,
+    pub refresh_token: String,
+}
+
+/// The authorization code flow with PKCE, as the pages run it on the API at
+/// `gateway` with `config` (what `GET /auth/config` answers).
+pub async fn sign_in(config: &Value, gateway: &str, email: &str, password: &str) -> SignedIn {
+    use oauth2::{CsrfToken, PkceCodeChallenge};
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    let text = |name: &str| {
+        config[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} in {config}"))
+            .to_owned()
+    };
+    let redirect_uri = format!("{gateway}/faces");
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let state = CsrfToken::new_random();
+    let mut authorize = url::Url::parse(&text("authorizationEndpoint")).expect("a URL");
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &text("clientId"))
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", &text("scope"))
+        .append_pair("state", state.secret())
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+    let location = |response: &reqwest::Response| -> String {
+        assert_eq!(response.status(), 302, "a redirect from {}", response.url());
+        response.headers()["location"]
+            .to_str()
+            .expect("a location")
+            .to_owned()
+    };
+    let to_login = browser
+        .get(authorize.as_str())
+        .send()
+        .await
+        .expect("authorize");
+    let login = authorize.join(&location(&to_login)).expect("the login URL");
+    let form = browser
+        .get(login.clone())
+        .send()
+        .await
+        .expect("the form")
+        .text()
+        .await
+        .expect("HTML");
+    let marker = r#"name="_csrf" value=""#;
+    let start = form.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = form[start..].split('"').next().expect("its value");
+    let answer = browser
+        .post(login)
+        .form(&[("_csrf", csrf), ("username", email), ("password", password)])
+        .send()
+        .await
+        .expect("the form posted");
+    let callback = url::Url::parse(&location(&answer)).expect("the callback");
+    assert!(callback.as_str().starts_with(&redirect_uri), "{callback}");
+    let params: std::collections::HashMap<String, String> =
+        callback.query_pairs().into_owned().collect();
+    assert_eq!(&params["state"], state.secret());
+    let tokens: Value = browser
+        .post(text("tokenEndpoint"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &text("clientId")),
+            ("code", &params["code"]),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .expect("the code exchanged")
+        .json()
+        .await
+        .expect("tokens");
+    let token = |name: &str| {
+        tokens[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} in {tokens}"))
+            .to_owned()
+    };
+    SignedIn {
+        access_token: token("access_token"),
+        id_token: token("id_token"),
+        refresh_token: token("refresh_token"),
+    }
 }

@@ -9,21 +9,42 @@ function element(tag, className, text) {
   return node;
 }
 
+// The face, cut out of the photo by the box the indexer recorded (ratios of
+// the photo's width and height); the whole photo while there is no box.
+function face(person) {
+  const node = element("div", "photo");
+  node.setAttribute("role", "img");
+  node.setAttribute("aria-label", "Face of " + person.firstname + " " + person.lastname);
+  if (!person.photoUrl) { node.classList.add("empty"); return node; }
+  node.style.backgroundImage = "url(" + JSON.stringify(person.photoUrl) + ")";
+  const box = person.faceBox;
+  if (box && box.width > 0 && box.height > 0 && box.width < 1 && box.height < 1) {
+    node.style.backgroundSize = (100 / box.width) + "% " + (100 / box.height) + "%";
+    node.style.backgroundPosition = (100 * box.left / (1 - box.width)) + "% " + (100 * box.top / (1 - box.height)) + "%";
+  } else {
+    node.style.backgroundSize = "cover";
+    node.style.backgroundPosition = "center";
+  }
+  return node;
+}
+
 function card(person) {
   const node = element("article", "card");
   node.dataset.key = person.key;
   node.dataset.status = person.status;
-  const photo = element("img", "photo");
-  photo.alt = "Photo of " + person.firstname + " " + person.lastname;
-  if (person.photoUrl) photo.src = person.photoUrl;
-  photo.addEventListener("error", () => photo.removeAttribute("src"));
-  node.appendChild(photo);
+  node.appendChild(face(person));
   const body = element("div", "body");
-  body.appendChild(element("div", "name", person.firstname + " " + person.lastname));
+  const name = element("h2", "name", person.firstname + " " + person.lastname);
+  body.appendChild(name);
   body.appendChild(element("span", "badge " + person.status, person.status));
-  body.appendChild(element("div", "key", person.key));
-  if (person.identity) body.appendChild(element("div", "identity", "Face " + person.identity));
   if (person.statusReason) body.appendChild(element("div", "reason", person.statusReason));
+  const details = element("details", "more");
+  details.appendChild(element("summary", null, "Details"));
+  details.appendChild(element("div", "key", "Photo " + person.key));
+  if (person.identity) details.appendChild(element("div", "identity", "Face " + person.identity));
+  if (person.faceConfidence) details.appendChild(element("div", "identity", "Face confidence " + Number(person.faceConfidence).toFixed(1) + " %"));
+  details.appendChild(element("div", "identity", "Enrolled " + new Date(person.createdAt).toLocaleString()));
+  body.appendChild(details);
   node.appendChild(body);
   return node;
 }
@@ -51,6 +72,7 @@ async function load(reset) {
   shown += page.items.length;
   nextCursor = page.nextCursor;
   $("more").hidden = !nextCursor;
+  $("filters").hidden = false;
 }
 
 $("search").addEventListener("click", () => load(true));
@@ -61,7 +83,5 @@ document.addEventListener("signed-in", () => load(true));
 
 // Pending cards turn indexed or rejected within seconds: refresh while any is shown.
 setInterval(() => {
-  if (token() && document.querySelector('.card[data-status="pending"]')) load(true);
+  if (session() && document.querySelector('.card[data-status="pending"]')) load(true);
 }, 2000);
-
-if (token()) load(true);

@@ -1,25 +1,169 @@
 "use strict";
-// The session every page shares: the bearer token in sessionStorage, the
-// sign-in form, and `api()` for calls that carry it. A page listens for the
-// "signed-in" event on `document` to load what the token lets it see.
-const TOKEN_KEY = "faceRegistryToken";
+// The session every page shares. It signs in with the OAuth 2.0
+// authorization code flow and PKCE at the authorization server the API
+// names (GET /auth/config: the user pool's domain, in AWS and locally
+// alike), keeps the tokens in sessionStorage, refreshes them a minute before
+// they expire, and signs out by revoking the refresh token and ending the
+// session at the domain. `api()` calls the API with the access token. A page
+// listens for "signed-in" on `document` to load what the caller may see.
+const SESSION_KEY = "faceRegistrySession";
+const PENDING_KEY = "faceRegistrySignIn";
+// The client's callback and sign-out URL on this origin (template.yaml).
+const CALLBACK_PATH = "/faces";
 const $ = (id) => document.getElementById(id);
+let signInConfig = null;
+let refreshTimer = null;
 
-function token() { return sessionStorage.getItem(TOKEN_KEY); }
+function session() {
+  try { return JSON.parse(sessionStorage.getItem(SESSION_KEY)); } catch (_) { return null; }
+}
 
-function showSignIn(show) { $("signin").hidden = !show; $("who").textContent = show ? "" : "signed in"; }
+function base64url(bytes) {
+  let text = "";
+  for (const byte of bytes) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
 
-function signedIn(value) {
-  sessionStorage.setItem(TOKEN_KEY, value);
-  showSignIn(false);
-  document.dispatchEvent(new Event("signed-in"));
+function randomText(length) {
+  const bytes = new Uint8Array(length);
+  crypto.getRandomValues(bytes);
+  return base64url(bytes);
+}
+
+// A token's claims, to show who is signed in (the API verifies the token itself).
+function claims(token) {
+  try {
+    const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const bytes = Uint8Array.from(atob(part), (c) => c.charCodeAt(0));
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (_) { return {}; }
+}
+
+function groups() {
+  const current = session();
+  return current ? claims(current.accessToken)["cognito:groups"] || [] : [];
+}
+
+async function loadConfig() {
+  if (!signInConfig) {
+    const response = await fetch("/auth/config");
+    if (!response.ok) throw new Error("sign-in is not available (status " + response.status + ")");
+    signInConfig = await response.json();
+  }
+  return signInConfig;
+}
+
+function formPost(url, fields) {
+  return fetch(url, { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields) });
+}
+
+async function tokenRequest(fields) {
+  const config = await loadConfig();
+  const response = await formPost(config.tokenEndpoint, Object.assign({ client_id: config.clientId }, fields));
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error("the sign-in was refused (" + (body.error || response.status) + ")");
+  return body;
+}
+
+function showSession() {
+  const current = session();
+  const isAdmin = groups().includes("admins");
+  $("signin").hidden = Boolean(current);
+  $("sign-in").hidden = Boolean(current);
+  $("sign-out").hidden = !current;
+  for (const node of document.querySelectorAll("[data-role=admins]")) node.hidden = !isAdmin;
+  if (!current) { $("who").textContent = ""; return; }
+  const id = claims(current.idToken || "");
+  const name = id.name || id.email || claims(current.accessToken).username || "signed in";
+  $("who").textContent = name + " · " + (groups().join(", ") || "no group");
+}
+
+function keep(tokens, previousRefreshToken) {
+  const current = {
+    accessToken: tokens.access_token,
+    idToken: tokens.id_token,
+    refreshToken: tokens.refresh_token || previousRefreshToken,
+    expiresAt: Date.now() + tokens.expires_in * 1000,
+  };
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(current));
+  scheduleRefresh(current);
+  showSession();
+}
+
+function scheduleRefresh(current) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refresh, Math.max(current.expiresAt - Date.now() - 60000, 5000));
+}
+
+function forget() {
+  clearTimeout(refreshTimer);
+  sessionStorage.removeItem(SESSION_KEY);
+  showSession();
+}
+
+async function refresh() {
+  const current = session();
+  if (!current || !current.refreshToken) { forget(); return false; }
+  try {
+    keep(await tokenRequest({ grant_type: "refresh_token", refresh_token: current.refreshToken }), current.refreshToken);
+    return true;
+  } catch (_) { forget(); return false; }
+}
+
+async function signIn() {
+  try {
+    const config = await loadConfig();
+    const state = randomText(16);
+    const verifier = randomText(32);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+    sessionStorage.setItem(PENDING_KEY, JSON.stringify({ state, verifier, returnTo: location.pathname }));
+    const url = new URL(config.authorizationEndpoint);
+    url.search = new URLSearchParams({
+      response_type: "code", client_id: config.clientId, redirect_uri: location.origin + CALLBACK_PATH,
+      scope: config.scope, state, code_challenge: base64url(new Uint8Array(digest)), code_challenge_method: "S256",
+    }).toString();
+    location.assign(url.toString());
+  } catch (error) { $("signin-error").textContent = error.message; }
+}
+
+// Back from the authorization server with a code (or an error).
+async function completeSignIn() {
+  const params = new URLSearchParams(location.search);
+  if (!params.has("code") && !params.has("error")) return false;
+  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "null");
+  sessionStorage.removeItem(PENDING_KEY);
+  history.replaceState(null, "", location.pathname);
+  if (params.has("error")) throw new Error("the sign-in failed (" + params.get("error") + ")");
+  if (!pending || pending.state !== params.get("state")) throw new Error("the sign-in answer does not match its request; sign in again");
+  keep(await tokenRequest({ grant_type: "authorization_code", code: params.get("code"), redirect_uri: location.origin + CALLBACK_PATH, code_verifier: pending.verifier }));
+  if (pending.returnTo && pending.returnTo !== location.pathname) { location.replace(pending.returnTo); return true; }
+  return false;
+}
+
+async function signOut() {
+  const current = session();
+  forget();
+  try {
+    const config = await loadConfig();
+    if (current && current.refreshToken) {
+      await formPost(config.revocationEndpoint, { token: current.refreshToken, client_id: config.clientId });
+    }
+    const url = new URL(config.logoutEndpoint);
+    url.search = new URLSearchParams({ client_id: config.clientId, logout_uri: location.origin + CALLBACK_PATH }).toString();
+    location.assign(url.toString());
+  } catch (error) { $("signin-error").textContent = error.message; }
 }
 
 async function api(path, options = {}) {
-  const headers = Object.assign({}, options.headers || {});
-  if (token()) headers["Authorization"] = "Bearer " + token();
-  const response = await fetch(path, Object.assign({}, options, { headers }));
-  if (response.status === 401) { sessionStorage.removeItem(TOKEN_KEY); showSignIn(true); }
+  const send = () => {
+    const headers = Object.assign({}, options.headers || {});
+    const current = session();
+    if (current) headers["Authorization"] = "Bearer " + current.accessToken;
+    return fetch(path, Object.assign({}, options, { headers }));
+  };
+  let response = await send();
+  if (response.status === 401 && session() && await refresh()) response = await send();
+  if (response.status === 401) forget();
   return response;
 }
 
@@ -28,18 +172,19 @@ async function errorText(response) {
   catch (_) { return "request failed with status " + response.status; }
 }
 
-$("use-token").addEventListener("click", () => {
-  const value = $("token").value.trim();
-  if (value) { $("token").value = ""; signedIn(value); }
+$("sign-in").addEventListener("click", signIn);
+$("sign-out").addEventListener("click", signOut);
+
+// Once the page's own script has run (and listens for "signed-in").
+document.addEventListener("DOMContentLoaded", async () => {
+  try {
+    if (await completeSignIn()) return;
+  } catch (error) { $("signin-error").textContent = error.message; }
+  const current = session();
+  if (current && current.expiresAt < Date.now() + 5000 && !(await refresh())) { showSession(); return; }
+  showSession();
+  if (session()) {
+    scheduleRefresh(session());
+    document.dispatchEvent(new Event("signed-in"));
+  }
 });
-
-// The local runtime issues tokens itself; behind API Gateway this route is absent.
-for (const button of document.querySelectorAll("#dev-signin button")) {
-  button.addEventListener("click", async () => {
-    const response = await fetch("/local/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ group: button.dataset.group }) });
-    if (response.ok) signedIn((await response.json()).token);
-  });
-}
-
-showSignIn(!token());
-fetch("/local/token", { method: "GET" }).then((r) => { $("dev-signin").hidden = !r.ok; }).catch(() => {});

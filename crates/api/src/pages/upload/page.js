@@ -7,6 +7,7 @@ function show(person) {
   $("reason").textContent = person.statusReason || "";
 }
 
+// Follows the person until the indexer has decided: indexed or rejected.
 async function follow(personId) {
   for (let i = 0; i < 120; i++) {
     const response = await api("/api/faces/" + encodeURIComponent(personId));
@@ -19,6 +20,34 @@ async function follow(personId) {
   }
   $("message").textContent = "Still pending; look again later on the People page.";
 }
+
+let previewUrl = null;
+function preview() {
+  const file = $("photo").files[0];
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = file ? URL.createObjectURL(file) : null;
+  $("preview").hidden = !file;
+  if (previewUrl) $("preview").src = previewUrl; else $("preview").removeAttribute("src");
+}
+
+$("photo").addEventListener("change", preview);
+for (const name of ["dragenter", "dragover"]) {
+  $("drop").addEventListener(name, (event) => { event.preventDefault(); $("drop").classList.add("over"); });
+}
+for (const name of ["dragleave", "drop"]) {
+  $("drop").addEventListener(name, () => $("drop").classList.remove("over"));
+}
+$("drop").addEventListener("drop", (event) => {
+  event.preventDefault();
+  if (event.dataTransfer.files.length) {
+    $("photo").files = event.dataTransfer.files;
+    preview();
+  }
+});
+
+document.addEventListener("signed-in", () => {
+  $("admins-only").hidden = groups().includes("admins");
+});
 
 $("enrol").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -1,5 +1,5 @@
-//! The `migrate` function: a CloudFormation custom resource that applies
-//! the database migrations when the stack is created or updated.
+//! Answering CloudFormation as a custom resource (the `migrate` and
+//! `user-pool-client` functions).
 //!
 //! CloudFormation waits for an answer on the request's presigned
 //! `ResponseURL` (until the resource's `ServiceTimeout`). So every request
@@ -15,23 +15,22 @@ use aws_lambda_events::cloudformation::{
 };
 use serde_json::Value;
 
-const PHYSICAL_ID: &str = "database-migrations";
 /// CloudFormation refuses answers larger than this.
 const MAX_RESPONSE_BYTES: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
-pub enum MigrateError {
+pub enum CustomResourceError {
     #[error("the request has no ResponseURL: there is nowhere to answer")]
     NoResponseUrl,
     #[error("could not send the result to CloudFormation: {0}")]
     Respond(String),
 }
 
-impl From<MigrateError> for lambda_runtime::Diagnostic {
-    fn from(error: MigrateError) -> Self {
+impl From<CustomResourceError> for lambda_runtime::Diagnostic {
+    fn from(error: CustomResourceError) -> Self {
         let error_type = match error {
-            MigrateError::NoResponseUrl => "Migrate.NoResponseUrl",
-            MigrateError::Respond(_) => "Migrate.ResponseNotSent",
+            CustomResourceError::NoResponseUrl => "CustomResource.NoResponseUrl",
+            CustomResourceError::Respond(_) => "CustomResource.ResponseNotSent",
         };
         lambda_runtime::Diagnostic {
             error_type: error_type.to_owned(),
@@ -52,13 +51,13 @@ struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    fn read(event: &'a Value) -> Result<Self, MigrateError> {
+    fn read(event: &'a Value) -> Result<Self, CustomResourceError> {
         let text = |name: &str| event.get(name).and_then(Value::as_str);
         Ok(Self {
             kind: text("RequestType"),
             response_url: text("ResponseURL")
                 .filter(|url| !url.is_empty())
-                .ok_or(MigrateError::NoResponseUrl)?,
+                .ok_or(CustomResourceError::NoResponseUrl)?,
             stack_id: text("StackId").unwrap_or_default(),
             request_id: text("RequestId").unwrap_or_default(),
             logical_id: text("LogicalResourceId").unwrap_or_default(),
@@ -68,14 +67,16 @@ impl<'a> Request<'a> {
 }
 
 /// Answers `event`: for Create and Update, with the outcome of `apply` (or
-/// of `setup`, when the function could not even get ready); Delete keeps the
-/// data and always succeeds. The reason of a failure holds no secret.
-pub async fn handle<F, Fut>(
+/// of `setup`, when the function could not even get ready); Delete keeps
+/// what was done and always succeeds. A new resource is named
+/// `physical_id`. The reason of a failure holds no secret.
+pub async fn respond<F, Fut>(
     event: &Value,
+    physical_id: &str,
     setup: Result<(), &str>,
     apply: F,
     http: &reqwest::Client,
-) -> Result<Response, MigrateError>
+) -> Result<Response, CustomResourceError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(), String>>,
@@ -91,10 +92,11 @@ where
         None => Err("the request has no RequestType".to_owned()),
     };
     if let Err(reason) = &outcome {
-        tracing::error!(%reason, request_type = request.kind.unwrap_or("-"), "migrations failed");
+        tracing::error!(%reason, request_type = request.kind.unwrap_or("-"), resource = request.logical_id, "custom resource failed");
     }
-    let response = response(&request, outcome);
-    let body = serde_json::to_vec(&response).map_err(|e| MigrateError::Respond(e.to_string()))?;
+    let response = response(&request, physical_id, outcome);
+    let body =
+        serde_json::to_vec(&response).map_err(|e| CustomResourceError::Respond(e.to_string()))?;
     // The presigned URL signs an empty Content-Type.
     let sent = http
         .put(request.response_url)
@@ -103,7 +105,7 @@ where
         .send()
         .await
         .and_then(|r| r.error_for_status())
-        .map_err(|e| MigrateError::Respond(e.without_url().to_string()))?;
+        .map_err(|e| CustomResourceError::Respond(e.without_url().to_string()))?;
     tracing::info!(
         status = sent.status().as_u16(),
         result = ?response.status,
@@ -112,7 +114,7 @@ where
     Ok(response)
 }
 
-fn response(request: &Request<'_>, outcome: Result<(), String>) -> Response {
+fn response(request: &Request<'_>, physical_id: &str, outcome: Result<(), String>) -> Response {
     let mut response = Response::default();
     response.status = if outcome.is_ok() {
         Status::Success
@@ -121,7 +123,7 @@ fn response(request: &Request<'_>, outcome: Result<(), String>) -> Response {
     };
     // Update and Delete keep the id CloudFormation knows; a new one would
     // mean a replacement.
-    response.physical_resource_id = request.physical_id.unwrap_or(PHYSICAL_ID).to_owned();
+    response.physical_resource_id = request.physical_id.unwrap_or(physical_id).to_owned();
     response.stack_id = request.stack_id.to_owned();
     response.request_id = request.request_id.to_owned();
     response.logical_resource_id = request.logical_id.to_owned();
@@ -172,7 +174,7 @@ mod tests {
         let event = json!({"ResponseURL": "http://x", "RequestType": "Create", "StackId": "s",
                            "RequestId": "r", "LogicalResourceId": "DatabaseMigrations"});
         let reason = "é\"\\".repeat(3000);
-        let response = response(&request(&event), Err(reason));
+        let response = response(&request(&event), "id", Err(reason));
         let body = serde_json::to_vec(&response).unwrap();
         assert!(body.len() <= MAX_RESPONSE_BYTES, "{}", body.len());
         assert!(body.len() > MAX_RESPONSE_BYTES - 16, "{}", body.len());
@@ -183,13 +185,13 @@ mod tests {
     fn updates_and_deletes_keep_the_physical_id() {
         let event = json!({"ResponseURL": "http://x", "RequestType": "Delete", "PhysicalResourceId": "earlier-id"});
         assert_eq!(
-            response(&request(&event), Ok(())).physical_resource_id,
+            response(&request(&event), "new-id", Ok(())).physical_resource_id,
             "earlier-id"
         );
         let event = json!({"ResponseURL": "http://x", "RequestType": "Create"});
         assert_eq!(
-            response(&request(&event), Ok(())).physical_resource_id,
-            PHYSICAL_ID
+            response(&request(&event), "new-id", Ok(())).physical_resource_id,
+            "new-id"
         );
     }
 
@@ -197,7 +199,7 @@ mod tests {
     fn without_a_response_url_there_is_nothing_to_answer() {
         assert!(matches!(
             Request::read(&json!({"RequestType": "Create"})),
-            Err(MigrateError::NoResponseUrl)
+            Err(CustomResourceError::NoResponseUrl)
         ));
     }
 }

@@ -1,19 +1,19 @@
-//! Local sign-in: a signing key generated on first use, tokens shaped like
-//! the Cognito ID tokens the deployed API accepts, and their verification as
-//! an API Gateway JWT authorizer does it (signature, issuer, audience, expiry).
+//! The user pool's tokens: one RS256 signing key, ID and access tokens
+//! with Cognito's claims, and their verification as an API Gateway JWT
+//! authorizer does it (signature, issuer, audience, expiry).
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use rsa::RsaPrivateKey;
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use rsa::traits::PublicKeyParts;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-
-use crate::secrets::{SecretFileError, read_or_create};
 
 /// The issuer (`iss`) of local tokens, in the place of the user pool's URL.
 pub const LOCAL_ISSUER: &str = "https://cognito-idp.local.invalid/face-registry-local";
@@ -21,11 +21,13 @@ pub const LOCAL_ISSUER: &str = "https://cognito-idp.local.invalid/face-registry-
 pub const LOCAL_AUDIENCE: &str = "face-registry-local-web";
 /// The claim the handlers read the caller's groups from.
 pub const GROUPS_CLAIM: &str = "cognito:groups";
-/// How long a local token lives, like a Cognito ID token.
+/// How long a token made for a script lives, like a Cognito access token.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// Tolerated clock difference when checking `exp` and `nbf`.
 const CLOCK_SKEW_SECONDS: u64 = 5;
-const PEM_TAG: &str = "PRIVATE KEY";
+/// Cognito signs with RS256, and API Gateway's JWT authorizer accepts RSA
+/// signatures only (docs.aws.amazon.com/apigateway/latest/developerguide/http-api-jwt-authorizer.html).
+const RSA_BITS: usize = 2048;
 
 /// The groups of the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +63,10 @@ impl FromStr for Group {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error(transparent)]
-    KeyFile(#[from] SecretFileError),
+    #[error("not a signing key: {0}")]
+    InvalidKey(String),
+    #[error("could not generate a signing key")]
+    Generation,
     #[error("could not sign a token: {0}")]
     Signing(#[source] jsonwebtoken::errors::Error),
 }
@@ -87,10 +91,32 @@ pub struct IssuedToken {
     pub expires_in: Duration,
 }
 
-/// Issues and verifies local tokens with one ES256 key pair.
+/// Who a token is for.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn<'a> {
+    pub sub: &'a str,
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub groups: &'a [String],
+    pub client_id: &'a str,
+    pub scopes: &'a [String],
+    pub auth_time: i64,
+    /// One per sign-in; the tokens refreshed from it keep it.
+    pub origin_jti: &'a str,
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Issues and verifies the pool's tokens with one RS256 key pair.
+#[derive(Clone)]
 pub struct TokenAuthority {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The public key's modulus and exponent, base64url.
+    modulus: String,
+    exponent: String,
     key_id: String,
     /// The issuer and audience the API's JWT authorizer expects.
     issuer: String,
@@ -106,45 +132,52 @@ impl std::fmt::Debug for TokenAuthority {
 }
 
 impl TokenAuthority {
-    /// Loads the PKCS#8 key at `path`, generating it on first use (mode 600).
-    pub fn load_or_create(path: &Path) -> Result<Self, TokenError> {
-        let pem_bytes = read_or_create(path, || {
-            let document = EcdsaKeyPair::generate_pkcs8(
-                &ECDSA_P256_SHA256_FIXED_SIGNING,
-                &SystemRandom::new(),
-            )
-            .map_err(|_| SecretFileError::Generation("signing key"))?;
-            let block = pem::Pem::new(PEM_TAG, document.as_ref().to_vec());
-            Ok(pem::encode(&block).into_bytes())
-        })?;
-        let invalid = |reason: String| SecretFileError::Invalid {
-            path: path.to_owned(),
-            what: "signing key",
-            reason,
-        };
-        let parsed = pem::parse(&pem_bytes).map_err(|e| invalid(e.to_string()))?;
-        if parsed.tag() != PEM_TAG {
-            return Err(invalid(format!("expected a {PEM_TAG} block")).into());
-        }
-        let pkcs8 = parsed.contents();
-        let pair = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            pkcs8,
-            &SystemRandom::new(),
-        )
-        .map_err(|e| invalid(format!("not a P-256 key: {e}")))?;
-        let public = pair.public_key().as_ref();
-        let key_id = Sha256::digest(public)[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+    /// A new RSA signing key, as a PKCS#8 PEM document.
+    pub fn generate_key() -> Result<Vec<u8>, TokenError> {
+        let key = RsaPrivateKey::new(&mut rand::thread_rng(), RSA_BITS)
+            .map_err(|_| TokenError::Generation)?;
+        let pem = key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|_| TokenError::Generation)?;
+        Ok(pem.as_bytes().to_vec())
+    }
+
+    /// The authority of the PKCS#8 RSA key in `pem_bytes`.
+    pub fn from_pem(pem_bytes: &[u8]) -> Result<Self, TokenError> {
+        let text = std::str::from_utf8(pem_bytes)
+            .map_err(|_| TokenError::InvalidKey("not PEM text".into()))?;
+        let key = RsaPrivateKey::from_pkcs8_pem(text)
+            .map_err(|e| TokenError::InvalidKey(format!("not a PKCS#8 RSA key: {e}")))?;
+        let pkcs1 = key
+            .to_pkcs1_der()
+            .map_err(|e| TokenError::InvalidKey(e.to_string()))?;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let modulus = b64(&key.n().to_bytes_be());
+        let exponent = b64(&key.e().to_bytes_be());
+        let decoding = DecodingKey::from_rsa_components(&modulus, &exponent)
+            .map_err(|e| TokenError::InvalidKey(e.to_string()))?;
+        let key_id = b64(&Sha256::digest(key.n().to_bytes_be())[..12]);
         Ok(Self {
-            encoding: EncodingKey::from_ec_der(pkcs8),
-            decoding: DecodingKey::from_ec_der(public),
+            encoding: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
+            decoding,
+            modulus,
+            exponent,
             key_id,
             issuer: LOCAL_ISSUER.to_owned(),
             audience: LOCAL_AUDIENCE.to_owned(),
         })
+    }
+
+    /// The public key as a JSON Web Key Set, as `/.well-known/jwks.json` serves it.
+    pub fn jwks(&self) -> Value {
+        json!({"keys": [{
+            "kty": "RSA", "alg": "RS256", "use": "sig",
+            "kid": self.key_id, "n": self.modulus, "e": self.exponent,
+        }]})
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     /// Issues and accepts tokens for an authorizer of the template: its
@@ -164,30 +197,79 @@ impl TokenAuthority {
         &self.audience
     }
 
-    /// A token for a member of `group`, valid for `lifetime`.
+    /// An access token for a script acting as a member of `group`, valid
+    /// for `lifetime` (`registry-local token`, `make dev-token`).
     pub fn issue(&self, group: Group, lifetime: Duration) -> Result<IssuedToken, TokenError> {
-        let now = chrono::Utc::now().timestamp();
-        let lifetime_seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
-        let claims = json!({
-            "sub": uuid::Uuid::new_v4().to_string(),
-            "iss": self.issuer,
-            "aud": self.audience,
-            "token_use": "id",
-            "cognito:username": format!("local-{}", group.as_str()),
-            GROUPS_CLAIM: [group.as_str()],
-            "auth_time": now,
-            "iat": now,
-            "exp": now.saturating_add(lifetime_seconds),
-            "jti": uuid::Uuid::new_v4().to_string(),
-        });
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.key_id.clone());
-        let token =
-            jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(TokenError::Signing)?;
+        let username = format!("local-{}", group.as_str());
+        let signed_in = SignedIn {
+            sub: &uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, username.as_bytes()).to_string(),
+            username: &username,
+            email: None,
+            groups: &[group.as_str().to_owned()],
+            client_id: &self.audience.clone(),
+            scopes: &["openid".to_owned()],
+            auth_time: chrono::Utc::now().timestamp(),
+            origin_jti: &uuid::Uuid::new_v4().to_string(),
+        };
         Ok(IssuedToken {
-            token,
+            token: self.access_token(&signed_in, lifetime)?,
             expires_in: lifetime,
         })
+    }
+
+    fn sign(&self, claims: &Value) -> Result<String, TokenError> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.key_id.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(TokenError::Signing)
+    }
+
+    /// An access token with Cognito's claims.
+    pub fn access_token(
+        &self,
+        who: &SignedIn<'_>,
+        lifetime: Duration,
+    ) -> Result<String, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        self.sign(&json!({
+            "sub": who.sub,
+            GROUPS_CLAIM: who.groups,
+            "iss": self.issuer,
+            "version": 2,
+            "client_id": who.client_id,
+            "origin_jti": who.origin_jti,
+            "event_id": uuid::Uuid::new_v4().to_string(),
+            "token_use": "access",
+            "scope": who.scopes.join(" "),
+            "auth_time": who.auth_time,
+            "iat": now,
+            "exp": now.saturating_add(seconds(lifetime)),
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "username": who.username,
+        }))
+    }
+
+    /// An ID token with Cognito's claims (`email` only with that scope).
+    pub fn id_token(&self, who: &SignedIn<'_>, lifetime: Duration) -> Result<String, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = json!({
+            "sub": who.sub,
+            GROUPS_CLAIM: who.groups,
+            "iss": self.issuer,
+            "cognito:username": who.username,
+            "origin_jti": who.origin_jti,
+            "aud": who.client_id,
+            "event_id": uuid::Uuid::new_v4().to_string(),
+            "token_use": "id",
+            "auth_time": who.auth_time,
+            "iat": now,
+            "exp": now.saturating_add(seconds(lifetime)),
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        if let (Some(email), true) = (who.email, who.scopes.iter().any(|s| s == "email")) {
+            claims["email"] = json!(email);
+            claims["email_verified"] = json!(true);
+        }
+        self.sign(&claims)
     }
 
     /// Checks a token as the API Gateway JWT authorizer does and returns its
@@ -198,7 +280,7 @@ impl TokenAuthority {
         if header.kid.as_deref() != Some(self.key_id.as_str()) {
             return Err(Rejection::UnknownKey);
         }
-        let mut validation = Validation::new(Algorithm::ES256);
+        let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         validation.leeway = CLOCK_SKEW_SECONDS;
@@ -210,11 +292,13 @@ impl TokenAuthority {
             .map_err(|e| Rejection::Invalid(e.to_string()))?;
         let claims = data.claims;
         let audience = self.audience.as_str();
+        // `client_id` counts only when there is no `aud`.
         let audience_ok = match claims.get("aud") {
             Some(Value::String(aud)) => aud == audience,
             Some(Value::Array(auds)) => auds.iter().any(|a| a == audience),
-            _ => false,
-        } || claims.get("client_id").is_some_and(|c| c == audience);
+            Some(_) => false,
+            None => claims.get("client_id").is_some_and(|c| c == audience),
+        };
         if !audience_ok {
             return Err(Rejection::WrongAudience);
         }
@@ -247,30 +331,48 @@ fn flatten(value: &Value) -> String {
 mod tests {
     use super::*;
 
-    fn authority(dir: &tempfile::TempDir) -> TokenAuthority {
-        TokenAuthority::load_or_create(&dir.path().join("key.pem")).unwrap()
+    fn authority() -> TokenAuthority {
+        TokenAuthority::from_pem(&TokenAuthority::generate_key().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_jwks_verifies_what_the_key_signs() {
+        let authority = authority();
+        let token = authority
+            .issue(Group::Viewers, TOKEN_LIFETIME)
+            .unwrap()
+            .token;
+        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(authority.jwks()).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::RS256);
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("the key is in the set");
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap();
     }
 
     #[test]
     fn issued_tokens_verify_with_flattened_groups() {
-        let dir = tempfile::tempdir().unwrap();
-        let authority = authority(&dir);
+        let key = TokenAuthority::generate_key().unwrap();
+        let authority = TokenAuthority::from_pem(&key).unwrap();
         let issued = authority.issue(Group::Admins, TOKEN_LIFETIME).unwrap();
         let claims = authority.verify(&issued.token).unwrap();
         assert_eq!(claims[GROUPS_CLAIM], "[admins]");
         assert_eq!(claims["iss"], LOCAL_ISSUER);
+        assert_eq!(claims["token_use"], "access");
         assert!(claims["exp"].parse::<i64>().is_ok());
-        // The key survives a restart.
-        let reloaded = TokenAuthority::load_or_create(&dir.path().join("key.pem")).unwrap();
+        // The same key verifies it again after a restart.
+        let reloaded = TokenAuthority::from_pem(&key).unwrap();
         assert!(reloaded.verify(&issued.token).is_ok());
     }
 
     #[test]
     fn foreign_tampered_and_expired_tokens_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let authority = authority(&dir);
-        let other_dir = tempfile::tempdir().unwrap();
-        let other = TokenAuthority::load_or_create(&other_dir.path().join("key.pem")).unwrap();
+        let authority = authority();
+        let other = self::authority();
         let foreign = other.issue(Group::Admins, TOKEN_LIFETIME).unwrap().token;
         assert_eq!(authority.verify(&foreign), Err(Rejection::UnknownKey));
 
@@ -324,7 +426,7 @@ mod tests {
     }
 
     fn sign(authority: &TokenAuthority, claims: Value) -> String {
-        let mut header = Header::new(Algorithm::ES256);
+        let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(authority.key_id.clone());
         jsonwebtoken::encode(&header, &claims, &authority.encoding).unwrap()
     }

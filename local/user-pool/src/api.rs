@@ -1,0 +1,235 @@
+//! The part of the user pools API (AWS JSON 1.1, `AWSCognitoIdentityProviderService.*`)
+//! that the stack's custom resources call: `DescribeUserPoolClient` and
+//! `UpdateUserPoolClient`, signed (SigV4, service `cognito-idp`) and
+//! authorized by IAM on the pool's ARN.
+//!
+//! `UpdateUserPoolClient` sets every setting it is given and resets every
+//! other one to its default, as Cognito does
+//! (docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pool-updating.html).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use local_iam::sigv4::{self, Scope, SignatureError};
+use local_iam::{AuthorizeError, Call, Conditions, Identity};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ClientSettings, UserPool};
+
+const TARGET_PREFIX: &str = "AWSCognitoIdentityProviderService.";
+
+pub(crate) fn router() -> Router<Arc<UserPool>> {
+    Router::new().route("/", post(handle))
+}
+
+#[derive(Debug)]
+struct ApiError {
+    kind: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<SignatureError> for ApiError {
+    fn from(error: SignatureError) -> Self {
+        Self::new(error.type_name(), error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = if self.kind == "InternalErrorException" {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let body = json!({"__type": self.kind, "message": self.message}).to_string();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        response
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ClientRef {
+    user_pool_id: String,
+    client_id: String,
+}
+
+impl UserPool {
+    fn authorize(&self, caller: &Identity, action: &str) -> Result<(), ApiError> {
+        let conditions = Conditions::new()
+            .boolean("aws:SecureTransport", true)
+            .string("aws:PrincipalArn", caller.role_arn.clone())
+            .string("aws:PrincipalAccount", caller.account.clone());
+        let call = Call {
+            caller,
+            action,
+            resource: &self.spec.arn,
+            conditions: &conditions,
+        };
+        self.access
+            .authorizer
+            .authorize(call, None, None)
+            .map_err(|error| {
+                tracing::warn!(principal = %caller.name, %error, "user pools API request refused");
+                match error {
+                    AuthorizeError::Denied(denied) => {
+                        ApiError::new("AccessDeniedException", denied.to_string())
+                    }
+                    AuthorizeError::Policy(policy) => {
+                        ApiError::new("InternalErrorException", policy.to_string())
+                    }
+                }
+            })
+    }
+
+    fn client_of(&self, reference: &ClientRef) -> Result<ClientSettings, ApiError> {
+        if reference.user_pool_id != self.spec.id {
+            return Err(ApiError::new(
+                "ResourceNotFoundException",
+                format!("User pool {} does not exist.", reference.user_pool_id),
+            ));
+        }
+        self.client(&reference.client_id).ok_or_else(|| {
+            ApiError::new(
+                "ResourceNotFoundException",
+                format!("User pool client {} does not exist.", reference.client_id),
+            )
+        })
+    }
+
+    fn describe(&self, reference: &ClientRef, settings: &ClientSettings) -> Value {
+        let mut client = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
+        client["UserPoolId"] = json!(reference.user_pool_id);
+        client["ClientId"] = json!(reference.client_id);
+        json!({ "UserPoolClient": client })
+    }
+
+    fn describe_user_pool_client(&self, caller: &Identity, body: &[u8]) -> Result<Value, ApiError> {
+        let reference: ClientRef = parse(body)?;
+        self.authorize(caller, "cognito-idp:DescribeUserPoolClient")?;
+        let settings = self.client_of(&reference)?;
+        Ok(self.describe(&reference, &settings))
+    }
+
+    fn update_user_pool_client(&self, caller: &Identity, body: &[u8]) -> Result<Value, ApiError> {
+        let reference: ClientRef = parse(body)?;
+        self.authorize(caller, "cognito-idp:UpdateUserPoolClient")?;
+        let current = self.client_of(&reference)?;
+        let mut settings: ClientSettings = parse(body)?;
+        settings.generate_secret = current.generate_secret;
+        if settings.allowed_oauth_flows_user_pool_client
+            && (settings.allowed_oauth_flows.is_empty() || settings.allowed_oauth_scopes.is_empty())
+        {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                "AllowedOAuthFlows and AllowedOAuthScopes are required if user pool client is allowed to use OAuth flows.",
+            ));
+        }
+        if let Some(bad) = settings
+            .callback_urls
+            .iter()
+            .chain(&settings.logout_urls)
+            .find(|url| !valid_redirect(url))
+        {
+            return Err(ApiError::new(
+                "InvalidParameterException",
+                format!(
+                    "{bad} is not a valid callback or sign-out URL: HTTPS is required, except for http://localhost"
+                ),
+            ));
+        }
+        self.clients
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(reference.client_id.clone(), settings.clone());
+        tracing::info!(client = %reference.client_id, callbacks = settings.callback_urls.len(), "user pool client updated");
+        Ok(self.describe(&reference, &settings))
+    }
+}
+
+/// Cognito wants HTTPS, except on localhost; locally the runtime's own
+/// loopback addresses stand in for the API's HTTPS origin.
+fn valid_redirect(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.fragment().is_none() => match parsed.scheme() {
+            "https" => true,
+            "http" => matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new("InvalidParameterException", format!("Invalid request: {e}")))
+}
+
+async fn handle(
+    State(pool): State<Arc<UserPool>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let operation = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix(TARGET_PREFIX))
+        .unwrap_or_default()
+        .to_owned();
+    let result = (|| {
+        let scope = Scope {
+            service: "cognito-idp",
+            region: &pool.spec.region,
+        };
+        let caller = sigv4::verify(
+            &pool.access.keys,
+            scope,
+            &method,
+            &uri,
+            &headers,
+            &body,
+            SystemTime::now(),
+        )?;
+        match operation.as_str() {
+            "DescribeUserPoolClient" => pool.describe_user_pool_client(&caller, &body),
+            "UpdateUserPoolClient" => pool.update_user_pool_client(&caller, &body),
+            other => Err(ApiError::new(
+                "UnknownOperationException",
+                format!("Operation {other:?} is not supported by the local user pool"),
+            )),
+        }
+    })();
+    match result {
+        Ok(value) => {
+            let mut response = (StatusCode::OK, value.to_string()).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}

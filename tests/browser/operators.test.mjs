@@ -1,0 +1,236 @@
+// Operators in headless Chromium against a freshly started `registry-local
+// serve` (free ports, temporary state, scratch database): an admin signs in
+// through the user pool's form, enrols a person and watches the card turn
+// indexed; a viewer sees people but no enrolment; signing out ends it all.
+//
+// Environment: DATABASE_URL and DATABASE_TLS_CA (required), REGISTRY_LOCAL_BIN (the built
+// binary), FACE_ENGINE_MODELS_DIR and REGISTRY_TEST_IMAGES (default to
+// .local/models and .local/test-images), CHROMIUM (default /usr/bin/chromium).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, mkdir, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const binary = process.env.REGISTRY_LOCAL_BIN ?? path.join(root, "target/debug/registry-local");
+const modelsDir = process.env.FACE_ENGINE_MODELS_DIR ?? path.join(root, ".local/models");
+const imagesDir = process.env.REGISTRY_TEST_IMAGES ?? path.join(root, ".local/test-images");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const artifactsDir = path.join(root, ".local/artifacts");
+
+let server;
+let serverExit;
+let gatewayUrl;
+/** E-mail → password of the first users `serve` created. */
+const passwords = {};
+let stateDir;
+let profileDir;
+let context;
+
+/** Starts the registry and resolves with the gateway URL it prints. */
+function startRegistry() {
+  server = spawn(binary, [
+    "--state-dir", stateDir,
+    "--template", path.join(root, "template.yaml"),
+    "serve",
+    "--gateway-listen", "127.0.0.1:0",
+    "--s3-listen", "127.0.0.1:0",
+    "--engine-listen", "127.0.0.1:0",
+    "--secrets-listen", "127.0.0.1:0",
+    "--sign-in-listen", "127.0.0.1:0",
+    "--models-dir", modelsDir,
+    "--scratch-database",
+  ], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  serverExit = new Promise((resolve) => server.once("exit", (code, signal) => resolve({ code, signal })));
+  let stderr = "";
+  server.stderr.on("data", (chunk) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    const timer = setTimeout(() => reject(new Error("registry-local did not start within 120 s\n" + stderr)), 120_000);
+    server.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      const match = stdout.match(/^\s*Gateway\s+(http:\/\/127\.0\.0\.1:\d+)\s*$/m);
+      // The banner is whole once it says how to stop.
+      if (match && stdout.includes("Ctrl-C stops.")) {
+        clearTimeout(timer);
+        for (const [, email, file] of stdout.matchAll(/^\s+(\S+@registry\.local)\s+(\S+)\s*$/gm)) {
+          passwords[email] = file;
+        }
+        resolve(match[1]);
+      }
+    });
+    serverExit.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`registry-local exited (code ${code}, signal ${signal}) before starting:\n${stderr}`));
+    });
+  });
+}
+
+before(async () => {
+  assert.ok(process.env.DATABASE_URL, "DATABASE_URL is not set: run `make test-e2e` (it starts the database)");
+  assert.ok(existsSync(binary), `${binary} is missing: build it with cargo build -p registry-local`);
+  assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: install Debian's chromium`);
+  assert.ok(existsSync(path.join(imagesDir, "obama.jpg")), "test photos are missing: run `make test-images`");
+  stateDir = await mkdtemp(path.join(tmpdir(), "registry-browser-state-"));
+  profileDir = await mkdtemp(path.join(tmpdir(), "registry-browser-profile-"));
+  gatewayUrl = await startRegistry();
+  for (const [email, file] of Object.entries(passwords)) {
+    passwords[email] = (await readFile(file, "utf8")).trim();
+  }
+  assert.deepEqual(Object.keys(passwords).sort(), ["admin@registry.local", "viewer@registry.local"]);
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (server && server.exitCode === null) {
+    server.kill("SIGINT");
+    const { code } = await serverExit;
+    assert.equal(code, 0, "registry-local stops cleanly on SIGINT");
+  }
+  for (const dir of [stateDir, profileDir]) {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A page that records what goes wrong: script errors and failed requests
+ * other than `expected` (path → status). */
+async function watchedPage(expected = {}) {
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (error) => page.problems.push(`page error: ${error.message}`));
+  // Failed loads are checked by URL below; the browser's own favicon probe may 404.
+  page.on("console", (message) => {
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      page.problems.push(`console: ${message.text()}`);
+    }
+  });
+  page.on("response", (response) => {
+    const where = new URL(response.url()).pathname;
+    if (response.status() >= 400 && where !== "/favicon.ico" && expected[where] !== response.status()) {
+      page.problems.push(`HTTP ${response.status()} for ${response.request().method()} ${response.url()}`);
+    }
+  });
+  return page;
+}
+
+/** Signs in through the user pool's form from `path`, back on `path`. */
+async function signIn(page, path, email) {
+  await page.goto(`${gatewayUrl}${path}`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#username").waitFor({ timeout: 10_000 });
+  assert.notEqual(new URL(page.url()).origin, gatewayUrl, "the form is the user pool's domain");
+  await page.fill("#username", email);
+  await page.fill("#password", passwords[email]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  // Back on the callback page, then where the sign-in began, without the code.
+  await page.waitForURL((url) => url.origin === gatewayUrl && url.pathname === path && url.search === "", { timeout: 15_000 });
+  await page.locator("#sign-out").waitFor({ state: "visible", timeout: 15_000 });
+}
+
+async function screenshot(page, name) {
+  await mkdir(artifactsDir, { recursive: true });
+  const file = path.join(artifactsDir, `browser-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`screenshot: ${file}`);
+}
+
+test("a wrong password is refused on the form", { timeout: 60_000 }, async () => {
+  const page = await watchedPage();
+  await page.goto(`${gatewayUrl}/faces`);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.fill("#username", "admin@registry.local");
+  await page.fill("#password", "Not-the-password-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "Incorrect username or password." }).waitFor();
+  assert.notEqual(new URL(page.url()).origin, gatewayUrl, "still on the form");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("an admin signs in, enrols, sees the face indexed and signs out", { timeout: 180_000 }, async () => {
+  const page = await watchedPage({ "/api/faces": 401 });
+  await signIn(page, "/upload", "admin@registry.local");
+  assert.equal(await page.textContent("#who"), "admin@registry.local · admins");
+  assert.ok(await page.getByRole("link", { name: "Enrol" }).isVisible());
+  assert.equal(await page.evaluate(() => localStorage.length), 0, "nothing in local storage");
+
+  await page.fill("#lastname", "Obama");
+  await page.fill("#firstname", "Barack");
+  await page.setInputFiles("#photo", path.join(imagesDir, "obama.jpg"));
+  await page.locator("#preview").waitFor({ state: "visible" });
+  assert.ok(await page.evaluate(() => document.getElementById("preview").naturalWidth > 0), "the preview shows the photo");
+  await page.click("#submit");
+  await page.locator("#status", { hasText: "indexed" }).waitFor({ timeout: 60_000 });
+  assert.equal(await page.textContent("#message"), "");
+
+  // The card shows the face, cut from the photo in the private bucket.
+  const photo = page.waitForResponse((r) => r.url().includes("obama_barack.jpg") && r.request().method() === "GET", { timeout: 30_000 });
+  await page.goto(`${gatewayUrl}/faces`);
+  const card = page.locator('.card[data-key="obama_barack.jpg"][data-status="indexed"]');
+  await card.waitFor({ timeout: 60_000 });
+  assert.match(await card.innerText(), /Barack Obama/);
+  assert.equal((await photo).status(), 200);
+  const face = await card.locator(".photo").evaluate((node) => ({ image: node.style.backgroundImage, size: node.style.backgroundSize }));
+  assert.match(face.image, /obama_barack\.jpg/);
+  assert.notEqual(face.size, "cover", "cropped by the recorded face box");
+  await screenshot(page, "faces-admin");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, "faces-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // Signing out revokes the refresh token and ends the session at the domain.
+  const before = await page.evaluate(() => JSON.parse(sessionStorage.getItem("faceRegistrySession")));
+  const config = await (await fetch(`${gatewayUrl}/auth/config`)).json();
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  assert.equal(new URL(page.url()).pathname, "/faces");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("faceRegistrySession")), null);
+  assert.equal(await page.locator(".card").count(), 0);
+  const refused = await page.evaluate(async () => (await api("/api/faces")).status);
+  assert.equal(refused, 401, "the page is refused once signed out");
+  const refresh = await fetch(config.tokenEndpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", client_id: config.clientId, refresh_token: before.refreshToken }),
+  });
+  assert.equal(refresh.status, 400, "the refresh token is revoked");
+  // The domain forgot the browser: signing in again asks for the password.
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#password").waitFor({ timeout: 10_000 });
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("a viewer sees people but no enrolment", { timeout: 120_000 }, async () => {
+  const page = await watchedPage();
+  await signIn(page, "/faces", "viewer@registry.local");
+  assert.equal(await page.textContent("#who"), "viewer@registry.local · viewers");
+  await page.locator('.card[data-key="obama_barack.jpg"][data-status="indexed"]').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByRole("link", { name: "Enrol" }).count(), 0, "no enrolment link");
+  await page.goto(`${gatewayUrl}/upload`);
+  await page.locator("#admins-only").waitFor({ state: "visible" });
+  assert.equal(await page.locator("#enrol").isVisible(), false, "no enrolment form");
+  await screenshot(page, "upload-viewer");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
