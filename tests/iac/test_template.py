@@ -20,6 +20,7 @@ FUNCTIONS = {
     "HealthFunction": "health",
     "IndexerFunction": "indexer",
     "MigrateFunction": "migrate",
+    "UserPoolClientFunction": "user-pool-client",
 }
 COMMON_ENVIRONMENT = {
     "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_IAM_AUTH", "DB_SECRET_ARN",
@@ -28,7 +29,10 @@ COMMON_ENVIRONMENT = {
 # Each function signs in as a database user of its own; migrate as the master.
 FUNCTION_ENVIRONMENT = {
     "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS"},
-    "FacesFunction": {"DB_USER", "PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL"},
+    "FacesFunction": {
+        "DB_USER", "PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL",
+        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID",
+    },
     "HealthFunction": {"DB_USER"},
     "IndexerFunction": {"DB_USER"},
     "MigrateFunction": {"DB_APP_USERS"},
@@ -47,6 +51,7 @@ ROUTES = {
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),
     ("GET", "/faces"): ("FacesFunction", False),
     ("GET", "/healthz"): ("HealthFunction", False),
+    ("GET", "/auth/config"): ("FacesFunction", False),
 }
 # Properties that name things in the account: each must carry the stack name.
 NAMING_PROPERTIES = {
@@ -90,8 +95,12 @@ def test_function_runtime(sam_template: Template) -> None:
 def test_environment_contract(cfn_template: Template) -> None:
     for logical_id in FUNCTIONS:
         variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
-        assert set(variables) == COMMON_ENVIRONMENT | FUNCTION_ENVIRONMENT.get(logical_id, set()), logical_id
         assert variables["METRICS_NAMESPACE"] == "FaceRegistry"
+        if logical_id == "UserPoolClientFunction":
+            # Only the Globals: it reads nothing of its own.
+            assert set(variables) == COMMON_ENVIRONMENT - {"DB_SECRET_ARN"}
+            continue
+        assert set(variables) == COMMON_ENVIRONMENT | FUNCTION_ENVIRONMENT.get(logical_id, set()), logical_id
         if logical_id == "MigrateFunction":
             assert variables["DB_SECRET_ARN"] == {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
             assert variables["DB_IAM_AUTH"] == "false"
@@ -202,3 +211,49 @@ def test_the_translation_lint_catches_a_circular_dependency(mutable_template: Te
 def test_translation_is_clean_in_several_regions(sam_template: Template, tmp_path: Path) -> None:
     result = _cfn_lint(sam_template, tmp_path, "eu-west-1", "us-east-1", "ap-southeast-2", "ap-northeast-1")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_operators_sign_in_with_a_public_client_at_the_pools_domain(sam_template: Template) -> None:
+    resources = sam_template["Resources"]
+    client = resources["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False, "the pages and tools keep no secret"
+    assert client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert client["AllowedOAuthFlows"] == ["code"]
+    assert client["AllowedOAuthScopes"] == ["openid", "email", "profile"]
+    assert client["SupportedIdentityProviders"] == ["COGNITO"]
+    assert client["CallbackURLs"] == ["http://localhost:8085/callback"]
+    # The domain always exists; classic hosted UI (no branding style needed).
+    domain = resources["UserPoolDomain"]
+    assert "Condition" not in domain
+    assert domain["Properties"]["ManagedLoginVersion"] == 1
+    assert domain["Properties"]["Domain"]["Fn::If"][0] == "HasAuthDomainPrefix"
+    pool = resources["UserPool"]["Properties"]
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert pool["MfaConfiguration"] == {"Fn::If": ["HasOperatorMfa", {"Ref": "OperatorMfa"}, {"Fn::If": ["IsProd", "ON", "OPTIONAL"]}]}
+    assert sam_template["Parameters"]["OperatorMfa"]["AllowedValues"] == ["", "OFF", "OPTIONAL", "ON"]
+
+
+def test_the_custom_resource_gives_the_client_its_settings_whole(sam_template: Template) -> None:
+    """UpdateUserPoolClient resets what it is not given: the settings the
+    custom resource applies are the client's, with the API's URLs added."""
+    resources = sam_template["Resources"]
+    client = dict(resources["UserPoolClient"]["Properties"])
+    custom = resources["UserPoolClientSettings"]["Properties"]
+    assert custom["ServiceToken"] == {"Fn::GetAtt": ["UserPoolClientFunction", "Arn"]}
+    assert custom["UserPoolId"] == {"Ref": "UserPool"}
+    assert custom["ClientId"] == {"Ref": "UserPoolClient"}
+    settings = dict(custom["Settings"])
+    api_page = {"Fn::Sub": "${HttpApi.ApiEndpoint}/faces"}
+    for urls in ("CallbackURLs", "LogoutURLs"):
+        assert settings.pop(urls) == client.pop(urls) + [api_page], urls
+    # Only at creation; UpdateUserPoolClient does not take them.
+    for creation_only in ("UserPoolId", "GenerateSecret"):
+        client.pop(creation_only)
+    assert settings == client
+    function = resources["UserPoolClientFunction"]["Properties"]
+    assert "VpcConfig" not in function
+    statements = function["Policies"][0]["Statement"]
+    assert statements == [{
+        "Sid": "SetClientSettings", "Effect": "Allow", "Action": "cognito-idp:UpdateUserPoolClient",
+        "Resource": {"Fn::GetAtt": ["UserPool", "Arn"]},
+    }]
