@@ -194,6 +194,18 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   assert.match(face.image, /obama_barack\.jpg/);
   assert.notEqual(face.size, "cover", "cropped by the recorded face box");
   await screenshot(page, "faces-admin");
+
+  // The person view opens from the card, by keyboard too, and closes with Escape.
+  await card.getByRole("button", { name: "Open Barack Obama" }).focus();
+  await page.keyboard.press("Enter");
+  const view = page.getByRole("dialog", { name: "Barack Obama" });
+  await view.waitFor();
+  assert.match(await view.innerText(), /indexed[\s\S]*Photo[\s\S]*obama_barack\.jpg[\s\S]*Enrolled/);
+  await page.waitForFunction(() => document.getElementById("person-photo").naturalWidth > 0);
+  assert.equal(await page.locator("#person-box").isVisible(), true, "the face's box is drawn");
+  await screenshot(page, "person-view");
+  await page.keyboard.press("Escape");
+  await view.waitFor({ state: "hidden" });
   await page.setViewportSize({ width: 390, height: 844 });
   await screenshot(page, "faces-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -201,7 +213,11 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   // Signing out revokes the refresh token and ends the session at the domain.
   const before = await page.evaluate(() => JSON.parse(sessionStorage.getItem("faceRegistrySession")));
   const config = await (await fetch(`${gatewayUrl}/auth/config`)).json();
+  // Out through the domain's /logout and back to the page, loaded afresh.
+  const back = page.waitForResponse((r) => r.url() === `${gatewayUrl}/faces` && r.request().resourceType() === "document");
   await page.getByRole("button", { name: "Sign out" }).click();
+  await back;
+  await page.waitForLoadState("load");
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   assert.equal(new URL(page.url()).pathname, "/faces");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("faceRegistrySession")), null);

@@ -32,7 +32,13 @@ function card(person) {
   const node = element("article", "card");
   node.dataset.key = person.key;
   node.dataset.status = person.status;
-  node.appendChild(face(person));
+  // The face opens the person view (a button: keyboard and screen readers too).
+  const open = element("button", "open");
+  open.type = "button";
+  open.setAttribute("aria-label", "Open " + person.firstname + " " + person.lastname);
+  open.appendChild(face(person));
+  open.addEventListener("click", () => showPerson(person.id));
+  node.appendChild(open);
   const body = element("div", "body");
   const name = element("h2", "name", person.firstname + " " + person.lastname);
   body.appendChild(name);
@@ -48,6 +54,39 @@ function card(person) {
   node.appendChild(body);
   return node;
 }
+
+// The person view: the whole photo with the face's box, what the registry
+// knows of the person, and when it changed.
+async function showPerson(id) {
+  const response = await api("/api/faces/" + encodeURIComponent(id));
+  if (!response.ok) { $("message").textContent = await errorText(response); return; }
+  const person = await response.json();
+  const name = person.firstname + " " + person.lastname;
+  $("person-name").textContent = name;
+  $("person-status").textContent = person.status;
+  $("person-status").className = "badge " + person.status;
+  $("person-reason").textContent = person.statusReason || "";
+  $("person-photo").alt = "Photo of " + name;
+  if (person.photoUrl) $("person-photo").src = person.photoUrl; else $("person-photo").removeAttribute("src");
+  const box = person.faceBox;
+  $("person-box").hidden = !box;
+  if (box) {
+    Object.assign($("person-box").style, {
+      left: 100 * box.left + "%", top: 100 * box.top + "%", width: 100 * box.width + "%", height: 100 * box.height + "%",
+    });
+  }
+  const facts = [["Person", String(person.id)], ["Photo", person.key]];
+  if (person.identity) facts.push(["Face", person.identity]);
+  if (person.faceConfidence) facts.push(["Face confidence", Number(person.faceConfidence).toFixed(1) + " %"]);
+  $("person-facts").replaceChildren(...facts.flatMap(([term, value]) => [element("dt", null, term), element("dd", null, value)]));
+  const history = [["Enrolled", person.createdAt]];
+  if (person.updatedAt !== person.createdAt) history.push(["Last changed (" + person.status + ")", person.updatedAt]);
+  $("person-history").replaceChildren(...history.map(([what, when]) => element("li", null, what + ": " + new Date(when).toLocaleString())));
+  $("person-view").dataset.id = String(person.id);
+  if (!$("person-view").open) $("person-view").showModal();
+}
+
+$("person-close").addEventListener("click", () => $("person-view").close());
 
 function query(cursor, limit) {
   const params = new URLSearchParams();
