@@ -111,12 +111,12 @@ def indexer_outside_the_vpc(t: Template) -> None:
     del props(t, "IndexerFunction")["VpcConfig"]
 
 
-def user_pool_client_in_the_vpc_without_saying_why_not(t: Template) -> None:
-    del t["Resources"]["UserPoolClientFunction"]["Metadata"]["OutsideVpc"]
+def user_pool_setup_in_the_vpc_without_saying_why_not(t: Template) -> None:
+    del t["Resources"]["UserPoolSetupFunction"]["Metadata"]["OutsideVpc"]
 
 
-def user_pool_client_said_outside_but_in_the_vpc(t: Template) -> None:
-    props(t, "UserPoolClientFunction")["VpcConfig"] = props(t, "UploadFunction")["VpcConfig"]
+def user_pool_setup_said_outside_but_in_the_vpc(t: Template) -> None:
+    props(t, "UserPoolSetupFunction")["VpcConfig"] = props(t, "UploadFunction")["VpcConfig"]
 
 
 def health_in_public_subnets(t: Template) -> None:
@@ -179,13 +179,13 @@ ALARMS = {
     "HealthErrorsAlarm": "alarm_function_errors",
     "IndexerErrorsAlarm": "alarm_function_errors",
     "MigrateErrorsAlarm": "alarm_function_errors",
-    "UserPoolClientErrorsAlarm": "alarm_function_errors",
+    "UserPoolSetupErrorsAlarm": "alarm_function_errors",
     "UploadThrottlesAlarm": "alarm_function_throttles",
     "FacesThrottlesAlarm": "alarm_function_throttles",
     "HealthThrottlesAlarm": "alarm_function_throttles",
     "IndexerThrottlesAlarm": "alarm_function_throttles",
     "MigrateThrottlesAlarm": "alarm_function_throttles",
-    "UserPoolClientThrottlesAlarm": "alarm_function_throttles",
+    "UserPoolSetupThrottlesAlarm": "alarm_function_throttles",
     "DeadLetterQueueAlarm": "alarm_dead_letter_queue",
     "Api5xxAlarm": "alarm_api_5xx",
     "ApiLatencyAlarm": "alarm_api_latency",
@@ -211,8 +211,8 @@ BROKEN_PROMISES = [
     (db_sg_extra_ingress_resource, {"faces_db_sg_only_from_app"}),
     (db_sg_renamed, {"faces_db_sg_only_from_app"}),
     (indexer_outside_the_vpc, {"functions_in_vpc"}),
-    (user_pool_client_in_the_vpc_without_saying_why_not, {"functions_in_vpc"}),
-    (user_pool_client_said_outside_but_in_the_vpc, {"functions_in_vpc"}),
+    (user_pool_setup_in_the_vpc_without_saying_why_not, {"functions_in_vpc"}),
+    (user_pool_setup_said_outside_but_in_the_vpc, {"functions_in_vpc"}),
     (health_in_public_subnets, {"functions_in_vpc"}),
     (upload_with_another_security_group, {"functions_in_vpc"}),
     (upload_not_traced, {"functions_traced"}),

@@ -20,18 +20,20 @@ FUNCTIONS = {
     "HealthFunction": "health",
     "IndexerFunction": "indexer",
     "MigrateFunction": "migrate",
-    "UserPoolClientFunction": "user-pool-client",
+    "UserPoolSetupFunction": "user-pool-setup",
 }
 COMMON_ENVIRONMENT = {
     "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_IAM_AUTH", "DB_SECRET_ARN",
     "METRICS_NAMESPACE", "RUST_LOG",
 }
+# Behind the ALB, what verifies the access token it forwards (API functions).
+ALB_TOKEN_ENVIRONMENT = {"ALB_TOKEN_KEYS", "ALB_TOKEN_ISSUER", "ALB_TOKEN_CLIENT_ID"}
 # Each function signs in as a database user of its own; migrate as the master.
 FUNCTION_ENVIRONMENT = {
-    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS"},
+    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", *ALB_TOKEN_ENVIRONMENT},
     "FacesFunction": {
         "DB_USER", "PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL",
-        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID",
+        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID", *ALB_TOKEN_ENVIRONMENT,
     },
     "HealthFunction": {"DB_USER"},
     "IndexerFunction": {"DB_USER"},
@@ -96,7 +98,7 @@ def test_environment_contract(cfn_template: Template) -> None:
     for logical_id in FUNCTIONS:
         variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
         assert variables["METRICS_NAMESPACE"] == "FaceRegistry"
-        if logical_id == "UserPoolClientFunction":
+        if logical_id == "UserPoolSetupFunction":
             # Only the Globals: it reads nothing of its own.
             assert set(variables) == COMMON_ENVIRONMENT - {"DB_SECRET_ARN"}
             continue
@@ -221,7 +223,9 @@ def test_operators_sign_in_with_a_public_client_at_the_pools_domain(sam_template
     assert client["AllowedOAuthFlows"] == ["code"]
     assert client["AllowedOAuthScopes"] == ["openid", "email", "profile"]
     assert client["SupportedIdentityProviders"] == ["COGNITO"]
-    assert client["CallbackURLs"] == ["http://localhost:8085/callback"]
+    alb_page = {"Fn::If": ["HasAlb", {"Fn::Sub": "https://${AlbDomainName}/faces"}, {"Ref": "AWS::NoValue"}]}
+    assert client["CallbackURLs"] == ["http://localhost:8085/callback", alb_page]
+    assert client["LogoutURLs"] == ["http://localhost:8085/signed-out", alb_page]
     # The domain always exists; classic hosted UI (no branding style needed).
     domain = resources["UserPoolDomain"]
     assert "Condition" not in domain
@@ -239,7 +243,7 @@ def test_the_custom_resource_gives_the_client_its_settings_whole(sam_template: T
     resources = sam_template["Resources"]
     client = dict(resources["UserPoolClient"]["Properties"])
     custom = resources["UserPoolClientSettings"]["Properties"]
-    assert custom["ServiceToken"] == {"Fn::GetAtt": ["UserPoolClientFunction", "Arn"]}
+    assert custom["ServiceToken"] == {"Fn::GetAtt": ["UserPoolSetupFunction", "Arn"]}
     assert custom["UserPoolId"] == {"Ref": "UserPool"}
     assert custom["ClientId"] == {"Ref": "UserPoolClient"}
     settings = dict(custom["Settings"])
@@ -250,10 +254,44 @@ def test_the_custom_resource_gives_the_client_its_settings_whole(sam_template: T
     for creation_only in ("UserPoolId", "GenerateSecret"):
         client.pop(creation_only)
     assert settings == client
-    function = resources["UserPoolClientFunction"]["Properties"]
+    function = resources["UserPoolSetupFunction"]["Properties"]
     assert "VpcConfig" not in function
     statements = function["Policies"][0]["Statement"]
     assert statements == [{
         "Sid": "SetClientSettings", "Effect": "Allow", "Action": "cognito-idp:UpdateUserPoolClient",
         "Resource": {"Fn::GetAtt": ["UserPool", "Arn"]},
     }]
+
+
+def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_template: Template) -> None:
+    resources = sam_template["Resources"]
+    rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"}
+    by_path = {tuple(r["Conditions"][0]["PathPatternConfig"]["Values"]): r["Actions"] for r in rules.values()}
+    # Public: health and the pages' sign-in configuration.
+    assert [a["Type"] for a in by_path[("/healthz",)]] == ["forward"]
+    assert [a["Type"] for a in by_path[("/auth/config",)]] == ["forward"]
+    for path, unauthenticated in [
+        (("/upload",), "authenticate"), (("/faces",), "authenticate"),
+        (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*"), "deny"),
+    ]:
+        authenticate, forward = by_path[path]
+        config = authenticate["AuthenticateCognitoConfig"]
+        assert authenticate["Type"] == "authenticate-cognito" and forward["Type"] == "forward", path
+        # XHRs cannot follow a redirect to the sign-in: the API answers 401.
+        assert config["OnUnauthenticatedRequest"] == unauthenticated, path
+        assert config["UserPoolDomain"] == {"Ref": "UserPoolDomain"}, path
+        assert config["UserPoolClientId"] == {"Ref": "AlbUserPoolClient"}, path
+    assert resources["AlbUserPoolClient"]["Properties"]["GenerateSecret"] is True, "the ALB needs a secret"
+    # authenticate-cognito reaches Cognito from the ALB: HTTPS out, nothing else.
+    egress = resources["AlbSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert [(e["IpProtocol"], e["FromPort"], e["ToPort"], e["CidrIp"]) for e in egress] == [("tcp", 443, 443, "0.0.0.0/0")]
+    # The pool's keys reach the API functions at deploy time.
+    keys = resources["UserPoolKeys"]
+    assert keys["Condition"] == "HasAlb"
+    assert keys["Properties"]["JwksUrl"] == {"Fn::Sub": "${UserPool.ProviderURL}/.well-known/jwks.json"}
+    assert keys["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["UserPoolSetupFunction", "Arn"]}
+    for function in ("UploadFunction", "FacesFunction"):
+        variables = resources[function]["Properties"]["Environment"]["Variables"]
+        assert variables["ALB_TOKEN_KEYS"] == {"Fn::If": ["HasAlb", {"Fn::GetAtt": ["UserPoolKeys", "Jwks"]}, {"Ref": "AWS::NoValue"}]}
+        assert variables["ALB_TOKEN_ISSUER"] == {"Fn::If": ["HasAlb", {"Fn::GetAtt": ["UserPool", "ProviderURL"]}, {"Ref": "AWS::NoValue"}]}
+        assert variables["ALB_TOKEN_CLIENT_ID"] == {"Fn::If": ["HasAlb", {"Ref": "AlbUserPoolClient"}, {"Ref": "AWS::NoValue"}]}

@@ -16,6 +16,46 @@ use aws_types::SdkConfig;
 use serde_json::{Map, Value};
 
 #[derive(Debug, thiserror::Error)]
+pub enum SigningKeysError {
+    #[error("reading the user pool's signing keys failed: {0}")]
+    Read(String),
+    #[error("the user pool's signing keys are not a JSON Web Key Set of RSA keys: {0}")]
+    Invalid(String),
+}
+
+/// The user pool's signing keys (its JWKS at `url`), kept to what verifies
+/// an RS256 token (`kid`, `kty`, `alg`, `n`, `e`), as compact JSON: they go
+/// into the functions' environment, which Lambda limits to 4 KB.
+pub async fn signing_keys(http: &reqwest::Client, url: &str) -> Result<String, SigningKeysError> {
+    let body: Value = http
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| SigningKeysError::Read(e.without_url().to_string()))?
+        .json()
+        .await
+        .map_err(|e| SigningKeysError::Invalid(e.without_url().to_string()))?;
+    let keys: Vec<Value> = body
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| SigningKeysError::Invalid("no keys".into()))?
+        .iter()
+        .filter(|key| key.get("kty").and_then(Value::as_str) == Some("RSA"))
+        .map(|key| {
+            let field = |name: &str| key.get(name).cloned().unwrap_or(Value::Null);
+            serde_json::json!({
+                "kid": field("kid"), "kty": "RSA", "alg": field("alg"), "n": field("n"), "e": field("e"),
+            })
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(SigningKeysError::Invalid("no RSA key".into()));
+    }
+    Ok(serde_json::json!({ "keys": keys }).to_string())
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum ClientSettingsError {
     #[error("the client setting {name} is invalid: {reason}")]
     Invalid { name: String, reason: String },

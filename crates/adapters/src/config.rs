@@ -110,6 +110,17 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// Where the pages sign in (the faces function's).
     pub sign_in: Option<SignIn>,
+    /// What verifies the access tokens an ALB forwards, when there is one.
+    pub alb_tokens: Option<AlbTokenSettings>,
+}
+
+/// The user pool's signing keys (a JWKS, delivered at deploy time), its
+/// issuer and the ALB's app client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlbTokenSettings {
+    pub jwks: String,
+    pub issuer: String,
+    pub client_id: String,
 }
 
 /// The user pool domain and app client the pages sign in with.
@@ -256,7 +267,26 @@ impl Config {
             (None, Some(_)) => return Err(ConfigError::Missing("SIGN_IN_URL")),
         };
 
+        let alb_tokens = match (
+            get("ALB_TOKEN_KEYS"),
+            get("ALB_TOKEN_ISSUER"),
+            get("ALB_TOKEN_CLIENT_ID"),
+        ) {
+            (None, None, None) => None,
+            (Some(jwks), Some(issuer), Some(client_id)) => Some(AlbTokenSettings {
+                jwks,
+                issuer,
+                client_id,
+            }),
+            _ => {
+                return Err(ConfigError::Missing(
+                    "all of ALB_TOKEN_KEYS, ALB_TOKEN_ISSUER and ALB_TOKEN_CLIENT_ID (or none)",
+                ));
+            }
+        };
+
         Ok(Config {
+            alb_tokens,
             sign_in,
             bucket: require("PHOTO_BUCKET")?,
             collection: require("FACE_COLLECTION")?,

@@ -14,7 +14,8 @@ pub mod users;
 pub mod wiring;
 
 pub use config::{
-    AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa, DatabaseSource, SignIn,
+    AlbTokenSettings, AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa,
+    DatabaseSource, SignIn,
 };
 pub use database::Database;
 pub use mysql::MysqlPersonStore;

@@ -1,8 +1,17 @@
-//! Who is calling: the groups in the claims that the API Gateway JWT
-//! authorizer verified and passed on.
+//! Who is calling. Through API Gateway: the claims its JWT authorizer
+//! verified and passed on. Through the ALB: the access token its
+//! `authenticate-cognito` action forwards (`x-amzn-oidc-accesstoken`),
+//! verified here with the user pool's signing keys, which reach the
+//! functions at deploy time (they have no route to Cognito). The ALB's
+//! other headers (`x-amzn-oidc-data`, user attributes signed by the ALB)
+//! are not read: the groups are in the access token.
 
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
+use serde_json::Value;
 
 pub const ADMINS: &str = "admins";
 pub const VIEWERS: &str = "viewers";
@@ -22,8 +31,162 @@ pub enum AuthError {
     Forbidden,
 }
 
-/// The caller, when the authorizer passed claims on.
-pub fn caller(request: &Request) -> Option<Caller> {
+/// The header the ALB forwards the signed-in user's access token in.
+pub const ALB_ACCESS_TOKEN: &str = "x-amzn-oidc-accesstoken";
+/// Tolerated clock difference when checking `exp`.
+const CLOCK_SKEW_SECONDS: u64 = 5;
+
+/// Verifies the access tokens the ALB forwards: issued by the user pool
+/// (`issuer`), to the ALB's app client (`client_id`), signed with one of its keys.
+#[derive(Clone)]
+pub struct AlbTokens {
+    keys: HashMap<String, DecodingKey>,
+    issuer: String,
+    client_id: String,
+}
+
+impl std::fmt::Debug for AlbTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlbTokens")
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the user pool's signing keys are unusable: {0}")]
+pub struct KeysError(String);
+
+/// Why a forwarded token was refused (logged; the caller sees 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefused {
+    #[error("no {ALB_ACCESS_TOKEN} header")]
+    Missing,
+    #[error(
+        "signed with key {0:?}, which is not among the user pool's keys given at deploy time (redeploy with a new SigningKeysVersion if the pool's keys changed)"
+    )]
+    UnknownKey(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl AlbTokens {
+    /// From the pool's JSON Web Key Set (RSA keys).
+    pub fn new(jwks: &str, issuer: &str, client_id: &str) -> Result<Self, KeysError> {
+        let set: JwkSet = serde_json::from_str(jwks).map_err(|e| KeysError(e.to_string()))?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| KeysError("a key has no kid".into()))?;
+            keys.insert(
+                kid,
+                DecodingKey::from_jwk(jwk).map_err(|e| KeysError(e.to_string()))?,
+            );
+        }
+        if keys.is_empty() {
+            return Err(KeysError("the set has no key".into()));
+        }
+        Ok(Self {
+            keys,
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+        })
+    }
+
+    /// The claims of a valid access token for the ALB's client.
+    pub fn verify(&self, token: &str) -> Result<serde_json::Map<String, Value>, TokenRefused> {
+        let invalid = |e: jsonwebtoken::errors::Error| TokenRefused::Invalid(e.to_string());
+        let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+        let kid = header.kid.unwrap_or_default();
+        let key = self
+            .keys
+            .get(&kid)
+            .ok_or_else(|| TokenRefused::UnknownKey(kid.clone()))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[self.issuer.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        validation.leeway = CLOCK_SKEW_SECONDS;
+        // Access tokens name their client in `client_id`, not `aud`.
+        validation.validate_aud = false;
+        let claims =
+            jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation)
+                .map_err(invalid)?
+                .claims;
+        if claims.get("token_use").and_then(Value::as_str) != Some("access") {
+            return Err(TokenRefused::Invalid("not an access token".into()));
+        }
+        if claims.get("client_id").and_then(Value::as_str) != Some(self.client_id.as_str()) {
+            return Err(TokenRefused::Invalid("issued to another client".into()));
+        }
+        Ok(claims)
+    }
+}
+
+/// Finds out who calls, through either front door.
+#[derive(Debug, Clone, Default)]
+pub struct Authenticator {
+    /// Behind the ALB; `None` where there is none.
+    pub alb: Option<AlbTokens>,
+}
+
+impl Authenticator {
+    /// The caller, when a front door vouches for one.
+    pub fn caller(&self, request: &Request) -> Option<Caller> {
+        match request.request_context_ref()? {
+            RequestContext::ApiGatewayV2(_) => caller(request),
+            RequestContext::Alb(_) => {
+                let Some(tokens) = &self.alb else {
+                    tracing::warn!(
+                        "a request came through an ALB, but no ALB token keys are configured"
+                    );
+                    return None;
+                };
+                let token = request
+                    .headers()
+                    .get(ALB_ACCESS_TOKEN)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or(TokenRefused::Missing);
+                match token.and_then(|token| tokens.verify(token)) {
+                    Ok(claims) => Some(Caller {
+                        subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+                        groups: claims
+                            .get(GROUPS_CLAIM)
+                            .and_then(Value::as_array)
+                            .map(|groups| {
+                                groups
+                                    .iter()
+                                    .filter_map(|g| g.as_str().map(str::to_owned))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    }),
+                    Err(reason) => {
+                        tracing::info!(%reason, "the ALB's access token was refused");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Requires a caller in one of `allowed`.
+    pub fn require(&self, request: &Request, allowed: &[&str]) -> Result<Caller, AuthError> {
+        let caller = self.caller(request).ok_or(AuthError::Unauthenticated)?;
+        if caller.groups.iter().any(|g| allowed.contains(&g.as_str())) {
+            Ok(caller)
+        } else {
+            Err(AuthError::Forbidden)
+        }
+    }
+}
+
+/// The caller, when the API Gateway authorizer passed claims on.
+fn caller(request: &Request) -> Option<Caller> {
     let RequestContext::ApiGatewayV2(context) = request.request_context_ref()? else {
         return None;
     };
@@ -38,16 +201,6 @@ pub fn caller(request: &Request) -> Option<Caller> {
             .map(|g| parse_groups(g))
             .unwrap_or_default(),
     })
-}
-
-/// Requires a caller in one of `allowed`.
-pub fn require(request: &Request, allowed: &[&str]) -> Result<Caller, AuthError> {
-    let caller = caller(request).ok_or(AuthError::Unauthenticated)?;
-    if caller.groups.iter().any(|g| allowed.contains(&g.as_str())) {
-        Ok(caller)
-    } else {
-        Err(AuthError::Forbidden)
-    }
 }
 
 /// API Gateway flattens a list claim into a string: `[admins viewers]`.
@@ -83,5 +236,159 @@ mod tests {
         assert_eq!(parse_groups("viewers"), vec!["viewers"]);
         assert!(parse_groups("[]").is_empty());
         assert!(parse_groups("").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod alb_tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+    use user_pool::{SignedIn, TokenAuthority};
+
+    use super::*;
+
+    const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool";
+    const ALB_CLIENT: &str = "alb-client";
+
+    fn key() -> &'static [u8] {
+        static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        KEY.get_or_init(|| TokenAuthority::generate_key().unwrap())
+    }
+
+    fn pool() -> TokenAuthority {
+        TokenAuthority::from_pem(key())
+            .unwrap()
+            .for_authorizer(ISSUER, ALB_CLIENT)
+    }
+
+    fn access_token(
+        pool: &TokenAuthority,
+        client: &str,
+        groups: &[&str],
+        lifetime: Duration,
+    ) -> String {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        let who = SignedIn {
+            sub: "0f1e2d3c",
+            username: "0f1e2d3c",
+            email: Some("ada@example.org"),
+            groups: &groups,
+            client_id: client,
+            scopes: &["openid".to_owned()],
+            auth_time: 0,
+            origin_jti: "o",
+        };
+        pool.access_token(&who, lifetime).unwrap()
+    }
+
+    /// An access token that expired an hour ago.
+    fn expired_token() -> String {
+        let claims = json!({"sub": "s", "iss": ISSUER, "client_id": ALB_CLIENT, "token_use": "access",
+            "cognito:groups": ["admins"], "exp": chrono::Utc::now().timestamp() - 3600});
+        let kid = pool().key_id().to_owned();
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = Some(kid);
+        let pem = std::str::from_utf8(key()).unwrap();
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn authenticator() -> Authenticator {
+        let jwks = pool().jwks().to_string();
+        Authenticator {
+            alb: Some(AlbTokens::new(&jwks, ISSUER, ALB_CLIENT).unwrap()),
+        }
+    }
+
+    /// A request as the ALB hands it to a Lambda target.
+    fn alb_request(token: Option<&str>) -> Request {
+        let mut headers =
+            json!({"host": "registry.example.org", "x-amzn-oidc-identity": "0f1e2d3c"});
+        if let Some(token) = token {
+            headers[ALB_ACCESS_TOKEN] = json!(token);
+        }
+        let event = json!({
+            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/faces/0123456789abcdef"}},
+            "httpMethod": "GET", "path": "/api/faces", "queryStringParameters": {},
+            "headers": headers, "body": "", "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn the_albs_access_token_names_the_caller_and_groups() {
+        let token = access_token(&pool(), ALB_CLIENT, &["viewers"], Duration::from_secs(60));
+        let caller = authenticator().caller(&alb_request(Some(&token))).unwrap();
+        assert_eq!(caller.groups, vec!["viewers"]);
+        assert_eq!(caller.subject.as_deref(), Some("0f1e2d3c"));
+        assert_eq!(
+            authenticator().require(&alb_request(Some(&token)), &[ADMINS]),
+            Err(AuthError::Forbidden)
+        );
+    }
+
+    #[test]
+    fn unverified_tokens_are_refused() {
+        let auth = authenticator();
+        assert_eq!(auth.caller(&alb_request(None)), None, "no token");
+        let other_client =
+            access_token(&pool(), "web-client", &["admins"], Duration::from_secs(60));
+        assert!(matches!(
+            auth.alb.as_ref().unwrap().verify(&other_client),
+            Err(TokenRefused::Invalid(_))
+        ));
+        let expired = expired_token();
+        assert!(matches!(
+            auth.alb.as_ref().unwrap().verify(&expired),
+            Err(TokenRefused::Invalid(_))
+        ));
+        let foreign = TokenAuthority::from_pem(&TokenAuthority::generate_key().unwrap())
+            .unwrap()
+            .for_authorizer(ISSUER, ALB_CLIENT);
+        let forged = access_token(&foreign, ALB_CLIENT, &["admins"], Duration::from_secs(60));
+        assert!(matches!(
+            auth.alb.as_ref().unwrap().verify(&forged),
+            Err(TokenRefused::UnknownKey(_))
+        ));
+        assert_eq!(auth.caller(&alb_request(Some(&forged))), None);
+        assert_eq!(auth.caller(&alb_request(Some("not-a-token"))), None);
+        // Without keys, nothing through an ALB is trusted.
+        let token = access_token(&pool(), ALB_CLIENT, &["admins"], Duration::from_secs(60));
+        assert_eq!(
+            Authenticator::default().caller(&alb_request(Some(&token))),
+            None
+        );
+    }
+
+    #[test]
+    fn an_id_token_is_not_an_access_token() {
+        let groups = vec!["admins".to_owned()];
+        let who = SignedIn {
+            sub: "s",
+            username: "u",
+            email: None,
+            groups: &groups,
+            client_id: ALB_CLIENT,
+            scopes: &["openid".to_owned()],
+            auth_time: 0,
+            origin_jti: "o",
+        };
+        let id = pool().id_token(&who, Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            authenticator().alb.unwrap().verify(&id),
+            Err(TokenRefused::Invalid("not an access token".into()))
+        );
+    }
+
+    #[test]
+    fn bad_key_sets_are_refused_at_start() {
+        assert!(AlbTokens::new("{}", ISSUER, ALB_CLIENT).is_err());
+        assert!(AlbTokens::new(r#"{"keys": []}"#, ISSUER, ALB_CLIENT).is_err());
+        assert!(AlbTokens::new("not json", ISSUER, ALB_CLIENT).is_err());
     }
 }

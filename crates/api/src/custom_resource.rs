@@ -1,5 +1,5 @@
 //! Answering CloudFormation as a custom resource (the `migrate` and
-//! `user-pool-client` functions).
+//! `user-pool-setup` functions).
 //!
 //! CloudFormation waits for an answer on the request's presigned
 //! `ResponseURL` (until the resource's `ServiceTimeout`). So every request
@@ -14,6 +14,9 @@ use aws_lambda_events::cloudformation::{
     CloudFormationCustomResourceResponseStatus as Status,
 };
 use serde_json::Value;
+
+/// A resource's attributes, by name.
+pub type Attributes = std::collections::HashMap<String, String>;
 
 /// CloudFormation refuses answers larger than this.
 const MAX_RESPONSE_BYTES: usize = 4096;
@@ -67,8 +70,9 @@ impl<'a> Request<'a> {
 }
 
 /// Answers `event`: for Create and Update, with the outcome of `apply` (or
-/// of `setup`, when the function could not even get ready); Delete keeps
-/// what was done and always succeeds. A new resource is named
+/// of `setup`, when the function could not even get ready): the resource's
+/// attributes (`Data`, what `Fn::GetAtt` reads) or why it failed; Delete
+/// keeps what was done and always succeeds. A new resource is named
 /// `physical_id`. The reason of a failure holds no secret.
 pub async fn respond<F, Fut>(
     event: &Value,
@@ -79,7 +83,7 @@ pub async fn respond<F, Fut>(
 ) -> Result<Response, CustomResourceError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<Attributes, String>>,
 {
     let request = Request::read(event)?;
     let outcome = match request.kind {
@@ -87,7 +91,7 @@ where
             Ok(()) => apply().await,
             Err(reason) => Err(reason.to_owned()),
         },
-        Some("Delete") => Ok(()),
+        Some("Delete") => Ok(Attributes::new()),
         Some(other) => Err(format!("{other} is not a Create, Update or Delete request")),
         None => Err("the request has no RequestType".to_owned()),
     };
@@ -114,7 +118,11 @@ where
     Ok(response)
 }
 
-fn response(request: &Request<'_>, physical_id: &str, outcome: Result<(), String>) -> Response {
+fn response(
+    request: &Request<'_>,
+    physical_id: &str,
+    outcome: Result<Attributes, String>,
+) -> Response {
     let mut response = Response::default();
     response.status = if outcome.is_ok() {
         Status::Success
@@ -127,8 +135,9 @@ fn response(request: &Request<'_>, physical_id: &str, outcome: Result<(), String
     response.stack_id = request.stack_id.to_owned();
     response.request_id = request.request_id.to_owned();
     response.logical_resource_id = request.logical_id.to_owned();
-    if let Err(reason) = outcome {
-        response.reason = Some(fit_reason(&response, &reason));
+    match outcome {
+        Ok(attributes) => response.data = attributes,
+        Err(reason) => response.reason = Some(fit_reason(&response, &reason)),
     }
     response
 }
@@ -185,12 +194,12 @@ mod tests {
     fn updates_and_deletes_keep_the_physical_id() {
         let event = json!({"ResponseURL": "http://x", "RequestType": "Delete", "PhysicalResourceId": "earlier-id"});
         assert_eq!(
-            response(&request(&event), "new-id", Ok(())).physical_resource_id,
+            response(&request(&event), "new-id", Ok(Attributes::new())).physical_resource_id,
             "earlier-id"
         );
         let event = json!({"ResponseURL": "http://x", "RequestType": "Create"});
         assert_eq!(
-            response(&request(&event), "new-id", Ok(())).physical_resource_id,
+            response(&request(&event), "new-id", Ok(Attributes::new())).physical_resource_id,
             "new-id"
         );
     }

@@ -12,7 +12,7 @@ use registry::person::{Person, PersonId, Status};
 use registry::ports::{PersonStore, PhotoStore};
 use serde_json::{Value, json};
 
-use crate::auth::{self, ADMINS, VIEWERS};
+use crate::auth::{ADMINS, Authenticator, VIEWERS};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, query_param, request_id};
 use crate::metrics::Metrics;
@@ -50,6 +50,7 @@ pub struct FacesApi<P, S> {
     pub photos: S,
     pub photo_links: PhotoLinks,
     pub sign_in: Option<SignInSettings>,
+    pub auth: Authenticator,
     pub metrics: Metrics,
 }
 
@@ -80,14 +81,14 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
             if method != Method::GET {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
-            auth::require(request, &[ADMINS, VIEWERS])?;
+            self.auth.require(request, &[ADMINS, VIEWERS])?;
             return self.list(request).await;
         }
         if let Some(id) = path.strip_prefix("/api/faces/") {
             if method != Method::GET {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
-            auth::require(request, &[ADMINS, VIEWERS])?;
+            self.auth.require(request, &[ADMINS, VIEWERS])?;
             return self.one(id).await;
         }
         Err(ApiError::NotFound(format!("no route for {path}")))

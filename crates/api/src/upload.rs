@@ -10,7 +10,7 @@ use registry::upload::{UploadRequest, start_upload};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{self, ADMINS};
+use crate::auth::{ADMINS, Authenticator};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, read_json, request_id};
 use crate::metrics::{Metrics, Unit};
@@ -30,6 +30,7 @@ pub struct UploadApi<P, S> {
     pub people: P,
     pub photos: S,
     pub url_ttl: Duration,
+    pub auth: Authenticator,
     pub metrics: Metrics,
 }
 
@@ -52,7 +53,7 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
     }
 
     async fn create(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        let caller = auth::require(request, &[ADMINS])?;
+        let caller = self.auth.require(request, &[ADMINS])?;
         let body: UploadBody = read_json(request)?;
         let upload = UploadRequest {
             lastname: body.lastname,

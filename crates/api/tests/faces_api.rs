@@ -33,6 +33,7 @@ impl Harness {
             photos: presigning_photo_store(),
             photo_links,
             sign_in: None,
+            auth: Default::default(),
             metrics: Metrics::traced("FaceRegistryTest", "faces"),
         };
         Self {

@@ -30,6 +30,7 @@ impl Harness {
             people: MysqlPersonStore::new(database.pool().clone()),
             photos: presigning_photo_store(),
             url_ttl: Duration::from_secs(300),
+            auth: Default::default(),
             metrics: Metrics::traced("FaceRegistryTest", "upload"),
         };
         Self { database, api }

@@ -80,6 +80,7 @@ async fn run(pool: &MySqlPool) -> Result<()> {
             ttl: Duration::from_secs(300),
         },
         sign_in: None,
+        auth: Default::default(),
         metrics: Metrics::traced("FaceRegistryBench", "faces"),
     };
 

@@ -5,14 +5,15 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
-use registry_adapters::cognito::UserPoolClients;
+use registry_adapters::cognito::{UserPoolClients, signing_keys};
 use registry_adapters::database::{self, DatabaseError};
 use registry_adapters::wiring::POOL_SIZE;
 use registry_adapters::{
     Adapters, AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore,
     users,
 };
-use registry_api::custom_resource::CustomResourceError;
+use registry_api::auth::{AlbTokens, Authenticator, KeysError};
+use registry_api::custom_resource::{Attributes, CustomResourceError};
 use registry_api::{
     FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, SignInSettings, UploadApi,
 };
@@ -61,17 +62,41 @@ impl Setup {
     }
 }
 
-pub async fn upload(setup: &Setup) -> Result<Upload, DatabaseError> {
+/// Why a function could not be wired.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+}
+
+impl Setup {
+    /// Who calls: API Gateway's authorizer, or the ALB's forwarded token.
+    fn authenticator(&self) -> Result<Authenticator, KeysError> {
+        Ok(Authenticator {
+            alb: match &self.config.alb_tokens {
+                Some(alb) => Some(AlbTokens::new(&alb.jwks, &alb.issuer, &alb.client_id)?),
+                None => None,
+            },
+        })
+    }
+}
+
+pub async fn upload(setup: &Setup) -> Result<Upload, WiringError> {
+    let auth = setup.authenticator()?;
     let adapters = setup.adapters().await?;
     Ok(UploadApi {
         people: adapters.people(),
         photos: adapters.photos(&setup.config),
         url_ttl: setup.config.upload_url_ttl,
+        auth,
         metrics: setup.metrics(),
     })
 }
 
-pub async fn faces(setup: &Setup) -> Result<Faces, DatabaseError> {
+pub async fn faces(setup: &Setup) -> Result<Faces, WiringError> {
+    let auth = setup.authenticator()?;
     let adapters = setup.adapters().await?;
     let photo_links = match &setup.config.public_media_base_url {
         Some(base) => PhotoLinks::PublicBase(base.clone()),
@@ -87,6 +112,7 @@ pub async fn faces(setup: &Setup) -> Result<Faces, DatabaseError> {
             url: s.url.clone(),
             client_id: s.client_id.clone(),
         }),
+        auth,
         metrics: setup.metrics(),
     })
 }
@@ -165,7 +191,7 @@ impl Migrate {
         .await
     }
 
-    async fn apply(&self) -> Result<(), String> {
+    async fn apply(&self) -> Result<Attributes, String> {
         let migrator = self.ready.as_ref().map_err(Clone::clone)?;
         let database = &migrator.adapters.database;
         let mut connection = database
@@ -177,26 +203,31 @@ impl Migrate {
             .map_err(|e| e.to_string())?;
         users::ensure_users(&mut connection, &migrator.adapters.aws, &migrator.app_users)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(Attributes::new())
     }
 }
 
-/// The user-pool-client function: applies the settings a custom resource
-/// names (`UserPoolId`, `ClientId`, `Settings`) to an app client.
-pub struct UserPoolClientFn {
+/// The user-pool-setup function, two custom resources of the user pool:
+/// `Custom::UserPoolClientSettings` applies the settings it names
+/// (`UserPoolId`, `ClientId`, `Settings`) to an app client;
+/// `Custom::UserPoolKeys` reads the pool's signing keys (`JwksUrl`) and
+/// answers them as its `Jwks` attribute, for functions that cannot reach
+/// the pool themselves.
+pub struct UserPoolSetupFn {
     clients: UserPoolClients,
     http: reqwest::Client,
 }
 
-/// `http` is the client that answers on CloudFormation's presigned URL.
-pub fn user_pool_client(aws: &SdkConfig, http: reqwest::Client) -> UserPoolClientFn {
-    UserPoolClientFn {
+/// `http` reads the keys and answers on CloudFormation's presigned URL.
+pub fn user_pool_setup(aws: &SdkConfig, http: reqwest::Client) -> UserPoolSetupFn {
+    UserPoolSetupFn {
         clients: UserPoolClients::new(aws),
         http,
     }
 }
 
-impl UserPoolClientFn {
+impl UserPoolSetupFn {
     /// Answers one custom resource request; Delete leaves the client as it
     /// is (it goes with the stack).
     pub async fn handle(
@@ -210,22 +241,45 @@ impl UserPoolClientFn {
                 .and_then(Value::as_str)
                 .filter(|v| !v.is_empty())
         };
-        let (pool, client) = (text("UserPoolId"), text("ClientId"));
-        let physical_id = format!("{}/{}", pool.unwrap_or("-"), client.unwrap_or("-"));
+        let kind = event
+            .get("ResourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("-");
+        let physical_id = match kind {
+            "Custom::UserPoolKeys" => text("JwksUrl").unwrap_or("-").to_owned(),
+            _ => format!(
+                "{}/{}",
+                text("UserPoolId").unwrap_or("-"),
+                text("ClientId").unwrap_or("-")
+            ),
+        };
         let apply = || async move {
-            let (Some(pool), Some(client)) = (pool, client) else {
-                return Err("the resource needs UserPoolId and ClientId".to_owned());
-            };
-            let settings = properties
-                .and_then(|p| p.get("Settings"))
-                .and_then(Value::as_object)
-                .ok_or("the resource needs Settings (the client's settings, whole)")?;
-            self.clients
-                .apply(pool, client, settings)
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(client, "user pool client settings applied");
-            Ok(())
+            match kind {
+                "Custom::UserPoolClientSettings" => {
+                    let (Some(pool), Some(client)) = (text("UserPoolId"), text("ClientId")) else {
+                        return Err("the resource needs UserPoolId and ClientId".to_owned());
+                    };
+                    let settings = properties
+                        .and_then(|p| p.get("Settings"))
+                        .and_then(Value::as_object)
+                        .ok_or("the resource needs Settings (the client's settings, whole)")?;
+                    self.clients
+                        .apply(pool, client, settings)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tracing::info!(client, "user pool client settings applied");
+                    Ok(Attributes::new())
+                }
+                "Custom::UserPoolKeys" => {
+                    let url = text("JwksUrl").ok_or("the resource needs JwksUrl")?;
+                    let jwks = signing_keys(&self.http, url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    tracing::info!("user pool signing keys read");
+                    Ok(Attributes::from([("Jwks".to_owned(), jwks)]))
+                }
+                other => Err(format!("{other} is not a resource this function sets up")),
+            }
         };
         registry_api::custom_resource::respond(event, &physical_id, Ok(()), apply, &self.http).await
     }

@@ -4,6 +4,7 @@
 //! response bucket; CloudFormation then waits up to the resource's
 //! `ServiceTimeout` for an answer there, and checks it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,6 +68,8 @@ pub struct Answer {
     pub success: bool,
     pub reason: Option<String>,
     pub physical_id: String,
+    /// What `Fn::GetAtt` gives for the resource's attributes.
+    pub data: Map<String, Value>,
 }
 
 /// What the stack remembers of a deployed custom resource.
@@ -75,6 +78,8 @@ pub struct Answer {
 struct Deployed {
     physical_id: String,
     properties: Map<String, Value>,
+    #[serde(default)]
+    data: Map<String, Value>,
 }
 
 /// The bucket CloudFormation reads answers from: the region without dashes.
@@ -93,6 +98,8 @@ pub struct LocalCloudFormation {
     record: PathBuf,
     /// Tests wait less than a resource's ServiceTimeout for an answer.
     pub wait_at_most: Option<Duration>,
+    /// AWS URLs served locally (a property that is one names the local one).
+    pub local_urls: BTreeMap<String, String>,
 }
 
 impl LocalCloudFormation {
@@ -108,6 +115,7 @@ impl LocalCloudFormation {
             s3,
             record,
             wait_at_most: None,
+            local_urls: BTreeMap::new(),
         }
     }
 
@@ -138,9 +146,12 @@ impl LocalCloudFormation {
     }
 
     /// A stack deploy: each custom resource created the first time,
-    /// updated afterwards.
-    pub async fn deploy(&self) -> Result<(), CloudFormationError> {
+    /// updated afterwards. Returns each one's attributes (its answer's `Data`).
+    pub async fn deploy(
+        &self,
+    ) -> Result<BTreeMap<String, Map<String, Value>>, CloudFormationError> {
         let mut records = self.records()?;
+        let mut attributes = BTreeMap::new();
         for resource in &self.stack.custom_resources {
             let deployed: Option<Deployed> = records
                 .get(&resource.logical_id)
@@ -157,11 +168,13 @@ impl LocalCloudFormation {
                 json!(Deployed {
                     physical_id: answer.physical_id,
                     properties: resource.properties.clone(),
+                    data: answer.data.clone(),
                 }),
             );
             self.save(&records)?;
+            attributes.insert(resource.logical_id.clone(), answer.data);
         }
-        Ok(())
+        Ok(attributes)
     }
 
     /// One request to a custom resource, as CloudFormation makes it.
@@ -221,7 +234,7 @@ impl LocalCloudFormation {
             "RequestId": request_id,
             "ResourceType": resource.resource_type,
             "LogicalResourceId": resource.logical_id,
-            "ResourceProperties": resource.properties,
+            "ResourceProperties": self.localized(&resource.properties),
         });
         if let Some(deployed) = deployed {
             event["PhysicalResourceId"] = deployed["physicalId"].clone();
@@ -230,6 +243,24 @@ impl LocalCloudFormation {
             }
         }
         Ok((event, answer_key))
+    }
+
+    fn localized(&self, properties: &Map<String, Value>) -> Value {
+        fn visit(value: &mut Value, urls: &BTreeMap<String, String>) {
+            match value {
+                Value::String(text) => {
+                    if let Some(local) = urls.get(text.as_str()) {
+                        text.clone_from(local);
+                    }
+                }
+                Value::Array(items) => items.iter_mut().for_each(|v| visit(v, urls)),
+                Value::Object(map) => map.values_mut().for_each(|v| visit(v, urls)),
+                _ => {}
+            }
+        }
+        let mut value = Value::Object(properties.clone());
+        visit(&mut value, &self.local_urls);
+        value
     }
 
     fn stack_id(&self) -> String {
@@ -345,6 +376,11 @@ fn check_answer(body: &[u8], request_id: &str, logical_id: &str) -> Result<Answe
         .ok_or("PhysicalResourceId must be 1 to 1024 bytes")?
         .to_owned();
     let reason = text("Reason").map(str::to_owned);
+    let data = match answer.get("Data") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(data)) => data.clone(),
+        Some(_) => return Err("Data must be an object".to_owned()),
+    };
     if !success && reason.as_deref().is_none_or(str::is_empty) {
         return Err("a FAILED answer needs a Reason".to_owned());
     }
@@ -352,6 +388,7 @@ fn check_answer(body: &[u8], request_id: &str, logical_id: &str) -> Result<Answe
         success,
         reason,
         physical_id,
+        data,
     })
 }
 

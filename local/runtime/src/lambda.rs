@@ -22,7 +22,7 @@ use local_stack::Function;
 use registry_adapters::Config;
 use registry_api::MetricsSink;
 use registry_api::indexer::S3Event;
-use registry_wiring::{Faces, Health, Indexer, Migrate, Setup, Upload, UserPoolClientFn};
+use registry_wiring::{Faces, Health, Indexer, Migrate, Setup, Upload, UserPoolSetupFn};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::Instrument;
@@ -58,14 +58,15 @@ enum Handler {
     Health(Health),
     Indexer(Indexer),
     Migrate(Box<Migrate>),
-    UserPoolClient(UserPoolClientFn),
+    UserPoolSetup(UserPoolSetupFn),
 }
 
 /// What a function is run with.
 pub struct LocalFunction {
     pub spec: Function,
-    /// The variables it sees: the template's and the local ones.
-    pub environment: BTreeMap<String, String>,
+    /// The variables it sees: the template's and the local ones (those that
+    /// name a custom resource's attributes known once the stack is deployed).
+    environment: std::sync::RwLock<BTreeMap<String, String>>,
     /// Its AWS clients' configuration: its own credentials, the local
     /// endpoints, its VPC's routes.
     pub sdk: SdkConfig,
@@ -83,23 +84,48 @@ impl LocalFunction {
     ) -> Self {
         Self {
             spec,
-            environment,
+            environment: std::sync::RwLock::new(environment),
             sdk,
             http,
             instance: Mutex::new(None),
         }
     }
 
+    /// The variables it sees.
+    pub fn environment(&self) -> BTreeMap<String, String> {
+        self.environment
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Gives the variables that name custom resources' attributes their
+    /// values, as CloudFormation does before it creates the function.
+    pub fn resolve_deferred<E>(
+        &self,
+        value: impl Fn(&str, &str) -> Result<String, E>,
+    ) -> Result<(), E> {
+        let mut environment = self
+            .environment
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for variable in environment.values_mut() {
+            *variable = local_stack::replace_deferred(variable, &value)?;
+        }
+        Ok(())
+    }
+
     fn config(&self) -> Result<Config, registry_adapters::ConfigError> {
-        Config::from_lookup(|name| self.environment.get(name).cloned())
+        let environment = self.environment();
+        Config::from_lookup(|name| environment.get(name).cloned())
     }
 
     async fn build(&self) -> Result<Handler, FunctionError> {
         let init = |error: &dyn std::fmt::Display| {
             FunctionError::new("Runtime.InitError", error.to_string())
         };
-        if self.spec.binary == "user-pool-client" {
-            return Ok(Handler::UserPoolClient(registry_wiring::user_pool_client(
+        if self.spec.binary == "user-pool-setup" {
+            return Ok(Handler::UserPoolSetup(registry_wiring::user_pool_setup(
                 &self.sdk,
                 self.http.clone(),
             )));
@@ -249,7 +275,7 @@ impl Handler {
                     })
             }
             Handler::Migrate(migrate) => custom_resource_answer(migrate.handle(&payload).await),
-            Handler::UserPoolClient(function) => {
+            Handler::UserPoolSetup(function) => {
                 custom_resource_answer(function.handle(&payload).await)
             }
         }

@@ -482,6 +482,7 @@ impl LocalRuntime {
             options.state.custom_resources(&stack.name),
         );
         cloudformation.wait_at_most = options.custom_resource_wait;
+        cloudformation.local_urls = local_urls(&stack, &format!("http://{sign_in_addr}"));
         let runtime = Self {
             stack,
             access,
@@ -500,12 +501,54 @@ impl LocalRuntime {
             stop,
             tasks,
         };
-        if let Err(error) = runtime.cloudformation.deploy().await {
+        let deployed = match runtime.cloudformation.deploy().await {
+            Ok(attributes) => runtime.give_custom_resource_attributes(&attributes),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = deployed {
             runtime.shutdown().await;
-            return Err(error.into());
+            return Err(error);
         }
         tracing::info!(gateway = %gateway_addr, s3 = %s3_addr, engine = %engine_addr, secrets = %secrets_addr, stack = %runtime.stack.name, "registry running");
         Ok(runtime)
+    }
+
+    /// Variables that name a custom resource's attribute (`Fn::GetAtt`) get
+    /// the value its answer gave, as CloudFormation resolves them; an
+    /// attribute the answer lacks fails the deploy, as there.
+    fn give_custom_resource_attributes(
+        &self,
+        attributes: &BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(), StartError> {
+        let value = |resource: &str, attribute: &str| match attributes
+            .get(resource)
+            .and_then(|data| data.get(attribute))
+        {
+            Some(serde_json::Value::String(text)) => Ok(text.clone()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(StartError::Resource {
+                what: format!("Fn::GetAtt {resource}.{attribute}"),
+                reason: "the custom resource's answer has no such Data".into(),
+            }),
+        };
+        for function in self.lambda.functions() {
+            // Lambda's limit holds for the values, not the placeholders.
+            let mut size = 0;
+            for (name, template_value) in &function.spec.environment {
+                size += name.len() + local_stack::replace_deferred(template_value, value)?.len();
+            }
+            if size > local_stack::MAX_ENVIRONMENT_BYTES {
+                return Err(StartError::Resource {
+                    what: function.spec.logical_id.clone(),
+                    reason: format!(
+                        "its environment variables take {size} bytes; Lambda allows {}",
+                        local_stack::MAX_ENVIRONMENT_BYTES
+                    ),
+                });
+            }
+            function.resolve_deferred(value)?;
+        }
+        Ok(())
     }
 
     /// The user pool's domain (its sign-in endpoints), locally.
@@ -694,14 +737,10 @@ fn function_environment(
     database_ca: &Path,
 ) -> BTreeMap<String, String> {
     let mut environment = function.environment.clone();
-    // The user pool's domain is served here: its AWS URL names the local one.
-    for pool in &stack.user_pools {
-        if let Some(url) = pool.domain_url(&stack.region) {
-            for value in environment.values_mut() {
-                if *value == url {
-                    value.clone_from(&endpoints.cognito);
-                }
-            }
+    let local_urls = local_urls(stack, &endpoints.cognito);
+    for value in environment.values_mut() {
+        if let Some(local) = local_urls.get(value.as_str()) {
+            value.clone_from(local);
         }
     }
     environment.extend(endpoints.variables());
@@ -725,6 +764,23 @@ fn function_environment(
         environment.insert(name.to_owned(), value);
     }
     environment
+}
+
+/// The URLs of the user pool that are served here: its domain and its keys
+/// (AWS URL → local URL). Values of the template that are exactly one of
+/// them name the local one.
+pub fn local_urls(stack: &LocalStack, sign_in: &str) -> BTreeMap<String, String> {
+    let mut urls = BTreeMap::new();
+    for pool in &stack.user_pools {
+        if let Some(domain) = pool.domain_url(&stack.region) {
+            urls.insert(domain, sign_in.to_owned());
+        }
+        urls.insert(
+            format!("{}/.well-known/jwks.json", pool.issuer),
+            format!("{sign_in}/{}/.well-known/jwks.json", pool.id),
+        );
+    }
+    urls
 }
 
 /// Which endpoint each of a function's service calls passes.

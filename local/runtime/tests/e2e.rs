@@ -504,3 +504,121 @@ async fn operators_sign_in_at_the_user_pools_domain() {
 
     harness.stop().await;
 }
+
+/// A request as an ALB with `authenticate-cognito` hands it to a Lambda
+/// target, with the access token it forwards.
+fn alb_event(method: &str, path: &str, access_token: Option<&str>, body: &str) -> Value {
+    let mut headers = serde_json::json!({
+        "host": "registry.example.org",
+        "content-type": "application/json",
+        "x-amzn-oidc-identity": "someone",
+    });
+    if let Some(token) = access_token {
+        headers["x-amzn-oidc-accesstoken"] = serde_json::json!(token);
+    }
+    serde_json::json!({
+        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/faces/0123456789abcdef"}},
+        "httpMethod": method, "path": path, "queryStringParameters": {},
+        "headers": headers, "body": body, "isBase64Encoded": false,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
+    let harness = Harness::start_with(|options| {
+        for (name, value) in [
+            ("EnableAlb", "true"),
+            ("AlbCertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+            ("AlbDomainName", "registry.example.org"),
+        ] {
+            options.parameters.insert(name.to_owned(), value.to_owned());
+        }
+    })
+    .await;
+    let pool = harness.runtime.user_pool().expect("a user pool").clone();
+    // The pool's keys reached the functions at deploy time, by the custom resource.
+    let faces = harness
+        .runtime
+        .lambda()
+        .function("FacesFunction")
+        .expect("faces")
+        .clone();
+    let keys: Value = serde_json::from_str(&faces.environment()["ALB_TOKEN_KEYS"]).expect("a JWKS");
+    let pool_keys = pool.tokens_for("any").jwks();
+    assert_eq!(keys["keys"][0]["kid"], pool_keys["keys"][0]["kid"]);
+    assert_eq!(keys["keys"][0]["n"], pool_keys["keys"][0]["n"]);
+    let alb_client = faces.environment()["ALB_TOKEN_CLIENT_ID"].clone();
+    assert!(
+        pool.client(&alb_client)
+            .expect("the ALB's client")
+            .generate_secret
+    );
+    // The public client also calls back to the ALB's origin.
+    let web_client = harness.runtime.tokens().audience().to_owned();
+    assert!(
+        pool.client(&web_client)
+            .unwrap()
+            .callback_urls
+            .contains(&"https://registry.example.org/faces".to_owned())
+    );
+
+    // What Cognito issues the ALB for a signed-in user, and what it forwards.
+    let token_for = |client: &str, group: &str| {
+        let groups = vec![group.to_owned()];
+        pool.tokens_for(client)
+            .access_token(
+                &user_pool::SignedIn {
+                    sub: "7d0c6b5a",
+                    username: "7d0c6b5a",
+                    email: Some("ada@example.org"),
+                    groups: &groups,
+                    client_id: client,
+                    scopes: &["openid".to_owned(), "email".to_owned()],
+                    auth_time: 0,
+                    origin_jti: "o",
+                },
+                Duration::from_secs(300),
+            )
+            .unwrap()
+    };
+    let status = |answer: &Value| answer["statusCode"].as_u64().unwrap_or_default();
+    let viewer = token_for(&alb_client, "viewers");
+    let listed = faces
+        .invoke(alb_event("GET", "/api/faces", Some(&viewer), ""))
+        .await
+        .unwrap();
+    assert_eq!(status(&listed), 200, "{listed}");
+    // Nothing unverified is trusted: no token, another client's, a forged one.
+    for token in [
+        None,
+        Some(token_for(&web_client, "admins")),
+        Some("forged.token.value".to_owned()),
+    ] {
+        let refused = faces
+            .invoke(alb_event("GET", "/api/faces", token.as_deref(), ""))
+            .await
+            .unwrap();
+        assert_eq!(status(&refused), 401, "{refused}");
+    }
+    // The groups decide, as through API Gateway.
+    let upload = harness
+        .runtime
+        .lambda()
+        .function("UploadFunction")
+        .expect("upload")
+        .clone();
+    let body = r#"{"lastname":"Lovelace","firstname":"Ada","contentType":"image/jpeg","contentLength":1000}"#;
+    let forbidden = upload
+        .invoke(alb_event("POST", "/api/uploads", Some(&viewer), body))
+        .await
+        .unwrap();
+    assert_eq!(status(&forbidden), 403, "{forbidden}");
+    let admin = token_for(&alb_client, "admins");
+    let created = upload
+        .invoke(alb_event("POST", "/api/uploads", Some(&admin), body))
+        .await
+        .unwrap();
+    assert_eq!(status(&created), 201, "{created}");
+
+    harness.stop().await;
+}

@@ -337,7 +337,7 @@ async fn each_permission_of_the_indexer_and_the_custom_resources_is_needed() {
     each_permission_is_needed(&[
         "IndexerFunction",
         "MigrateFunction",
-        "UserPoolClientFunction",
+        "UserPoolSetupFunction",
     ])
     .await;
 }

@@ -14,6 +14,41 @@ use crate::StackError;
 pub struct ResourceValues {
     pub reference: Option<Value>,
     pub attributes: BTreeMap<String, Value>,
+    /// A custom resource: its attributes are the `Data` of its answer,
+    /// known once it has run (see [`deferred_attribute`]).
+    pub deferred: bool,
+}
+
+const DEFERRED_OPEN: &str = "{{custom-resource:";
+const DEFERRED_CLOSE: &str = "}}";
+
+/// What `Fn::GetAtt` gives for an attribute of a custom resource before it
+/// has run: a placeholder the runtime replaces with the answer's value.
+pub fn deferred_attribute(resource: &str, attribute: &str) -> String {
+    format!("{DEFERRED_OPEN}{resource}.{attribute}{DEFERRED_CLOSE}")
+}
+
+/// `text` with each placeholder replaced by `value(resource, attribute)`.
+pub fn replace_deferred<E>(
+    text: &str,
+    mut value: impl FnMut(&str, &str) -> Result<String, E>,
+) -> Result<String, E> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(DEFERRED_OPEN) {
+        let after = &rest[start + DEFERRED_OPEN.len()..];
+        let Some(end) = after.find(DEFERRED_CLOSE) else {
+            break;
+        };
+        let Some((resource, attribute)) = after[..end].split_once('.') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&value(resource, attribute)?);
+        rest = &after[end + DEFERRED_CLOSE.len()..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Resolves intrinsic functions against a stack's values.
@@ -176,6 +211,9 @@ impl<'a> Resolver<'a> {
                 "Fn::GetAtt {resource}.{attribute}: no resource {resource}"
             ))
         })?;
+        if values.deferred {
+            return Ok(Value::String(deferred_attribute(resource, attribute)));
+        }
         values.attributes.get(attribute).cloned().ok_or_else(|| {
             StackError::Unsupported(format!(
                 "Fn::GetAtt {resource}.{attribute}: the local stack has no value for this attribute"
@@ -429,6 +467,7 @@ mod tests {
                 ResourceValues {
                     reference: Some(json!("photos")),
                     attributes: BTreeMap::from([("Arn".to_owned(), json!("arn:aws:s3:::photos"))]),
+                    deferred: false,
                 },
             );
             Self {
@@ -505,5 +544,29 @@ mod tests {
             .resolve(&json!({"Fn::ImportValue": "x"}))
             .unwrap_err();
         assert!(error.to_string().contains("Fn::ImportValue"), "{error}");
+    }
+}
+
+#[cfg(test)]
+mod deferred_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_replaced_by_the_answers_values() {
+        let text = format!(
+            "keys={} and {}",
+            deferred_attribute("Keys", "Jwks"),
+            deferred_attribute("Other", "A")
+        );
+        let replaced = replace_deferred(&text, |resource, attribute| {
+            Ok::<_, ()>(format!("<{resource}/{attribute}>"))
+        })
+        .unwrap();
+        assert_eq!(replaced, "keys=<Keys/Jwks> and <Other/A>");
+        assert_eq!(
+            replace_deferred("plain", |_, _| Err::<String, ()>(())).unwrap(),
+            "plain"
+        );
+        assert!(replace_deferred(&text, |_, _| Err::<String, &str>("missing")).is_err());
     }
 }

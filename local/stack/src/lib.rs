@@ -18,7 +18,7 @@ mod intrinsics;
 mod model;
 mod yaml;
 
-pub use intrinsics::{Resolver, ResourceValues};
+pub use intrinsics::{Resolver, ResourceValues, deferred_attribute, replace_deferred};
 pub use model::*;
 pub use yaml::parse_template;
 

@@ -366,7 +366,7 @@ const RESERVED_VARIABLES: &[&str] = &[
     "LAMBDA_RUNTIME_DIR",
 ];
 /// Lambda's limit on the total size of a function's variables.
-const MAX_ENVIRONMENT_BYTES: usize = 4096;
+pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
 
 impl LocalStack {
     pub fn load(path: &Path, settings: &StackSettings) -> Result<Self, StackError> {
@@ -806,6 +806,11 @@ impl<'t> Builder<'t> {
                         "ProviderName",
                         json!(format!("cognito-idp.{region}.amazonaws.com/{pool}")),
                     );
+                    attr(
+                        &mut v,
+                        "ProviderURL",
+                        json!(format!("https://cognito-idp.{region}.amazonaws.com/{pool}")),
+                    );
                     v.reference = Some(json!(pool));
                 }
                 // Ref gives the domain prefix.
@@ -821,6 +826,15 @@ impl<'t> Builder<'t> {
                 }
                 "AWS::Cognito::UserPoolClient" => {
                     v.reference = Some(json!(suffix(stack, logical_id, 26)))
+                }
+                kind if kind.starts_with("Custom::")
+                    || kind == "AWS::CloudFormation::CustomResource" =>
+                {
+                    v.deferred = true;
+                    v.reference = Some(json!(format!(
+                        "{logical_id}-{}",
+                        suffix(stack, logical_id, 12)
+                    )));
                 }
                 "AWS::Logs::LogGroup" => {
                     let name = self.physical_name(logical_id, resource, "LogGroupName", 512)?;

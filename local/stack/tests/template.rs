@@ -43,6 +43,7 @@ fn routes_come_from_the_functions_http_api_events() {
     let expected = [
         ("GET", "/api/faces", "faces", true),
         ("GET", "/api/faces/{id}", "faces", true),
+        ("GET", "/auth/config", "faces", false),
         ("GET", "/faces", "faces", false),
         ("GET", "/healthz", "health", false),
         ("GET", "/upload", "upload", false),

@@ -1,4 +1,4 @@
-//! `user-pool-client`: gives the operators' app client its settings once the
+//! `user-pool-setup`: gives the operators' app client its settings once the
 //! API exists (its callback URLs name the API's origin), as a
 //! CloudFormation custom resource.
 
@@ -8,7 +8,7 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let aws = registry_adapters::aws::config_loader().load().await;
-    let function = registry_wiring::user_pool_client(&aws, reqwest::Client::new());
+    let function = registry_wiring::user_pool_setup(&aws, reqwest::Client::new());
     let function = &function;
     run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move { function.handle(&event.payload).await },
