@@ -13,6 +13,7 @@
 mod access;
 mod authorize;
 mod identity;
+pub mod json_api;
 mod policy;
 pub mod sigv4;
 

@@ -23,11 +23,12 @@ use std::time::SystemTime;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
-use local_iam::sigv4::{self, Scope, SignatureError};
+use local_iam::json_api::{self, JsonError};
+use local_iam::sigv4::{self, Scope};
 use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -389,51 +390,10 @@ struct DescribeSecretRequest {
     secret_id: String,
 }
 
-/// An error in the AWS JSON 1.1 shape.
-#[derive(Debug)]
-struct ApiError {
-    kind: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    fn status(&self) -> StatusCode {
-        match self.kind {
-            "InternalServiceError" => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-}
-
-impl From<SignatureError> for ApiError {
-    fn from(error: SignatureError) -> Self {
-        let kind = error.type_name();
-        Self::new(kind, error.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({"__type": self.kind, "message": self.message}).to_string();
-        let mut response = (self.status(), body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        response
-    }
-}
+type ApiError = JsonError;
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new("InvalidRequestException", format!("Invalid request: {e}")))
+    json_api::parse(body, "InvalidRequestException")
 }
 
 async fn handle(
@@ -443,12 +403,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let operation = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix(TARGET_PREFIX))
-        .unwrap_or_default()
-        .to_owned();
+    let operation = json_api::operation(&headers, TARGET_PREFIX);
     let result = (|| {
         let scope = Scope {
             service: "secretsmanager",
@@ -472,15 +427,5 @@ async fn handle(
             )),
         }
     })();
-    match result {
-        Ok(value) => {
-            let mut response = (StatusCode::OK, value.to_string()).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.1"),
-            );
-            response
-        }
-        Err(error) => error.into_response(),
-    }
+    json_api::answer(result).into_response()
 }

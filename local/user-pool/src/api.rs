@@ -15,8 +15,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use local_iam::sigv4::{self, Scope, SignatureError};
+use http::{HeaderMap, Method, Uri};
+use local_iam::json_api::{self, JsonError};
+use local_iam::sigv4::{self, Scope};
 use local_iam::{AuthorizeError, Call, Conditions, Identity};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -29,43 +30,7 @@ pub(crate) fn router() -> Router<Arc<UserPool>> {
     Router::new().route("/", post(handle))
 }
 
-#[derive(Debug)]
-struct ApiError {
-    kind: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl From<SignatureError> for ApiError {
-    fn from(error: SignatureError) -> Self {
-        Self::new(error.type_name(), error.to_string())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = if self.kind == "InternalErrorException" {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        let body = json!({"__type": self.kind, "message": self.message}).to_string();
-        let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        response
-    }
-}
+type ApiError = JsonError;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -181,8 +146,7 @@ fn valid_redirect(url: &str) -> bool {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new("InvalidParameterException", format!("Invalid request: {e}")))
+    json_api::parse(body, "InvalidParameterException")
 }
 
 async fn handle(
@@ -192,12 +156,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let operation = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix(TARGET_PREFIX))
-        .unwrap_or_default()
-        .to_owned();
+    let operation = json_api::operation(&headers, TARGET_PREFIX);
     let result = (|| {
         let scope = Scope {
             service: "cognito-idp",
@@ -221,15 +180,5 @@ async fn handle(
             )),
         }
     })();
-    match result {
-        Ok(value) => {
-            let mut response = (StatusCode::OK, value.to_string()).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-amz-json-1.1"),
-            );
-            response
-        }
-        Err(error) => error.into_response(),
-    }
+    json_api::answer(result).into_response()
 }

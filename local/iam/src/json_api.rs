@@ -1,0 +1,109 @@
+//! The AWS JSON 1.1 protocol as the local services speak it: the operation
+//! named by `X-Amz-Target`, and answers and errors in its shape
+//! (`{"__type": ..., "message": ...}`).
+
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::sigv4::SignatureError;
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// An error answer: its `__type` and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl JsonError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The service's own faults are 500; the caller's 400.
+    pub fn status(&self) -> StatusCode {
+        if self.kind.starts_with("Internal") {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
+impl From<SignatureError> for JsonError {
+    fn from(error: SignatureError) -> Self {
+        Self::new(error.type_name(), error.to_string())
+    }
+}
+
+/// The operation of a request: its `X-Amz-Target` after the service's
+/// prefix (`secretsmanager.`, `AWSCognitoIdentityProviderService.`).
+pub fn operation(headers: &HeaderMap, prefix: &str) -> String {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix(prefix))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A request body, or `invalid` (the service's name for a bad request).
+pub fn parse<T: DeserializeOwned>(body: &[u8], invalid: &'static str) -> Result<T, JsonError> {
+    serde_json::from_slice(body)
+        .map_err(|e| JsonError::new(invalid, format!("Invalid request: {e}")))
+}
+
+/// The answer to a request.
+pub fn answer(result: Result<Value, JsonError>) -> http::Response<String> {
+    let (status, body) = match result {
+        Ok(value) => (StatusCode::OK, value.to_string()),
+        Err(error) => (
+            error.status(),
+            json!({"__type": error.kind, "message": error.message}).to_string(),
+        ),
+    };
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_and_errors_have_the_protocols_shape() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amz-target", HeaderValue::from_static("svc.GetThing"));
+        assert_eq!(operation(&headers, "svc."), "GetThing");
+        assert_eq!(operation(&headers, "other."), "");
+        let error = answer(Err(JsonError::new("ResourceNotFoundException", "gone")));
+        assert_eq!(error.status(), 400);
+        assert_eq!(
+            error.body(),
+            r#"{"__type":"ResourceNotFoundException","message":"gone"}"#
+        );
+        assert_eq!(
+            answer(Err(JsonError::new("InternalServiceError", "x"))).status(),
+            500
+        );
+        let ok = answer(Ok(json!({"a": 1})));
+        assert_eq!(
+            (
+                ok.status(),
+                ok.headers()[header::CONTENT_TYPE].to_str().unwrap()
+            ),
+            (StatusCode::OK, CONTENT_TYPE)
+        );
+        let bad: Result<Value, _> = parse(b"{", "InvalidParameterException");
+        assert_eq!(bad.unwrap_err().kind, "InvalidParameterException");
+    }
+}
