@@ -176,8 +176,17 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
 
   await page.fill("#lastname", "Obama");
   await page.fill("#firstname", "Barack");
-  await page.setInputFiles("#photo", path.join(imagesDir, "obama.jpg"));
+  // The photo is dropped on the form, as from a file manager.
+  const photoBytes = (await readFile(path.join(imagesDir, "obama.jpg"))).toString("base64");
+  const dropped = await page.evaluateHandle((base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], "obama.jpg", { type: "image/jpeg" }));
+    return transfer;
+  }, photoBytes);
+  await page.dispatchEvent("#drop", "drop", { dataTransfer: dropped });
   await page.locator("#preview").waitFor({ state: "visible" });
+  assert.equal(await page.evaluate(() => document.getElementById("photo").files[0].name), "obama.jpg");
   assert.ok(await page.evaluate(() => document.getElementById("preview").naturalWidth > 0), "the preview shows the photo");
   await page.click("#submit");
   await page.locator("#status", { hasText: "indexed" }).waitFor({ timeout: 60_000 });

@@ -408,9 +408,7 @@ fn print_banner(
         state.operator_credentials().display()
     );
     if !first_users.is_empty() {
-        println!(
-            "First users of the pool (each password is in the file named, readable by you only):"
-        );
+        println!("First users (each password is in the file named, readable by you only):");
         for (email, file) in first_users {
             println!("  {email}  {}", file.display());
         }
@@ -453,28 +451,30 @@ async fn invoke(state: StatePaths, stack: &StackArgs, args: InvokeArgs) -> Resul
 }
 
 /// The first users of an empty pool: an admin and a viewer, each with a
-/// generated password written to a file of its own (mode 600).
+/// generated password written to a file of its own (mode 600). Returns the
+/// first users whose password files are still there (shown at every start).
 fn first_users(
     state: &StatePaths,
     pool: &registry_local::UserPool,
 ) -> Result<Vec<(String, PathBuf)>, CliError> {
-    if !pool.users().is_empty() {
-        return Ok(Vec::new());
-    }
     let folder = state.first_passwords(pool.id());
-    let mut created = Vec::new();
-    for (email, group) in [
+    let first = [
         ("admin@registry.local", Group::Admins),
         ("viewer@registry.local", Group::Viewers),
-    ] {
-        let password = pool.users().policy().generate();
-        let file = folder.join(email);
-        registry_local::write_private(&file, password.as_bytes())?;
-        pool.users()
-            .add(email, &[group.as_str().to_owned()], &password, true)?;
-        created.push((email.to_owned(), file));
+    ];
+    if pool.users().is_empty() {
+        for (email, group) in first {
+            let password = pool.users().policy().generate();
+            registry_local::write_private(&folder.join(email), password.as_bytes())?;
+            pool.users()
+                .add(email, &[group.as_str().to_owned()], &password, true)?;
+        }
     }
-    Ok(created)
+    Ok(first
+        .iter()
+        .map(|(email, _)| ((*email).to_owned(), folder.join(email)))
+        .filter(|(_, file)| file.is_file())
+        .collect())
 }
 
 fn users(state: &StatePaths, stack: &StackArgs, action: UserAction) -> Result<(), CliError> {

@@ -33,6 +33,16 @@ pub enum UserStatus {
     ForceChangePassword,
 }
 
+impl std::fmt::Display for UserStatus {
+    /// As Cognito names it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UserStatus::Confirmed => "CONFIRMED",
+            UserStatus::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
     #[error("{path}: {source}")]
