@@ -145,10 +145,7 @@ fn authorize(
 ) -> Result<(), ApiError> {
     let resource = engine.arn(collection.unwrap_or("*"));
     let action = format!("rekognition:{operation}");
-    let conditions = Conditions::new()
-        .boolean("aws:SecureTransport", true)
-        .string("aws:PrincipalArn", caller.role_arn.clone())
-        .string("aws:PrincipalAccount", caller.account.clone());
+    let conditions = Conditions::of_caller(caller);
     let call = Call {
         caller,
         action: &action,

@@ -2,11 +2,14 @@
 //! named by `X-Amz-Target`, and answers and errors in its shape
 //! (`{"__type": ..., "message": ...}`).
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use std::time::SystemTime;
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::sigv4::SignatureError;
+use crate::sigv4::{self, Scope, SignatureError};
+use crate::{Identity, KeyRing};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
@@ -43,7 +46,7 @@ impl From<SignatureError> for JsonError {
 
 /// The operation of a request: its `X-Amz-Target` after the service's
 /// prefix (`secretsmanager.`, `AWSCognitoIdentityProviderService.`).
-pub fn operation(headers: &HeaderMap, prefix: &str) -> String {
+fn operation(headers: &HeaderMap, prefix: &str) -> String {
     headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -58,8 +61,41 @@ pub fn parse<T: DeserializeOwned>(body: &[u8], invalid: &'static str) -> Result<
         .map_err(|e| JsonError::new(invalid, format!("Invalid request: {e}")))
 }
 
+/// A request to a service of the protocol, as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+/// Answers `request`: its signer (SigV4, by `keys` and `scope`), then
+/// `dispatch` with the operation its `X-Amz-Target` names after `prefix`.
+pub fn respond(
+    keys: &KeyRing,
+    scope: Scope<'_>,
+    prefix: &str,
+    request: Request<'_>,
+    dispatch: impl FnOnce(&str, &Identity) -> Result<Value, JsonError>,
+) -> http::Response<String> {
+    let operation = operation(request.headers, prefix);
+    let result = sigv4::verify(
+        keys,
+        scope,
+        request.method,
+        request.uri,
+        request.headers,
+        request.body,
+        SystemTime::now(),
+    )
+    .map_err(JsonError::from)
+    .and_then(|caller| dispatch(&operation, &caller));
+    answer(result)
+}
+
 /// The answer to a request.
-pub fn answer(result: Result<Value, JsonError>) -> http::Response<String> {
+fn answer(result: Result<Value, JsonError>) -> http::Response<String> {
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value.to_string()),
         Err(error) => (

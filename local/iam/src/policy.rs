@@ -44,6 +44,16 @@ impl Conditions {
         Self::default()
     }
 
+    /// What every call to a local service carries: the caller's role and
+    /// account, and TLS (the services' plain HTTP on loopback stands in for
+    /// AWS's HTTPS endpoints).
+    pub fn of_caller(caller: &crate::Identity) -> Self {
+        Self::new()
+            .boolean("aws:SecureTransport", true)
+            .string("aws:PrincipalArn", caller.role_arn.clone())
+            .string("aws:PrincipalAccount", caller.account.clone())
+    }
+
     #[must_use]
     pub fn string(mut self, key: &str, value: impl Into<String>) -> Self {
         self.0

@@ -84,11 +84,8 @@ impl StoreAccess {
             .is_some_and(|q| q.contains("X-Amz-Signature="));
         // The local store serves plain HTTP on loopback; it stands in for
         // the HTTPS endpoint the SDKs and browsers use in AWS.
-        let mut conditions = Conditions::new()
-            .boolean("aws:SecureTransport", true)
+        let mut conditions = Conditions::of_caller(&identity)
             .number("s3:TlsVersion", 1.3)
-            .string("aws:PrincipalArn", identity.role_arn.clone())
-            .string("aws:PrincipalAccount", identity.account.clone())
             .string("s3:signatureversion", "AWS4-HMAC-SHA256")
             .string(
                 "s3:authType",

@@ -18,7 +18,6 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
 use local_iam::json_api::{self, JsonError};
-use local_iam::sigv4::{self, Scope};
+use local_iam::sigv4::Scope;
 use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -284,20 +283,13 @@ impl SecretsManager {
         }))
     }
 
-    fn conditions(caller: &Identity) -> Conditions {
-        Conditions::new()
-            .boolean("aws:SecureTransport", true)
-            .string("aws:PrincipalArn", caller.role_arn.clone())
-            .string("aws:PrincipalAccount", caller.account.clone())
-    }
-
     fn authorize(
         &self,
         caller: &Identity,
         action: &str,
         spec: &SecretSpec,
     ) -> Result<(), ApiError> {
-        let conditions = Self::conditions(caller);
+        let conditions = Conditions::of_caller(caller);
         let call = Call {
             caller,
             action,
@@ -315,7 +307,7 @@ impl SecretsManager {
         let Some(key) = &spec.kms_key else {
             return Ok(());
         };
-        let conditions = Self::conditions(caller)
+        let conditions = Conditions::of_caller(caller)
             .string(
                 "kms:ViaService",
                 format!("secretsmanager.{}.amazonaws.com", self.region),
@@ -403,29 +395,29 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let operation = json_api::operation(&headers, TARGET_PREFIX);
-    let result = (|| {
-        let scope = Scope {
-            service: "secretsmanager",
-            region: &manager.region,
-        };
-        let caller = sigv4::verify(
-            &manager.access.keys,
-            scope,
-            &method,
-            &uri,
-            &headers,
-            &body,
-            SystemTime::now(),
-        )?;
-        match operation.as_str() {
-            "GetSecretValue" => manager.get_secret_value(&caller, &parse(&body)?),
-            "DescribeSecret" => manager.describe_secret(&caller, &parse(&body)?),
+    let scope = Scope {
+        service: "secretsmanager",
+        region: &manager.region,
+    };
+    let request = json_api::Request {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    json_api::respond(
+        &manager.access.keys,
+        scope,
+        TARGET_PREFIX,
+        request,
+        |operation, caller| match operation {
+            "GetSecretValue" => manager.get_secret_value(caller, &parse(&body)?),
+            "DescribeSecret" => manager.describe_secret(caller, &parse(&body)?),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("Operation {other:?} is not supported by this endpoint"),
             )),
-        }
-    })();
-    json_api::answer(result).into_response()
+        },
+    )
+    .into_response()
 }

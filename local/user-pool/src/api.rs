@@ -8,7 +8,6 @@
 //! (docs.aws.amazon.com/cognito/latest/developerguide/cognito-user-pool-updating.html).
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderMap, Method, Uri};
 use local_iam::json_api::{self, JsonError};
-use local_iam::sigv4::{self, Scope};
+use local_iam::sigv4::Scope;
 use local_iam::{AuthorizeError, Call, Conditions, Identity};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,10 +40,7 @@ struct ClientRef {
 
 impl UserPool {
     fn authorize(&self, caller: &Identity, action: &str) -> Result<(), ApiError> {
-        let conditions = Conditions::new()
-            .boolean("aws:SecureTransport", true)
-            .string("aws:PrincipalArn", caller.role_arn.clone())
-            .string("aws:PrincipalAccount", caller.account.clone());
+        let conditions = Conditions::of_caller(caller);
         let call = Call {
             caller,
             action,
@@ -156,29 +152,29 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let operation = json_api::operation(&headers, TARGET_PREFIX);
-    let result = (|| {
-        let scope = Scope {
-            service: "cognito-idp",
-            region: &pool.spec.region,
-        };
-        let caller = sigv4::verify(
-            &pool.access.keys,
-            scope,
-            &method,
-            &uri,
-            &headers,
-            &body,
-            SystemTime::now(),
-        )?;
-        match operation.as_str() {
-            "DescribeUserPoolClient" => pool.describe_user_pool_client(&caller, &body),
-            "UpdateUserPoolClient" => pool.update_user_pool_client(&caller, &body),
+    let scope = Scope {
+        service: "cognito-idp",
+        region: &pool.spec.region,
+    };
+    let request = json_api::Request {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    json_api::respond(
+        &pool.access.keys,
+        scope,
+        TARGET_PREFIX,
+        request,
+        |operation, caller| match operation {
+            "DescribeUserPoolClient" => pool.describe_user_pool_client(caller, &body),
+            "UpdateUserPoolClient" => pool.update_user_pool_client(caller, &body),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("Operation {other:?} is not supported by the local user pool"),
             )),
-        }
-    })();
-    json_api::answer(result).into_response()
+        },
+    )
+    .into_response()
 }
