@@ -120,6 +120,7 @@ pub struct UserPool {
     spec: PoolSpec,
     clients: RwLock<BTreeMap<String, ClientSettings>>,
     users: Users,
+    /// The pool's signing key (its JWKS); see `tokens_for`.
     tokens: TokenAuthority,
     grants: Mutex<Grants>,
     access: Access,
@@ -156,8 +157,8 @@ impl UserPool {
             spec.groups.clone(),
             spec.password_policy.clone(),
         )?;
-        let audience = spec.clients.keys().next().cloned().unwrap_or_default();
-        let tokens = TokenAuthority::from_pem(signing_key)?.for_authorizer(&spec.issuer, &audience);
+        // Its issuer and audience are set per client, in `tokens_for`.
+        let tokens = TokenAuthority::from_pem(signing_key)?;
         Ok(Self {
             clients: RwLock::new(spec.clients.clone()),
             spec,

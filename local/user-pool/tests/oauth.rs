@@ -199,6 +199,34 @@ async fn token_request(pool: &Pool, fields: &[(&str, &str)]) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
+/// Exchanges `code` (with its PKCE verifier) for tokens.
+async fn exchange(pool: &Pool, code: &str, verifier: &str) -> (u16, Value) {
+    token_request(
+        pool,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT),
+            ("code", code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+/// Exchanges a refresh token for tokens.
+async fn refresh(pool: &Pool, client: &str, refresh_token: &str) -> (u16, Value) {
+    token_request(
+        pool,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", client),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_code_flow_with_pkce_issues_cognito_tokens() {
     let pool = start(user_pool::CODE_LIFETIME).await;
@@ -231,17 +259,7 @@ async fn the_code_flow_with_pkce_issues_cognito_tokens() {
     assert!(tokens.refresh_token().is_some());
 
     // The code is spent: replayed, it gives nothing.
-    let (status, body) = token_request(
-        &pool,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", CLIENT),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", "x".repeat(43).as_str()),
-        ],
-    )
-    .await;
+    let (status, body) = exchange(&pool, &code, "x".repeat(43).as_str()).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -253,16 +271,8 @@ async fn the_code_flow_with_pkce_issues_cognito_tokens() {
     assert!(location(&again).starts_with(CALLBACK));
 
     // The refresh token gives new tokens (and no new refresh token), until revoked.
-    let refresh = tokens.refresh_token().unwrap().secret().clone();
-    let (status, body) = token_request(
-        &pool,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", CLIENT),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
+    let refresh_token = tokens.refresh_token().unwrap().secret().clone();
+    let (status, body) = refresh(&pool, CLIENT, &refresh_token).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["id_token"].is_string() && body["access_token"].is_string());
     assert!(body.get("refresh_token").is_none());
@@ -291,21 +301,13 @@ async fn the_code_flow_with_pkce_issues_cognito_tokens() {
         access_revoke.json::<Value>().await.unwrap()["error"],
         "unsupported_token_type"
     );
-    assert_eq!(revoke(refresh.clone()).await.status(), 200);
+    assert_eq!(revoke(refresh_token.clone()).await.status(), 200);
     assert_eq!(
-        revoke(refresh.clone()).await.status(),
+        revoke(refresh_token.clone()).await.status(),
         200,
         "revoking twice is not an error"
     );
-    let (status, body) = token_request(
-        &pool,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", CLIENT),
-            ("refresh_token", &refresh),
-        ],
-    )
-    .await;
+    let (status, body) = refresh(&pool, CLIENT, &refresh_token).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -474,17 +476,7 @@ async fn bad_sign_ins_and_bad_exchanges_issue_nothing() {
             "{fields:?}"
         );
         assert!(body.get("access_token").is_none());
-        let (status, body) = token_request(
-            &pool,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", CLIENT),
-                ("code", &code),
-                ("redirect_uri", CALLBACK),
-                ("code_verifier", good.secret()),
-            ],
-        )
-        .await;
+        let (status, body) = exchange(&pool, &code, good.secret()).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_grant")),
@@ -497,15 +489,7 @@ async fn bad_sign_ins_and_bad_exchanges_issue_nothing() {
         (status, body["error"].as_str()),
         (400, Some("unsupported_grant_type"))
     );
-    let (status, body) = token_request(
-        &pool,
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", "other"),
-            ("refresh_token", "x"),
-        ],
-    )
-    .await;
+    let (status, body) = refresh(&pool, "other", "x").await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_client"))
@@ -518,17 +502,7 @@ async fn an_expired_code_is_refused() {
     let browser = browser();
     let (code, verifier) = code_for_admin(&browser, &pool).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let (status, body) = token_request(
-        &pool,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", CLIENT),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .await;
+    let (status, body) = exchange(&pool, &code, verifier.secret()).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))
@@ -589,17 +563,7 @@ async fn a_new_user_sets_a_password_at_the_first_sign_in() {
         .await
         .unwrap();
     let code = query_of(&location(&done))["code"].clone();
-    let (status, body) = token_request(
-        &pool,
-        &[
-            ("grant_type", "authorization_code"),
-            ("client_id", CLIENT),
-            ("code", &code),
-            ("redirect_uri", CALLBACK),
-            ("code_verifier", verifier.secret()),
-        ],
-    )
-    .await;
+    let (status, body) = exchange(&pool, &code, verifier.secret()).await;
     assert_eq!(status, 200, "{body}");
     let claims = pool
         .pool
