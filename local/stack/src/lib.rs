@@ -9,11 +9,13 @@
 //! the local runtime needs: each function's environment, timeout, policies,
 //! routes and asynchronous invocation settings; the buckets with their
 //! policies, keys, CORS rules and notifications; keys and their policies;
-//! secrets; VPC endpoints and their policies; custom resources.
+//! secrets; VPC endpoints and their policies; custom resources; the
+//! optional load balancer's listeners, rules and Lambda target groups.
 //!
 //! Anything the template uses that cannot stand locally is an error that
 //! names it, never a silent guess.
 
+pub mod elb;
 mod intrinsics;
 mod model;
 mod yaml;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::StackError;
+use crate::elb::{self, LambdaPermission, Listener, ListenerRule, LoadBalancer, TargetGroup};
 use crate::intrinsics::{Resolver, ResourceValues, scalar};
 use crate::yaml::parse_template;
 
@@ -62,6 +63,9 @@ pub struct LocalStack {
     pub subnet_route_tables: BTreeMap<String, String>,
     pub custom_resources: Vec<CustomResource>,
     pub user_pools: Vec<UserPool>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub target_groups: Vec<TargetGroup>,
+    pub lambda_permissions: Vec<LambdaPermission>,
 }
 
 /// A Lambda function (`AWS::Serverless::Function`, Globals applied).
@@ -452,6 +456,74 @@ fn suffix(stack: &str, name: &str, length: usize) -> String {
         .take(length)
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect()
+}
+
+/// Rules go to their listener (by priority, which ELB keeps unique per
+/// listener), listeners to their load balancer.
+fn attach_listeners(
+    stack: &mut LocalStack,
+    mut listeners: Vec<Listener>,
+    mut rules: Vec<ListenerRule>,
+) -> Result<(), StackError> {
+    rules.sort_by_key(|r| r.priority);
+    for rule in rules {
+        let listener = listeners
+            .iter_mut()
+            .find(|l| l.arn == rule.listener_arn)
+            .ok_or_else(|| StackError::Resource {
+                resource: rule.logical_id.clone(),
+                reason: format!("no listener {} in the stack", rule.listener_arn),
+            })?;
+        if let Some(other) = listener.rules.iter().find(|r| r.priority == rule.priority) {
+            return Err(StackError::Resource {
+                resource: rule.logical_id.clone(),
+                reason: format!(
+                    "priority {} is already {}'s (ELB: PriorityInUse)",
+                    rule.priority, other.logical_id
+                ),
+            });
+        }
+        listener.rules.push(rule);
+    }
+    for listener in listeners {
+        let balancer = stack
+            .load_balancers
+            .iter_mut()
+            .find(|b| b.arn == listener.load_balancer_arn)
+            .ok_or_else(|| StackError::Resource {
+                resource: listener.logical_id.clone(),
+                reason: format!(
+                    "no load balancer {} in the stack",
+                    listener.load_balancer_arn
+                ),
+            })?;
+        balancer.listeners.push(listener);
+    }
+    Ok(())
+}
+
+/// 16 hexadecimal digits, as in ELB's ARNs.
+fn hex_id(stack: &str, name: &str) -> String {
+    uuid_like(stack, name).replace('-', "")[..16].to_owned()
+}
+
+/// A load balancer's or target group's name: its `Name`, or one made of the
+/// stack's name and a suffix (ELB: at most 32 characters, letters, digits
+/// and hyphens, not ending with a hyphen).
+fn elb_name(stack: &str, logical_id: &str, resource: &Value) -> String {
+    if let Some(name) = resource.pointer("/Properties/Name").and_then(Value::as_str) {
+        return name.to_owned();
+    }
+    let prefix: String = stack
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(19)
+        .collect();
+    format!(
+        "{}-{}",
+        prefix.trim_matches('-'),
+        suffix(stack, logical_id, 12)
+    )
 }
 
 fn uuid_like(stack: &str, name: &str) -> String {
@@ -852,6 +924,63 @@ impl<'t> Builder<'t> {
                     attr(&mut v, "TopicName", json!(name));
                     v.reference = Some(json!(format!("arn:aws:sns:{region}:{account}:{name}")));
                 }
+                "AWS::ElasticLoadBalancingV2::LoadBalancer" => {
+                    let name = elb_name(stack, logical_id, resource);
+                    let hex = hex_id(stack, logical_id);
+                    let arn = format!(
+                        "arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/app/{name}/{hex}"
+                    );
+                    let digits: String = hex.chars().filter(char::is_ascii_digit).collect();
+                    attr(
+                        &mut v,
+                        "DNSName",
+                        json!(format!("{name}-{digits}.{region}.elb.amazonaws.com")),
+                    );
+                    attr(
+                        &mut v,
+                        "LoadBalancerFullName",
+                        json!(format!("app/{name}/{hex}")),
+                    );
+                    attr(&mut v, "LoadBalancerName", json!(name));
+                    attr(&mut v, "LoadBalancerArn", json!(arn));
+                    v.reference = Some(json!(arn));
+                }
+                "AWS::ElasticLoadBalancingV2::TargetGroup" => {
+                    let name = elb_name(stack, logical_id, resource);
+                    let hex = hex_id(stack, logical_id);
+                    let arn = format!(
+                        "arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}/{hex}"
+                    );
+                    attr(
+                        &mut v,
+                        "TargetGroupFullName",
+                        json!(format!("targetgroup/{name}/{hex}")),
+                    );
+                    attr(&mut v, "TargetGroupName", json!(name));
+                    attr(&mut v, "TargetGroupArn", json!(arn));
+                    v.reference = Some(json!(arn));
+                }
+                // A listener's and a rule's ARNs name their load balancer;
+                // here they carry ids of their own, which nothing parses.
+                "AWS::ElasticLoadBalancingV2::Listener" => {
+                    let arn = format!(
+                        "arn:aws:elasticloadbalancing:{region}:{account}:listener/app/{}/{}",
+                        suffix(stack, logical_id, 12),
+                        hex_id(stack, logical_id)
+                    );
+                    attr(&mut v, "ListenerArn", json!(arn));
+                    v.reference = Some(json!(arn));
+                }
+                "AWS::ElasticLoadBalancingV2::ListenerRule" => {
+                    let arn = format!(
+                        "arn:aws:elasticloadbalancing:{region}:{account}:listener-rule/app/{}/{}",
+                        suffix(stack, logical_id, 12),
+                        hex_id(stack, logical_id)
+                    );
+                    attr(&mut v, "RuleArn", json!(arn));
+                    attr(&mut v, "IsDefault", json!("false"));
+                    v.reference = Some(json!(arn));
+                }
                 "AWS::EC2::VPC" => v.reference = Some(json!(id("vpc"))),
                 "AWS::EC2::Subnet" => v.reference = Some(json!(id("subnet"))),
                 "AWS::EC2::RouteTable" => v.reference = Some(json!(id("rtb"))),
@@ -898,11 +1027,18 @@ impl<'t> Builder<'t> {
             subnet_route_tables: BTreeMap::new(),
             custom_resources: Vec::new(),
             user_pools: Vec::new(),
+            load_balancers: Vec::new(),
+            target_groups: Vec::new(),
+            lambda_permissions: Vec::new(),
         };
         let mut bucket_policies: BTreeMap<String, Value> = BTreeMap::new();
         let mut aliases: Vec<(String, String)> = Vec::new();
         // Clients, groups and domains name their pool; attached after the loop.
         let mut pool_parts: Vec<(String, PoolPart)> = Vec::new();
+        // Rules name their listener, listeners their load balancer.
+        let mut listeners: Vec<Listener> = Vec::new();
+        let mut rules: Vec<ListenerRule> = Vec::new();
+        let text = |value: Option<Value>| value.and_then(|v| v.as_str().map(str::to_owned));
         for (logical_id, resource) in self.resources {
             if !self.exists(resource)? {
                 continue;
@@ -1132,6 +1268,98 @@ impl<'t> Builder<'t> {
                         .unwrap_or_default();
                     pool_parts.push((pool, PoolPart::Domain(reference())));
                 }
+                "AWS::ElasticLoadBalancingV2::LoadBalancer" => {
+                    let kind = text(resolve("Type")?).unwrap_or_else(|| "application".into());
+                    if kind != "application" {
+                        return Err(StackError::Unsupported(format!(
+                            "{logical_id}: a load balancer of type {kind}"
+                        )));
+                    }
+                    stack.load_balancers.push(LoadBalancer {
+                        logical_id: logical_id.clone(),
+                        arn: reference(),
+                        dns_name: attribute("DNSName"),
+                        listeners: Vec::new(),
+                    });
+                }
+                "AWS::ElasticLoadBalancingV2::Listener" => {
+                    let port = resolve("Port")?
+                        .and_then(|v| scalar(&v, "Port").ok())
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .ok_or_else(|| {
+                            in_resource(StackError::Invalid("Port must be 1 to 65535".into()))
+                        })?;
+                    listeners.push(Listener {
+                        logical_id: logical_id.clone(),
+                        arn: reference(),
+                        load_balancer_arn: text(resolve("LoadBalancerArn")?).unwrap_or_default(),
+                        port,
+                        protocol: text(resolve("Protocol")?).unwrap_or_else(|| "HTTP".into()),
+                        default_actions: elb::actions(
+                            resolve("DefaultActions")?.as_ref(),
+                            logical_id,
+                        )
+                        .map_err(in_resource)?,
+                        rules: Vec::new(),
+                    });
+                }
+                "AWS::ElasticLoadBalancingV2::ListenerRule" => {
+                    // ELB: priorities are 1 to 50000.
+                    let priority = resolve("Priority")?
+                        .and_then(|v| scalar(&v, "Priority").ok())
+                        .and_then(|p| p.parse::<u32>().ok())
+                        .filter(|p| (1..=50_000).contains(p))
+                        .ok_or_else(|| {
+                            in_resource(StackError::Invalid("Priority must be 1 to 50000".into()))
+                        })?;
+                    rules.push(ListenerRule {
+                        logical_id: logical_id.clone(),
+                        listener_arn: text(resolve("ListenerArn")?).unwrap_or_default(),
+                        priority,
+                        path_patterns: elb::path_patterns(
+                            resolve("Conditions")?.as_ref(),
+                            logical_id,
+                        )
+                        .map_err(in_resource)?,
+                        actions: elb::actions(resolve("Actions")?.as_ref(), logical_id)
+                            .map_err(in_resource)?,
+                    });
+                }
+                "AWS::ElasticLoadBalancingV2::TargetGroup" => {
+                    let kind = text(resolve("TargetType")?).unwrap_or_else(|| "instance".into());
+                    if kind != "lambda" {
+                        return Err(StackError::Unsupported(format!(
+                            "{logical_id}: targets of type {kind} (the local ALB forwards to Lambda functions)"
+                        )));
+                    }
+                    let targets = resolve("Targets")?
+                        .and_then(|v| v.as_array().cloned())
+                        .unwrap_or_default();
+                    let attributes = resolve("TargetGroupAttributes")?
+                        .and_then(|v| v.as_array().cloned())
+                        .unwrap_or_default();
+                    stack.target_groups.push(TargetGroup {
+                        logical_id: logical_id.clone(),
+                        arn: reference(),
+                        functions: targets
+                            .iter()
+                            .filter_map(|t| t.get("Id").and_then(Value::as_str).map(str::to_owned))
+                            .collect(),
+                        multi_value_headers: attributes.iter().any(|a| {
+                            a.get("Key").and_then(Value::as_str)
+                                == Some("lambda.multi_value_headers.enabled")
+                                && a.get("Value").is_some_and(truthy)
+                        }),
+                    });
+                }
+                "AWS::Lambda::Permission" => stack.lambda_permissions.push(LambdaPermission {
+                    logical_id: logical_id.clone(),
+                    function: text(resolve("FunctionName")?).unwrap_or_default(),
+                    action: text(resolve("Action")?).unwrap_or_default(),
+                    principal: text(resolve("Principal")?).unwrap_or_default(),
+                    source_account: text(resolve("SourceAccount")?),
+                    source_arn: text(resolve("SourceArn")?),
+                }),
                 kind if kind.starts_with("Custom::")
                     || kind == "AWS::CloudFormation::CustomResource" =>
                 {
@@ -1160,6 +1388,7 @@ impl<'t> Builder<'t> {
                 PoolPart::Domain(prefix) => pool.domain_prefix = Some(prefix),
             }
         }
+        attach_listeners(&mut stack, listeners, rules)?;
         for (alias, target) in aliases {
             if let Some(key) = stack
                 .keys

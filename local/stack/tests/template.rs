@@ -280,3 +280,66 @@ fn a_function_setting_a_reserved_variable_is_refused() {
     let error = LocalStack::from_template(&template, &settings()).unwrap_err();
     assert!(error.to_string().contains("AWS_REGION"), "{error}");
 }
+
+#[test]
+fn with_the_alb_its_listener_rules_forward_to_lambda_target_groups() {
+    use local_stack::elb::{Action, Unauthenticated};
+    let mut settings = settings();
+    for (name, value) in [
+        ("EnableAlb", "true"),
+        (
+            "AlbCertificateArn",
+            "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        ),
+        ("AlbDomainName", "registry.example.org"),
+    ] {
+        settings.parameters.insert(name.into(), value.into());
+    }
+    let stack = load(&settings);
+    let [balancer] = stack.load_balancers.as_slice() else {
+        panic!("one load balancer: {:?}", stack.load_balancers)
+    };
+    assert!(balancer.dns_name.ends_with(".us-east-1.elb.amazonaws.com"));
+    let https = balancer
+        .listeners
+        .iter()
+        .find(|l| l.protocol == "HTTPS")
+        .expect("an HTTPS listener");
+    assert_eq!(https.port, 443);
+    let priorities: Vec<u32> = https.rules.iter().map(|r| r.priority).collect();
+    assert!(priorities.is_sorted(), "{priorities:?}");
+    let rule_for = |path: &str| {
+        https
+            .rules
+            .iter()
+            .find(|r| r.matches(path))
+            .unwrap_or_else(|| panic!("a rule for {path}"))
+    };
+    // Public: no authentication before the forward.
+    assert!(matches!(
+        rule_for("/healthz").actions[..],
+        [Action::Forward { .. }]
+    ));
+    let Action::AuthenticateCognito(page) = &rule_for("/faces").actions[0] else {
+        panic!("the faces page authenticates")
+    };
+    assert_eq!(page.on_unauthenticated, Unauthenticated::Authenticate);
+    let Action::AuthenticateCognito(api) = &rule_for("/api/faces/42").actions[0] else {
+        panic!("the API authenticates")
+    };
+    assert_eq!(api.on_unauthenticated, Unauthenticated::Deny);
+    let pool = &stack.user_pools[0];
+    assert_eq!(api.user_pool_arn, pool.arn);
+    assert_eq!(Some(&api.domain), pool.domain_prefix.as_ref());
+    // Every target group holds a function of the stack that ELB may invoke.
+    assert_eq!(stack.target_groups.len(), 3);
+    for group in &stack.target_groups {
+        for arn in &group.functions {
+            let function = stack.function_by_arn(arn).expect("a function of the stack");
+            assert!(stack.lambda_permissions.iter().any(|p| {
+                p.principal == "elasticloadbalancing.amazonaws.com"
+                    && (p.function == function.name || &p.function == arn)
+            }));
+        }
+    }
+}
