@@ -82,6 +82,9 @@ impl UserPool {
         let mut client = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
         client["UserPoolId"] = json!(reference.user_pool_id);
         client["ClientId"] = json!(reference.client_id);
+        if let Some(secret) = self.client_secret(&reference.client_id) {
+            client["ClientSecret"] = json!(secret);
+        }
         json!({ "UserPoolClient": client })
     }
 

@@ -1,6 +1,6 @@
 //! A local Cognito user pool: its users, its app clients, the endpoints its
 //! domain serves (`/oauth2/authorize`, `/login`, `/oauth2/token`,
-//! `/oauth2/revoke`, `/logout`), its JWKS and OpenID configuration, and the
+//! `/oauth2/revoke`, `/oauth2/userInfo`, `/logout`), its JWKS and OpenID configuration, and the
 //! part of the user pools API that a stack's custom resources call
 //! (`DescribeUserPoolClient`, `UpdateUserPoolClient`, authorized by IAM).
 //!
@@ -119,6 +119,9 @@ impl Grants {
 pub struct UserPool {
     spec: PoolSpec,
     clients: RwLock<BTreeMap<String, ClientSettings>>,
+    /// The secrets of confidential clients (`GenerateSecret`), made when
+    /// the pool opens: only this process's clients (the local ALB) use them.
+    client_secrets: BTreeMap<String, String>,
     users: Users,
     /// The pool's signing key (its JWKS); see `tokens_for`.
     tokens: TokenAuthority,
@@ -159,8 +162,15 @@ impl UserPool {
         )?;
         // Its issuer and audience are set per client, in `tokens_for`.
         let tokens = TokenAuthority::from_pem(signing_key)?;
+        let client_secrets = spec
+            .clients
+            .iter()
+            .filter(|(_, client)| client.generate_secret)
+            .map(|(id, _)| (id.clone(), random_token()))
+            .collect();
         Ok(Self {
             clients: RwLock::new(spec.clients.clone()),
+            client_secrets,
             spec,
             users,
             tokens,
@@ -203,6 +213,27 @@ impl UserPool {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(client_id)
             .cloned()
+    }
+
+    /// The claims of an access token this pool issued to one of its
+    /// clients, still valid; `None` for anything else.
+    pub fn verified_access_token(&self, token: &str) -> Option<HashMap<String, String>> {
+        let clients: Vec<String> = self
+            .clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        clients
+            .iter()
+            .find_map(|client| self.tokens_for(client).verify(token).ok())
+            .filter(|claims| claims.get("token_use").is_some_and(|u| u == "access"))
+    }
+
+    /// A confidential client's secret, as `DescribeUserPoolClient` gives it.
+    pub fn client_secret(&self, client_id: &str) -> Option<&str> {
+        self.client_secrets.get(client_id).map(String::as_str)
     }
 
     fn grants(&self) -> std::sync::MutexGuard<'_, Grants> {

@@ -19,10 +19,11 @@ use base64::Engine;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::{
-    CODE_LIFETIME, CodeGrant, PasswordChallenge, RefreshGrant, SESSION_LIFETIME, Session, SignedIn,
-    User, UserPool, UserStatus, random_token,
+    CODE_LIFETIME, ClientSettings, CodeGrant, PasswordChallenge, RefreshGrant, SESSION_LIFETIME,
+    Session, SignedIn, User, UserPool, UserStatus, random_token,
 };
 
 const SESSION_COOKIE: &str = "cognito";
@@ -37,6 +38,7 @@ pub(crate) fn router() -> Router<Arc<UserPool>> {
         .route("/login", get(login_page).post(login))
         .route("/oauth2/token", post(token))
         .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/userInfo", get(user_info))
         .route("/logout", get(logout))
         .route("/error", get(error_page))
         .route("/{pool}/.well-known/jwks.json", get(jwks))
@@ -493,9 +495,16 @@ fn form_fields(headers: &HeaderMap, body: &[u8]) -> Option<HashMap<String, Strin
     Some(fields)
 }
 
-/// The client id of a token or revocation request: in the body, or as the
-/// user of HTTP Basic authentication.
-fn client_id_of(headers: &HeaderMap, fields: &HashMap<String, String>) -> Option<(String, bool)> {
+/// The client a token or revocation request comes from, authenticated as
+/// Cognito authenticates it: a confidential client by its secret, in HTTP
+/// Basic (`client_secret_basic`) or in the body (`client_secret_post`); a
+/// public client by its id alone, and never with a secret
+/// (docs.aws.amazon.com/cognito/latest/developerguide/token-endpoint.html).
+fn authenticated_client(
+    pool: &UserPool,
+    headers: &HeaderMap,
+    fields: &HashMap<String, String>,
+) -> Option<(String, ClientSettings)> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -506,14 +515,27 @@ fn client_id_of(headers: &HeaderMap, fields: &HashMap<String, String>) -> Option
                 .ok()
         })
         .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.split_once(':').map(|(id, _)| id.to_owned()));
-    match basic {
-        Some(id) => Some((id, true)),
-        None => fields
-            .get("client_id")
-            .filter(|id| !id.is_empty())
-            .map(|id| (id.clone(), false)),
-    }
+        .and_then(|v| {
+            v.split_once(':')
+                .map(|(id, secret)| (id.to_owned(), Some(secret.to_owned())))
+        });
+    let (client_id, secret) = match basic {
+        Some(credentials) => credentials,
+        None => (
+            fields.get("client_id").filter(|id| !id.is_empty())?.clone(),
+            fields
+                .get("client_secret")
+                .filter(|s| !s.is_empty())
+                .cloned(),
+        ),
+    };
+    let client = pool.client(&client_id)?;
+    let authenticated = match (pool.client_secret(&client_id), secret) {
+        (Some(expected), Some(given)) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
+        (Some(_), None) | (None, Some(_)) => false,
+        (None, None) => true,
+    };
+    authenticated.then_some((client_id, client))
 }
 
 /// PKCE S256: BASE64URL(SHA256(code_verifier)) is the challenge (RFC 7636).
@@ -534,17 +556,9 @@ async fn token(State(pool): State<Arc<UserPool>>, headers: HeaderMap, body: Byte
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     let field = |name: &str| fields.get(name).filter(|v| !v.is_empty()).cloned();
-    let Some((client_id, basic)) = client_id_of(&headers, &fields) else {
+    let Some((client_id, client)) = authenticated_client(&pool, &headers, &fields) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
     };
-    let Some(client) = pool.client(&client_id) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
-    };
-    // The local pool knows no client secrets: confidential clients (the
-    // ALB's) cannot authenticate here.
-    if client.generate_secret || basic {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client");
-    }
     if !client.allows_code_flow() {
         return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client");
     }
@@ -666,10 +680,7 @@ async fn revoke(State(pool): State<Arc<UserPool>>, headers: HeaderMap, body: Byt
     let Some(token) = fields.get("token").filter(|t| !t.is_empty()) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
-    let client = client_id_of(&headers, &fields)
-        .filter(|(_, basic)| !basic)
-        .and_then(|(id, _)| pool.client(&id).map(|c| (id, c)));
-    let Some((client_id, client)) = client.filter(|(_, c)| !c.generate_secret) else {
+    let Some((client_id, client)) = authenticated_client(&pool, &headers, &fields) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     };
     if !client.enable_token_revocation {
@@ -694,6 +705,49 @@ async fn revoke(State(pool): State<Arc<UserPool>>, headers: HeaderMap, body: Byt
         HeaderValue::from_static("*"),
     );
     response
+}
+
+/// `GET /oauth2/userInfo`: the attributes of the user an access token was
+/// issued to, within its scopes (`openid` required; `email` adds the
+/// e-mail). Errors as Cognito's, in `WWW-Authenticate`
+/// (docs.aws.amazon.com/cognito/latest/developerguide/userinfo-endpoint.html).
+async fn user_info(State(pool): State<Arc<UserPool>>, headers: HeaderMap) -> Response {
+    let refuse = |status: StatusCode, challenge: &'static str| {
+        let mut response = status.into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        response
+    };
+    const BAD_REQUEST: &str =
+        r#"error="invalid_request", error_description="Bad OAuth2 request at UserInfo Endpoint""#;
+    const INVALID_TOKEN: &str = r#"error="invalid_token", error_description="Access token is expired, disabled, or deleted, or the user has globally signed out.""#;
+    let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return refuse(StatusCode::BAD_REQUEST, BAD_REQUEST);
+    };
+    let claims = pool.verified_access_token(token.trim());
+    let Some(claims) = claims.filter(|c| {
+        c.get("scope")
+            .is_some_and(|s| s.split(' ').any(|s| s == "openid"))
+    }) else {
+        return refuse(StatusCode::UNAUTHORIZED, INVALID_TOKEN);
+    };
+    let Some(user) = claims.get("username").and_then(|u| pool.users.get(u)) else {
+        return refuse(StatusCode::UNAUTHORIZED, INVALID_TOKEN);
+    };
+    let mut body = json!({ "sub": user.sub, "username": user.username });
+    if claims["scope"].split(' ').any(|s| s == "email") {
+        // Users are created by an administrator, their e-mail verified;
+        // Cognito's answer carries the flag as a string.
+        body["email"] = json!(user.email);
+        body["email_verified"] = json!("true");
+    }
+    token_response(StatusCode::OK, &body)
 }
 
 /// `GET /logout`: ends the session at the domain and goes to a sign-out URL

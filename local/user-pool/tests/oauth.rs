@@ -18,6 +18,9 @@ use user_pool::{ClientSettings, PasswordPolicy, PoolSpec, UserPool};
 const CLIENT: &str = "web-client";
 const CALLBACK: &str = "http://localhost:8085/callback";
 const SIGNED_OUT: &str = "http://localhost:8085/signed-out";
+/// A confidential client, as a load balancer's.
+const CONFIDENTIAL: &str = "alb-client";
+const IDP_RESPONSE: &str = "https://registry.example.org/oauth2/idpresponse";
 
 struct Pool {
     pool: Arc<UserPool>,
@@ -44,6 +47,16 @@ async fn start(code_lifetime: Duration) -> Pool {
         "LogoutURLs": [SIGNED_OUT],
     }))
     .unwrap();
+    let confidential: ClientSettings = serde_json::from_value(serde_json::json!({
+        "ClientName": "alb",
+        "GenerateSecret": true,
+        "AllowedOAuthFlowsUserPoolClient": true,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email"],
+        "SupportedIdentityProviders": ["COGNITO"],
+        "CallbackURLs": [IDP_RESPONSE],
+    }))
+    .unwrap();
     let policy = PasswordPolicy {
         minimum_length: 12,
         require_symbols: false,
@@ -56,7 +69,10 @@ async fn start(code_lifetime: Duration) -> Pool {
         region: "us-east-1".into(),
         groups: vec!["admins".into(), "viewers".into()],
         password_policy: policy.clone(),
-        clients: BTreeMap::from([(CLIENT.to_owned(), client)]),
+        clients: BTreeMap::from([
+            (CLIENT.to_owned(), client),
+            (CONFIDENTIAL.to_owned(), confidential),
+        ]),
     };
     let access = local_iam::Access::single_key("AKIDLOCAL", "secret", "123456789012").unwrap();
     let pool = UserPool::open(spec, &dir.path().join("users.json"), signing_key(), access)
@@ -493,6 +509,126 @@ async fn bad_sign_ins_and_bad_exchanges_issue_nothing() {
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_client"))
+    );
+}
+
+#[tokio::test]
+async fn a_confidential_client_authenticates_with_its_secret_and_reads_the_user_info() {
+    use oauth2::{ClientSecret, EndpointSet, basic::BasicClient};
+    let pool = start(user_pool::CODE_LIFETIME).await;
+    let secret = pool
+        .pool
+        .client_secret(CONFIDENTIAL)
+        .expect("a secret")
+        .to_owned();
+    assert!(
+        pool.pool.client_secret(CLIENT).is_none(),
+        "a public client has none"
+    );
+    let confidential =
+        |secret: &str| -> oauth2::Client<_, _, _, _, _, EndpointSet, _, _, _, EndpointSet> {
+            BasicClient::new(ClientId::new(CONFIDENTIAL.into()))
+                .set_client_secret(ClientSecret::new(secret.into()))
+                .set_auth_uri(AuthUrl::new(format!("{}/oauth2/authorize", pool.url)).unwrap())
+                .set_token_uri(TokenUrl::new(format!("{}/oauth2/token", pool.url)).unwrap())
+                .set_redirect_uri(RedirectUrl::new(IDP_RESPONSE.into()).unwrap())
+        };
+    // A new browser each time: a session at the domain would skip the form.
+    let code = |browser: reqwest::Client| {
+        let client = confidential(&secret);
+        let pool = &pool;
+        async move {
+            let (url, _) = client
+                .authorize_url(CsrfToken::new_random)
+                .add_scope(Scope::new("openid".into()))
+                .add_scope(Scope::new("email".into()))
+                .url();
+            let answer = sign_in(
+                &browser,
+                pool,
+                url.as_str(),
+                &[
+                    ("username", "admin@example.org"),
+                    ("password", &pool.admin_password),
+                ],
+            )
+            .await;
+            query_of(&location(&answer))["code"].clone()
+        }
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Without its secret, or with a wrong one, nothing is issued (and the code is spent).
+    let first = code(browser()).await;
+    let (status, body) = token_request(
+        &pool,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", CONFIDENTIAL),
+            ("code", &first),
+            ("redirect_uri", IDP_RESPONSE),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_client"))
+    );
+    let second = code(browser()).await;
+    let wrong = confidential("not-the-secret")
+        .exchange_code(AuthorizationCode::new(second))
+        .request_async(&http)
+        .await;
+    assert!(wrong.is_err(), "a wrong secret is refused");
+
+    // With it (HTTP Basic, as the `oauth2` crate sends it), tokens.
+    let third = code(browser()).await;
+    let tokens = confidential(&secret)
+        .exchange_code(AuthorizationCode::new(third))
+        .request_async(&http)
+        .await
+        .expect("tokens");
+    let user_info = |token: Option<String>| {
+        let request = http.get(format!("{}/oauth2/userInfo", pool.url));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let answer = user_info(Some(tokens.access_token().secret().clone())).await;
+    assert_eq!(answer.status(), 200);
+    let info: Value = answer.json().await.unwrap();
+    assert_eq!(info["email"], "admin@example.org");
+    // Users sign in by e-mail; their user name is an id of their own.
+    assert!(
+        info["username"].as_str().is_some_and(|u| !u.is_empty()),
+        "{info}"
+    );
+    assert!(
+        info["sub"].as_str().is_some_and(|s| !s.is_empty()),
+        "{info}"
+    );
+
+    // Refused as Cognito refuses: no token, a token that is not this pool's.
+    let answer = user_info(None).await;
+    assert_eq!(answer.status(), 400);
+    assert!(
+        answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_request")
+    );
+    let answer = user_info(Some("forged.token.value".into())).await;
+    assert_eq!(answer.status(), 401);
+    assert!(
+        answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
     );
 }
 
