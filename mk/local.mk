@@ -4,6 +4,8 @@
 # of `make database`.
 #
 #   make dev                      run it until Ctrl-C
+#   make dev PARAMS="K=V ..."     with template parameters (EnableAlb=true adds
+#                                 the load balancer on :3005)
 #   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
 #   make invoke FUNCTION=HealthFunction EVENT=events/healthz.json
 #                                 invoke one function, as `sam local invoke`
@@ -11,6 +13,7 @@
 #   make bench-local              PUT end -> indexed, median of 5 enrolments
 
 GROUP ?= admins
+PARAMS ?=
 CARGO_TARGET ?= $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
 REGISTRY_LOCAL_BIN := $(CARGO_TARGET)/debug/registry-local
 BROWSER_DIR := $(ROOT)/tests/browser
@@ -25,7 +28,7 @@ registry-local:
 	cargo build --locked -p registry-local --bin registry-local
 
 dev: setup database registry-local
-	$(DB_ENV); exec $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) serve --models-dir $(MODELS_DIR)
+	$(DB_ENV); exec $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) serve --models-dir $(MODELS_DIR) $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 dev-token:
 	@cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group $(GROUP)

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::lambda::{LOCAL_RETRY_DELAYS, LocalLambda};
+use crate::urls::LocalUrls;
 
 /// CloudFormation refuses answers larger than this.
 const MAX_ANSWER_BYTES: usize = 4096;
@@ -99,7 +100,7 @@ pub struct LocalCloudFormation {
     /// Tests wait less than a resource's ServiceTimeout for an answer.
     pub wait_at_most: Option<Duration>,
     /// AWS URLs served locally (a property that is one names the local one).
-    pub local_urls: BTreeMap<String, String>,
+    pub local_urls: LocalUrls,
 }
 
 impl LocalCloudFormation {
@@ -115,7 +116,7 @@ impl LocalCloudFormation {
             s3,
             record,
             wait_at_most: None,
-            local_urls: BTreeMap::new(),
+            local_urls: LocalUrls::default(),
         }
     }
 
@@ -246,20 +247,8 @@ impl LocalCloudFormation {
     }
 
     fn localized(&self, properties: &Map<String, Value>) -> Value {
-        fn visit(value: &mut Value, urls: &BTreeMap<String, String>) {
-            match value {
-                Value::String(text) => {
-                    if let Some(local) = urls.get(text.as_str()) {
-                        text.clone_from(local);
-                    }
-                }
-                Value::Array(items) => items.iter_mut().for_each(|v| visit(v, urls)),
-                Value::Object(map) => map.values_mut().for_each(|v| visit(v, urls)),
-                _ => {}
-            }
-        }
         let mut value = Value::Object(properties.clone());
-        visit(&mut value, &self.local_urls);
+        self.local_urls.localize(&mut value);
         value
     }
 

@@ -7,9 +7,11 @@
 //! authorize every call by the template's IAM, bucket, endpoint and key
 //! policies; the database cluster is a database and users on the local
 //! MySQL server; the user pool signs operators in with its domain's OAuth
-//! endpoints; custom resources run as CloudFormation runs them. All of it
-//! bound to 127.0.0.1.
+//! endpoints; the optional load balancer runs its listener's rules and
+//! signs people in as an ALB does; custom resources run as CloudFormation
+//! runs them. All of it bound to 127.0.0.1.
 
+pub mod alb;
 pub mod apigw;
 pub mod cloudformation;
 pub mod gateway;
@@ -23,6 +25,7 @@ pub mod scratch;
 pub mod sdk;
 mod secrets;
 pub mod targets;
+pub mod urls;
 
 pub use runtime::{LocalRuntime, RuntimeOptions, StartError, StatePaths};
 pub use scratch::ScratchDatabase;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use face_engine::DetectorKind;
 use registry_local::runtime::{
-    DEFAULT_ACCOUNT, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3, DEFAULT_SECRETS,
-    DEFAULT_SIGN_IN, DEFAULT_STACK, token_authority,
+    DEFAULT_ACCOUNT, DEFAULT_ALB, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3,
+    DEFAULT_SECRETS, DEFAULT_SIGN_IN, DEFAULT_STACK, token_authority,
 };
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 use s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
@@ -154,6 +154,9 @@ struct ServeArgs {
     /// The user pool's domain (sign-in) and API.
     #[arg(long, default_value = DEFAULT_SIGN_IN)]
     sign_in_listen: SocketAddr,
+    /// The load balancer's listener (with `EnableAlb=true`).
+    #[arg(long, default_value = DEFAULT_ALB)]
+    alb_listen: SocketAddr,
     /// Keep a copy of every S3 event delivered in this folder (JSON, as
     /// Lambda receives it).
     #[arg(long)]
@@ -338,6 +341,7 @@ async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<
     options.engine_listen = args.engine_listen;
     options.secrets_listen = args.secrets_listen;
     options.sign_in_listen = args.sign_in_listen;
+    options.alb_listen = args.alb_listen;
     options.record_events = args.record_events;
     let template = options.template.clone();
     let (runtime, scratch) = start(options, scratch).await?;
@@ -397,6 +401,12 @@ fn print_banner(
         "  Sign-in       {}  (the user pool's domain)",
         runtime.sign_in_url()
     );
+    if let Some(alb) = runtime.load_balancer() {
+        println!(
+            "  Load balancer {}  (the ALB: {0}/faces signs in at the user pool)",
+            alb.url()
+        );
+    }
     if let Some(scratch) = scratch {
         println!(
             "  Database      {} (scratch, dropped on exit)",

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::alb::LocalAlb;
 use crate::apigw::Route;
 use crate::cloudformation::{LocalCloudFormation, response_bucket};
 use crate::gateway::Gateway;
@@ -30,6 +31,7 @@ use crate::rds::{LocalRds, new_password};
 use crate::recording::RecordingTarget;
 use crate::secrets::{SecretFileError, read_or_create};
 use crate::targets::{FunctionTarget, QueueDestination};
+use crate::urls::LocalUrls;
 use user_pool::{PoolSpec, TokenAuthority, TokenError, UserPool};
 
 pub const DEFAULT_GATEWAY: &str = "127.0.0.1:3000";
@@ -38,6 +40,8 @@ pub const DEFAULT_ENGINE: &str = "127.0.0.1:3002";
 pub const DEFAULT_SECRETS: &str = "127.0.0.1:3003";
 /// The user pool: its domain's sign-in endpoints and its API.
 pub const DEFAULT_SIGN_IN: &str = "127.0.0.1:3004";
+/// The load balancer's listener, when the stack has one (`EnableAlb`).
+pub const DEFAULT_ALB: &str = "127.0.0.1:3005";
 pub const DEFAULT_STACK: &str = "face-registry";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -119,6 +123,7 @@ pub struct RuntimeOptions {
     pub engine_listen: SocketAddr,
     pub secrets_listen: SocketAddr,
     pub sign_in_listen: SocketAddr,
+    pub alb_listen: SocketAddr,
     pub stack_name: String,
     pub region: String,
     pub account_id: String,
@@ -160,6 +165,7 @@ impl RuntimeOptions {
             engine_listen: addr(DEFAULT_ENGINE),
             secrets_listen: addr(DEFAULT_SECRETS),
             sign_in_listen: addr(DEFAULT_SIGN_IN),
+            alb_listen: addr(DEFAULT_ALB),
             stack_name: DEFAULT_STACK.to_owned(),
             region: DEFAULT_REGION.to_owned(),
             account_id: DEFAULT_ACCOUNT.to_owned(),
@@ -181,6 +187,7 @@ impl RuntimeOptions {
         self.engine_listen = any;
         self.secrets_listen = any;
         self.sign_in_listen = any;
+        self.alb_listen = any;
         self
     }
 
@@ -252,6 +259,7 @@ pub struct LocalRuntime {
     secrets_addr: SocketAddr,
     sign_in_addr: SocketAddr,
     user_pool: Option<Arc<UserPool>>,
+    load_balancer: Option<Arc<LocalAlb>>,
     s3: RunningS3Store,
     stop: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
@@ -316,12 +324,23 @@ impl LocalRuntime {
             Arc::clone(&options.authorizer),
         )?;
         write_operator_credentials(&options.state, &access)?;
+        // The load balancer's listener, when the stack has one.
+        let alb_listener = if stack.load_balancers.is_empty() {
+            None
+        } else {
+            Some(bind("load balancer", options.alb_listen).await?)
+        };
         let endpoints = Endpoints {
             s3: format!("http://{s3_addr}"),
             rekognition: format!("http://{engine_addr}"),
             secrets: format!("http://{secrets_addr}"),
             cognito: format!("http://{sign_in_addr}"),
+            load_balancer: alb_listener
+                .as_ref()
+                .map(|(_, addr)| format!("http://{addr}"))
+                .unwrap_or_default(),
         };
+        let local_urls = endpoints.local_urls(&stack);
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
 
@@ -348,7 +367,7 @@ impl LocalRuntime {
         ));
 
         // The user pool, signing operators in at its domain.
-        let user_pool = match user_pool(&options.state, &stack, access.clone())? {
+        let user_pool = match user_pool(&options.state, &stack, &local_urls, access.clone())? {
             Some(pool) => {
                 let pool = Arc::new(pool);
                 tasks.push((
@@ -393,6 +412,40 @@ impl LocalRuntime {
             functions.push(LocalFunction::new(function.clone(), environment, sdk, http));
         }
         let lambda = Arc::new(LocalLambda::new(functions));
+
+        // The load balancer, in front of the functions.
+        let load_balancer = match alb_listener {
+            Some((listener, addr)) => {
+                let alb = LocalAlb::of_stack(
+                    &stack,
+                    Arc::clone(&lambda),
+                    user_pool.clone(),
+                    &endpoints.cognito,
+                    addr,
+                )
+                .map_err(|e| StartError::Resource {
+                    what: "the load balancer".into(),
+                    reason: e.to_string(),
+                })?
+                .map(Arc::new);
+                if let Some(alb) = &alb {
+                    let (router, stop) = (Arc::clone(alb).router(), stop.clone());
+                    tasks.push((
+                        "load balancer",
+                        tokio::spawn(async move {
+                            axum::serve(
+                                listener,
+                                router.into_make_service_with_connect_info::<SocketAddr>(),
+                            )
+                            .with_graceful_shutdown(stop.cancelled_owned())
+                            .await
+                        }),
+                    ));
+                }
+                alb
+            }
+            None => None,
+        };
 
         // The S3 store, with the stack's buckets and CloudFormation's.
         let (store_config, indexer_dead_letters) =
@@ -482,7 +535,7 @@ impl LocalRuntime {
             options.state.custom_resources(&stack.name),
         );
         cloudformation.wait_at_most = options.custom_resource_wait;
-        cloudformation.local_urls = local_urls(&stack, &format!("http://{sign_in_addr}"));
+        cloudformation.local_urls = local_urls;
         let runtime = Self {
             stack,
             access,
@@ -496,6 +549,7 @@ impl LocalRuntime {
             secrets_addr,
             sign_in_addr,
             user_pool,
+            load_balancer,
             s3,
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
@@ -555,6 +609,10 @@ impl LocalRuntime {
     pub fn sign_in_url(&self) -> String {
         format!("http://{}", self.sign_in_addr)
     }
+    /// The stack's load balancer (`EnableAlb`), when it has one.
+    pub fn load_balancer(&self) -> Option<&Arc<LocalAlb>> {
+        self.load_balancer.as_ref()
+    }
     /// The stack's user pool, when it has one.
     pub fn user_pool(&self) -> Option<&Arc<UserPool>> {
         self.user_pool.as_ref()
@@ -613,6 +671,11 @@ impl LocalRuntime {
             rekognition: self.engine_endpoint(),
             secrets: self.secrets_endpoint(),
             cognito: self.sign_in_url(),
+            load_balancer: self
+                .load_balancer
+                .as_ref()
+                .map(|alb| alb.url().to_owned())
+                .unwrap_or_default(),
         }
     }
 
@@ -700,6 +763,8 @@ struct Endpoints {
     secrets: String,
     /// The user pool: its API and its domain.
     cognito: String,
+    /// The load balancer's listener (empty without one).
+    load_balancer: String,
 }
 
 impl Endpoints {
@@ -721,6 +786,10 @@ impl Endpoints {
         ])
     }
 
+    fn local_urls(&self, stack: &LocalStack) -> LocalUrls {
+        LocalUrls::of_stack(stack, &self.cognito, &self.load_balancer)
+    }
+
     fn authority(url: &str) -> String {
         url.trim_start_matches("http://").to_owned()
     }
@@ -737,10 +806,10 @@ fn function_environment(
     database_ca: &Path,
 ) -> BTreeMap<String, String> {
     let mut environment = function.environment.clone();
-    let local_urls = local_urls(stack, &endpoints.cognito);
+    let local_urls = endpoints.local_urls(stack);
     for value in environment.values_mut() {
-        if let Some(local) = local_urls.get(value.as_str()) {
-            value.clone_from(local);
+        if let Some(local) = local_urls.local(value) {
+            *value = local;
         }
     }
     environment.extend(endpoints.variables());
@@ -764,23 +833,6 @@ fn function_environment(
         environment.insert(name.to_owned(), value);
     }
     environment
-}
-
-/// The URLs of the user pool that are served here: its domain and its keys
-/// (AWS URL → local URL). Values of the template that are exactly one of
-/// them name the local one.
-pub fn local_urls(stack: &LocalStack, sign_in: &str) -> BTreeMap<String, String> {
-    let mut urls = BTreeMap::new();
-    for pool in &stack.user_pools {
-        if let Some(domain) = pool.domain_url(&stack.region) {
-            urls.insert(domain, sign_in.to_owned());
-        }
-        urls.insert(
-            format!("{}/.well-known/jwks.json", pool.issuer),
-            format!("{sign_in}/{}/.well-known/jwks.json", pool.id),
-        );
-    }
-    urls
 }
 
 /// Which endpoint each of a function's service calls passes.
@@ -1136,6 +1188,7 @@ fn signing_key(state: &StatePaths) -> Result<Vec<u8>, StartError> {
 fn user_pool(
     state: &StatePaths,
     stack: &LocalStack,
+    local_urls: &LocalUrls,
     access: Access,
 ) -> Result<Option<UserPool>, StartError> {
     let pool = match stack.user_pools.as_slice() {
@@ -1150,13 +1203,14 @@ fn user_pool(
     };
     let mut clients = std::collections::BTreeMap::new();
     for client in &pool.clients {
-        let settings: user_pool::ClientSettings = serde_json::from_value(
-            serde_json::Value::Object(client.properties.clone()),
-        )
-        .map_err(|e| StartError::Resource {
-            what: client.logical_id.clone(),
-            reason: e.to_string(),
-        })?;
+        // Its callback URLs name the local load balancer where they name the ALB.
+        let mut properties = serde_json::Value::Object(client.properties.clone());
+        local_urls.localize(&mut properties);
+        let settings: user_pool::ClientSettings =
+            serde_json::from_value(properties).map_err(|e| StartError::Resource {
+                what: client.logical_id.clone(),
+                reason: e.to_string(),
+            })?;
         clients.insert(client.id.clone(), settings);
     }
     let spec = PoolSpec {
@@ -1322,6 +1376,7 @@ pub fn function_environment_for(
         rekognition: format!("http://{DEFAULT_ENGINE}"),
         secrets: format!("http://{DEFAULT_SECRETS}"),
         cognito: format!("http://{DEFAULT_SIGN_IN}"),
+        load_balancer: format!("http://{DEFAULT_ALB}"),
     };
     let ca = std::env::var_os("DATABASE_TLS_CA")
         .map_or_else(|| state.root.join("mariadb/tls/ca.pem"), PathBuf::from);

@@ -367,3 +367,37 @@ async fn a_route_added_to_the_template_is_served() {
     assert_eq!(unrouted, (404, json!({"message": "Not Found"})));
     harness.stop().await;
 }
+
+/// ELB registers a function as a target only when its policy lets
+/// `elasticloadbalancing.amazonaws.com` invoke it: without the permission
+/// the deploy fails, naming the target group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_alb_target_without_the_invoke_permission_fails_the_deploy() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        let resources = template["Resources"].as_object_mut().expect("resources");
+        resources.remove("FacesAlbPermission");
+        resources["FacesTargetGroup"]
+            .as_object_mut()
+            .expect("the target group")
+            .remove("DependsOn");
+    });
+    let started = Harness::try_start_with(|options| {
+        options.template = template;
+        for (name, value) in [
+            ("EnableAlb", "true"),
+            ("AlbCertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
+            ("AlbDomainName", "registry.example.org"),
+        ] {
+            options.parameters.insert(name.to_owned(), value.to_owned());
+        }
+    })
+    .await;
+    let Err((error, _)) = started else {
+        panic!("the stack deployed although ELB may not invoke the faces function");
+    };
+    assert!(
+        error.contains("FacesTargetGroup") && error.contains("does not have permission to invoke"),
+        "{error}"
+    );
+}

@@ -148,6 +148,19 @@ impl Harness {
     /// exchanged. (The endpoints are the runtime's, not read from the faces
     /// function: tests take permissions away from it.)
     pub async fn token(&self, group: &str) -> String {
+        let (email, password) = self.member(group);
+        sign_in(
+            &self.sign_in_config(),
+            &self.runtime.gateway_url(),
+            &email,
+            &password,
+        )
+        .await
+        .access_token
+    }
+
+    /// The e-mail and a new password of a user of the pool in `group`.
+    pub fn member(&self, group: &str) -> (String, String) {
         let pool = self.runtime.user_pool().expect("the stack has a user pool");
         let email = format!("{group}@e2e.example.org");
         // Each call signs in again, with a password of its own.
@@ -164,14 +177,7 @@ impl Harness {
                     .expect("a user");
             }
         }
-        sign_in(
-            &self.sign_in_config(),
-            &self.runtime.gateway_url(),
-            &email,
-            &password,
-        )
-        .await
-        .access_token
+        (email, password)
     }
 
     /// What `GET /auth/config` answers, from the runtime itself.
@@ -418,11 +424,7 @@ pub struct SignedIn {
 /// `gateway` with `config` (what `GET /auth/config` answers).
 pub async fn sign_in(config: &Value, gateway: &str, email: &str, password: &str) -> SignedIn {
     use oauth2::{CsrfToken, PkceCodeChallenge};
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a client");
+    let browser = browser();
     let text = |name: &str| {
         config[name]
             .as_str()
@@ -442,37 +444,8 @@ pub async fn sign_in(config: &Value, gateway: &str, email: &str, password: &str)
         .append_pair("state", state.secret())
         .append_pair("code_challenge", challenge.as_str())
         .append_pair("code_challenge_method", "S256");
-    let location = |response: &reqwest::Response| -> String {
-        assert_eq!(response.status(), 302, "a redirect from {}", response.url());
-        response.headers()["location"]
-            .to_str()
-            .expect("a location")
-            .to_owned()
-    };
-    let to_login = browser
-        .get(authorize.as_str())
-        .send()
-        .await
-        .expect("authorize");
-    let login = authorize.join(&location(&to_login)).expect("the login URL");
-    let form = browser
-        .get(login.clone())
-        .send()
-        .await
-        .expect("the form")
-        .text()
-        .await
-        .expect("HTML");
-    let marker = r#"name="_csrf" value=""#;
-    let start = form.find(marker).expect("a CSRF field") + marker.len();
-    let csrf = form[start..].split('"').next().expect("its value");
-    let answer = browser
-        .post(login)
-        .form(&[("_csrf", csrf), ("username", email), ("password", password)])
-        .send()
-        .await
-        .expect("the form posted");
-    let callback = url::Url::parse(&location(&answer)).expect("the callback");
+    let answer = fill_in_sign_in_form(&browser, authorize.as_str(), email, password).await;
+    let callback = url::Url::parse(&redirect_location(&answer)).expect("the callback");
     assert!(callback.as_str().starts_with(&redirect_uri), "{callback}");
     let params: std::collections::HashMap<String, String> =
         callback.query_pairs().into_owned().collect();
@@ -503,4 +476,49 @@ pub async fn sign_in(config: &Value, gateway: &str, email: &str, password: &str)
         id_token: token("id_token"),
         refresh_token: token("refresh_token"),
     }
+}
+
+/// Where a redirect sends the browser.
+pub fn redirect_location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), 302, "a redirect from {}", response.url());
+    let location = response.headers()["location"].to_str().expect("a location");
+    response.url().join(location).expect("a URL").to_string()
+}
+
+/// Opens `authorize` (the user pool's authorization endpoint, with its
+/// query), is sent to the sign-in form, and submits it; the form's answer.
+pub async fn fill_in_sign_in_form(
+    browser: &reqwest::Client,
+    authorize: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let to_login = browser.get(authorize).send().await.expect("authorize");
+    let login = redirect_location(&to_login);
+    let form = browser
+        .get(&login)
+        .send()
+        .await
+        .expect("the form")
+        .text()
+        .await
+        .expect("HTML");
+    let marker = r#"name="_csrf" value=""#;
+    let start = form.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = form[start..].split('"').next().expect("its value");
+    browser
+        .post(&login)
+        .form(&[("_csrf", csrf), ("username", email), ("password", password)])
+        .send()
+        .await
+        .expect("the form posted")
+}
+
+/// A browser (cookies kept, redirects left to the test).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
 }
