@@ -54,6 +54,7 @@ ROUTES = {
     ("GET", "/faces"): ("FacesFunction", False),
     ("GET", "/healthz"): ("HealthFunction", False),
     ("GET", "/auth/config"): ("FacesFunction", False),
+    ("POST", "/auth/sign-out"): ("FacesFunction", False),
 }
 # Properties that name things in the account: each must carry the stack name.
 NAMING_PROPERTIES = {
@@ -267,9 +268,9 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     resources = sam_template["Resources"]
     rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"}
     by_path = {tuple(r["Conditions"][0]["PathPatternConfig"]["Values"]): r["Actions"] for r in rules.values()}
-    # Public: health and the pages' sign-in configuration.
+    # Public: health, the pages' sign-in configuration and the end of the ALB's session.
     assert [a["Type"] for a in by_path[("/healthz",)]] == ["forward"]
-    assert [a["Type"] for a in by_path[("/auth/config",)]] == ["forward"]
+    assert [a["Type"] for a in by_path[("/auth/config", "/auth/sign-out")]] == ["forward"]
     for path, unauthenticated in [
         (("/upload",), "authenticate"), (("/faces",), "authenticate"),
         (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*"), "deny"),

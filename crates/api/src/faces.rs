@@ -1,10 +1,11 @@
 //! The `faces` function: `GET /api/faces` (listing), `GET /api/faces/{id}`
-//! (one person), `GET /faces` (the cards page) and `GET /auth/config`
-//! (where the pages sign in).
+//! (one person), `GET /faces` (the cards page), `GET /auth/config`
+//! (where the pages sign in) and `POST /auth/sign-out` (the ALB's session
+//! ended).
 
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use registry::listing::{ListParams, list_people, parse_params};
@@ -54,6 +55,32 @@ pub struct FacesApi<P, S> {
     pub metrics: Metrics,
 }
 
+/// The ALB's session cookie (`SessionCookieName`'s default), which ELB
+/// splits into shards `-0` to `-3` (16K at most). ELB keeps no sign-out of
+/// its own: the application expires the cookies
+/// (docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html).
+const ALB_SESSION_COOKIE: &str = "AWSELBAuthSessionCookie";
+const ALB_SESSION_SHARDS: usize = 4;
+
+/// `POST /auth/sign-out`: ends the ALB's session, if the request came
+/// through one (the pages then sign out at the user pool's domain). Through
+/// API Gateway there is no such cookie, and this changes nothing.
+fn alb_sign_out() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for shard in 0..ALB_SESSION_SHARDS {
+        let expired = format!(
+            "{ALB_SESSION_COOKIE}-{shard}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax"
+        );
+        if let Ok(value) = HeaderValue::from_str(&expired) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
 impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         self.metrics.cold_start();
@@ -76,6 +103,12 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
             return self.sign_in_config();
+        }
+        if path == "/auth/sign-out" {
+            if method != Method::POST {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            return Ok(alb_sign_out());
         }
         if path == "/api/faces" {
             if method != Method::GET {

@@ -648,6 +648,15 @@ async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
         .await
         .unwrap();
     assert_eq!(too_large.status(), 413);
+    // Signing out ends the ALB's session: the API is refused afterwards.
+    let signed_out = viewer
+        .post(format!("{alb}/auth/sign-out"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), 204);
+    let refused = viewer.get(format!("{alb}/api/faces")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
 
     // Nothing unverified is trusted: a function invoked with no token,
     // another client's, or a forged one refuses it.

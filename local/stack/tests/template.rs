@@ -48,6 +48,7 @@ fn routes_come_from_the_functions_http_api_events() {
         ("GET", "/healthz", "health", false),
         ("GET", "/upload", "upload", false),
         ("POST", "/api/uploads", "upload", true),
+        ("POST", "/auth/sign-out", "faces", false),
     ];
     let expected: Vec<_> = expected
         .iter()

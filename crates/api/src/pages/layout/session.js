@@ -144,6 +144,8 @@ async function signOut() {
   const current = session();
   forget();
   try {
+    // Behind the ALB this ends its session cookie; through the API it changes nothing.
+    await fetch("/auth/sign-out", { method: "POST" });
     const config = await loadConfig();
     if (current && current.refreshToken) {
       await formPost(config.revocationEndpoint, { token: current.refreshToken, client_id: config.clientId });
