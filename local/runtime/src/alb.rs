@@ -416,11 +416,12 @@ async fn handle(
 
 async fn run_rules(alb: &Arc<LocalAlb>, peer: SocketAddr, request: Request<Body>) -> Response {
     let path = request.uri().path().to_owned();
+    let method = request.method().as_str().to_owned();
     let actions = alb
         .listener
         .rules
         .iter()
-        .find(|rule| rule.matches(&path))
+        .find(|rule| rule.matches(&method, &path))
         .map_or(&alb.listener.default_actions, |rule| &rule.actions);
     let (mut parts, body) = request.into_parts();
     for action in actions {

@@ -1,7 +1,8 @@
 //! An Application Load Balancer as the template declares it: its listeners,
 //! their rules and actions, and the Lambda target groups they forward to.
 //!
-//! Only what the local ALB can do is accepted: path-pattern conditions, and
+//! Only what the local ALB can do is accepted: path-pattern and
+//! http-request-method conditions, and
 //! the forward (to Lambda targets), authenticate-cognito, fixed-response
 //! and redirect actions. Anything else is an error that names it.
 
@@ -40,16 +41,29 @@ pub struct ListenerRule {
     pub logical_id: String,
     pub listener_arn: String,
     pub priority: u32,
-    /// The request's path matches one of these (`*` and `?` wildcards).
-    pub path_patterns: Vec<String>,
+    pub conditions: Conditions,
     pub actions: Vec<Action>,
 }
 
+/// A rule's conditions; all must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// The request's path matches one of these (`*` and `?` wildcards);
+    /// empty: any path.
+    pub path_patterns: Vec<String>,
+    /// The request's method is one of these (case sensitive); empty: any.
+    pub methods: Vec<String>,
+}
+
 impl ListenerRule {
-    pub fn matches(&self, path: &str) -> bool {
-        self.path_patterns
-            .iter()
-            .any(|pattern| path_matches(pattern, path))
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        let conditions = &self.conditions;
+        (conditions.path_patterns.is_empty()
+            || conditions
+                .path_patterns
+                .iter()
+                .any(|pattern| path_matches(pattern, path)))
+            && (conditions.methods.is_empty() || conditions.methods.iter().any(|m| m == method))
     }
 }
 
@@ -360,49 +374,62 @@ fn cognito(config: RawCognito, what: &str) -> Result<CognitoAuthentication, Stac
     })
 }
 
-/// A rule's path patterns; any other condition is refused.
-pub fn path_patterns(conditions: Option<&Value>, what: &str) -> Result<Vec<String>, StackError> {
-    let conditions = conditions
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if conditions.is_empty() {
+/// A rule's conditions: path patterns and methods; any other condition
+/// is refused.
+pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, StackError> {
+    let items = value.and_then(Value::as_array).cloned().unwrap_or_default();
+    if items.is_empty() {
         return Err(invalid(what, "a rule needs at least one condition"));
     }
-    let mut patterns = Vec::new();
-    for condition in &conditions {
+    let mut conditions = Conditions::default();
+    for condition in &items {
         let field = condition.get("Field").and_then(Value::as_str);
-        if field != Some("path-pattern") {
-            return Err(StackError::Unsupported(format!(
-                "{what}: the rule condition {}",
-                field.unwrap_or("without Field")
-            )));
-        }
+        let (config, target) = match field {
+            Some("path-pattern") => ("PathPatternConfig", &mut conditions.path_patterns),
+            Some("http-request-method") => ("HttpRequestMethodConfig", &mut conditions.methods),
+            other => {
+                return Err(StackError::Unsupported(format!(
+                    "{what}: the rule condition {}",
+                    other.unwrap_or("without Field")
+                )));
+            }
+        };
+        let field = field.unwrap_or_default();
         let values = condition
-            .get("PathPatternConfig")
+            .get(config)
             .and_then(|c| c.get("Values"))
             .or_else(|| condition.get("Values"))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        if values.is_empty() {
+            return Err(invalid(what, format!("the {field} condition needs values")));
+        }
         for value in values {
-            let pattern = value
+            let value = value
                 .as_str()
-                .ok_or_else(|| invalid(what, "a path pattern is a string"))?;
-            // ELB: up to 128 characters.
-            if pattern.is_empty() || pattern.len() > 128 {
+                .ok_or_else(|| invalid(what, "a condition's value is a string"))?;
+            // ELB: a path pattern has up to 128 characters; a method is
+            // upper-case letters, `-` and `_`, up to 40.
+            let valid = if config == "PathPatternConfig" {
+                !value.is_empty() && value.len() <= 128
+            } else {
+                !value.is_empty()
+                    && value.len() <= 40
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+            };
+            if !valid {
                 return Err(invalid(
                     what,
-                    format!("the path pattern {pattern:?} must have 1 to 128 characters"),
+                    format!("{value:?} is not a valid {field} value"),
                 ));
             }
-            patterns.push(pattern.to_owned());
+            target.push(value.to_owned());
         }
     }
-    if patterns.is_empty() {
-        return Err(invalid(what, "a path-pattern condition needs values"));
-    }
-    Ok(patterns)
+    Ok(conditions)
 }
 
 /// An ELB path pattern: case sensitive, `*` matches any run of characters
@@ -484,14 +511,28 @@ mod tests {
     }
 
     #[test]
-    fn only_path_conditions_are_accepted() {
-        let path =
-            json!([{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a", "/b/*"]}}]);
-        assert_eq!(path_patterns(Some(&path), "rule").unwrap(), ["/a", "/b/*"]);
+    fn path_and_method_conditions_are_accepted_and_all_must_hold() {
+        let both = json!([
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/a", "/b/*"]}},
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST", "PATCH"]}},
+        ]);
+        let rule = ListenerRule {
+            logical_id: "Rule".into(),
+            listener_arn: "arn".into(),
+            priority: 1,
+            conditions: conditions(Some(&both), "rule").unwrap(),
+            actions: Vec::new(),
+        };
+        assert_eq!(rule.conditions.path_patterns, ["/a", "/b/*"]);
+        assert!(rule.matches("PATCH", "/b/1"));
+        assert!(!rule.matches("GET", "/b/1"));
+        assert!(!rule.matches("POST", "/c"));
         let host = json!([{"Field": "host-header", "HostHeaderConfig": {"Values": ["x"]}}]);
         assert!(matches!(
-            path_patterns(Some(&host), "rule"),
+            conditions(Some(&host), "rule"),
             Err(StackError::Unsupported(_))
         ));
+        let lower = json!([{"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["post"]}}]);
+        assert!(conditions(Some(&lower), "rule").is_err());
     }
 }

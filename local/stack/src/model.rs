@@ -1316,11 +1316,8 @@ impl<'t> Builder<'t> {
                         logical_id: logical_id.clone(),
                         listener_arn: text(resolve("ListenerArn")?).unwrap_or_default(),
                         priority,
-                        path_patterns: elb::path_patterns(
-                            resolve("Conditions")?.as_ref(),
-                            logical_id,
-                        )
-                        .map_err(in_resource)?,
+                        conditions: elb::conditions(resolve("Conditions")?.as_ref(), logical_id)
+                            .map_err(in_resource)?,
                         actions: elb::actions(resolve("Actions")?.as_ref(), logical_id)
                             .map_err(in_resource)?,
                     });

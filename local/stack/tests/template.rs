@@ -47,6 +47,8 @@ fn routes_come_from_the_functions_http_api_events() {
         ("GET", "/faces", "faces", false),
         ("GET", "/healthz", "health", false),
         ("GET", "/upload", "upload", false),
+        ("PATCH", "/api/faces/{id}", "upload", true),
+        ("POST", "/api/faces/{id}/photo", "upload", true),
         ("POST", "/api/uploads", "upload", true),
         ("POST", "/auth/sign-out", "faces", false),
     ];
@@ -313,7 +315,7 @@ fn with_the_alb_its_listener_rules_forward_to_lambda_target_groups() {
         https
             .rules
             .iter()
-            .find(|r| r.matches(path))
+            .find(|r| r.matches("GET", path))
             .unwrap_or_else(|| panic!("a rule for {path}"))
     };
     // Public: no authentication before the forward.
