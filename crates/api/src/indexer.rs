@@ -70,7 +70,9 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
                     report.results.push(result);
                 }
                 Err(error) => {
-                    tracing::error!(key = %created.key, sequencer = created.sequencer.as_str(), %error, "indexing failed; the event will be retried");
+                    // Logs name the object by its event's sequencer, never by its
+                    // key: the key holds the person's name.
+                    tracing::error!(sequencer = created.sequencer.as_str(), version_id = created.version_id.as_deref().unwrap_or("-"), %error, "indexing failed; the event will be retried");
                     self.metrics.emit(&[("IndexingErrors", 1.0, Unit::Count)]);
                     failures.push(error);
                 }
@@ -91,21 +93,26 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
     fn observe(&self, created: &ObjectCreated, result: &IndexingResult, elapsed_ms: f64) {
         match result {
             IndexingResult::Indexed { person, face_id } => {
-                tracing::info!(key = %created.key, person_id = person.0, face_id = %face_id, elapsed_ms, "photo indexed");
+                tracing::info!(person_id = person.0, face_id = %face_id, elapsed_ms, "photo indexed");
                 self.metrics.emit(&[
                     ("PhotosIndexed", 1.0, Unit::Count),
                     ("IndexingDuration", elapsed_ms, Unit::Milliseconds),
                 ]);
             }
-            IndexingResult::Rejected { person, reason } => {
-                tracing::info!(key = %created.key, person_id = person.0, %reason, elapsed_ms, "photo rejected");
+            IndexingResult::Rejected { person, .. } => {
+                // The reason is the person's record (it may quote the file name).
+                tracing::info!(person_id = person.0, elapsed_ms, "photo rejected");
                 self.metrics.emit(&[
                     ("PhotosRejected", 1.0, Unit::Count),
                     ("IndexingDuration", elapsed_ms, Unit::Milliseconds),
                 ]);
             }
             IndexingResult::Ignored(why) => {
-                tracing::info!(key = %created.key, sequencer = created.sequencer.as_str(), ignored = why.as_str(), "event changed nothing");
+                tracing::info!(
+                    sequencer = created.sequencer.as_str(),
+                    ignored = why.as_str(),
+                    "event changed nothing"
+                );
             }
         }
     }
@@ -129,7 +136,7 @@ pub fn object_created(record: &S3EventRecord) -> Option<ObjectCreated> {
     let key = match decode_event_key(encoded_key) {
         Ok(key) => key,
         Err(error) => {
-            tracing::warn!(encoded_key, %error, "object key cannot be decoded; skipped");
+            tracing::warn!(%error, "object key cannot be decoded; skipped");
             return None;
         }
     };
