@@ -12,6 +12,8 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| manifest.join("../../.local/certs/rds-ca-bundle.pem"));
     println!("cargo:rerun-if-env-changed=RDS_CA_BUNDLE");
+    // New migrations are embedded by `sqlx::migrate!`.
+    println!("cargo:rerun-if-changed=../../migrations");
     println!("cargo:rerun-if-changed={}", bundle.display());
     let pem = std::fs::read(&bundle).unwrap_or_else(|error| {
         panic!(

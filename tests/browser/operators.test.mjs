@@ -195,7 +195,7 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   // The card shows the face, cut from the photo in the private bucket.
   const photo = page.waitForResponse((r) => r.url().includes("obama_barack.jpg") && r.request().method() === "GET", { timeout: 30_000 });
   await page.goto(`${gatewayUrl}/faces`);
-  const card = page.locator('.card[data-key="obama_barack.jpg"][data-status="indexed"]');
+  const card = page.locator('.card[data-key$=".obama_barack.jpg"][data-status="indexed"]');
   await card.waitFor({ timeout: 60_000 });
   assert.match(await card.innerText(), /Barack Obama/);
   assert.equal((await photo).status(), 200);
@@ -213,8 +213,15 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   await page.waitForFunction(() => document.getElementById("person-photo").naturalWidth > 0);
   assert.equal(await page.locator("#person-box").isVisible(), true, "the face's box is drawn");
   await screenshot(page, "person-view");
+  // An admin corrects the first name; the key stays.
+  await view.getByLabel("First name").fill("Barack Hussein");
+  await view.getByRole("button", { name: "Save the names" }).click();
+  const renamed = page.getByRole("dialog", { name: "Barack Hussein Obama" });
+  await renamed.waitFor();
+  assert.match(await renamed.innerText(), /obama_barack\.jpg/);
   await page.keyboard.press("Escape");
-  await view.waitFor({ state: "hidden" });
+  await renamed.waitFor({ state: "hidden" });
+  await card.getByRole("button", { name: "Open Barack Hussein Obama" }).waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
   await screenshot(page, "faces-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
@@ -250,8 +257,13 @@ test("a viewer sees people but no enrolment", { timeout: 120_000 }, async () => 
   const page = await watchedPage();
   await signIn(page, "/faces", "viewer@registry.local");
   assert.equal(await page.textContent("#who"), "viewer@registry.local · viewers");
-  await page.locator('.card[data-key="obama_barack.jpg"][data-status="indexed"]').waitFor({ timeout: 30_000 });
+  await page.locator('.card[data-key$=".obama_barack.jpg"][data-status="indexed"]').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByRole("link", { name: "Enrol" }).count(), 0, "no enrolment link");
+  await page.getByRole("button", { name: "Open Barack Hussein Obama" }).click();
+  const view = page.getByRole("dialog", { name: "Barack Hussein Obama" });
+  await view.waitFor();
+  assert.equal(await view.getByRole("button", { name: "Save the names" }).isVisible(), false, "no admin actions");
+  await page.keyboard.press("Escape");
   await page.goto(`${gatewayUrl}/upload`);
   await page.locator("#admins-only").waitFor({ state: "visible" });
   assert.equal(await page.locator("#enrol").isVisible(), false, "no enrolment form");

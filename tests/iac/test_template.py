@@ -48,6 +48,8 @@ DATABASE_SECRETS = {
 # (method, path) -> (function, authorized by the JWT authorizer)
 ROUTES = {
     ("POST", "/api/uploads"): ("UploadFunction", True),
+    ("POST", "/api/faces/{id}/photo"): ("UploadFunction", True),
+    ("PATCH", "/api/faces/{id}"): ("UploadFunction", True),
     ("GET", "/upload"): ("UploadFunction", False),
     ("GET", "/api/faces"): ("FacesFunction", True),
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),
@@ -274,6 +276,7 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     for path, unauthenticated in [
         (("/upload",), "authenticate"), (("/faces",), "authenticate"),
         (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*"), "deny"),
+        (("/api/faces/*",), "deny"),
     ]:
         authenticate, forward = by_path[path]
         config = authenticate["AuthenticateCognitoConfig"]
@@ -282,6 +285,11 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
         assert config["OnUnauthenticatedRequest"] == unauthenticated, path
         assert config["UserPoolDomain"] == {"Ref": "UserPoolDomain"}, path
         assert config["UserPoolClientId"] == {"Ref": "AlbUserPoolClient"}, path
+    # Writes to a person reach the upload function, before the faces rule reads.
+    write = rules["AlbPeopleWriteRule"]
+    assert write["Conditions"][1] == {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST", "PATCH"]}}
+    assert write["Actions"][1]["TargetGroupArn"] == {"Ref": "UploadTargetGroup"}
+    assert write["Priority"] < rules["AlbFacesApiRule"]["Priority"]
     assert resources["AlbUserPoolClient"]["Properties"]["GenerateSecret"] is True, "the ALB needs a secret"
     # authenticate-cognito reaches Cognito from the ALB: HTTPS out, nothing else.
     egress = resources["AlbSecurityGroup"]["Properties"]["SecurityGroupEgress"]

@@ -115,16 +115,13 @@ async fn fetch_by_key(
 
 #[async_trait]
 impl PersonStore for MysqlPersonStore {
-    async fn upsert_pending(&self, person: &NewPerson) -> Result<Person, PortError> {
-        // A new upload for a known person keeps the current face until the
-        // new photo is indexed; only the status says a photo is on its way.
-        self.database
+    async fn create_pending(&self, person: &NewPerson) -> Result<Person, PortError> {
+        let inserted = self
+            .database
             .run(|pool| {
                 sqlx::query(
-                    "INSERT INTO person (lastname, firstname, object_key, status, status_reason) \
-                     VALUES (?, ?, ?, 'pending', NULL) \
-                     ON DUPLICATE KEY UPDATE lastname = VALUES(lastname), firstname = VALUES(firstname), \
-                     status = 'pending', status_reason = NULL",
+                    "INSERT INTO person (lastname, firstname, object_key, status) \
+                     VALUES (?, ?, ?, 'pending')",
                 )
                 .bind(&person.lastname)
                 .bind(&person.firstname)
@@ -133,9 +130,49 @@ impl PersonStore for MysqlPersonStore {
             })
             .await
             .map_err(port_error)?;
-        self.find_by_key(&person.object_key).await?.ok_or_else(|| {
-            PortError::Permanent("the person vanished right after being written".into())
-        })
+        self.get(PersonId(inserted.last_insert_id()))
+            .await?
+            .ok_or_else(|| {
+                PortError::Permanent("the person vanished right after being written".into())
+            })
+    }
+
+    async fn mark_pending(&self, id: PersonId) -> Result<Option<Person>, PortError> {
+        // The current face stays until the new photo is indexed; only the
+        // status says a photo is on its way.
+        self.database
+            .run(|pool| {
+                sqlx::query(
+                    "UPDATE person SET status = 'pending', status_reason = NULL WHERE id = ?",
+                )
+                .bind(id.0)
+                .execute(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        self.get(id).await
+    }
+
+    async fn rename(
+        &self,
+        id: PersonId,
+        lastname: Option<&str>,
+        firstname: Option<&str>,
+    ) -> Result<Option<Person>, PortError> {
+        self.database
+            .run(|pool| {
+                sqlx::query(
+                    "UPDATE person SET lastname = COALESCE(?, lastname), \
+                     firstname = COALESCE(?, firstname) WHERE id = ?",
+                )
+                .bind(lastname)
+                .bind(firstname)
+                .bind(id.0)
+                .execute(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        self.get(id).await
     }
 
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError> {
@@ -291,7 +328,8 @@ struct PersonRow {
     id: u64,
     lastname: String,
     firstname: String,
-    object_key: String,
+    /// Its binary collation makes the driver see bytes.
+    object_key: Vec<u8>,
     identity: Option<String>,
     status: String,
     status_reason: Option<String>,
@@ -327,7 +365,8 @@ impl TryFrom<PersonRow> for Person {
             id: PersonId(row.id),
             lastname: row.lastname,
             firstname: row.firstname,
-            object_key: row.object_key,
+            object_key: String::from_utf8(row.object_key)
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             identity: row.identity,
             status,
             status_reason: row.status_reason,

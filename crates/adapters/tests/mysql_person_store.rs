@@ -85,48 +85,105 @@ fn recorded(outcome: RecordOutcome) -> (Person, Option<String>) {
 }
 
 #[tokio::test]
-async fn upserting_the_same_key_twice_keeps_one_pending_row_with_the_new_names() {
+async fn namesakes_are_two_people_and_keys_compare_byte_for_byte() {
     let (database, store) = fresh_store().await;
-
-    let first = store
-        .upsert_pending(&new_person("obama", "barack", "obama_barack.jpg"))
+    let one = store
+        .create_pending(&new_person("Dupont", "Jean", "0a.dupont_jean.jpg"))
         .await
-        .expect("first upsert");
-    let second = store
-        .upsert_pending(&new_person("Obama", "Barack", "obama_barack.jpg"))
+        .expect("one");
+    let other = store
+        .create_pending(&new_person("Dupont", "Jean", "0b.dupont_jean.jpg"))
         .await
-        .expect("second upsert");
-
-    assert_eq!(row_count(&database).await, 1);
-    assert_eq!(second.id, first.id);
+        .expect("the other");
+    assert_ne!(one.id, other.id);
     assert_eq!(
-        (second.lastname.as_str(), second.firstname.as_str()),
-        ("Obama", "Barack")
+        (other.status, other.identity.as_deref()),
+        (Status::Pending, None)
     );
-    assert_eq!(second.status, Status::Pending);
-    assert_eq!(second.status_reason, None);
-    assert_eq!(second.identity, None);
-    assert_eq!(store.get(first.id).await.expect("get"), Some(second));
+    // Keys that differ only in case (or accents) are two objects in S3.
+    let upper = store
+        .create_pending(&new_person("Dupont", "Jean", "0A.dupont_jean.jpg"))
+        .await
+        .expect("a key in upper case is another key");
+    assert_ne!(upper.id, one.id);
+    assert_eq!(
+        store
+            .find_by_key("0A.dupont_jean.jpg")
+            .await
+            .unwrap()
+            .map(|p| p.id),
+        Some(upper.id)
+    );
+    // The same key twice is refused, not merged.
+    assert!(
+        store
+            .create_pending(&new_person("Dupont", "Jeanne", "0a.dupont_jean.jpg"))
+            .await
+            .is_err()
+    );
+    assert_eq!(row_count(&database).await, 3);
 }
 
 #[tokio::test]
-async fn a_new_upload_marks_an_indexed_person_pending_and_keeps_the_face_until_replaced() {
+async fn a_new_photo_marks_an_indexed_person_pending_and_keeps_the_face_until_replaced() {
     let (_database, store) = fresh_store().await;
-    store
-        .record_indexing(&indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1"))
-        .await
-        .expect("record");
+    let (person, _) = recorded(
+        store
+            .record_indexing(&indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1"))
+            .await
+            .expect("record"),
+    );
 
     let pending = store
-        .upsert_pending(&new_person("Obama", "Barack", "obama_barack.jpg"))
+        .mark_pending(person.id)
         .await
-        .expect("upsert");
+        .expect("marked")
+        .expect("the person");
 
     assert_eq!(pending.status, Status::Pending);
     assert_eq!(pending.identity.as_deref(), Some("face-1"));
     assert_eq!(
         pending.object_sequencer.as_deref(),
         Some("0067A3F2C1B0D4E501")
+    );
+    assert_eq!(
+        store.mark_pending(PersonId(person.id.0 + 1)).await.unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_rename_changes_the_names_given_and_nothing_else() {
+    let (_database, store) = fresh_store().await;
+    let person = store
+        .create_pending(&new_person("Dupnot", "Jean", "0a.dupnot_jean.jpg"))
+        .await
+        .unwrap();
+    let renamed = store
+        .rename(person.id, Some("Dupont"), None)
+        .await
+        .unwrap()
+        .expect("the person");
+    assert_eq!(
+        (renamed.lastname.as_str(), renamed.firstname.as_str()),
+        ("Dupont", "Jean")
+    );
+    assert_eq!(renamed.object_key, "0a.dupnot_jean.jpg");
+    let renamed = store
+        .rename(person.id, None, Some("Jeanne"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (renamed.lastname.as_str(), renamed.firstname.as_str()),
+        ("Dupont", "Jeanne")
+    );
+    assert_eq!(
+        store
+            .rename(PersonId(person.id.0 + 1), Some("X"), None)
+            .await
+            .unwrap(),
+        None
     );
 }
 
@@ -287,7 +344,7 @@ async fn a_record_without_a_row_creates_the_person_from_its_names() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_uploads_for_one_name_leave_one_row_and_the_newest_version() {
+async fn concurrent_photos_for_one_key_leave_one_row_and_the_newest_version() {
     let (database, store) = fresh_store().await;
     let store = Arc::new(store);
     const UPLOADS: usize = 20;
@@ -296,10 +353,6 @@ async fn concurrent_uploads_for_one_name_leave_one_row_and_the_newest_version() 
         .map(|i| {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
-                store
-                    .upsert_pending(&new_person("Obama", "Barack", "obama_barack.jpg"))
-                    .await
-                    .map_err(|e| format!("upsert {i}: {e}"))?;
                 let sequencer = format!("0067A3F2C1B0D4E5{i:02X}");
                 let outcome = store
                     .record_indexing(&indexed(
@@ -353,11 +406,14 @@ async fn concurrent_uploads_for_one_name_leave_one_row_and_the_newest_version() 
 
 /// Seeds people with chosen names and statuses; returns their ids in insertion order.
 async fn seed(store: &MysqlPersonStore, people: &[(&str, &str, Status)]) -> Vec<PersonId> {
+    static SEEDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut ids = Vec::new();
-    for (n, (lastname, firstname, status)) in people.iter().enumerate() {
+    for (lastname, firstname, status) in people {
+        // Every seeded person has a key of its own.
+        let n = SEEDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = format!("person-{n}_{n}.jpg");
         let person = store
-            .upsert_pending(&new_person(lastname, firstname, &key))
+            .create_pending(&new_person(lastname, firstname, &key))
             .await
             .expect("seed");
         match status {

@@ -19,6 +19,9 @@ pub enum ApiError {
     Auth(#[from] AuthError),
     #[error("{0}")]
     NotFound(String),
+    /// The request is valid but the person's state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
     #[error("send the request body as application/json")]
@@ -40,6 +43,7 @@ impl ApiError {
             ApiError::Auth(AuthError::Unauthenticated) => StatusCode::UNAUTHORIZED,
             ApiError::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -54,6 +58,7 @@ impl ApiError {
             ApiError::Auth(AuthError::Unauthenticated) => "unauthenticated",
             ApiError::Auth(AuthError::Forbidden) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -101,6 +106,10 @@ impl From<UploadError> for ApiError {
     fn from(error: UploadError) -> Self {
         match error {
             UploadError::Port(port) => port.into(),
+            UploadError::NoSuchPerson(_) => ApiError::NotFound(error.to_string()),
+            UploadError::FormatChanged { .. } | UploadError::NotReplaceable(_) => {
+                ApiError::Conflict(error.to_string())
+            }
             invalid => ApiError::BadRequest(invalid.to_string()),
         }
     }

@@ -9,7 +9,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use registry::listing::{ListParams, list_people, parse_params};
-use registry::person::{Person, PersonId, Status};
+use registry::person::{Person, Status};
 use registry::ports::{PersonStore, PhotoStore};
 use serde_json::{Value, json};
 
@@ -17,6 +17,7 @@ use crate::auth::{ADMINS, Authenticator, VIEWERS};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, query_param, request_id};
 use crate::metrics::Metrics;
+use crate::people::{parse_person_id, person_json};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));
 
@@ -167,10 +168,7 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
     }
 
     async fn one(&self, id: &str) -> Result<Response<Body>, ApiError> {
-        let id = id
-            .parse::<u64>()
-            .map(PersonId)
-            .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a person id")))?;
+        let id = parse_person_id(id)?;
         let person = self
             .people
             .get(id)
@@ -180,20 +178,9 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
     }
 
     async fn item(&self, person: &Person) -> Result<Value, ApiError> {
-        Ok(json!({
-            "id": person.id,
-            "lastname": person.lastname,
-            "firstname": person.firstname,
-            "key": person.object_key,
-            "status": person.status,
-            "statusReason": person.status_reason,
-            "identity": person.identity,
-            "faceConfidence": person.face_confidence,
-            "faceBox": person.face_box,
-            "createdAt": person.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "updatedAt": person.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "photoUrl": self.photo_url(person).await?,
-        }))
+        let mut item = person_json(person);
+        item["photoUrl"] = json!(self.photo_url(person).await?);
+        Ok(item)
     }
 
     async fn photo_url(&self, person: &Person) -> Result<Option<String>, ApiError> {

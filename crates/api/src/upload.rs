@@ -1,12 +1,17 @@
-//! The `upload` function: `POST /api/uploads` issues a presigned PUT and
-//! records the person as pending; `GET /upload` serves the upload page.
+//! The `upload` function, which writes people: `POST /api/uploads` issues a
+//! presigned PUT and records a new person as pending; `POST
+//! /api/faces/{id}/photo` does the same for a new photo of person `id`;
+//! `PATCH /api/faces/{id}` corrects a person's names; `GET /upload` serves
+//! the upload page.
 
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use registry::ports::{PersonStore, PhotoStore};
-use registry::upload::{UploadRequest, start_upload};
+use registry::upload::{
+    Rename, UploadRequest, UploadTicket, rename, start_replacement, start_upload,
+};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,8 +19,24 @@ use crate::auth::{ADMINS, Authenticator};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, read_json, request_id};
 use crate::metrics::{Metrics, Unit};
+use crate::people::{parse_person_id, person_json};
 
 static UPLOAD_PAGE: Page = Page::new(page_html!("upload"));
+
+/// A new photo of a person already enrolled.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PhotoBody {
+    content_type: String,
+    content_length: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameBody {
+    lastname: Option<String>,
+    firstname: Option<String>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -42,13 +63,24 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
-        match (request.method(), request.uri().path()) {
+        let path = request.uri().path();
+        let person = path.strip_prefix("/api/faces/");
+        match (request.method(), path) {
             (&Method::GET, "/upload") => Ok(UPLOAD_PAGE.response()),
             (&Method::POST, "/api/uploads") => self.create(request).await,
             (method, "/upload" | "/api/uploads") => {
                 Err(ApiError::MethodNotAllowed(method.to_string()))
             }
-            (_, path) => Err(ApiError::NotFound(format!("no route for {path}"))),
+            _ => match (request.method(), person.map(|p| p.split_once('/'))) {
+                (&Method::POST, Some(Some((id, "photo")))) => self.replace(request, id).await,
+                (&Method::PATCH, Some(None)) => {
+                    self.rename(request, person.unwrap_or_default()).await
+                }
+                (method, Some(Some((_, "photo")) | None)) => {
+                    Err(ApiError::MethodNotAllowed(method.to_string()))
+                }
+                _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+            },
         }
     }
 
@@ -64,27 +96,74 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
         let ticket = start_upload(&self.people, &self.photos, &upload, self.url_ttl).await?;
         tracing::info!(
             person_id = ticket.person.id.0,
-            key = %ticket.key,
             caller = caller.subject.as_deref().unwrap_or("-"),
             "upload URL issued"
         );
         self.metrics.emit(&[("UploadUrlsIssued", 1.0, Unit::Count)]);
-        let headers: serde_json::Map<String, serde_json::Value> = ticket
-            .request
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        Ok(json_response(
-            StatusCode::CREATED,
-            &json!({
-                "personId": ticket.person.id,
-                "key": ticket.key,
-                "uploadUrl": ticket.request.url,
-                "method": ticket.request.method,
-                "headers": headers,
-                "expiresAt": ticket.request.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            }),
-        ))
+        Ok(ticket_response(StatusCode::CREATED, &ticket))
     }
+
+    async fn replace(&self, request: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+        let caller = self.auth.require(request, &[ADMINS])?;
+        let id = parse_person_id(id)?;
+        let body: PhotoBody = read_json(request)?;
+        let ticket = start_replacement(
+            &self.people,
+            &self.photos,
+            id,
+            &body.content_type,
+            body.content_length,
+            self.url_ttl,
+        )
+        .await?;
+        tracing::info!(
+            person_id = id.0,
+            caller = caller.subject.as_deref().unwrap_or("-"),
+            "replacement upload URL issued"
+        );
+        self.metrics.emit(&[("UploadUrlsIssued", 1.0, Unit::Count)]);
+        Ok(ticket_response(StatusCode::OK, &ticket))
+    }
+
+    async fn rename(&self, request: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+        let caller = self.auth.require(request, &[ADMINS])?;
+        let id = parse_person_id(id)?;
+        let body: RenameBody = read_json(request)?;
+        let person = rename(
+            &self.people,
+            id,
+            &Rename {
+                lastname: body.lastname,
+                firstname: body.firstname,
+            },
+        )
+        .await?;
+        tracing::info!(
+            person_id = id.0,
+            caller = caller.subject.as_deref().unwrap_or("-"),
+            "person renamed"
+        );
+        Ok(json_response(StatusCode::OK, &person_json(&person)))
+    }
+}
+
+/// Where and how the browser sends the photo.
+fn ticket_response(status: StatusCode, ticket: &UploadTicket) -> Response<Body> {
+    let headers: serde_json::Map<String, serde_json::Value> = ticket
+        .request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    json_response(
+        status,
+        &json!({
+            "personId": ticket.person.id,
+            "key": ticket.key,
+            "uploadUrl": ticket.request.url,
+            "method": ticket.request.method,
+            "headers": headers,
+            "expiresAt": ticket.request.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+    )
 }

@@ -60,7 +60,7 @@ impl Harness {
         let key = format!("{}_{}.jpg", slug(lastname), slug(firstname));
         let person = self
             .people
-            .upsert_pending(&NewPerson {
+            .create_pending(&NewPerson {
                 lastname: lastname.into(),
                 firstname: firstname.into(),
                 object_key: key.clone(),

@@ -363,7 +363,7 @@ async fn one_face_is_indexed_for_the_person_named_by_the_key() {
 async fn an_uploaded_person_keeps_the_names_as_typed() {
     let h = Harness::new().await;
     h.people
-        .upsert_pending(&registry::ports::NewPerson {
+        .create_pending(&registry::ports::NewPerson {
             lastname: "Obama".into(),
             firstname: "Barack Hussein".into(),
             object_key: OBAMA.into(),

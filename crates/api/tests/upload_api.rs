@@ -1,4 +1,5 @@
-//! `POST /api/uploads` and `GET /upload`, driven by the requests of
+//! `POST /api/uploads`, `POST /api/faces/{id}/photo`, `PATCH
+//! /api/faces/{id}` and `GET /upload`, driven by the requests of
 //! `events/`, with the MySQL store on the real server and an S3 store that
 //! presigns with fixed test credentials.
 
@@ -49,6 +50,20 @@ impl Harness {
     }
 }
 
+/// A new person's key: a token of 32 hexadecimal digits, then `file_name`.
+fn assert_new_key(key: &Value, file_name: &str) {
+    let key = key.as_str().expect("a key");
+    let (token, rest) = key.split_once('.').expect("a token");
+    assert_eq!(token.len(), 32, "{key}");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{key}"
+    );
+    assert_eq!(rest, file_name);
+}
+
 fn query_pairs(url: &str) -> HashMap<String, String> {
     url::Url::parse(url)
         .expect("an absolute URL")
@@ -65,7 +80,8 @@ async fn an_admin_gets_a_presigned_put_and_the_person_is_pending() {
     let (status, body) = h.send(ApiEvent::load("upload-post.json")).await;
 
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["key"], "obama_barack.jpg");
+    assert_new_key(&body["key"], "obama_barack.jpg");
+    let key = body["key"].as_str().unwrap();
     assert_eq!(body["method"], "PUT");
     assert_eq!(
         body["headers"],
@@ -75,7 +91,7 @@ async fn an_admin_gets_a_presigned_put_and_the_person_is_pending() {
     let url = body["uploadUrl"].as_str().expect("uploadUrl");
     assert!(
         url.starts_with(&format!(
-            "{TEST_ENDPOINT}/face-registry-123456789012-us-east-1-photos/obama_barack.jpg?"
+            "{TEST_ENDPOINT}/face-registry-123456789012-us-east-1-photos/{key}?"
         )),
         "{url}"
     );
@@ -108,7 +124,7 @@ async fn an_admin_gets_a_presigned_put_and_the_person_is_pending() {
         (person.lastname.as_str(), person.firstname.as_str()),
         ("Obama", "Barack")
     );
-    assert_eq!(person.object_key, "obama_barack.jpg");
+    assert_eq!(person.object_key, key);
 }
 
 #[tokio::test]
@@ -118,12 +134,12 @@ async fn names_are_kept_as_typed_and_slugged_into_the_key() {
     let (status, body) = h.send(ApiEvent::load("upload-post-accented.json")).await;
 
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body["key"], "garcia-marquez_gabriel-jose.png");
+    assert_new_key(&body["key"], "garcia-marquez_gabriel-jose.png");
     assert_eq!(body["headers"]["content-type"], "image/png");
     let person = h
         .api
         .people
-        .find_by_key("garcia-marquez_gabriel-jose.png")
+        .find_by_key(body["key"].as_str().unwrap())
         .await
         .expect("find")
         .expect("recorded");
@@ -132,17 +148,134 @@ async fn names_are_kept_as_typed_and_slugged_into_the_key() {
 }
 
 #[tokio::test]
-async fn uploading_again_for_the_same_name_reuses_the_person() {
+async fn namesakes_are_two_people_with_keys_of_their_own() {
     let h = Harness::new().await;
     let (_, first) = h.send(ApiEvent::load("upload-post.json")).await;
-    let event = ApiEvent::load("upload-post.json");
-    let mut again = event.body_json();
-    again["lastname"] = json!("OBAMA");
-    let (status, second) = h.send(event.with_json_body(&again)).await;
+    let (status, second) = h.send(ApiEvent::load("upload-post.json")).await;
 
     assert_eq!(status, 201, "{second}");
-    assert_eq!(second["personId"], first["personId"]);
-    assert_eq!(h.rows().await, 1);
+    assert_ne!(second["personId"], first["personId"]);
+    assert_ne!(second["key"], first["key"]);
+    assert_eq!(h.rows().await, 2);
+}
+
+/// `event` for person `id` (path and path parameter).
+fn for_person(event: ApiEvent, id: &Value, suffix: &str) -> ApiEvent {
+    event
+        .with_path(&format!("/api/faces/{id}{suffix}"))
+        .with_path_parameter("id", &id.to_string())
+}
+
+#[tokio::test]
+async fn a_new_photo_goes_to_the_persons_own_key_in_the_same_format() {
+    let h = Harness::new().await;
+    let (_, created) = h.send(ApiEvent::load("upload-post.json")).await;
+    let id = &created["personId"];
+
+    let (status, body) = h
+        .send(for_person(
+            ApiEvent::load("photo-replace.json"),
+            id,
+            "/photo",
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["personId"], *id);
+    assert_eq!(body["key"], created["key"]);
+    let url = body["uploadUrl"].as_str().expect("uploadUrl");
+    assert!(url.contains(created["key"].as_str().unwrap()), "{url}");
+    assert_eq!(h.rows().await, 1, "no one new");
+
+    // The key keeps its format; an unknown person or id is refused.
+    let event = for_person(ApiEvent::load("photo-replace.json"), id, "/photo");
+    let png = event.body_json();
+    let mut png = png.as_object().unwrap().clone();
+    png.insert("contentType".into(), json!("image/png"));
+    let (status, body) = h.send(event.with_json_body(&json!(png))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be a JPEG too"),
+        "{body}"
+    );
+    let (status, _) = h
+        .send(for_person(
+            ApiEvent::load("photo-replace.json"),
+            &json!(999_999),
+            "/photo",
+        ))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = h
+        .send(for_person(
+            ApiEvent::load("photo-replace.json"),
+            &json!("x"),
+            "/photo",
+        ))
+        .await;
+    assert_eq!(status, 400);
+    // Admins only.
+    let (status, _) = h
+        .send(
+            for_person(ApiEvent::load("photo-replace.json"), id, "/photo")
+                .with_groups_claim("[viewers]"),
+        )
+        .await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn an_admin_corrects_a_name_and_the_key_stays() {
+    let h = Harness::new().await;
+    let (_, created) = h.send(ApiEvent::load("upload-post.json")).await;
+    let id = &created["personId"];
+
+    let (status, body) = h
+        .send(for_person(ApiEvent::load("person-rename.json"), id, ""))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (&body["lastname"], &body["firstname"], &body["key"]),
+        (&json!("Obama"), &json!("Barack Hussein"), &created["key"])
+    );
+
+    // Bad names are refused as at enrolment; nothing to change is an error too.
+    let event = for_person(ApiEvent::load("person-rename.json"), id, "");
+    for (rename, message) in [
+        (
+            json!({"firstname": "a\u{202e}b"}),
+            "firstname contains invisible formatting characters",
+        ),
+        (json!({"lastname": "  "}), "lastname is empty"),
+        (json!({}), "give lastname, firstname or both"),
+    ] {
+        let rename = rename.to_string();
+        let (status, body) = h.send(event.clone().with_raw_body(&rename)).await;
+        assert_eq!(status, 400, "{rename}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(message),
+            "{body}"
+        );
+    }
+    let (status, _) = h
+        .send(
+            for_person(ApiEvent::load("person-rename.json"), id, "").with_groups_claim("[viewers]"),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = h
+        .send(for_person(
+            ApiEvent::load("person-rename.json"),
+            &json!(999_999),
+            "",
+        ))
+        .await;
+    assert_eq!(status, 404);
 }
 
 #[tokio::test]

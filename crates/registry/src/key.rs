@@ -1,7 +1,14 @@
-//! Object keys: `lastname_firstname.ext`, derived from display names and
-//! parsed back from keys found in the bucket.
+//! Object keys: `<token>.lastname_firstname.ext` for a person the registry
+//! enrols, `lastname_firstname.ext` for a photo dropped straight into the
+//! bucket; derived from display names and parsed back from keys found in
+//! the bucket.
+//!
+//! The token (128 random bits, 32 hexadecimal digits) makes the key one
+//! person's: two people of the same name get two keys, and nobody can guess
+//! a key from a name. The file name after it keeps the convention, so the
+//! names can still be read back from the key.
 
-use crate::names::{DisplayName, MAX_SLUG_CHARS, name_from_slug, slug};
+use crate::names::{DisplayName, MAX_NAME_CHARS, MAX_SLUG_CHARS, name_from_slug, slug};
 use percent_encoding::percent_decode_str;
 
 /// The photo formats the registry accepts.
@@ -52,6 +59,15 @@ impl PhotoFormat {
     }
 }
 
+/// Hexadecimal digits of a key's token: 128 bits.
+pub const TOKEN_CHARS: usize = 32;
+
+/// Longest slug of a key made now: with the token, two slugs, `_` and
+/// `.jpg` stay within Rekognition's 255-character `ExternalImageId`
+/// (33 + 100 + 1 + 100 + 4 = 238). Keys parsed from the bucket may have
+/// slugs up to [`MAX_SLUG_CHARS`].
+pub const MAX_KEY_SLUG_CHARS: usize = 100;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     #[error("object key {key:?} does not follow lastname_firstname.jpg or lastname_firstname.png")]
@@ -64,20 +80,44 @@ pub enum KeyError {
 /// `ExternalImageId` (`[a-zA-Z0-9_.\-:]+`, at most 255 characters).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ObjectKey {
+    /// What makes the key one person's; `None` under the plain convention.
+    token: Option<String>,
     lastname_slug: String,
     firstname_slug: String,
     format: PhotoFormat,
 }
 
 impl ObjectKey {
-    pub fn for_person(
+    /// A new person's key: a fresh random token, then the names' slugs.
+    pub fn for_new_person(
         lastname: &DisplayName,
         firstname: &DisplayName,
         format: PhotoFormat,
     ) -> Self {
+        let token: [u8; TOKEN_CHARS / 2] = rand::random();
+        Self::with_token(
+            token.iter().map(|b| format!("{b:02x}")).collect(),
+            lastname,
+            firstname,
+            format,
+        )
+    }
+
+    fn with_token(
+        token: String,
+        lastname: &DisplayName,
+        firstname: &DisplayName,
+        format: PhotoFormat,
+    ) -> Self {
+        let capped = |name: &DisplayName| {
+            let mut slug = name.slug();
+            slug.truncate(MAX_KEY_SLUG_CHARS);
+            slug.trim_end_matches('-').to_owned()
+        };
         Self {
-            lastname_slug: lastname.slug(),
-            firstname_slug: firstname.slug(),
+            token: Some(token),
+            lastname_slug: capped(lastname),
+            firstname_slug: capped(firstname),
             format,
         }
     }
@@ -89,12 +129,26 @@ impl ObjectKey {
         };
         let (stem, ext) = key.rsplit_once('.').ok_or_else(not_conventional)?;
         let format = PhotoFormat::from_extension(ext).ok_or_else(not_conventional)?;
+        let (token, stem) = match stem.split_once('.') {
+            Some((token, rest)) => {
+                let is_token = token.len() == TOKEN_CHARS
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !is_token {
+                    return Err(not_conventional());
+                }
+                (Some(token.to_owned()), rest)
+            }
+            None => (None, stem),
+        };
         let (last, first) = stem.split_once('_').ok_or_else(not_conventional)?;
         let is_slug = |s: &str| !s.is_empty() && s.len() <= MAX_SLUG_CHARS && slug(s) == s;
         if !is_slug(last) || !is_slug(first) {
             return Err(not_conventional());
         }
         Ok(Self {
+            token,
             lastname_slug: last.to_owned(),
             firstname_slug: first.to_owned(),
             format,
@@ -105,17 +159,27 @@ impl ObjectKey {
         self.format
     }
 
-    /// Names readable enough for a person created from a key alone.
+    /// Names readable enough for a person created from a key alone, within
+    /// the length of a display name.
     pub fn recovered_names(&self) -> (String, String) {
-        (
-            name_from_slug(&self.lastname_slug),
-            name_from_slug(&self.firstname_slug),
-        )
+        let name = |slug: &str| {
+            name_from_slug(slug)
+                .chars()
+                .take(MAX_NAME_CHARS)
+                .collect::<String>()
+                .trim_end()
+                .to_owned()
+        };
+        (name(&self.lastname_slug), name(&self.firstname_slug))
     }
 
     pub fn as_string(&self) -> String {
+        let token = self
+            .token
+            .as_ref()
+            .map_or_else(String::new, |t| format!("{t}."));
         format!(
-            "{}_{}.{}",
+            "{token}{}_{}.{}",
             self.lastname_slug,
             self.firstname_slug,
             self.format.extension()
@@ -157,22 +221,52 @@ mod tests {
     }
 
     #[test]
-    fn key_is_built_from_slugs() {
+    fn key_is_a_token_then_the_slugs() {
         let key =
-            ObjectKey::for_person(&name("García Márquez"), &name("Gabriel"), PhotoFormat::Jpeg);
-        assert_eq!(key.as_string(), "garcia-marquez_gabriel.jpg");
-        let key = ObjectKey::for_person(&name("Obama"), &name("Barack"), PhotoFormat::Png);
-        assert_eq!(key.as_string(), "obama_barack.png");
+            ObjectKey::for_new_person(&name("García Márquez"), &name("Gabriel"), PhotoFormat::Jpeg);
+        let text = key.as_string();
+        let (token, file_name) = text.split_once('.').unwrap();
+        assert_eq!(token.len(), TOKEN_CHARS);
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(file_name, "garcia-marquez_gabriel.jpg");
+        let key = ObjectKey::for_new_person(&name("Obama"), &name("Barack"), PhotoFormat::Png);
+        assert!(key.as_string().ends_with(".obama_barack.png"));
+    }
+
+    #[test]
+    fn namesakes_get_keys_of_their_own() {
+        let (last, first) = (name("Dupont"), name("Jean"));
+        let one = ObjectKey::for_new_person(&last, &first, PhotoFormat::Jpeg);
+        let other = ObjectKey::for_new_person(&last, &first, PhotoFormat::Jpeg);
+        assert_ne!(one.as_string(), other.as_string());
+        assert_eq!(one.recovered_names(), other.recovered_names());
     }
 
     #[test]
     fn keys_parse_back() {
-        let key = ObjectKey::parse("garcia-marquez_gabriel.jpg").unwrap();
-        assert_eq!(key.format(), PhotoFormat::Jpeg);
-        assert_eq!(
-            key.recovered_names(),
-            ("Garcia Marquez".to_owned(), "Gabriel".to_owned())
-        );
+        for text in [
+            "garcia-marquez_gabriel.jpg",
+            "0123456789abcdef0123456789abcdef.garcia-marquez_gabriel.jpg",
+        ] {
+            let key = ObjectKey::parse(text).unwrap();
+            assert_eq!(key.format(), PhotoFormat::Jpeg);
+            assert_eq!(key.as_string(), text);
+            assert_eq!(
+                key.recovered_names(),
+                ("Garcia Marquez".to_owned(), "Gabriel".to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn names_recovered_from_long_slugs_fit_a_display_name() {
+        let long = format!("{}_b.jpg", "a".repeat(MAX_SLUG_CHARS));
+        let (last, _) = ObjectKey::parse(&long).unwrap().recovered_names();
+        assert_eq!(last.chars().count(), MAX_NAME_CHARS);
     }
 
     #[test]
@@ -189,6 +283,11 @@ mod tests {
             "photos/obama_barack.jpg",
             "obama_barack.jpeg",
             "obama-_barack.jpg",
+            "0123456789abcdef.obama_barack.jpg",
+            "0123456789ABCDEF0123456789ABCDEF.obama_barack.jpg",
+            "0123456789abcdef0123456789abcdeg.obama_barack.jpg",
+            "0123456789abcdef0123456789abcdef.obama.jpg",
+            "x.y.obama_barack.jpg",
         ] {
             assert!(ObjectKey::parse(key).is_err(), "{key} should be refused");
         }
@@ -231,9 +330,10 @@ mod tests {
                 return Ok(());
             };
             let format = if png { PhotoFormat::Png } else { PhotoFormat::Jpeg };
-            let key = ObjectKey::for_person(&last, &first, format);
+            let key = ObjectKey::for_new_person(&last, &first, format);
             let text = key.as_string();
             prop_assert!(is_external_image_id(&text), "{text}");
+            prop_assert!(text.len() <= 255, "{text}");
             prop_assert_eq!(ObjectKey::parse(&text).unwrap(), key);
         }
 

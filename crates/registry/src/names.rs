@@ -2,6 +2,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Longest display name kept, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -18,12 +19,18 @@ pub enum NameError {
     TooLong { field: &'static str },
     #[error("{field} contains control characters")]
     ControlCharacters { field: &'static str },
+    #[error(
+        "{field} contains invisible formatting characters (such as bidirectional overrides or zero-width spaces)"
+    )]
+    FormatCharacters { field: &'static str },
     #[error("{field} has no letters or digits to build a file name from")]
     NoSlug { field: &'static str },
 }
 
 /// A name as a person typed it: trimmed, NFC-normalised, length-limited,
-/// without control characters, and with at least one letter or digit.
+/// without control or format characters (Unicode category Cf: bidi
+/// overrides would show it reversed, zero-width characters make two names
+/// that look alike differ), and with at least one letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DisplayName(String);
 
@@ -39,6 +46,12 @@ impl DisplayName {
         }
         if name.chars().any(char::is_control) {
             return Err(NameError::ControlCharacters { field });
+        }
+        if name
+            .chars()
+            .any(|c| c.general_category() == GeneralCategory::Format)
+        {
+            return Err(NameError::FormatCharacters { field });
         }
         if slug(&name).is_empty() {
             return Err(NameError::NoSlug { field });
@@ -155,6 +168,13 @@ mod tests {
             DisplayName::parse("firstname", "Ann\u{7}"),
             Err(NameError::ControlCharacters { field: "firstname" })
         );
+        for invisible in ["a\u{202e}b", "Ann\u{200b}", "\u{2066}Bob", "Zoe\u{feff}"] {
+            assert_eq!(
+                DisplayName::parse("firstname", invisible),
+                Err(NameError::FormatCharacters { field: "firstname" }),
+                "{invisible:?}"
+            );
+        }
         assert_eq!(
             DisplayName::parse("firstname", "李小龙"),
             Err(NameError::NoSlug { field: "firstname" })

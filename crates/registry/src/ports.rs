@@ -74,9 +74,18 @@ pub enum RecordOutcome {
 
 #[async_trait]
 pub trait PersonStore: Send + Sync {
-    /// Creates the person as `pending`, or marks the existing one with this
-    /// key `pending` again with the names as typed now.
-    async fn upsert_pending(&self, person: &NewPerson) -> Result<Person, PortError>;
+    /// Creates a new person, `pending` (the key is new: it is unique).
+    async fn create_pending(&self, person: &NewPerson) -> Result<Person, PortError>;
+    /// Marks a person `pending` again (a new photo is on its way); the
+    /// current face stays until the new photo is indexed. `None`: no such person.
+    async fn mark_pending(&self, id: PersonId) -> Result<Option<Person>, PortError>;
+    /// Sets new display names (either or both). `None`: no such person.
+    async fn rename(
+        &self,
+        id: PersonId,
+        lastname: Option<&str>,
+        firstname: Option<&str>,
+    ) -> Result<Option<Person>, PortError>;
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError>;
     async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError>;
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError>;

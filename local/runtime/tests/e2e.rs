@@ -64,20 +64,25 @@ fn encode_jpeg(picture: &image::DynamicImage) -> Vec<u8> {
     bytes.into_inner()
 }
 
-fn ids_of(list: &Value) -> Vec<String> {
+/// The file names of a listing's people: their keys without the token.
+fn file_names_of(list: &Value) -> Vec<String> {
     list["items"]
         .as_array()
         .map(|items| {
             items
                 .iter()
-                .filter_map(|i| i["key"].as_str().map(str::to_owned))
+                .filter_map(|i| i["key"].as_str())
+                .map(|key| match key.split_once('.') {
+                    Some((token, file)) if token.len() == 32 => file.to_owned(),
+                    _ => key.to_owned(),
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn enrol_identify_replay_and_replace() {
+async fn enrol_namesakes_identify_replay_and_replace() {
     let harness = Harness::start().await;
     let admin = harness.token("admins").await;
 
@@ -86,7 +91,8 @@ async fn enrol_identify_replay_and_replace() {
     let ticket = harness
         .enrol(&admin, "Obama", "Barack", &obama, "image/jpeg")
         .await;
-    assert_eq!(ticket["key"], "obama_barack.jpg");
+    let key = ticket["key"].as_str().expect("a key").to_owned();
+    assert!(key.ends_with(".obama_barack.jpg"), "{key}");
     let person = harness
         .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
         .await;
@@ -122,7 +128,7 @@ async fn enrol_identify_replay_and_replace() {
     assert!(biden.is_empty(), "biden.jpg matched {biden:?}");
 
     // Replaying the recorded S3 event changes nothing, three times over.
-    let events = harness.recorded_events("obama_barack.jpg");
+    let events = harness.recorded_events(&key);
     assert_eq!(events.len(), 1, "one event per upload");
     let faces_before = harness.face_ids().await;
     assert_eq!(faces_before, vec![face_id.clone()]);
@@ -142,27 +148,58 @@ async fn enrol_identify_replay_and_replace() {
     assert_eq!(without_url(after_replays), without_url(person.clone()));
     assert_eq!(harness.face_ids().await, faces_before);
 
-    // A re-upload replaces the face; the old FaceId leaves the collection.
-    let again = harness
+    // A namesake is another person, with a photo and a face of their own.
+    let namesake = harness
         .enrol(
             &admin,
             "Obama",
             "Barack",
+            &test_image("biden.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    assert_ne!(namesake["personId"], ticket["personId"]);
+    assert_ne!(namesake["key"], ticket["key"]);
+    let namesake = harness
+        .settle(&admin, &namesake["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(namesake["status"], "indexed", "{namesake}");
+    let namesake_face = namesake["identity"].as_str().unwrap().to_owned();
+    let (_, first) = harness
+        .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
+        .await;
+    assert_eq!(
+        first["identity"],
+        face_id.as_str(),
+        "the first one is untouched"
+    );
+    let mut both = vec![face_id.clone(), namesake_face.clone()];
+    both.sort();
+    assert_eq!(harness.face_ids().await, both);
+
+    // A new photo of the first one, by id, replaces its face; the old
+    // FaceId leaves the collection, the namesake's stays.
+    let again = harness
+        .replace_photo(
+            &admin,
+            &ticket["personId"],
             &test_image("obama2.jpg"),
             "image/jpeg",
         )
         .await;
-    assert_eq!(again["personId"], ticket["personId"]);
+    assert_eq!(again["key"], ticket["key"]);
     let replaced = harness
         .wait_for(&admin, &ticket["personId"], INDEXING_WITHIN, |p| {
             p["status"] == "indexed" && p["identity"] != face_id.as_str()
         })
         .await;
     let new_face = replaced["identity"].as_str().unwrap().to_owned();
-    assert_eq!(harness.face_ids().await, vec![new_face.clone()]);
+    let mut faces = vec![new_face.clone(), namesake_face.clone()];
+    faces.sort();
+    assert_eq!(harness.face_ids().await, faces);
 
     // The first upload's event is older than the recorded one: ignored.
-    let events = harness.recorded_events("obama_barack.jpg");
+    let events = harness.recorded_events(&key);
     assert_eq!(events.len(), 2);
     harness
         .invoke("IndexerFunction", &events[0])
@@ -172,7 +209,7 @@ async fn enrol_identify_replay_and_replace() {
         .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
         .await;
     assert_eq!(current["identity"], new_face.as_str());
-    assert_eq!(harness.face_ids().await, vec![new_face]);
+    assert_eq!(harness.face_ids().await, faces);
 
     harness.stop().await;
 }
@@ -248,14 +285,14 @@ async fn unusable_photos_are_rejected_with_a_reason() {
     let (_, rejected) = harness
         .get("/api/faces?status=rejected", Some(&admin))
         .await;
-    let mut keys = ids_of(&rejected);
+    let mut keys = file_names_of(&rejected);
     keys.sort();
     assert_eq!(
         keys,
         vec!["holiday photo.jpg", "nobody_here.jpg", "two_people.jpg"]
     );
     let (_, indexed) = harness.get("/api/faces?status=indexed", Some(&admin)).await;
-    assert!(ids_of(&indexed).is_empty(), "{indexed}");
+    assert!(file_names_of(&indexed).is_empty(), "{indexed}");
     let (status, invalid) = harness.get("/api/faces?status=lost", Some(&admin)).await;
     assert_eq!(status, 400, "{invalid}");
 

@@ -60,18 +60,40 @@ async fn until(
 }
 
 async fn enrol(harness: &Harness, token: &str, photo: &[u8]) -> Result<Value, String> {
+    upload(harness, token, photo, None).await
+}
+
+/// Enrols someone new, or sends a new photo of person `replacing`.
+async fn upload(
+    harness: &Harness,
+    token: &str,
+    photo: &[u8],
+    replacing: Option<&Value>,
+) -> Result<Value, String> {
+    let (path, body, expected) = match replacing {
+        None => (
+            "/api/uploads".to_owned(),
+            json!({"lastname": "Obama", "firstname": "Barack", "contentType": "image/jpeg", "contentLength": photo.len()}),
+            201,
+        ),
+        Some(id) => (
+            format!("/api/faces/{id}/photo"),
+            json!({"contentType": "image/jpeg", "contentLength": photo.len()}),
+            200,
+        ),
+    };
     let response = harness
         .http
-        .post(harness.url("/api/uploads"))
+        .post(harness.url(&path))
         .bearer_auth(token)
-        .json(&json!({"lastname": "Obama", "firstname": "Barack", "contentType": "image/jpeg", "contentLength": photo.len()}))
+        .json(&body)
         .send()
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status();
     let ticket: Value = response.json().await.unwrap_or(Value::Null);
-    if status != 201 {
-        return Err(format!("POST /api/uploads: {status} {ticket}"));
+    if status != expected {
+        return Err(format!("POST {path}: {status} {ticket}"));
     }
     let mut put = harness
         .http
@@ -122,7 +144,7 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
 
     // A new photo replaces the face; the old one leaves the collection.
     let old_face = indexed["identity"].clone();
-    enrol(harness, &admin, &test_image("obama2.jpg")).await?;
+    upload(harness, &admin, &test_image("obama2.jpg"), Some(id)).await?;
     let replaced = until(harness, &admin, id, "replaced", |p| {
         p["status"] == "indexed" && p["identity"] != old_face
     })

@@ -56,6 +56,16 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         "UploadFunction",
         Expected::Status(&[200]),
     ),
+    (
+        "photo-replace.json",
+        "UploadFunction",
+        Expected::Status(&[200, 404, 409]),
+    ),
+    (
+        "person-rename.json",
+        "UploadFunction",
+        Expected::Status(&[200, 404]),
+    ),
     ("faces-list.json", "FacesFunction", Expected::Status(&[200])),
     (
         "faces-list-filtered.json",

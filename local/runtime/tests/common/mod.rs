@@ -219,6 +219,29 @@ impl Harness {
         ticket
     }
 
+    /// A new photo for person `id`, through `POST /api/faces/{id}/photo`.
+    pub async fn replace_photo(
+        &self,
+        token: &str,
+        id: &Value,
+        photo: &[u8],
+        content_type: &str,
+    ) -> Value {
+        let response = self
+            .http
+            .post(self.url(&format!("/api/faces/{id}/photo")))
+            .bearer_auth(token)
+            .json(&json!({ "contentType": content_type, "contentLength": photo.len() }))
+            .send()
+            .await
+            .expect("POST /api/faces/{id}/photo");
+        let status = response.status();
+        let ticket: Value = response.json().await.expect("a JSON ticket");
+        assert_eq!(status, 200, "new photo refused: {ticket}");
+        self.put_photo(&ticket, photo).await;
+        ticket
+    }
+
     pub async fn request_upload(
         &self,
         token: &str,

@@ -82,9 +82,55 @@ async function showPerson(id) {
   const history = [["Enrolled", person.createdAt]];
   if (person.updatedAt !== person.createdAt) history.push(["Last changed (" + person.status + ")", person.updatedAt]);
   $("person-history").replaceChildren(...history.map(([what, when]) => element("li", null, what + ": " + new Date(when).toLocaleString())));
+  $("rename-lastname").value = person.lastname;
+  $("rename-firstname").value = person.firstname;
   $("person-view").dataset.id = String(person.id);
-  if (!$("person-view").open) $("person-view").showModal();
+  if (!$("person-view").open) { $("person-message").textContent = ""; $("person-view").showModal(); }
+  return person;
 }
+
+// Admins correct a person's names, or send a new photo of them (its face
+// replaces the old one once indexed).
+$("person-rename").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("person-message").textContent = "";
+  const id = $("person-view").dataset.id;
+  const response = await api("/api/faces/" + encodeURIComponent(id), {
+    method: "PATCH",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ lastname: $("rename-lastname").value, firstname: $("rename-firstname").value }),
+  });
+  if (!response.ok) { $("person-message").textContent = await errorText(response); return; }
+  await showPerson(id);
+  load(true);
+});
+
+$("person-replace").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("person-message").textContent = "";
+  const id = $("person-view").dataset.id;
+  const file = $("replace-photo").files[0];
+  if (!file) return;
+  try {
+    const response = await api("/api/faces/" + encodeURIComponent(id) + "/photo", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ contentType: file.type, contentLength: file.size }),
+    });
+    if (!response.ok) { $("person-message").textContent = await errorText(response); return; }
+    await sendPhoto(await response.json(), file);
+    $("replace-photo").value = "";
+    // Followed until the indexer has decided.
+    for (let i = 0; i < 120; i++) {
+      const person = await showPerson(id);
+      if (!person || person.status !== "pending") break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    load(true);
+  } catch (error) {
+    $("person-message").textContent = "The request failed: " + error.message;
+  }
+});
 
 $("person-close").addEventListener("click", () => $("person-view").close());
 

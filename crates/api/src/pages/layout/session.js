@@ -169,6 +169,17 @@ async function api(path, options = {}) {
   return response;
 }
 
+// Sends a photo where an upload ticket says (a presigned PUT). The browser
+// sets Content-Length and Host itself; the other signed headers go as given.
+async function sendPhoto(ticket, file) {
+  const headers = {};
+  for (const [name, value] of Object.entries(ticket.headers)) {
+    if (name !== "content-length" && name !== "host") headers[name] = value;
+  }
+  const put = await fetch(ticket.uploadUrl, { method: ticket.method, headers, body: file });
+  if (!put.ok) throw new Error("the photo upload failed (status " + put.status + ")");
+}
+
 async function errorText(response) {
   try { const body = await response.json(); return body.error.message; }
   catch (_) { return "request failed with status " + response.status; }

@@ -64,15 +64,9 @@ $("enrol").addEventListener("submit", async (event) => {
     $("result").hidden = false;
     if (!response.ok) { $("message").textContent = await errorText(response); return; }
     const ticket = await response.json();
-    // The browser sets Content-Length and Host itself; the other signed headers go as given.
-    const headers = {};
-    for (const [name, value] of Object.entries(ticket.headers)) {
-      if (name !== "content-length" && name !== "host") headers[name] = value;
-    }
     $("status").textContent = "uploading";
     $("status").className = "badge pending";
-    const put = await fetch(ticket.uploadUrl, { method: ticket.method, headers, body: file });
-    if (!put.ok) { $("message").textContent = "The photo upload failed (status " + put.status + ")."; return; }
+    await sendPhoto(ticket, file);
     await follow(ticket.personId);
   } catch (error) {
     $("message").textContent = "The request failed: " + error.message;
