@@ -662,3 +662,51 @@ async fn ping_answers_and_an_unreachable_database_is_transient() {
     assert!(error.is_transient(), "{error}");
     assert!(!error.to_string().contains("s3cr3t-never-shown"), "{error}");
 }
+
+/// The migration to byte-for-byte keys keeps the people and keys of the
+/// first schema: applied one by one, as a deployed stack meets them.
+#[tokio::test]
+async fn people_enrolled_before_the_key_migration_keep_their_rows_and_keys() {
+    use sqlx::Executor;
+    let database = TestDatabase::create_empty()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = database.pool();
+    let mut migrations = registry_adapters::MIGRATOR.iter();
+    let first = migrations.next().expect("the first migration");
+    pool.execute(&*first.sql).await.expect("the first schema");
+    sqlx::query(
+        "INSERT INTO person (lastname, firstname, object_key, identity, status, object_sequencer) \
+         VALUES ('García Márquez', 'Gabriel', 'garcia-marquez_gabriel.jpg', 'face-1', 'indexed', '01')",
+    )
+    .execute(pool)
+    .await
+    .expect("an old person");
+    for migration in migrations {
+        pool.execute(&*migration.sql)
+            .await
+            .expect("a later migration");
+    }
+    let store = MysqlPersonStore::new(pool.clone());
+    let person = store
+        .find_by_key("garcia-marquez_gabriel.jpg")
+        .await
+        .expect("find")
+        .expect("the old person is there");
+    assert_eq!(
+        (
+            person.lastname.as_str(),
+            person.identity.as_deref(),
+            person.status
+        ),
+        ("García Márquez", Some("face-1"), Status::Indexed)
+    );
+    // Byte for byte now: another case is another key.
+    assert_eq!(
+        store
+            .find_by_key("GARCIA-MARQUEZ_GABRIEL.jpg")
+            .await
+            .unwrap(),
+        None
+    );
+}
