@@ -209,7 +209,10 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   await page.keyboard.press("Enter");
   const view = page.getByRole("dialog", { name: "Barack Obama" });
   await view.waitFor();
-  assert.match(await view.innerText(), /indexed[\s\S]*Photo[\s\S]*obama_barack\.jpg[\s\S]*Enrolled/);
+  assert.match(await view.innerText(), /indexed[\s\S]*Photo[\s\S]*obama_barack\.jpg/);
+  // Its history is the audit trail: the indexer's outcome, then the enrolment by the admin.
+  await view.locator("#person-history li", { hasText: "enrolment by" }).waitFor();
+  assert.match(await view.locator("#person-history").innerText(), /indexing \(indexed\) by the registry[\s\S]*enrolment by \S+/);
   await page.waitForFunction(() => document.getElementById("person-photo").naturalWidth > 0);
   assert.equal(await page.locator("#person-box").isVisible(), true, "the face's box is drawn");
   await screenshot(page, "person-view");
@@ -219,12 +222,26 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   const renamed = page.getByRole("dialog", { name: "Barack Hussein Obama" });
   await renamed.waitFor();
   assert.match(await renamed.innerText(), /obama_barack\.jpg/);
+  await renamed.locator("#person-history li", { hasText: "rename by" }).waitFor();
   await page.keyboard.press("Escape");
   await renamed.waitFor({ state: "hidden" });
   await card.getByRole("button", { name: "Open Barack Hussein Obama" }).waitFor();
   await page.setViewportSize({ width: 390, height: 844 });
   await screenshot(page, "faces-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  // The audit trail lists who did what, newest first: the rename first.
+  await page.getByRole("link", { name: "Audit" }).click();
+  const rows = page.locator("#entries tr");
+  await rows.first().waitFor({ timeout: 10_000 });
+  assert.match(await rows.first().innerText(), /rename/);
+  assert.ok(await page.locator("#entries tr", { hasText: "the registry" }).count() > 0, "the indexer's outcomes");
+  await page.selectOption("#action", "enrolment");
+  await page.getByRole("button", { name: "Show" }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll("#entries tr")].every((row) => row.textContent.includes("enrolment")));
+  await screenshot(page, "audit");
+  await page.goto(`${gatewayUrl}/faces`);
+  await card.waitFor({ timeout: 30_000 });
 
   // Signing out revokes the refresh token and ends the session at the domain.
   const before = await page.evaluate(() => JSON.parse(sessionStorage.getItem("faceRegistrySession")));
@@ -259,6 +276,7 @@ test("a viewer sees people but no enrolment", { timeout: 120_000 }, async () => 
   assert.equal(await page.textContent("#who"), "viewer@registry.local · viewers");
   await page.locator('.card[data-key$=".obama_barack.jpg"][data-status="indexed"]').waitFor({ timeout: 30_000 });
   assert.equal(await page.getByRole("link", { name: "Enrol" }).count(), 0, "no enrolment link");
+  assert.equal(await page.getByRole("link", { name: "Audit" }).count(), 0, "no audit link");
   await page.getByRole("button", { name: "Open Barack Hussein Obama" }).click();
   const view = page.getByRole("dialog", { name: "Barack Hussein Obama" });
   await view.waitFor();

@@ -54,6 +54,8 @@ ROUTES = {
     ("GET", "/api/faces"): ("FacesFunction", True),
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),
     ("GET", "/faces"): ("FacesFunction", False),
+    ("GET", "/audit"): ("FacesFunction", False),
+    ("GET", "/api/audit"): ("FacesFunction", True),
     ("GET", "/healthz"): ("HealthFunction", False),
     ("GET", "/auth/config"): ("FacesFunction", False),
     ("POST", "/auth/sign-out"): ("FacesFunction", False),
@@ -274,8 +276,8 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     assert [a["Type"] for a in by_path[("/healthz",)]] == ["forward"]
     assert [a["Type"] for a in by_path[("/auth/config", "/auth/sign-out")]] == ["forward"]
     for path, unauthenticated in [
-        (("/upload",), "authenticate"), (("/faces",), "authenticate"),
-        (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*"), "deny"),
+        (("/upload",), "authenticate"), (("/faces", "/audit"), "authenticate"),
+        (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*", "/api/audit"), "deny"),
         (("/api/faces/*",), "deny"),
     ]:
         authenticate, forward = by_path[path]

@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use registry::Sequencer;
+use registry::audit::{Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail};
 use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
 };
+use serde_json::{Value, json};
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySql, QueryBuilder, Transaction};
 
@@ -37,7 +39,11 @@ impl MysqlPersonStore {
         self.database.pool()
     }
 
-    async fn record_once(&self, record: &IndexingRecord) -> Result<RecordOutcome, sqlx::Error> {
+    async fn record_once(
+        &self,
+        record: &IndexingRecord,
+        audit: &AuditContext,
+    ) -> Result<RecordOutcome, sqlx::Error> {
         let mut tx = self.database.run(|pool| pool.begin()).await?;
         // Make sure the row exists, then lock it: concurrent events for one
         // key serialise here.
@@ -88,6 +94,24 @@ impl MysqlPersonStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut detail = json!({
+            "status": record.status,
+            "sequencer": record.object_sequencer,
+        });
+        if let Some(face) = &record.identity {
+            detail["faceId"] = json!(face);
+        }
+        if let Some(old) = &retired_face {
+            detail["retiredFaceId"] = json!(old);
+        }
+        append_audit(
+            &mut tx,
+            AuditAction::Indexing,
+            Some(current.id),
+            audit,
+            &detail,
+        )
+        .await?;
         let person = fetch_by_key(&mut tx, &record.object_key, false)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
@@ -97,6 +121,40 @@ impl MysqlPersonStore {
             retired_face,
         })
     }
+}
+
+/// Appends to the audit trail, in the transaction of the change it records.
+async fn append_audit(
+    tx: &mut Transaction<'_, MySql>,
+    action: AuditAction,
+    person: Option<PersonId>,
+    audit: &AuditContext,
+    detail: &Value,
+) -> Result<(), sqlx::Error> {
+    let actor = &audit.actor;
+    sqlx::query(
+        "INSERT INTO audit_event (action, person_id, actor_subject, actor_username, actor_groups, \
+         request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(action.as_str())
+    .bind(person.map(|p| p.0))
+    .bind(&actor.subject)
+    .bind(&actor.username)
+    .bind((!actor.groups.is_empty()).then(|| json!(actor.groups).to_string()))
+    .bind(&audit.request_id)
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Locks person `id`'s row; `false` when there is none.
+async fn lock_person(tx: &mut Transaction<'_, MySql>, id: PersonId) -> Result<bool, sqlx::Error> {
+    let found: Option<u64> = sqlx::query_scalar("SELECT id FROM person WHERE id = ? FOR UPDATE")
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(found.is_some())
 }
 
 async fn fetch_by_key(
@@ -115,42 +173,67 @@ async fn fetch_by_key(
 
 #[async_trait]
 impl PersonStore for MysqlPersonStore {
-    async fn create_pending(&self, person: &NewPerson) -> Result<Person, PortError> {
-        let inserted = self
-            .database
-            .run(|pool| {
-                sqlx::query(
-                    "INSERT INTO person (lastname, firstname, object_key, status) \
-                     VALUES (?, ?, ?, 'pending')",
-                )
-                .bind(&person.lastname)
-                .bind(&person.firstname)
-                .bind(&person.object_key)
-                .execute(pool)
-            })
-            .await
-            .map_err(port_error)?;
-        self.get(PersonId(inserted.last_insert_id()))
-            .await?
-            .ok_or_else(|| {
-                PortError::Permanent("the person vanished right after being written".into())
-            })
+    async fn create_pending(
+        &self,
+        person: &NewPerson,
+        audit: &AuditContext,
+    ) -> Result<Person, PortError> {
+        let id = async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            let inserted = sqlx::query(
+                "INSERT INTO person (lastname, firstname, object_key, status) \
+                 VALUES (?, ?, ?, 'pending')",
+            )
+            .bind(&person.lastname)
+            .bind(&person.firstname)
+            .bind(&person.object_key)
+            .execute(&mut *tx)
+            .await?;
+            let id = PersonId(inserted.last_insert_id());
+            append_audit(&mut tx, AuditAction::Enrolment, Some(id), audit, &json!({})).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(id)
+        }
+        .await
+        .map_err(port_error)?;
+        self.get(id).await?.ok_or_else(|| {
+            PortError::Permanent("the person vanished right after being written".into())
+        })
     }
 
-    async fn mark_pending(&self, id: PersonId) -> Result<Option<Person>, PortError> {
+    async fn mark_pending(
+        &self,
+        id: PersonId,
+        audit: &AuditContext,
+    ) -> Result<Option<Person>, PortError> {
         // The current face stays until the new photo is indexed; only the
         // status says a photo is on its way.
-        self.database
-            .run(|pool| {
-                sqlx::query(
-                    "UPDATE person SET status = 'pending', status_reason = NULL WHERE id = ?",
-                )
+        let found = async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            if !lock_person(&mut tx, id).await? {
+                // Ended now: a transaction left to the pool keeps its locks
+                // until the connection is next used.
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query("UPDATE person SET status = 'pending', status_reason = NULL WHERE id = ?")
                 .bind(id.0)
-                .execute(pool)
-            })
-            .await
-            .map_err(port_error)?;
-        self.get(id).await
+                .execute(&mut *tx)
+                .await?;
+            append_audit(
+                &mut tx,
+                AuditAction::PhotoReplacement,
+                Some(id),
+                audit,
+                &json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await
+        .map_err(port_error)?;
+        if found { self.get(id).await } else { Ok(None) }
     }
 
     async fn rename(
@@ -158,21 +241,44 @@ impl PersonStore for MysqlPersonStore {
         id: PersonId,
         lastname: Option<&str>,
         firstname: Option<&str>,
+        audit: &AuditContext,
     ) -> Result<Option<Person>, PortError> {
-        self.database
-            .run(|pool| {
-                sqlx::query(
-                    "UPDATE person SET lastname = COALESCE(?, lastname), \
-                     firstname = COALESCE(?, firstname) WHERE id = ?",
-                )
-                .bind(lastname)
-                .bind(firstname)
-                .bind(id.0)
-                .execute(pool)
-            })
-            .await
-            .map_err(port_error)?;
-        self.get(id).await
+        // The trail says which names changed, not what they are.
+        let fields: Vec<&str> = [("lastname", lastname), ("firstname", firstname)]
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|_| field))
+            .collect();
+        let found = async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            if !lock_person(&mut tx, id).await? {
+                // Ended now: a transaction left to the pool keeps its locks
+                // until the connection is next used.
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE person SET lastname = COALESCE(?, lastname), \
+                 firstname = COALESCE(?, firstname) WHERE id = ?",
+            )
+            .bind(lastname)
+            .bind(firstname)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            append_audit(
+                &mut tx,
+                AuditAction::Rename,
+                Some(id),
+                audit,
+                &json!({ "fields": fields }),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await
+        .map_err(port_error)?;
+        if found { self.get(id).await } else { Ok(None) }
     }
 
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError> {
@@ -230,10 +336,14 @@ impl PersonStore for MysqlPersonStore {
             .map_err(port_error)
     }
 
-    async fn record_indexing(&self, record: &IndexingRecord) -> Result<RecordOutcome, PortError> {
+    async fn record_indexing(
+        &self,
+        record: &IndexingRecord,
+        audit: &AuditContext,
+    ) -> Result<RecordOutcome, PortError> {
         let mut attempt = 1;
         loop {
-            match self.record_once(record).await {
+            match self.record_once(record, audit).await {
                 Err(error) if is_deadlock(&error) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
                 other => return other.map_err(port_error),
             }
@@ -277,6 +387,85 @@ impl PersonStore for MysqlPersonStore {
             .await
             .map_err(port_error)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditTrail for MysqlPersonStore {
+    async fn audit_trail(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, PortError> {
+        let rows: Vec<AuditRow> = self
+            .database
+            .run(|pool| async move {
+                let mut query = QueryBuilder::<MySql>::new(
+                    "SELECT id, occurred_at, action, person_id, actor_subject, actor_username, \
+                     actor_groups, request_id, detail FROM audit_event WHERE 1 = 1",
+                );
+                if let Some(person) = filter.person_id {
+                    query.push(" AND person_id = ").push_bind(person.0);
+                }
+                if let Some(action) = filter.action {
+                    query.push(" AND action = ").push_bind(action.as_str());
+                }
+                if let Some(subject) = &filter.subject {
+                    query.push(" AND actor_subject = ").push_bind(subject);
+                }
+                if let Some(before) = filter.before_id {
+                    query.push(" AND id < ").push_bind(before);
+                }
+                query
+                    .push(" ORDER BY id DESC LIMIT ")
+                    .push_bind(filter.limit);
+                query.build_query_as().fetch_all(pool).await
+            })
+            .await
+            .map_err(port_error)?;
+        rows.into_iter()
+            .map(AuditEntry::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(port_error)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: u64,
+    occurred_at: DateTime<Utc>,
+    // Binary collation: the driver sees bytes.
+    action: Vec<u8>,
+    person_id: Option<u64>,
+    actor_subject: Option<Vec<u8>>,
+    actor_username: Option<Vec<u8>>,
+    actor_groups: Option<Vec<u8>>,
+    request_id: Vec<u8>,
+    detail: Vec<u8>,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = sqlx::Error;
+
+    fn try_from(row: AuditRow) -> Result<Self, Self::Error> {
+        let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
+        let text = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|e| decode(Box::new(e)));
+        let action = text(row.action)?
+            .parse::<AuditAction>()
+            .map_err(|e| decode(Box::new(e)))?;
+        let groups = match row.actor_groups {
+            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| decode(Box::new(e)))?,
+            None => Vec::new(),
+        };
+        Ok(AuditEntry {
+            id: row.id,
+            occurred_at: row.occurred_at,
+            action,
+            person_id: row.person_id.map(PersonId),
+            actor: Actor {
+                subject: row.actor_subject.map(text).transpose()?,
+                username: row.actor_username.map(text).transpose()?,
+                groups,
+            },
+            request_id: text(row.request_id)?,
+            detail: serde_json::from_slice(&row.detail).map_err(|e| decode(Box::new(e)))?,
+        })
     }
 }
 

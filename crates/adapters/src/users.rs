@@ -12,16 +12,22 @@ use crate::database::{DatabaseError, read_secret};
 /// The tables each function touches, and how.
 fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
     match role {
-        // Creates people and marks them pending again.
-        AppRole::Upload => &[("person", "SELECT, INSERT, UPDATE")],
-        // Reads people.
-        AppRole::Faces => &[("person", "SELECT")],
+        // Creates people, marks them pending again, renames them; each
+        // change is appended to the audit trail, which nobody may change.
+        AppRole::Upload => &[
+            ("person", "SELECT, INSERT, UPDATE"),
+            ("audit_event", "INSERT"),
+        ],
+        // Reads people and the audit trail.
+        AppRole::Faces => &[("person", "SELECT"), ("audit_event", "SELECT")],
         // Signs in and reads; a user needs some grant on the database to use it.
         AppRole::Health => &[("person", "SELECT")],
-        // Records outcomes (rows locked FOR UPDATE) and retires faces.
+        // Records outcomes (rows locked FOR UPDATE), retires faces, and
+        // appends each outcome to the audit trail.
         AppRole::Indexer => &[
             ("person", "SELECT, INSERT, UPDATE"),
             ("retired_face", "SELECT, INSERT, DELETE"),
+            ("audit_event", "INSERT"),
         ],
     }
 }
@@ -155,12 +161,29 @@ mod tests {
 
     #[test]
     fn every_role_is_granted_only_its_tables() {
-        assert_eq!(grants(AppRole::Faces), [("person", "SELECT")]);
-        assert!(
-            grants(AppRole::Upload)
-                .iter()
-                .all(|(table, privileges)| *table == "person" && !privileges.contains("DELETE"))
+        assert_eq!(
+            grants(AppRole::Faces),
+            [("person", "SELECT"), ("audit_event", "SELECT")]
         );
+        assert!(grants(AppRole::Upload).iter().all(|(table, privileges)| {
+            ["person", "audit_event"].contains(table) && !privileges.contains("DELETE")
+        }));
+        // The audit trail is append-only for every role.
+        for role in [
+            AppRole::Upload,
+            AppRole::Faces,
+            AppRole::Health,
+            AppRole::Indexer,
+        ] {
+            for (table, privileges) in grants(role) {
+                if *table == "audit_event" {
+                    assert!(
+                        !privileges.contains("UPDATE") && !privileges.contains("DELETE"),
+                        "{role:?}"
+                    );
+                }
+            }
+        }
         assert!(
             grants(AppRole::Indexer)
                 .iter()
@@ -183,6 +206,7 @@ mod tests {
                 "ALTER USER 'registry_faces'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL",
                 "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'registry_faces'@'%'",
                 "GRANT SELECT ON `registry`.`person` TO 'registry_faces'@'%'",
+                "GRANT SELECT ON `registry`.`audit_event` TO 'registry_faces'@'%'",
             ]
         );
         let refused = iam_identification(Engine::Mariadb, &user.user)

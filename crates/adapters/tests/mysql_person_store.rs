@@ -4,11 +4,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use registry::audit::AuditContext;
 use registry::listing::{ListParams, list_people, parse_params};
 use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::ports::{IndexingRecord, ListFilter, NewPerson, PersonStore, RecordOutcome};
 use registry_adapters::MysqlPersonStore;
-use registry_testkit::{TestDatabase, closed_port_url};
+use registry_testkit::{TestDatabase, admin_audit, closed_port_url};
 
 async fn fresh_store() -> (TestDatabase, MysqlPersonStore) {
     let database = TestDatabase::create()
@@ -16,6 +17,10 @@ async fn fresh_store() -> (TestDatabase, MysqlPersonStore) {
         .unwrap_or_else(|e| panic!("{e}"));
     let store = MysqlPersonStore::new(database.pool().clone());
     (database, store)
+}
+
+fn audit() -> AuditContext {
+    admin_audit()
 }
 
 fn new_person(lastname: &str, firstname: &str, key: &str) -> NewPerson {
@@ -88,11 +93,17 @@ fn recorded(outcome: RecordOutcome) -> (Person, Option<String>) {
 async fn namesakes_are_two_people_and_keys_compare_byte_for_byte() {
     let (database, store) = fresh_store().await;
     let one = store
-        .create_pending(&new_person("Dupont", "Jean", "0a.dupont_jean.jpg"))
+        .create_pending(
+            &new_person("Dupont", "Jean", "0a.dupont_jean.jpg"),
+            &audit(),
+        )
         .await
         .expect("one");
     let other = store
-        .create_pending(&new_person("Dupont", "Jean", "0b.dupont_jean.jpg"))
+        .create_pending(
+            &new_person("Dupont", "Jean", "0b.dupont_jean.jpg"),
+            &audit(),
+        )
         .await
         .expect("the other");
     assert_ne!(one.id, other.id);
@@ -102,7 +113,10 @@ async fn namesakes_are_two_people_and_keys_compare_byte_for_byte() {
     );
     // Keys that differ only in case (or accents) are two objects in S3.
     let upper = store
-        .create_pending(&new_person("Dupont", "Jean", "0A.dupont_jean.jpg"))
+        .create_pending(
+            &new_person("Dupont", "Jean", "0A.dupont_jean.jpg"),
+            &audit(),
+        )
         .await
         .expect("a key in upper case is another key");
     assert_ne!(upper.id, one.id);
@@ -117,7 +131,10 @@ async fn namesakes_are_two_people_and_keys_compare_byte_for_byte() {
     // The same key twice is refused, not merged.
     assert!(
         store
-            .create_pending(&new_person("Dupont", "Jeanne", "0a.dupont_jean.jpg"))
+            .create_pending(
+                &new_person("Dupont", "Jeanne", "0a.dupont_jean.jpg"),
+                &audit()
+            )
             .await
             .is_err()
     );
@@ -129,13 +146,16 @@ async fn a_new_photo_marks_an_indexed_person_pending_and_keeps_the_face_until_re
     let (_database, store) = fresh_store().await;
     let (person, _) = recorded(
         store
-            .record_indexing(&indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1"))
+            .record_indexing(
+                &indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1"),
+                &audit(),
+            )
             .await
             .expect("record"),
     );
 
     let pending = store
-        .mark_pending(person.id)
+        .mark_pending(person.id, &audit())
         .await
         .expect("marked")
         .expect("the person");
@@ -147,7 +167,10 @@ async fn a_new_photo_marks_an_indexed_person_pending_and_keeps_the_face_until_re
         Some("0067A3F2C1B0D4E501")
     );
     assert_eq!(
-        store.mark_pending(PersonId(person.id.0 + 1)).await.unwrap(),
+        store
+            .mark_pending(PersonId(person.id.0 + 1), &audit())
+            .await
+            .unwrap(),
         None
     );
 }
@@ -156,11 +179,14 @@ async fn a_new_photo_marks_an_indexed_person_pending_and_keeps_the_face_until_re
 async fn a_rename_changes_the_names_given_and_nothing_else() {
     let (_database, store) = fresh_store().await;
     let person = store
-        .create_pending(&new_person("Dupnot", "Jean", "0a.dupnot_jean.jpg"))
+        .create_pending(
+            &new_person("Dupnot", "Jean", "0a.dupnot_jean.jpg"),
+            &audit(),
+        )
         .await
         .unwrap();
     let renamed = store
-        .rename(person.id, Some("Dupont"), None)
+        .rename(person.id, Some("Dupont"), None, &audit())
         .await
         .unwrap()
         .expect("the person");
@@ -170,7 +196,7 @@ async fn a_rename_changes_the_names_given_and_nothing_else() {
     );
     assert_eq!(renamed.object_key, "0a.dupnot_jean.jpg");
     let renamed = store
-        .rename(person.id, None, Some("Jeanne"))
+        .rename(person.id, None, Some("Jeanne"), &audit())
         .await
         .unwrap()
         .unwrap();
@@ -180,7 +206,7 @@ async fn a_rename_changes_the_names_given_and_nothing_else() {
     );
     assert_eq!(
         store
-            .rename(PersonId(person.id.0 + 1), Some("X"), None)
+            .rename(PersonId(person.id.0 + 1), Some("X"), None, &audit())
             .await
             .unwrap(),
         None
@@ -192,7 +218,12 @@ async fn a_replayed_record_changes_nothing_after_the_first() {
     let (database, store) = fresh_store().await;
     let record = indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1");
 
-    let (first, retired) = recorded(store.record_indexing(&record).await.expect("record"));
+    let (first, retired) = recorded(
+        store
+            .record_indexing(&record, &audit())
+            .await
+            .expect("record"),
+    );
     assert_eq!(retired, None);
     assert_eq!(first.status, Status::Indexed);
     assert_eq!(first.identity.as_deref(), Some("face-1"));
@@ -206,7 +237,10 @@ async fn a_replayed_record_changes_nothing_after_the_first() {
     for _ in 0..3 {
         // Timestamps have millisecond precision: make a second write visible.
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        let outcome = store.record_indexing(&record).await.expect("replay");
+        let outcome = store
+            .record_indexing(&record, &audit())
+            .await
+            .expect("replay");
         assert_eq!(
             outcome,
             RecordOutcome::Stale {
@@ -227,8 +261,16 @@ async fn an_older_record_after_a_newer_one_is_stale() {
     let newer = indexed("obama_barack.jpg", "0067A3F3D0E1F2A3B4", "face-new");
     let older = indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-old");
 
-    let (person, _) = recorded(store.record_indexing(&newer).await.expect("newer"));
-    let outcome = store.record_indexing(&older).await.expect("older");
+    let (person, _) = recorded(
+        store
+            .record_indexing(&newer, &audit())
+            .await
+            .expect("newer"),
+    );
+    let outcome = store
+        .record_indexing(&older, &audit())
+        .await
+        .expect("older");
 
     assert_eq!(
         outcome,
@@ -239,7 +281,10 @@ async fn an_older_record_after_a_newer_one_is_stale() {
     assert_eq!(person_by_key(&store, "obama_barack.jpg").await, person);
     // A shorter sequencer is compared right-padded: "0067A3F3D0E1F2A3B4" > "0067A3F3".
     let shorter = store
-        .record_indexing(&indexed("obama_barack.jpg", "0067A3F3", "face-short"))
+        .record_indexing(
+            &indexed("obama_barack.jpg", "0067A3F3", "face-short"),
+            &audit(),
+        )
         .await
         .expect("shorter");
     assert!(matches!(shorter, RecordOutcome::Stale { .. }));
@@ -250,14 +295,20 @@ async fn a_replacement_sets_the_old_face_aside_until_it_is_forgotten() {
     let (_database, store) = fresh_store().await;
     recorded(
         store
-            .record_indexing(&indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1"))
+            .record_indexing(
+                &indexed("obama_barack.jpg", "0067A3F2C1B0D4E501", "face-1"),
+                &audit(),
+            )
             .await
             .expect("first"),
     );
 
     let (person, retired) = recorded(
         store
-            .record_indexing(&indexed("obama_barack.jpg", "0067A3F3D0E1F2A3B4", "face-2"))
+            .record_indexing(
+                &indexed("obama_barack.jpg", "0067A3F3D0E1F2A3B4", "face-2"),
+                &audit(),
+            )
             .await
             .expect("replacement"),
     );
@@ -271,11 +322,14 @@ async fn a_replacement_sets_the_old_face_aside_until_it_is_forgotten() {
     // A rejected newer photo retires the indexed face too: the person no longer has one.
     let (person, retired) = recorded(
         store
-            .record_indexing(&rejected(
-                "obama_barack.jpg",
-                "0067A3F4000000000000",
-                "No face was found in the photo.",
-            ))
+            .record_indexing(
+                &rejected(
+                    "obama_barack.jpg",
+                    "0067A3F4000000000000",
+                    "No face was found in the photo.",
+                ),
+                &audit(),
+            )
             .await
             .expect("rejection"),
     );
@@ -313,12 +367,12 @@ async fn a_replacement_sets_the_old_face_aside_until_it_is_forgotten() {
 async fn recording_the_same_face_again_does_not_retire_it() {
     let (_database, store) = fresh_store().await;
     store
-        .record_indexing(&indexed("obama_barack.jpg", "01", "face-1"))
+        .record_indexing(&indexed("obama_barack.jpg", "01", "face-1"), &audit())
         .await
         .expect("first");
     let (_, retired) = recorded(
         store
-            .record_indexing(&indexed("obama_barack.jpg", "02", "face-1"))
+            .record_indexing(&indexed("obama_barack.jpg", "02", "face-1"), &audit())
             .await
             .expect("second"),
     );
@@ -333,7 +387,12 @@ async fn a_record_without_a_row_creates_the_person_from_its_names() {
     record.lastname = "Garcia".into();
     record.firstname = "Jose".into();
 
-    let (person, _) = recorded(store.record_indexing(&record).await.expect("record"));
+    let (person, _) = recorded(
+        store
+            .record_indexing(&record, &audit())
+            .await
+            .expect("record"),
+    );
 
     assert_eq!(
         (person.lastname.as_str(), person.firstname.as_str()),
@@ -355,11 +414,10 @@ async fn concurrent_photos_for_one_key_leave_one_row_and_the_newest_version() {
             tokio::spawn(async move {
                 let sequencer = format!("0067A3F2C1B0D4E5{i:02X}");
                 let outcome = store
-                    .record_indexing(&indexed(
-                        "obama_barack.jpg",
-                        &sequencer,
-                        &format!("face-{i:02}"),
-                    ))
+                    .record_indexing(
+                        &indexed("obama_barack.jpg", &sequencer, &format!("face-{i:02}")),
+                        &audit(),
+                    )
                     .await
                     .map_err(|e| format!("record {i}: {e}"))?;
                 Ok::<_, String>((i, outcome))
@@ -413,20 +471,23 @@ async fn seed(store: &MysqlPersonStore, people: &[(&str, &str, Status)]) -> Vec<
         let n = SEEDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let key = format!("person-{n}_{n}.jpg");
         let person = store
-            .create_pending(&new_person(lastname, firstname, &key))
+            .create_pending(&new_person(lastname, firstname, &key), &audit())
             .await
             .expect("seed");
         match status {
             Status::Pending => {}
             Status::Indexed => {
                 store
-                    .record_indexing(&indexed(&key, "01", &format!("face-{n}")))
+                    .record_indexing(&indexed(&key, "01", &format!("face-{n}")), &audit())
                     .await
                     .expect("seed indexed");
             }
             Status::Rejected => {
                 store
-                    .record_indexing(&rejected(&key, "01", "No face was found in the photo."))
+                    .record_indexing(
+                        &rejected(&key, "01", "No face was found in the photo."),
+                        &audit(),
+                    )
                     .await
                     .expect("seed rejected");
             }
@@ -709,4 +770,102 @@ async fn people_enrolled_before_the_key_migration_keep_their_rows_and_keys() {
             .unwrap(),
         None
     );
+}
+
+#[tokio::test]
+async fn every_change_is_in_the_audit_trail_with_its_caller_and_no_name() {
+    use registry::audit::{Actor, AuditAction, AuditFilter, AuditTrail};
+    let (_database, store) = fresh_store().await;
+    let key = "0a.lovelace_ada.jpg";
+    let person = store
+        .create_pending(&new_person("Lovelace", "Ada", key), &audit())
+        .await
+        .unwrap();
+    let indexer = AuditContext {
+        actor: Actor::registry(),
+        request_id: "indexer-1".into(),
+    };
+    store
+        .record_indexing(&indexed(key, "01", "face-1"), &indexer)
+        .await
+        .unwrap();
+    store.mark_pending(person.id, &audit()).await.unwrap();
+    store
+        .record_indexing(&indexed(key, "02", "face-2"), &indexer)
+        .await
+        .unwrap();
+    store
+        .rename(person.id, None, Some("Augusta Ada"), &audit())
+        .await
+        .unwrap();
+    // Someone else's change is not this person's.
+    store
+        .create_pending(
+            &new_person("Babbage", "Charles", "0b.babbage_charles.jpg"),
+            &audit(),
+        )
+        .await
+        .unwrap();
+
+    let trail = |filter: AuditFilter| {
+        let store = store.clone();
+        async move { store.audit_trail(&filter).await.expect("the trail") }
+    };
+    let mine = trail(AuditFilter {
+        person_id: Some(person.id),
+        limit: 10,
+        ..AuditFilter::default()
+    })
+    .await;
+    let actions: Vec<AuditAction> = mine.iter().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::Rename,
+            AuditAction::Indexing,
+            AuditAction::PhotoReplacement,
+            AuditAction::Indexing,
+            AuditAction::Enrolment,
+        ],
+        "newest first"
+    );
+    assert_eq!(mine[0].actor, audit().actor);
+    assert_eq!(mine[0].request_id, "req-1");
+    assert_eq!(mine[0].detail, serde_json::json!({"fields": ["firstname"]}));
+    assert_eq!(mine[1].actor, Actor::registry());
+    assert_eq!(mine[1].detail["faceId"], "face-2");
+    assert_eq!(mine[1].detail["retiredFaceId"], "face-1");
+    for entry in &mine {
+        let text = entry.detail.to_string();
+        for name in ["Lovelace", "Ada", "lovelace"] {
+            assert!(!text.contains(name), "{text}");
+        }
+    }
+    // Filters and the keyset cursor.
+    let renames = trail(AuditFilter {
+        action: Some(AuditAction::Rename),
+        limit: 10,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(renames.len(), 1);
+    let by_registry = trail(AuditFilter {
+        subject: Some(registry_testkit::ADMIN_SUBJECT.into()),
+        limit: 10,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(
+        by_registry.len(),
+        4,
+        "the admin's four changes, not the indexer's"
+    );
+    let older = trail(AuditFilter {
+        person_id: Some(person.id),
+        before_id: Some(mine[1].id),
+        limit: 10,
+        ..AuditFilter::default()
+    })
+    .await;
+    assert_eq!(older, mine[2..].to_vec());
 }

@@ -20,7 +20,20 @@ const GROUPS_CLAIM: &str = "cognito:groups";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub subject: Option<String>,
+    /// Cognito's `username` claim (access tokens carry it).
+    pub username: Option<String>,
     pub groups: Vec<String>,
+}
+
+impl Caller {
+    /// The caller as the audit trail records them.
+    pub fn actor(&self) -> registry::audit::Actor {
+        registry::audit::Actor {
+            subject: self.subject.clone(),
+            username: self.username.clone(),
+            groups: self.groups.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -153,6 +166,10 @@ impl Authenticator {
                 match token.and_then(|token| tokens.verify(token)) {
                     Ok(claims) => Some(Caller {
                         subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+                        username: claims
+                            .get("username")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                         groups: claims
                             .get(GROUPS_CLAIM)
                             .and_then(Value::as_array)
@@ -196,6 +213,7 @@ fn caller(request: &Request) -> Option<Caller> {
     }
     Some(Caller {
         subject: claims.get("sub").cloned(),
+        username: claims.get("username").cloned(),
         groups: claims
             .get(GROUPS_CLAIM)
             .map(|g| parse_groups(g))

@@ -4,6 +4,7 @@
 
 use http::StatusCode;
 use lambda_http::{Body, Response};
+use registry::audit::AuditError;
 use registry::listing::ListError;
 use registry::ports::PortError;
 use registry::upload::UploadError;
@@ -110,6 +111,15 @@ impl From<UploadError> for ApiError {
             UploadError::FormatChanged { .. } | UploadError::NotReplaceable(_) => {
                 ApiError::Conflict(error.to_string())
             }
+            invalid => ApiError::BadRequest(invalid.to_string()),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(error: AuditError) -> Self {
+        match error {
+            AuditError::Port(port) => port.into(),
             invalid => ApiError::BadRequest(invalid.to_string()),
         }
     }

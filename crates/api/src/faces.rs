@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use registry::audit::{self, AuditParams, AuditTrail};
 use registry::listing::{ListParams, list_people, parse_params};
 use registry::person::{Person, Status};
 use registry::ports::{PersonStore, PhotoStore};
@@ -20,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::people::{parse_person_id, person_json};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));
+static AUDIT_PAGE: Page = Page::new(page_html!("audit"));
 
 /// Characters of a key escaped in a public media URL (S3 keys allow more than URLs do).
 const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
@@ -82,7 +84,7 @@ fn alb_sign_out() -> Response<Body> {
     response
 }
 
-impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
+impl<P: PersonStore + AuditTrail, S: PhotoStore> FacesApi<P, S> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         self.metrics.cold_start();
         let routed = self.route(&request).await;
@@ -110,6 +112,20 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
             return Ok(alb_sign_out());
+        }
+        if path == "/audit" {
+            return if method == Method::GET {
+                Ok(AUDIT_PAGE.response())
+            } else {
+                Err(ApiError::MethodNotAllowed(method.to_string()))
+            };
+        }
+        if path == "/api/audit" {
+            if method != Method::GET {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            self.auth.require(request, &[ADMINS])?;
+            return self.audit(request).await;
         }
         if path == "/api/faces" {
             if method != Method::GET {
@@ -145,6 +161,42 @@ impl<P: PersonStore, S: PhotoStore> FacesApi<P, S> {
                 "clientId": sign_in.client_id,
                 "scope": SIGN_IN_SCOPES,
             }),
+        ))
+    }
+
+    /// `GET /api/audit`: the trail, newest first, by person, action or caller.
+    async fn audit(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let params = AuditParams {
+            person: query_param(request, "person")?,
+            action: query_param(request, "action")?,
+            caller: query_param(request, "caller")?,
+            limit: query_param(request, "limit")?,
+            cursor: query_param(request, "cursor")?,
+        };
+        let filter = audit::parse_params(&params)?;
+        let page = audit::read_trail(&self.people, &filter).await?;
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|entry| {
+                json!({
+                    "id": entry.id,
+                    "at": entry.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "action": entry.action,
+                    "personId": entry.person_id,
+                    "caller": {
+                        "subject": entry.actor.subject,
+                        "username": entry.actor.username,
+                        "groups": entry.actor.groups,
+                    },
+                    "requestId": entry.request_id,
+                    "detail": entry.detail,
+                })
+            })
+            .collect();
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "items": items, "nextCursor": page.next_cursor }),
         ))
     }
 

@@ -182,7 +182,11 @@ mod tests {
 
     #[test]
     fn pages_are_whole_documents_in_the_shared_layout() {
-        for html in [page_html!("upload"), page_html!("faces")] {
+        for html in [
+            page_html!("upload"),
+            page_html!("faces"),
+            page_html!("audit"),
+        ] {
             assert!(html.starts_with("<!doctype html>\n"));
             assert!(html.ends_with("</body>\n</html>\n"));
             assert_eq!(html.matches("<title>").count(), 1);

@@ -47,12 +47,19 @@ pub struct IndexerFn<P, S, F> {
 }
 
 impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
-    pub async fn handle(&self, event: &S3Event) -> Result<IndexerReport, IndexerError> {
+    /// Handles one invocation's event; `request_id` is the invocation's
+    /// (the audit trail records the outcomes with it).
+    pub async fn handle(
+        &self,
+        event: &S3Event,
+        request_id: &str,
+    ) -> Result<IndexerReport, IndexerError> {
         self.metrics.cold_start();
         let indexer = Indexer {
             people: &self.people,
             photos: &self.photos,
             faces: &self.faces,
+            request_id,
         };
         let mut report = IndexerReport::default();
         let mut failures = Vec::new();

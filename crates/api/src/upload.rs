@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+use registry::audit::AuditContext;
 use registry::ports::{PersonStore, PhotoStore};
 use registry::upload::{
     Rename, UploadRequest, UploadTicket, rename, start_replacement, start_upload,
@@ -15,7 +16,7 @@ use registry::upload::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{ADMINS, Authenticator};
+use crate::auth::{ADMINS, Authenticator, Caller};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, read_json, request_id};
 use crate::metrics::{Metrics, Unit};
@@ -93,7 +94,9 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
             content_type: body.content_type,
             content_length: body.content_length,
         };
-        let ticket = start_upload(&self.people, &self.photos, &upload, self.url_ttl).await?;
+        let audit = audit_context(request, &caller);
+        let ticket =
+            start_upload(&self.people, &self.photos, &upload, self.url_ttl, &audit).await?;
         tracing::info!(
             person_id = ticket.person.id.0,
             caller = caller.subject.as_deref().unwrap_or("-"),
@@ -114,6 +117,7 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
             &body.content_type,
             body.content_length,
             self.url_ttl,
+            &audit_context(request, &caller),
         )
         .await?;
         tracing::info!(
@@ -136,6 +140,7 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
                 lastname: body.lastname,
                 firstname: body.firstname,
             },
+            &audit_context(request, &caller),
         )
         .await?;
         tracing::info!(
@@ -144,6 +149,14 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
             "person renamed"
         );
         Ok(json_response(StatusCode::OK, &person_json(&person)))
+    }
+}
+
+/// What this request's changes are recorded with.
+fn audit_context(request: &Request, caller: &Caller) -> AuditContext {
+    AuditContext {
+        actor: caller.actor(),
+        request_id: request_id(request),
     }
 }
 

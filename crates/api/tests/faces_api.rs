@@ -60,33 +60,39 @@ impl Harness {
         let key = format!("{}_{}.jpg", slug(lastname), slug(firstname));
         let person = self
             .people
-            .create_pending(&NewPerson {
-                lastname: lastname.into(),
-                firstname: firstname.into(),
-                object_key: key.clone(),
-            })
+            .create_pending(
+                &NewPerson {
+                    lastname: lastname.into(),
+                    firstname: firstname.into(),
+                    object_key: key.clone(),
+                },
+                &registry_testkit::admin_audit(),
+            )
             .await
             .expect("upsert");
         if status != Status::Pending {
             let indexed = status == Status::Indexed;
             self.people
-                .record_indexing(&IndexingRecord {
-                    object_key: key.clone(),
-                    lastname: lastname.into(),
-                    firstname: firstname.into(),
-                    status,
-                    status_reason: (!indexed).then(|| "No face was found in the photo.".into()),
-                    identity: indexed.then(|| format!("face-{key}")),
-                    object_etag: Some("\"5d41402abc4b2a76b9719d911017c592\"".into()),
-                    object_sequencer: "0067A3F2C1B0D4E501".into(),
-                    face_confidence: indexed.then_some(99.5),
-                    face_box: indexed.then_some(FaceBox {
-                        left: 0.25,
-                        top: 0.125,
-                        width: 0.5,
-                        height: 0.625,
-                    }),
-                })
+                .record_indexing(
+                    &IndexingRecord {
+                        object_key: key.clone(),
+                        lastname: lastname.into(),
+                        firstname: firstname.into(),
+                        status,
+                        status_reason: (!indexed).then(|| "No face was found in the photo.".into()),
+                        identity: indexed.then(|| format!("face-{key}")),
+                        object_etag: Some("\"5d41402abc4b2a76b9719d911017c592\"".into()),
+                        object_sequencer: "0067A3F2C1B0D4E501".into(),
+                        face_confidence: indexed.then_some(99.5),
+                        face_box: indexed.then_some(FaceBox {
+                            left: 0.25,
+                            top: 0.125,
+                            width: 0.5,
+                            height: 0.625,
+                        }),
+                    },
+                    &registry_testkit::admin_audit(),
+                )
                 .await
                 .expect("record");
         }
@@ -382,4 +388,70 @@ async fn the_cards_page_is_public_static_html() {
         .send(ApiEvent::load("faces-list.json").with_method("POST"))
         .await;
     assert_eq!(status, 405);
+}
+
+/// `GET /api/audit` for `query`, as `groups`.
+fn audit_request(query: &str, groups: &str) -> ApiEvent {
+    ApiEvent::load("faces-list.json")
+        .with_path("/api/audit")
+        .with_query(query)
+        .with_groups_claim(groups)
+}
+
+#[tokio::test]
+async fn admins_read_the_audit_trail_by_person_action_and_caller() {
+    let h = Harness::presigned().await;
+    let ada = h.enrol("Lovelace", "Ada", Status::Indexed).await;
+    h.enrol("Babbage", "Charles", Status::Pending).await;
+
+    let (status, body) = h
+        .send(audit_request(&format!("person={ada}"), "[admins]"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let actions: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["indexing", "enrolment"], "{body}");
+    let entry = &body["items"][1];
+    assert_eq!(entry["personId"], ada.0);
+    assert_eq!(entry["caller"]["subject"], registry_testkit::ADMIN_SUBJECT);
+    assert_eq!(entry["caller"]["groups"], serde_json::json!(["admins"]));
+    assert!(entry["at"].as_str().is_some_and(|at| at.ends_with('Z')));
+    assert!(!body.to_string().contains("Lovelace"), "no names: {body}");
+
+    let (_, page) = h
+        .send(audit_request("action=enrolment&limit=1", "[admins]"))
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let cursor = page["nextCursor"].as_str().expect("a next page");
+    let (_, rest) = h
+        .send(audit_request(
+            &format!("action=enrolment&cursor={cursor}"),
+            "[admins]",
+        ))
+        .await;
+    assert_eq!(rest["items"][0]["personId"], ada.0);
+    assert_eq!(rest["nextCursor"], Value::Null);
+
+    // Admins only; bad parameters say what is wrong.
+    let (status, _) = h.send(audit_request("", "[viewers]")).await;
+    assert_eq!(status, 403);
+    for (query, message) in [
+        ("person=x", "person must be a person id"),
+        ("action=erase", "action \"erase\" is not one of"),
+        ("limit=0", "limit must be a whole number from 1 to 100"),
+    ] {
+        let (status, body) = h.send(audit_request(query, "[admins]")).await;
+        assert_eq!(status, 400, "{query}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(message),
+            "{body}"
+        );
+    }
 }

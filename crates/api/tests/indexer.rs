@@ -281,7 +281,7 @@ impl Harness {
 
     async fn handle(&self, event: &str) -> Result<Vec<IndexingResult>, IndexerError> {
         self.indexer
-            .handle(&s3_event(event))
+            .handle(&s3_event(event), "indexer-request")
             .await
             .map(|report| report.results)
     }
@@ -363,11 +363,14 @@ async fn one_face_is_indexed_for_the_person_named_by_the_key() {
 async fn an_uploaded_person_keeps_the_names_as_typed() {
     let h = Harness::new().await;
     h.people
-        .create_pending(&registry::ports::NewPerson {
-            lastname: "Obama".into(),
-            firstname: "Barack Hussein".into(),
-            object_key: OBAMA.into(),
-        })
+        .create_pending(
+            &registry::ports::NewPerson {
+                lastname: "Obama".into(),
+                firstname: "Barack Hussein".into(),
+                object_key: OBAMA.into(),
+            },
+            &registry_testkit::admin_audit(),
+        )
         .await
         .expect("upload");
     h.photos.put(OBAMA, FIRST_ETAG, jpeg());

@@ -7,6 +7,7 @@
 //! transaction that records the new face, so a failed deletion is retried
 //! by the next invocation and no face is left behind.
 
+use crate::audit::{Actor, AuditContext};
 use crate::key::ObjectKey;
 use crate::person::{PersonId, Status};
 use crate::photo::{HEAD_BYTES, TAIL_BYTES, check_photo};
@@ -63,11 +64,13 @@ pub enum IndexingResult {
     Ignored(Ignored),
 }
 
-/// The services indexing needs.
+/// The services indexing needs, and the invocation it runs in (its
+/// outcomes are recorded in the audit trail as the registry's own work).
 pub struct Indexer<'a, P: ?Sized, S: ?Sized, F: ?Sized> {
     pub people: &'a P,
     pub photos: &'a S,
     pub faces: &'a F,
+    pub request_id: &'a str,
 }
 
 impl<P, S, F> Indexer<'_, P, S, F>
@@ -214,7 +217,11 @@ where
     /// and a face it replaced is deleted once the outcome is recorded.
     async fn record(&self, record: &IndexingRecord) -> Result<IndexingResult, PortError> {
         let new_face = record.identity.as_ref();
-        let recorded = match self.people.record_indexing(record).await {
+        let audit = AuditContext {
+            actor: Actor::registry(),
+            request_id: self.request_id.to_owned(),
+        };
+        let recorded = match self.people.record_indexing(record, &audit).await {
             Ok(recorded) => recorded,
             Err(error) => {
                 // Unrecorded, the new face would be an orphan; the retry indexes again.

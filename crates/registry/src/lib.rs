@@ -1,7 +1,8 @@
 //! The registry's domain: names and object keys, people and their statuses,
 //! the ports (narrow traits) the adapters implement, and the services that
-//! the Lambda handlers drive (enrolment, listing, indexing).
+//! the Lambda handlers drive (enrolment, listing, indexing, the audit trail).
 
+pub mod audit;
 pub mod indexing;
 pub mod key;
 pub mod listing;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::audit::AuditContext;
 use crate::person::{FaceBox, Person, PersonId, Status};
 
 /// Errors of an adapter, classified by what the caller can do about them.
@@ -72,26 +73,42 @@ pub enum RecordOutcome {
     Stale { recorded_sequencer: String },
 }
 
+/// Every change is recorded in the audit trail with `audit`, in the same
+/// transaction: a change is never without its entry, nor an entry without
+/// its change.
 #[async_trait]
 pub trait PersonStore: Send + Sync {
     /// Creates a new person, `pending` (the key is new: it is unique).
-    async fn create_pending(&self, person: &NewPerson) -> Result<Person, PortError>;
+    async fn create_pending(
+        &self,
+        person: &NewPerson,
+        audit: &AuditContext,
+    ) -> Result<Person, PortError>;
     /// Marks a person `pending` again (a new photo is on its way); the
     /// current face stays until the new photo is indexed. `None`: no such person.
-    async fn mark_pending(&self, id: PersonId) -> Result<Option<Person>, PortError>;
+    async fn mark_pending(
+        &self,
+        id: PersonId,
+        audit: &AuditContext,
+    ) -> Result<Option<Person>, PortError>;
     /// Sets new display names (either or both). `None`: no such person.
     async fn rename(
         &self,
         id: PersonId,
         lastname: Option<&str>,
         firstname: Option<&str>,
+        audit: &AuditContext,
     ) -> Result<Option<Person>, PortError>;
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError>;
     async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError>;
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError>;
     /// Records an indexing outcome unless a newer (or the same) object
     /// version is already recorded; atomically sets the replaced face aside.
-    async fn record_indexing(&self, record: &IndexingRecord) -> Result<RecordOutcome, PortError>;
+    async fn record_indexing(
+        &self,
+        record: &IndexingRecord,
+        audit: &AuditContext,
+    ) -> Result<RecordOutcome, PortError>;
     /// Faces replaced in the registry but maybe still in the collection.
     async fn retired_faces(&self, limit: u32) -> Result<Vec<String>, PortError>;
     /// Forgets retired faces once they are gone from the collection.

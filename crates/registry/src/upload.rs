@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::audit::AuditContext;
 use crate::key::{ObjectKey, PhotoFormat};
 use crate::names::{DisplayName, NameError};
 use crate::person::{Person, PersonId};
@@ -99,6 +100,7 @@ pub async fn start_upload<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
     photos: &S,
     request: &UploadRequest,
     ttl: Duration,
+    audit: &AuditContext,
 ) -> Result<UploadTicket, UploadError> {
     let upload = validate(request)?;
     let key = upload.key.as_string();
@@ -111,11 +113,14 @@ pub async fn start_upload<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
         )
         .await?;
     let person = people
-        .create_pending(&NewPerson {
-            lastname: upload.lastname.into_string(),
-            firstname: upload.firstname.into_string(),
-            object_key: key.clone(),
-        })
+        .create_pending(
+            &NewPerson {
+                lastname: upload.lastname.into_string(),
+                firstname: upload.firstname.into_string(),
+                object_key: key.clone(),
+            },
+            audit,
+        )
         .await?;
     Ok(UploadTicket {
         person,
@@ -134,6 +139,7 @@ pub async fn start_replacement<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
     content_type: &str,
     content_length: u64,
     ttl: Duration,
+    audit: &AuditContext,
 ) -> Result<UploadTicket, UploadError> {
     let format = photo_format(content_type, content_length)?;
     let person = people.get(id).await?.ok_or(UploadError::NoSuchPerson(id))?;
@@ -153,7 +159,7 @@ pub async fn start_replacement<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
         )
         .await?;
     let person = people
-        .mark_pending(id)
+        .mark_pending(id, audit)
         .await?
         .ok_or(UploadError::NoSuchPerson(id))?;
     Ok(UploadTicket {
@@ -176,6 +182,7 @@ pub async fn rename<P: PersonStore + ?Sized>(
     people: &P,
     id: PersonId,
     rename: &Rename,
+    audit: &AuditContext,
 ) -> Result<Person, UploadError> {
     if rename.lastname.is_none() && rename.firstname.is_none() {
         return Err(UploadError::NothingToRename);
@@ -195,6 +202,7 @@ pub async fn rename<P: PersonStore + ?Sized>(
             id,
             lastname.as_ref().map(DisplayName::as_str),
             firstname.as_ref().map(DisplayName::as_str),
+            audit,
         )
         .await?
         .ok_or(UploadError::NoSuchPerson(id))

@@ -1,12 +1,15 @@
 //! Test support shared by the registry's integration tests and benchmark:
 //! a fresh, migrated database per test on the server at `DATABASE_URL`, the
 //! sample events of `events/` turned into handler inputs, and an S3 client
-//! with fixed test credentials for presigning.
+//! with fixed test credentials for presigning, and the audit context of
+//! an admin's request.
 
+pub mod audit;
 pub mod database;
 pub mod events;
 pub mod s3;
 
+pub use audit::{ADMIN_SUBJECT, admin_audit};
 pub use database::{TestDatabase, TestkitError, closed_port_url};
 pub use events::{ApiEvent, response_json, s3_event};
 pub use s3::{

@@ -12,7 +12,10 @@ async fn main() -> Result<(), Error> {
     let indexer = registry_wiring::indexer(&setup).await?;
     let indexer = &indexer;
     run(service_fn(|event: LambdaEvent<S3Event>| async move {
-        indexer.handle(&event.payload).await.map(|_| ())
+        indexer
+            .handle(&event.payload, &event.context.request_id)
+            .await
+            .map(|_| ())
     }))
     .await
 }

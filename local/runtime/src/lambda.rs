@@ -266,7 +266,7 @@ impl Handler {
             Handler::Indexer(indexer) => {
                 let event: S3Event = serde_json::from_value(payload).map_err(bad_event)?;
                 indexer
-                    .handle(&event)
+                    .handle(&event, &context.request_id)
                     .await
                     .map(|_| Value::Null)
                     .map_err(|error| {

@@ -298,14 +298,16 @@ async fn each_function_signs_in_as_a_user_with_only_its_grants() {
     let harness = Harness::start().await;
     let insert = "INSERT INTO person (lastname, firstname, object_key, status) \
                   VALUES ('Doe', 'Jane', 'doe_jane.jpg', 'pending')";
+    let audit = "INSERT INTO audit_event (action, request_id, detail) VALUES ('rename', 'r', '{}')";
     let expected = [
-        // (function, read people, write people, touch retired faces)
-        ("UploadFunction", true, true, false),
-        ("FacesFunction", true, false, false),
-        ("HealthFunction", true, false, false),
-        ("IndexerFunction", true, true, true),
+        // (function, read people, write people, touch retired faces,
+        //  append to the audit trail, read it)
+        ("UploadFunction", true, true, false, true, false),
+        ("FacesFunction", true, false, false, false, true),
+        ("HealthFunction", true, false, false, false, false),
+        ("IndexerFunction", true, true, true, true, false),
     ];
-    for (function, reads, writes, retires) in expected {
+    for (function, reads, writes, retires, appends, audits) in expected {
         let login = function_login(&harness, function).await;
         let plain = login
             .clone()
@@ -328,12 +330,24 @@ async fn each_function_signs_in_as_a_user_with_only_its_grants() {
             allowed(&mut transaction, "SELECT COUNT(*) FROM person").await,
             allowed(&mut transaction, insert).await,
             allowed(&mut transaction, "SELECT COUNT(*) FROM retired_face").await,
+            allowed(&mut transaction, audit).await,
+            allowed(&mut transaction, "SELECT COUNT(*) FROM audit_event").await,
         );
-        assert_eq!(actual, (function, reads, writes, retires));
+        assert_eq!(actual, (function, reads, writes, retires, appends, audits));
         assert!(
             !allowed(&mut transaction, "DELETE FROM person").await,
             "{function} may delete people"
         );
+        // The trail is append-only for every function.
+        for change in [
+            "UPDATE audit_event SET detail = '{}'",
+            "DELETE FROM audit_event",
+        ] {
+            assert!(
+                !allowed(&mut transaction, change).await,
+                "{function} may change the audit trail: {change}"
+            );
+        }
         transaction.rollback().await.expect("rolled back");
         // Outside the transaction: DDL commits the one in progress, even refused.
         assert!(

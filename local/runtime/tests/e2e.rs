@@ -211,6 +211,56 @@ async fn enrol_namesakes_identify_replay_and_replace() {
     assert_eq!(current["identity"], new_face.as_str());
     assert_eq!(harness.face_ids().await, faces);
 
+    // An admin corrects the name; the trail lists every change to this
+    // person with its caller (the indexer's outcomes as the registry's).
+    let renamed = harness
+        .http
+        .patch(harness.url(&format!("/api/faces/{}", ticket["personId"])))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"firstname": "Barack Hussein"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    let (status, trail) = harness
+        .get(
+            &format!("/api/audit?person={}", ticket["personId"]),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let entries = trail["items"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "rename",
+            "indexing",
+            "photo_replacement",
+            "indexing",
+            "enrolment"
+        ],
+        "{trail}"
+    );
+    let callers: Vec<&Value> = entries.iter().map(|e| &e["caller"]["groups"]).collect();
+    assert_eq!(callers[0], &serde_json::json!(["admins"]));
+    assert_eq!(
+        entries[1]["caller"]["subject"],
+        Value::Null,
+        "the indexer is the registry"
+    );
+    assert_eq!(entries[1]["detail"]["faceId"], new_face.as_str());
+    assert!(
+        !trail.to_string().to_lowercase().contains("obama"),
+        "no names: {trail}"
+    );
+    let viewer = harness.token("viewers").await;
+    let (status, _) = harness.get("/api/audit", Some(&viewer)).await;
+    assert_eq!(status, 403);
+
     harness.stop().await;
 }
 

@@ -41,8 +41,10 @@ fn routes_come_from_the_functions_http_api_events() {
         .collect();
     routes.sort();
     let expected = [
+        ("GET", "/api/audit", "faces", true),
         ("GET", "/api/faces", "faces", true),
         ("GET", "/api/faces/{id}", "faces", true),
+        ("GET", "/audit", "faces", false),
         ("GET", "/auth/config", "faces", false),
         ("GET", "/faces", "faces", false),
         ("GET", "/healthz", "health", false),

@@ -79,14 +79,32 @@ async function showPerson(id) {
   if (person.identity) facts.push(["Face", person.identity]);
   if (person.faceConfidence) facts.push(["Face confidence", Number(person.faceConfidence).toFixed(1) + " %"]);
   $("person-facts").replaceChildren(...facts.flatMap(([term, value]) => [element("dt", null, term), element("dd", null, value)]));
-  const history = [["Enrolled", person.createdAt]];
-  if (person.updatedAt !== person.createdAt) history.push(["Last changed (" + person.status + ")", person.updatedAt]);
-  $("person-history").replaceChildren(...history.map(([what, when]) => element("li", null, what + ": " + new Date(when).toLocaleString())));
+  $("person-history").replaceChildren(...await personHistory(person));
   $("rename-lastname").value = person.lastname;
   $("rename-firstname").value = person.firstname;
   $("person-view").dataset.id = String(person.id);
   if (!$("person-view").open) { $("person-message").textContent = ""; $("person-view").showModal(); }
   return person;
+}
+
+// The person's history: the audit trail for admins (who did what, when),
+// the record's own dates for viewers.
+async function personHistory(person) {
+  const line = (what, when) => element("li", null, new Date(when).toLocaleString() + ": " + what);
+  if (groups().includes("admins")) {
+    const response = await api("/api/audit?limit=20&person=" + encodeURIComponent(person.id));
+    if (response.ok) {
+      const trail = await response.json();
+      return trail.items.map((entry) => {
+        const who = entry.caller.username || entry.caller.subject;
+        const outcome = entry.detail && entry.detail.status ? " (" + entry.detail.status + ")" : "";
+        return line(entry.action.replace("_", " ") + outcome + " by " + (who || "the registry"), entry.at);
+      });
+    }
+  }
+  const lines = [line("enrolled", person.createdAt)];
+  if (person.updatedAt !== person.createdAt) lines.push(line("last changed (" + person.status + ")", person.updatedAt));
+  return lines.reverse();
 }
 
 // Admins correct a person's names, or send a new photo of them (its face

@@ -1,0 +1,307 @@
+//! The audit trail: who did what to which person, and when. It is
+//! append-only and holds person ids, never names, keys or photos, so that
+//! nothing in it outlives an erasure.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::person::PersonId;
+use crate::ports::PortError;
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// A new person, and the URL their photo is sent to.
+    Enrolment,
+    /// A new photo of a person already enrolled.
+    PhotoReplacement,
+    /// The names corrected.
+    Rename,
+    /// The indexer's outcome for a photo (indexed or rejected).
+    Indexing,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 4] = [
+        AuditAction::Enrolment,
+        AuditAction::PhotoReplacement,
+        AuditAction::Rename,
+        AuditAction::Indexing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Enrolment => "enrolment",
+            AuditAction::PhotoReplacement => "photo_replacement",
+            AuditAction::Rename => "rename",
+            AuditAction::Indexing => "indexing",
+        }
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = AuditError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL
+            .into_iter()
+            .find(|action| action.as_str() == s)
+            .ok_or_else(|| AuditError::BadAction(s.to_owned()))
+    }
+}
+
+/// Who did it: a signed-in operator (from their token), or the registry
+/// itself (the indexer), which has no subject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub subject: Option<String>,
+    pub username: Option<String>,
+    pub groups: Vec<String>,
+}
+
+impl Actor {
+    /// The registry's own work (indexing).
+    pub fn registry() -> Self {
+        Self::default()
+    }
+}
+
+/// Who asks, in which request: what a change is recorded with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    pub actor: Actor,
+    pub request_id: String,
+}
+
+/// One recorded action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub action: AuditAction,
+    pub person_id: Option<PersonId>,
+    pub actor: Actor,
+    pub request_id: String,
+    /// What else is worth knowing (FaceIds, statuses), never a name.
+    pub detail: Value,
+}
+
+/// What the trail is asked for: one page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditFilter {
+    pub person_id: Option<PersonId>,
+    pub action: Option<AuditAction>,
+    /// The caller's subject (`sub`).
+    pub subject: Option<String>,
+    /// Only entries before this one (the keyset cursor).
+    pub before_id: Option<u64>,
+    pub limit: u32,
+}
+
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 100;
+const CURSOR_PREFIX: &str = "a1:";
+/// Subjects are Cognito's (a UUID); anything much longer is not one.
+const MAX_SUBJECT_CHARS: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("action {0:?} is not one of enrolment, photo_replacement, rename, indexing")]
+    BadAction(String),
+    #[error("person must be a person id")]
+    BadPerson,
+    #[error("caller must be a subject of at most {MAX_SUBJECT_CHARS} characters")]
+    BadCaller,
+    #[error("limit must be a whole number from 1 to {MAX_PAGE_SIZE}")]
+    BadLimit,
+    #[error("cursor is not one this trail issued")]
+    BadCursor,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// The trail's parameters as they arrive (query string values).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditParams {
+    pub person: Option<String>,
+    pub action: Option<String>,
+    pub caller: Option<String>,
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+pub fn encode_cursor(last: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{last}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<u64, AuditError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| AuditError::BadCursor)?;
+    String::from_utf8(bytes)
+        .ok()
+        .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
+        .ok_or(AuditError::BadCursor)
+}
+
+pub fn parse_params(params: &AuditParams) -> Result<AuditFilter, AuditError> {
+    let non_empty = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let person_id = non_empty(&params.person)
+        .map(|p| {
+            p.parse::<u64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .map(PersonId)
+                .ok_or(AuditError::BadPerson)
+        })
+        .transpose()?;
+    let action = non_empty(&params.action)
+        .map(|a| a.parse::<AuditAction>())
+        .transpose()?;
+    let subject = non_empty(&params.caller);
+    if subject
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUBJECT_CHARS || s.chars().any(char::is_control))
+    {
+        return Err(AuditError::BadCaller);
+    }
+    let limit = match non_empty(&params.limit) {
+        None => DEFAULT_PAGE_SIZE,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
+            .ok_or(AuditError::BadLimit)?,
+    };
+    let before_id = non_empty(&params.cursor)
+        .map(|c| decode_cursor(&c))
+        .transpose()?;
+    Ok(AuditFilter {
+        person_id,
+        action,
+        subject,
+        before_id,
+        limit,
+    })
+}
+
+/// One page of the trail, and the cursor of the next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// Reads the trail. Writing is part of each change, in the same transaction
+/// (see the person store's methods that take an [`AuditContext`]).
+#[async_trait::async_trait]
+pub trait AuditTrail: Send + Sync {
+    async fn audit_trail(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, PortError>;
+}
+
+pub async fn read_trail<T: AuditTrail + ?Sized>(
+    trail: &T,
+    filter: &AuditFilter,
+) -> Result<AuditPage, AuditError> {
+    // One entry more than asked tells whether another page exists.
+    let mut probe = filter.clone();
+    probe.limit = filter.limit + 1;
+    let mut items = trail.audit_trail(&probe).await?;
+    let next_cursor = if items.len() > filter.limit as usize {
+        items.truncate(filter.limit as usize);
+        items.last().map(|e| encode_cursor(e.id))
+    } else {
+        None
+    };
+    Ok(AuditPage { items, next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_round_trip() {
+        for action in AuditAction::ALL {
+            assert_eq!(action.as_str().parse::<AuditAction>(), Ok(action));
+            assert_eq!(
+                serde_json::to_value(action).unwrap(),
+                Value::String(action.as_str().to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked_and_cursors_round_trip() {
+        let filter = parse_params(&AuditParams {
+            person: Some("42".into()),
+            action: Some("rename".into()),
+            caller: Some("6a0f1c2e".into()),
+            limit: Some("10".into()),
+            cursor: Some(encode_cursor(77)),
+        })
+        .unwrap();
+        assert_eq!(
+            filter,
+            AuditFilter {
+                person_id: Some(PersonId(42)),
+                action: Some(AuditAction::Rename),
+                subject: Some("6a0f1c2e".into()),
+                before_id: Some(77),
+                limit: 10,
+            }
+        );
+        assert_eq!(
+            parse_params(&AuditParams::default()).unwrap().limit,
+            DEFAULT_PAGE_SIZE
+        );
+        for (params, error) in [
+            (
+                AuditParams {
+                    person: Some("x".into()),
+                    ..Default::default()
+                },
+                AuditError::BadPerson,
+            ),
+            (
+                AuditParams {
+                    action: Some("delete".into()),
+                    ..Default::default()
+                },
+                AuditError::BadAction("delete".into()),
+            ),
+            (
+                AuditParams {
+                    limit: Some("101".into()),
+                    ..Default::default()
+                },
+                AuditError::BadLimit,
+            ),
+            (
+                AuditParams {
+                    cursor: Some("bm9wZQ".into()),
+                    ..Default::default()
+                },
+                AuditError::BadCursor,
+            ),
+            (
+                AuditParams {
+                    caller: Some("a".repeat(129)),
+                    ..Default::default()
+                },
+                AuditError::BadCaller,
+            ),
+        ] {
+            assert_eq!(parse_params(&params), Err(error));
+        }
+    }
+}
