@@ -230,11 +230,25 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
   await screenshot(page, "faces-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
 
-  // The audit trail lists who did what, newest first: the rename first.
+  // Identify: another photo of him is found, with a box on his face; a
+  // stranger is unknown.
+  await page.getByRole("link", { name: "Identify" }).click();
+  await page.setInputFiles("#photo", path.join(imagesDir, "obama2.jpg"));
+  await page.getByRole("button", { name: "Identify", exact: true }).click();
+  const found = page.locator("#faces li", { hasText: "Barack Hussein Obama" });
+  await found.waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator("#boxes .box").count(), 1);
+  await screenshot(page, "identify");
+  await page.setInputFiles("#photo", path.join(imagesDir, "biden.jpg"));
+  await page.getByRole("button", { name: "Identify", exact: true }).click();
+  await page.locator("#faces li", { hasText: "Unknown" }).waitFor({ timeout: 30_000 });
+
+  // The audit trail lists who did what, newest first: the searches first.
   await page.getByRole("link", { name: "Audit" }).click();
   const rows = page.locator("#entries tr");
   await rows.first().waitFor({ timeout: 10_000 });
-  assert.match(await rows.first().innerText(), /rename/);
+  assert.match(await rows.first().innerText(), /search/);
+  assert.ok(await page.locator("#entries tr", { hasText: "rename" }).count() > 0, "the rename");
   assert.ok(await page.locator("#entries tr", { hasText: "the registry" }).count() > 0, "the indexer's outcomes");
   await page.selectOption("#action", "enrolment");
   await page.getByRole("button", { name: "Show" }).click();

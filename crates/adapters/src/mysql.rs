@@ -301,6 +301,31 @@ impl PersonStore for MysqlPersonStore {
         row.map(Person::try_from).transpose().map_err(port_error)
     }
 
+    async fn find_by_identities(&self, face_ids: &[String]) -> Result<Vec<Person>, PortError> {
+        if face_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<PersonRow> = self
+            .database
+            .run(|pool| async move {
+                let mut query = QueryBuilder::<MySql>::new(format!(
+                    "SELECT {PERSON_COLUMNS} FROM person WHERE identity IN ("
+                ));
+                let mut ids = query.separated(", ");
+                for id in face_ids {
+                    ids.push_bind(id);
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(pool).await
+            })
+            .await
+            .map_err(port_error)?;
+        rows.into_iter()
+            .map(Person::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(port_error)
+    }
+
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError> {
         let rows: Vec<PersonRow> = self
             .database
@@ -423,6 +448,22 @@ impl AuditTrail for MysqlPersonStore {
             .map(AuditEntry::try_from)
             .collect::<Result<_, _>>()
             .map_err(port_error)
+    }
+
+    async fn append(
+        &self,
+        entries: &[(AuditAction, Option<PersonId>, Value)],
+        audit: &AuditContext,
+    ) -> Result<(), PortError> {
+        async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            for (action, person, detail) in entries {
+                append_audit(&mut tx, *action, *person, audit, detail).await?;
+            }
+            tx.commit().await
+        }
+        .await
+        .map_err(port_error)
     }
 }
 

@@ -2,9 +2,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_rekognition::Client;
+use aws_sdk_rekognition::primitives::Blob;
+use aws_sdk_rekognition::types::BoundingBox;
 use aws_sdk_rekognition::types::{Image, QualityFilter, Reason, S3Object};
 use registry::person::FaceBox;
-use registry::ports::{FaceIndex, IndexOutcome, IndexedFace, PortError};
+use registry::ports::{
+    DetectedFace, FaceIndex, FaceMatch, FaceSearch, IndexOutcome, IndexedFace, PortError,
+};
 
 use crate::sdk::{error_code, port_error};
 
@@ -132,5 +136,82 @@ impl FaceIndex for RekognitionFaceIndex {
                 .map_err(|e| port_error("Rekognition", e))?;
         }
         Ok(())
+    }
+}
+
+fn face_box(bounding: &BoundingBox) -> FaceBox {
+    FaceBox {
+        left: bounding.left().unwrap_or_default(),
+        top: bounding.top().unwrap_or_default(),
+        width: bounding.width().unwrap_or_default(),
+        height: bounding.height().unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl FaceSearch for RekognitionFaceIndex {
+    async fn detect_faces(&self, image: &[u8]) -> Result<Vec<DetectedFace>, PortError> {
+        let response = self
+            .client
+            .detect_faces()
+            .image(Image::builder().bytes(Blob::new(image)).build())
+            .send()
+            .await
+            .map_err(|e| port_error("Rekognition", e))?;
+        Ok(response
+            .face_details()
+            .iter()
+            .filter_map(|face| {
+                Some(DetectedFace {
+                    face_box: face_box(face.bounding_box()?),
+                    confidence: face.confidence().unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    async fn search_by_image(
+        &self,
+        image: &[u8],
+        threshold: f32,
+        max_matches: u32,
+    ) -> Result<Option<Vec<FaceMatch>>, PortError> {
+        let response = self
+            .client
+            .search_faces_by_image()
+            .collection_id(&self.collection)
+            .image(Image::builder().bytes(Blob::new(image)).build())
+            .face_match_threshold(threshold)
+            .max_faces(i32::try_from(max_matches).unwrap_or(i32::MAX))
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            // Rekognition answers InvalidParameterException "There are no
+            // faces in the image. Should be at least 1." when it finds no face
+            // to search with; the code alone also covers bad parameters.
+            Err(error)
+                if error_code(&error) == Some("InvalidParameterException")
+                    && error
+                        .as_service_error()
+                        .and_then(|e| e.meta().message())
+                        .is_some_and(|m| m.contains("no faces")) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(port_error("Rekognition", error)),
+        };
+        Ok(Some(
+            response
+                .face_matches()
+                .iter()
+                .filter_map(|m| {
+                    Some(FaceMatch {
+                        face_id: m.face()?.face_id()?.to_owned(),
+                        similarity: m.similarity().unwrap_or_default(),
+                    })
+                })
+                .collect(),
+        ))
     }
 }

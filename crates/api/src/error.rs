@@ -6,7 +6,9 @@ use http::StatusCode;
 use lambda_http::{Body, Response};
 use registry::audit::AuditError;
 use registry::listing::ListError;
+use registry::photo::PhotoError;
 use registry::ports::PortError;
+use registry::search::SearchError;
 use registry::upload::UploadError;
 use serde_json::json;
 
@@ -23,6 +25,12 @@ pub enum ApiError {
     /// The request is valid but the person's state does not allow it.
     #[error("{0}")]
     Conflict(String),
+    /// The body is not a photo the registry can read.
+    #[error("{0}")]
+    UnsupportedPhoto(String),
+    /// A photo, but not one the request can be carried out with (no face).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
     #[error("send the request body as application/json")]
@@ -45,6 +53,8 @@ impl ApiError {
             ApiError::Auth(AuthError::Forbidden) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnsupportedPhoto(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -60,6 +70,8 @@ impl ApiError {
             ApiError::Auth(AuthError::Forbidden) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::UnsupportedPhoto(_) => "unsupported_photo",
+            ApiError::Unprocessable(_) => "unprocessable",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -111,6 +123,22 @@ impl From<UploadError> for ApiError {
             UploadError::FormatChanged { .. } | UploadError::NotReplaceable(_) => {
                 ApiError::Conflict(error.to_string())
             }
+            invalid => ApiError::BadRequest(invalid.to_string()),
+        }
+    }
+}
+
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::Port(port) => port.into(),
+            SearchError::NotAPhoto(PhotoError::TooLarge { max, .. }) => {
+                ApiError::PayloadTooLarge(usize::try_from(max).unwrap_or(usize::MAX))
+            }
+            SearchError::NotAPhoto(_) | SearchError::Unreadable(_) => {
+                ApiError::UnsupportedPhoto(error.to_string())
+            }
+            SearchError::NoFace => ApiError::Unprocessable(error.to_string()),
             invalid => ApiError::BadRequest(invalid.to_string()),
         }
     }

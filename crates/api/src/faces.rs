@@ -1,20 +1,22 @@
 //! The `faces` function: `GET /api/faces` (listing), `GET /api/faces/{id}`
 //! (one person), `GET /faces` (the cards page), `GET /auth/config`
-//! (where the pages sign in) and `POST /auth/sign-out` (the ALB's session
-//! ended).
+//! (where the pages sign in), `POST /auth/sign-out` (the ALB's session
+//! ended), `POST /api/search` (identify) and `GET /api/audit` with the
+//! `/audit` page.
 
 use std::time::Duration;
 
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use registry::audit::{self, AuditParams, AuditTrail};
+use registry::audit::{self, AuditAction, AuditContext, AuditParams, AuditTrail};
 use registry::listing::{ListParams, list_people, parse_params};
-use registry::person::{Person, Status};
-use registry::ports::{PersonStore, PhotoStore};
+use registry::person::{Person, PersonId, Status};
+use registry::ports::{FaceSearch, PersonStore, PhotoStore};
+use registry::search::{self, SearchParams};
 use serde_json::{Value, json};
 
-use crate::auth::{ADMINS, Authenticator, VIEWERS};
+use crate::auth::{ADMINS, Authenticator, Caller, VIEWERS};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, query_param, request_id};
 use crate::metrics::Metrics;
@@ -22,6 +24,7 @@ use crate::people::{parse_person_id, person_json};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));
 static AUDIT_PAGE: Page = Page::new(page_html!("audit"));
+static SEARCH_PAGE: Page = Page::new(page_html!("search"));
 
 /// Characters of a key escaped in a public media URL (S3 keys allow more than URLs do).
 const KEY_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
@@ -49,9 +52,11 @@ pub struct SignInSettings {
 /// The scopes the pages ask for (the app client allows these).
 const SIGN_IN_SCOPES: &str = "openid email profile";
 
-pub struct FacesApi<P, S> {
+pub struct FacesApi<P, S, F> {
     pub people: P,
     pub photos: S,
+    /// Searches the collection with photos that are not kept (identify).
+    pub face_search: F,
     pub photo_links: PhotoLinks,
     pub sign_in: Option<SignInSettings>,
     pub auth: Authenticator,
@@ -84,7 +89,7 @@ fn alb_sign_out() -> Response<Body> {
     response
 }
 
-impl<P: PersonStore + AuditTrail, S: PhotoStore> FacesApi<P, S> {
+impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         self.metrics.cold_start();
         let routed = self.route(&request).await;
@@ -113,12 +118,14 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore> FacesApi<P, S> {
             }
             return Ok(alb_sign_out());
         }
-        if path == "/audit" {
-            return if method == Method::GET {
-                Ok(AUDIT_PAGE.response())
-            } else {
-                Err(ApiError::MethodNotAllowed(method.to_string()))
-            };
+        for (page_path, page) in [("/audit", &AUDIT_PAGE), ("/search", &SEARCH_PAGE)] {
+            if path == page_path {
+                return if method == Method::GET {
+                    Ok(page.response())
+                } else {
+                    Err(ApiError::MethodNotAllowed(method.to_string()))
+                };
+            }
         }
         if path == "/api/audit" {
             if method != Method::GET {
@@ -126,6 +133,13 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore> FacesApi<P, S> {
             }
             self.auth.require(request, &[ADMINS])?;
             return self.audit(request).await;
+        }
+        if path == "/api/search" {
+            if method != Method::POST {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            let caller = self.auth.require(request, &[ADMINS, VIEWERS])?;
+            return self.search(request, &caller).await;
         }
         if path == "/api/faces" {
             if method != Method::GET {
@@ -161,6 +175,60 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore> FacesApi<P, S> {
                 "clientId": sign_in.client_id,
                 "scope": SIGN_IN_SCOPES,
             }),
+        ))
+    }
+
+    /// `POST /api/search`: who is in this photo (the body: a JPEG or PNG)?
+    /// Every face, with the people it matches or "unknown"; the photo is
+    /// not kept, and the search is recorded in the audit trail.
+    async fn search(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
+        let settings = search::parse_params(&SearchParams {
+            threshold: query_param(request, "threshold")?,
+            max_matches: query_param(request, "maxMatches")?,
+        })?;
+        let photo: &[u8] = request.body().as_ref();
+        let found = search::identify(&self.people, &self.face_search, photo, settings).await?;
+        let summary = json!({ "faces": found.len() });
+        let mut entries: Vec<(AuditAction, Option<PersonId>, Value)> = found
+            .iter()
+            .flat_map(|face| &face.matches)
+            .map(|m| {
+                let mut detail = summary.clone();
+                detail["similarity"] = json!(m.similarity);
+                (AuditAction::Search, Some(m.person.id), detail)
+            })
+            .collect();
+        if entries.is_empty() {
+            entries.push((AuditAction::Search, None, summary));
+        }
+        let audit = AuditContext {
+            actor: caller.actor(),
+            request_id: request_id(request),
+        };
+        self.people.append(&entries, &audit).await?;
+        let mut faces = Vec::with_capacity(found.len());
+        for face in &found {
+            let mut matches = Vec::with_capacity(face.matches.len());
+            for m in &face.matches {
+                matches.push(json!({
+                    "similarity": m.similarity,
+                    "person": self.item(&m.person).await?,
+                }));
+            }
+            faces.push(json!({
+                "box": face.face_box,
+                "unknown": face.is_unknown(),
+                "matches": matches,
+            }));
+        }
+        tracing::info!(
+            faces = found.len(),
+            matched = entries.iter().filter(|(_, p, _)| p.is_some()).count(),
+            "photo searched"
+        );
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({ "threshold": settings.threshold, "faces": faces }),
         ))
     }
 

@@ -186,6 +186,7 @@ mod tests {
             page_html!("upload"),
             page_html!("faces"),
             page_html!("audit"),
+            page_html!("search"),
         ] {
             assert!(html.starts_with("<!doctype html>\n"));
             assert!(html.ends_with("</body>\n</html>\n"));

@@ -11,15 +11,15 @@ use registry::ports::{IndexingRecord, NewPerson, PersonStore};
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
 use registry_api::{FacesApi, Metrics, PhotoLinks};
 use registry_testkit::{
-    ApiEvent, TEST_ENDPOINT, TestDatabase, presigning_photo_store, response_json,
-    test_secret_access_key,
+    ApiEvent, ScriptedFaceSearch, TEST_ENDPOINT, TestDatabase, presigning_photo_store,
+    response_json, test_secret_access_key,
 };
 use serde_json::Value;
 
 struct Harness {
     _database: TestDatabase,
     people: MysqlPersonStore,
-    api: FacesApi<MysqlPersonStore, S3PhotoStore>,
+    api: FacesApi<MysqlPersonStore, S3PhotoStore, ScriptedFaceSearch>,
 }
 
 impl Harness {
@@ -31,6 +31,7 @@ impl Harness {
         let api = FacesApi {
             people: people.clone(),
             photos: presigning_photo_store(),
+            face_search: ScriptedFaceSearch::default(),
             photo_links,
             sign_in: None,
             auth: Default::default(),
@@ -454,4 +455,114 @@ async fn admins_read_the_audit_trail_by_person_action_and_caller() {
             "{body}"
         );
     }
+}
+
+/// `POST /api/search` with `photo`, as `groups`.
+fn search_request(photo: &[u8], groups: &str) -> ApiEvent {
+    ApiEvent::load("faces-list.json")
+        .with_method("POST")
+        .with_path("/api/search")
+        .with_binary_body(photo)
+        .with_header("content-type", "image/jpeg")
+        .with_groups_claim(groups)
+}
+
+/// A small JPEG (its pixels do not matter to the scripted search).
+fn jpeg() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::DynamicImage::new_rgb8(64, 48)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageOutputFormat::Jpeg(80),
+        )
+        .unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_search_answers_every_face_and_is_recorded_without_keeping_the_photo() {
+    use registry::ports::{DetectedFace, FaceMatch};
+    let h = Harness::presigned().await;
+    let ada = h.enrol("Lovelace", "Ada", Status::Indexed).await;
+    let ada_face = h.people.get(ada).await.unwrap().unwrap().identity.unwrap();
+    let face = |left: f32| DetectedFace {
+        face_box: FaceBox {
+            left,
+            top: 0.2,
+            width: 0.2,
+            height: 0.3,
+        },
+        confidence: 99.0,
+    };
+    h.api.face_search.answer(
+        vec![face(0.1), face(0.6)],
+        vec![
+            FaceMatch {
+                face_id: "face-of-nobody".into(),
+                similarity: 97.0,
+            },
+            FaceMatch {
+                face_id: ada_face,
+                similarity: 93.5,
+            },
+        ],
+    );
+
+    let (status, body) = h.send(search_request(&jpeg(), "[viewers]")).await;
+    assert_eq!(status, 200, "{body}");
+    let faces = body["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 2, "every face of the photo");
+    let first = &faces[0];
+    assert_eq!(first["unknown"], false);
+    assert_eq!(
+        first["matches"].as_array().unwrap().len(),
+        1,
+        "a face no person records is nobody"
+    );
+    assert_eq!(first["matches"][0]["person"]["id"], ada.0);
+    assert!(first["matches"][0]["person"]["photoUrl"].is_string());
+    assert_eq!(first["box"]["left"], 0.1_f32 as f64);
+
+    // Above every similarity: unknown, explicitly.
+    let (_, strict) = h
+        .send(search_request(&jpeg(), "[viewers]").with_query("threshold=99"))
+        .await;
+    assert_eq!(strict["faces"][0]["unknown"], true, "{strict}");
+
+    // Recorded in the trail: one entry per person matched, or one for nobody.
+    let (_, trail) = h.send(audit_request("action=search", "[admins]")).await;
+    let entries = trail["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{trail}");
+    assert_eq!(entries[0]["personId"], Value::Null);
+    assert_eq!(entries[1]["personId"], ada.0);
+}
+
+#[tokio::test]
+async fn a_search_refuses_what_is_not_a_photo_with_a_face() {
+    let h = Harness::presigned().await;
+    let (status, body) = h
+        .send(search_request(b"GIF89a not a photo", "[admins]"))
+        .await;
+    assert_eq!(status, 415, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a JPEG or PNG"),
+        "{body}"
+    );
+    let mut cut = jpeg();
+    cut.truncate(cut.len() - 20);
+    let (status, _) = h.send(search_request(&cut, "[admins]")).await;
+    assert_eq!(status, 415);
+    // The scripted search finds no face.
+    let (status, body) = h.send(search_request(&jpeg(), "[admins]")).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["message"], "no face was found in the photo");
+    let (status, _) = h
+        .send(search_request(&jpeg(), "[admins]").with_query("maxMatches=0"))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = h.send(search_request(&jpeg(), "[auditors]")).await;
+    assert_eq!(status, 403);
 }

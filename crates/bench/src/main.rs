@@ -11,7 +11,7 @@ use registry::listing::{ListParams, parse_params};
 use registry::ports::PersonStore;
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
 use registry_api::{FacesApi, Metrics, PhotoLinks};
-use registry_testkit::{ApiEvent, TestDatabase, presigning_photo_store};
+use registry_testkit::{ApiEvent, ScriptedFaceSearch, TestDatabase, presigning_photo_store};
 use serde_json::Value;
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySql, QueryBuilder};
@@ -76,6 +76,8 @@ async fn run(pool: &MySqlPool) -> Result<()> {
     let api = FacesApi {
         people: MysqlPersonStore::new(pool.clone()),
         photos: presigning_photo_store(),
+        // The listing benchmark searches nothing.
+        face_search: ScriptedFaceSearch::default(),
         photo_links: PhotoLinks::Presigned {
             ttl: Duration::from_secs(300),
         },
@@ -180,7 +182,7 @@ fn request(query: &str) -> Result<lambda_http::Request> {
 }
 
 async fn call(
-    api: &FacesApi<MysqlPersonStore, S3PhotoStore>,
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore, ScriptedFaceSearch>,
     request: lambda_http::Request,
 ) -> Result<Value> {
     let response = api.handle(request).await;
@@ -194,7 +196,7 @@ async fn call(
 
 /// Walks the listing from the top through its cursors; the cursor after `depth` rows.
 async fn walk_to_depth(
-    api: &FacesApi<MysqlPersonStore, S3PhotoStore>,
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore, ScriptedFaceSearch>,
     depth: usize,
 ) -> Result<String> {
     let mut walked = 0;
@@ -218,7 +220,7 @@ async fn walk_to_depth(
 
 /// Median handler time over [`RUNS`], after warm-up runs; checks each page is full.
 async fn time_handler(
-    api: &FacesApi<MysqlPersonStore, S3PhotoStore>,
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore, ScriptedFaceSearch>,
     query: &str,
 ) -> Result<Duration> {
     let mut times = Vec::with_capacity(RUNS);

@@ -23,14 +23,18 @@ pub enum AuditAction {
     Rename,
     /// The indexer's outcome for a photo (indexed or rejected).
     Indexing,
+    /// A photo searched (identify); one entry per person it matched, or one
+    /// without a person when it matched nobody.
+    Search,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 4] = [
+    pub const ALL: [AuditAction; 5] = [
         AuditAction::Enrolment,
         AuditAction::PhotoReplacement,
         AuditAction::Rename,
         AuditAction::Indexing,
+        AuditAction::Search,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +43,7 @@ impl AuditAction {
             AuditAction::PhotoReplacement => "photo_replacement",
             AuditAction::Rename => "rename",
             AuditAction::Indexing => "indexing",
+            AuditAction::Search => "search",
         }
     }
 }
@@ -110,7 +115,7 @@ const MAX_SUBJECT_CHARS: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
-    #[error("action {0:?} is not one of enrolment, photo_replacement, rename, indexing")]
+    #[error("action {0:?} is not one of enrolment, photo_replacement, rename, indexing, search")]
     BadAction(String),
     #[error("person must be a person id")]
     BadPerson,
@@ -201,11 +206,18 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-/// Reads the trail. Writing is part of each change, in the same transaction
-/// (see the person store's methods that take an [`AuditContext`]).
+/// Reads the trail, and records what changes nothing (a search). Changes
+/// are recorded in their own transaction (see the person store's methods
+/// that take an [`AuditContext`]).
 #[async_trait::async_trait]
 pub trait AuditTrail: Send + Sync {
     async fn audit_trail(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, PortError>;
+    /// Appends entries (action, person, detail) with `audit`, all or none.
+    async fn append(
+        &self,
+        entries: &[(AuditAction, Option<PersonId>, Value)],
+        audit: &AuditContext,
+    ) -> Result<(), PortError>;
 }
 
 pub async fn read_trail<T: AuditTrail + ?Sized>(

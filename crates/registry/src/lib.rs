@@ -10,6 +10,7 @@ pub mod names;
 pub mod person;
 pub mod photo;
 pub mod ports;
+pub mod search;
 pub mod sequencer;
 pub mod upload;
 

@@ -101,6 +101,8 @@ pub trait PersonStore: Send + Sync {
     ) -> Result<Option<Person>, PortError>;
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError>;
     async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError>;
+    /// The people whose current face is one of `face_ids`.
+    async fn find_by_identities(&self, face_ids: &[String]) -> Result<Vec<Person>, PortError>;
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError>;
     /// Records an indexing outcome unless a newer (or the same) object
     /// version is already recorded; atomically sets the replaced face aside.
@@ -202,4 +204,35 @@ pub trait FaceIndex: Send + Sync {
         version_id: Option<&str>,
     ) -> Result<IndexOutcome, PortError>;
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
+}
+
+/// A face found in a photo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectedFace {
+    pub face_box: FaceBox,
+    pub confidence: f32,
+}
+
+/// A face of the collection like a searched one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceMatch {
+    pub face_id: String,
+    /// 0–100.
+    pub similarity: f32,
+}
+
+/// Searching the collection with a photo that is not stored.
+#[async_trait]
+pub trait FaceSearch: Send + Sync {
+    /// Every face in `image` (the bytes of a JPEG or PNG).
+    async fn detect_faces(&self, image: &[u8]) -> Result<Vec<DetectedFace>, PortError>;
+    /// The collection's faces like the largest face of `image`, at least
+    /// `threshold` similar, at most `max_matches`; `None` when the index
+    /// finds no face in `image` to search with.
+    async fn search_by_image(
+        &self,
+        image: &[u8],
+        threshold: f32,
+        max_matches: u32,
+    ) -> Result<Option<Vec<FaceMatch>>, PortError>;
 }

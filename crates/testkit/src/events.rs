@@ -73,6 +73,18 @@ impl ApiEvent {
         self
     }
 
+    /// A binary body, base64-encoded as API Gateway passes it.
+    pub fn with_binary_body(mut self, body: &[u8]) -> Self {
+        use base64::Engine;
+        self.json["body"] = Value::String(base64::engine::general_purpose::STANDARD.encode(body));
+        self.json["isBase64Encoded"] = Value::Bool(true);
+        self.headers().insert(
+            "content-length".into(),
+            Value::String(body.len().to_string()),
+        );
+        self
+    }
+
     /// Sets a header, replacing any value it had.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers()

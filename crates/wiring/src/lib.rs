@@ -20,7 +20,7 @@ use registry_api::{
 use serde_json::Value;
 
 pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore>;
-pub type Faces = FacesApi<MysqlPersonStore, S3PhotoStore>;
+pub type Faces = FacesApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 pub type Health = HealthApi<MysqlPersonStore>;
 pub type Indexer = IndexerFn<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 
@@ -107,6 +107,7 @@ pub async fn faces(setup: &Setup) -> Result<Faces, WiringError> {
     Ok(FacesApi {
         people: adapters.people(),
         photos: adapters.photos(&setup.config),
+        face_search: adapters.faces(&setup.config),
         photo_links,
         sign_in: setup.config.sign_in.as_ref().map(|s| SignInSettings {
             url: s.url.clone(),

@@ -303,7 +303,7 @@ async fn each_function_signs_in_as_a_user_with_only_its_grants() {
         // (function, read people, write people, touch retired faces,
         //  append to the audit trail, read it)
         ("UploadFunction", true, true, false, true, false),
-        ("FacesFunction", true, false, false, false, true),
+        ("FacesFunction", true, false, false, true, true),
         ("HealthFunction", true, false, false, false, false),
         ("IndexerFunction", true, true, true, true, false),
     ];

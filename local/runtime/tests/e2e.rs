@@ -790,3 +790,96 @@ async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
 
     harness.stop().await;
 }
+
+/// `POST /api/search` with `photo`; the status and the answer.
+async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> (u16, Value) {
+    let response = harness
+        .http
+        .post(harness.url(&format!("/api/search{query}")))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .body(photo.to_vec())
+        .send()
+        .await
+        .expect("POST /api/search");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON answer"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let viewer = harness.token("viewers").await;
+    let ticket = harness
+        .enrol(
+            &admin,
+            "Obama",
+            "Barack",
+            &test_image("obama.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let obama = harness
+        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(obama["status"], "indexed", "{obama}");
+    let faces_before = harness.face_ids().await;
+
+    // Another photo of him: found, with his own photo link.
+    let (status, answer) = identify(&harness, &viewer, &test_image("obama2.jpg"), "").await;
+    assert_eq!(status, 200, "{answer}");
+    let faces = answer["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{answer}");
+    let best = &faces[0]["matches"][0];
+    assert_eq!(best["person"]["id"], ticket["personId"], "{answer}");
+    assert!(best["similarity"].as_f64().unwrap() >= 80.0, "{answer}");
+    assert!(best["person"]["photoUrl"].is_string());
+    assert!(faces[0]["box"]["width"].as_f64().unwrap() > 0.0);
+
+    // A stranger: an explicit unknown.
+    let (status, answer) = identify(&harness, &viewer, &test_image("biden.jpg"), "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["faces"][0]["unknown"], true, "{answer}");
+    assert!(answer["faces"][0]["matches"].as_array().unwrap().is_empty());
+
+    // A group photo: each face answered, left to right as the boxes say.
+    let (status, answer) = identify(&harness, &admin, &two_faces(), "").await;
+    assert_eq!(status, 200, "{answer}");
+    let mut faces = answer["faces"].as_array().unwrap().clone();
+    assert_eq!(faces.len(), 2, "{answer}");
+    faces.sort_by(|a, b| {
+        a["box"]["left"]
+            .as_f64()
+            .partial_cmp(&b["box"]["left"].as_f64())
+            .unwrap()
+    });
+    assert_eq!(
+        faces[0]["matches"][0]["person"]["id"], ticket["personId"],
+        "{answer}"
+    );
+    assert_eq!(faces[1]["unknown"], true, "{answer}");
+
+    // No face, not a photo: said so.
+    let (status, answer) = identify(&harness, &viewer, &no_face(), "").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("unprocessable")),
+        "{answer}"
+    );
+    let (status, _) = identify(&harness, &viewer, b"not a photo at all", "").await;
+    assert_eq!(status, 415);
+
+    // Nothing searched was kept: the same faces, the same people.
+    assert_eq!(harness.face_ids().await, faces_before);
+    let (_, people) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(people["items"].as_array().unwrap().len(), 1);
+    // Each search is in the trail, with its caller.
+    let (_, trail) = harness.get("/api/audit?action=search", Some(&admin)).await;
+    let entries = trail["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "obama2, biden, the pair: {trail}");
+    assert!(entries.iter().any(|e| e["personId"] == ticket["personId"]
+        && e["caller"]["groups"] == serde_json::json!(["viewers"])));
+
+    harness.stop().await;
+}

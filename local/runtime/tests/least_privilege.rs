@@ -162,6 +162,22 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Identify: the new photo's face is found again.
+    let searched = harness
+        .http
+        .post(harness.url("/api/search"))
+        .bearer_auth(&admin)
+        .header("content-type", "image/jpeg")
+        .body(test_image("obama2.jpg"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = searched.status();
+    let answer: Value = searched.json().await.unwrap_or(Value::Null);
+    if status != 200 || answer["faces"][0]["unknown"] != false {
+        return Err(format!("POST /api/search: {status} {answer}"));
+    }
+
     // An event for an object that is gone changes nothing and succeeds.
     let gone = std::fs::read_to_string(workspace_root().join("events/s3-put.json"))
         .map_err(|e| e.to_string())?;

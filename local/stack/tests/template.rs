@@ -48,9 +48,11 @@ fn routes_come_from_the_functions_http_api_events() {
         ("GET", "/auth/config", "faces", false),
         ("GET", "/faces", "faces", false),
         ("GET", "/healthz", "health", false),
+        ("GET", "/search", "faces", false),
         ("GET", "/upload", "upload", false),
         ("PATCH", "/api/faces/{id}", "upload", true),
         ("POST", "/api/faces/{id}/photo", "upload", true),
+        ("POST", "/api/search", "faces", true),
         ("POST", "/api/uploads", "upload", true),
         ("POST", "/auth/sign-out", "faces", false),
     ];

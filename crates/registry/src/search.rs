@@ -1,0 +1,263 @@
+//! Identify: who are the people in a photo? Every face in it is answered,
+//! not only the largest (all that `SearchFacesByImage` looks at): each face
+//! found is cut out of the photo, with a margin, and searched on its own.
+//! Nothing is stored: the photo is neither kept nor indexed.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use crate::key::PhotoFormat;
+use crate::person::{FaceBox, Person};
+use crate::photo::{HEAD_BYTES, PhotoError, TAIL_BYTES, check_photo, sniff};
+use crate::ports::{FaceSearch, PersonStore, PortError};
+
+/// Rekognition's default `FaceMatchThreshold`.
+pub const DEFAULT_THRESHOLD: f32 = 80.0;
+/// Matches answered per face, unless asked otherwise.
+pub const DEFAULT_MATCHES: u32 = 5;
+pub const MAX_MATCHES: u32 = 20;
+/// Rekognition's limit for an image passed as bytes: 5 MB.
+pub const MAX_SEARCH_PHOTO_BYTES: u64 = 5 * 1024 * 1024;
+/// What a face's cut-out keeps around the face's box, as a share of the
+/// box's width and height on each side: enough for the index to find the
+/// face again, little enough that a neighbour's face stays smaller.
+const MARGIN: f32 = 0.3;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SearchError {
+    #[error("the photo cannot be searched: {0}")]
+    NotAPhoto(#[from] PhotoError),
+    #[error("the photo cannot be read as an image: {0}")]
+    Unreadable(String),
+    #[error("no face was found in the photo")]
+    NoFace,
+    #[error("threshold must be a number from 0 to 100")]
+    BadThreshold,
+    #[error("maxMatches must be a whole number from 1 to {MAX_MATCHES}")]
+    BadMaxMatches,
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// How to search, as asked (query string values).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchParams {
+    pub threshold: Option<String>,
+    pub max_matches: Option<String>,
+}
+
+/// How to search, checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchSettings {
+    /// Lowest similarity (0–100) that counts as a match.
+    pub threshold: f32,
+    pub max_matches: u32,
+}
+
+pub fn parse_params(params: &SearchParams) -> Result<SearchSettings, SearchError> {
+    fn value(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+    let threshold = match value(&params.threshold) {
+        None => DEFAULT_THRESHOLD,
+        Some(t) => t
+            .parse::<f32>()
+            .ok()
+            .filter(|t| (0.0..=100.0).contains(t))
+            .ok_or(SearchError::BadThreshold)?,
+    };
+    let max_matches = match value(&params.max_matches) {
+        None => DEFAULT_MATCHES,
+        Some(m) => m
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=MAX_MATCHES).contains(m))
+            .ok_or(SearchError::BadMaxMatches)?,
+    };
+    Ok(SearchSettings {
+        threshold,
+        max_matches,
+    })
+}
+
+/// A person whose face matches, and how closely (0–100).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub person: Person,
+    pub similarity: f32,
+}
+
+/// One face of the photo: where it is, and who it may be, most similar
+/// first. No match is an explicit "unknown".
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundFace {
+    pub face_box: FaceBox,
+    pub matches: Vec<Match>,
+}
+
+impl FoundFace {
+    pub fn is_unknown(&self) -> bool {
+        self.matches.is_empty()
+    }
+}
+
+/// Identifies every face of `photo` (the bytes of a JPEG or PNG).
+pub async fn identify<P, F>(
+    people: &P,
+    faces: &F,
+    photo: &[u8],
+    settings: SearchSettings,
+) -> Result<Vec<FoundFace>, SearchError>
+where
+    P: PersonStore + ?Sized,
+    F: FaceSearch + ?Sized,
+{
+    let size = photo.len() as u64;
+    if size > MAX_SEARCH_PHOTO_BYTES {
+        return Err(PhotoError::TooLarge {
+            size,
+            max: MAX_SEARCH_PHOTO_BYTES,
+        }
+        .into());
+    }
+    let head = &photo[..photo.len().min(HEAD_BYTES)];
+    let tail = &photo[photo.len().saturating_sub(TAIL_BYTES)..];
+    let format = sniff(head).ok_or(PhotoError::NotAnImage)?;
+    check_photo(format, size, head, tail)?;
+    let image = image::load_from_memory_with_format(
+        photo,
+        match format {
+            PhotoFormat::Jpeg => image::ImageFormat::Jpeg,
+            PhotoFormat::Png => image::ImageFormat::Png,
+        },
+    )
+    .map_err(|e| SearchError::Unreadable(e.to_string()))?;
+
+    let detected = faces.detect_faces(photo).await?;
+    if detected.is_empty() {
+        return Err(SearchError::NoFace);
+    }
+    let mut found = Vec::with_capacity(detected.len());
+    for face in detected {
+        let cut = cut_out(&image, &face.face_box)?;
+        // A face too small to search once cut out is answered as unknown.
+        let matches = faces
+            .search_by_image(&cut, settings.threshold, settings.max_matches)
+            .await?
+            .unwrap_or_default();
+        found.push((face.face_box, matches));
+    }
+
+    // Who the matched faces are, in one query.
+    let face_ids: Vec<String> = found
+        .iter()
+        .flat_map(|(_, matches)| matches.iter().map(|m| m.face_id.clone()))
+        .collect();
+    let by_face: HashMap<String, Person> = people
+        .find_by_identities(&face_ids)
+        .await?
+        .into_iter()
+        .filter_map(|p| p.identity.clone().map(|id| (id, p)))
+        .collect();
+    Ok(found
+        .into_iter()
+        .map(|(face_box, matches)| {
+            let mut matches: Vec<Match> = matches
+                .into_iter()
+                // A face no person records now (replaced, being erased) is nobody.
+                .filter_map(|m| {
+                    by_face.get(&m.face_id).map(|person| Match {
+                        person: person.clone(),
+                        similarity: m.similarity,
+                    })
+                })
+                .collect();
+            matches.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+            FoundFace { face_box, matches }
+        })
+        .collect())
+}
+
+/// The face's box with a margin, cut out of the photo as a JPEG.
+fn cut_out(image: &image::DynamicImage, face: &FaceBox) -> Result<Vec<u8>, SearchError> {
+    let (width, height) = (image.width() as f32, image.height() as f32);
+    let left = (face.left - MARGIN * face.width).clamp(0.0, 1.0);
+    let top = (face.top - MARGIN * face.height).clamp(0.0, 1.0);
+    let right = (face.left + face.width * (1.0 + MARGIN)).clamp(0.0, 1.0);
+    let bottom = (face.top + face.height * (1.0 + MARGIN)).clamp(0.0, 1.0);
+    // Pixel bounds of ratios within 0–1 of the image's size.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let pixels = |ratio: f32, size: f32| (ratio * size).round() as u32;
+    let (x, y) = (pixels(left, width), pixels(top, height));
+    let w = pixels(right, width).saturating_sub(x).max(1);
+    let h = pixels(bottom, height).saturating_sub(y).max(1);
+    let cut = image.crop_imm(x, y, w, h).to_rgb8();
+    let mut bytes = Vec::new();
+    cut.write_to(
+        &mut Cursor::new(&mut bytes),
+        image::ImageOutputFormat::Jpeg(90),
+    )
+    .map_err(|e| SearchError::Unreadable(e.to_string()))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_default_to_rekognitions_and_are_checked() {
+        let defaults = parse_params(&SearchParams::default()).unwrap();
+        assert_eq!((defaults.threshold, defaults.max_matches), (80.0, 5));
+        let asked = parse_params(&SearchParams {
+            threshold: Some("95.5".into()),
+            max_matches: Some("1".into()),
+        })
+        .unwrap();
+        assert_eq!((asked.threshold, asked.max_matches), (95.5, 1));
+        for threshold in ["-1", "100.1", "high", "NaN"] {
+            let params = SearchParams {
+                threshold: Some(threshold.into()),
+                ..Default::default()
+            };
+            assert_eq!(
+                parse_params(&params),
+                Err(SearchError::BadThreshold),
+                "{threshold}"
+            );
+        }
+        for count in ["0", "21", "2.5"] {
+            let params = SearchParams {
+                max_matches: Some(count.into()),
+                ..Default::default()
+            };
+            assert_eq!(
+                parse_params(&params),
+                Err(SearchError::BadMaxMatches),
+                "{count}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cut_out_keeps_a_margin_within_the_photo() {
+        let image = image::DynamicImage::new_rgb8(200, 100);
+        let face = FaceBox {
+            left: 0.1,
+            top: 0.2,
+            width: 0.2,
+            height: 0.4,
+        };
+        let cut = image::load_from_memory(&cut_out(&image, &face).unwrap()).unwrap();
+        // 0.1 - 0.06 = 0.04 to 0.1 + 0.26 = 0.36 of 200; 0.08 to 0.72 of 100.
+        assert_eq!((cut.width(), cut.height()), (64, 64));
+        let corner = FaceBox {
+            left: 0.0,
+            top: 0.0,
+            width: 0.5,
+            height: 0.5,
+        };
+        let cut = image::load_from_memory(&cut_out(&image, &corner).unwrap()).unwrap();
+        assert_eq!((cut.width(), cut.height()), (130, 65));
+    }
+}
