@@ -320,10 +320,7 @@ impl PersonStore for MysqlPersonStore {
             })
             .await
             .map_err(port_error)?;
-        rows.into_iter()
-            .map(Person::try_from)
-            .collect::<Result<_, _>>()
-            .map_err(port_error)
+        people(rows)
     }
 
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError> {
@@ -355,10 +352,7 @@ impl PersonStore for MysqlPersonStore {
             })
             .await
             .map_err(port_error)?;
-        rows.into_iter()
-            .map(Person::try_from)
-            .collect::<Result<_, _>>()
-            .map_err(port_error)
+        people(rows)
     }
 
     async fn record_indexing(
@@ -551,6 +545,13 @@ pub fn port_error(error: sqlx::Error) -> PortError {
         },
         _ => PortError::Permanent(format!("database: {error}")),
     }
+}
+
+fn people(rows: Vec<PersonRow>) -> Result<Vec<Person>, PortError> {
+    rows.into_iter()
+        .map(Person::try_from)
+        .collect::<Result<_, _>>()
+        .map_err(port_error)
 }
 
 #[derive(sqlx::FromRow)]

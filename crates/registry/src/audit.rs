@@ -2,12 +2,11 @@
 //! append-only and holds person ids, never names, keys or photos, so that
 //! nothing in it outlives an erasure.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::paging;
 use crate::person::PersonId;
 use crate::ports::PortError;
 
@@ -140,17 +139,7 @@ pub struct AuditParams {
 }
 
 pub fn encode_cursor(last: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{last}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<u64, AuditError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| AuditError::BadCursor)?;
-    String::from_utf8(bytes)
-        .ok()
-        .and_then(|text| text.strip_prefix(CURSOR_PREFIX)?.parse().ok())
-        .ok_or(AuditError::BadCursor)
+    paging::encode_cursor(CURSOR_PREFIX, last)
 }
 
 pub fn parse_params(params: &AuditParams) -> Result<AuditFilter, AuditError> {
@@ -179,16 +168,14 @@ pub fn parse_params(params: &AuditParams) -> Result<AuditFilter, AuditError> {
     {
         return Err(AuditError::BadCaller);
     }
-    let limit = match non_empty(&params.limit) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
-            .ok_or(AuditError::BadLimit)?,
-    };
+    let limit = paging::parse_limit(
+        non_empty(&params.limit).as_deref(),
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+    )
+    .ok_or(AuditError::BadLimit)?;
     let before_id = non_empty(&params.cursor)
-        .map(|c| decode_cursor(&c))
+        .map(|c| paging::decode_cursor(CURSOR_PREFIX, &c).ok_or(AuditError::BadCursor))
         .transpose()?;
     Ok(AuditFilter {
         person_id,
@@ -224,16 +211,12 @@ pub async fn read_trail<T: AuditTrail + ?Sized>(
     trail: &T,
     filter: &AuditFilter,
 ) -> Result<AuditPage, AuditError> {
-    // One entry more than asked tells whether another page exists.
     let mut probe = filter.clone();
     probe.limit = filter.limit + 1;
-    let mut items = trail.audit_trail(&probe).await?;
-    let next_cursor = if items.len() > filter.limit as usize {
-        items.truncate(filter.limit as usize);
-        items.last().map(|e| encode_cursor(e.id))
-    } else {
-        None
-    };
+    let (items, next_cursor) =
+        paging::split_page(trail.audit_trail(&probe).await?, filter.limit, |e| {
+            encode_cursor(e.id)
+        });
     Ok(AuditPage { items, next_cursor })
 }
 

@@ -7,6 +7,7 @@ pub mod indexing;
 pub mod key;
 pub mod listing;
 pub mod names;
+pub mod paging;
 pub mod person;
 pub mod photo;
 pub mod ports;

@@ -1,8 +1,6 @@
 //! Browsing: the listing's query, its keyset cursor and its pages.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
+use crate::paging;
 use crate::person::{Person, PersonId, Status};
 use crate::ports::{ListFilter, PersonStore, PortError};
 
@@ -41,20 +39,13 @@ pub struct Page {
 }
 
 pub fn encode_cursor(last: PersonId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{}", last.0))
+    paging::encode_cursor(CURSOR_PREFIX, last.0)
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<PersonId, ListError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| ListError::BadCursor)?;
-    let text = String::from_utf8(bytes).map_err(|_| ListError::BadCursor)?;
-    let id = text
-        .strip_prefix(CURSOR_PREFIX)
-        .ok_or(ListError::BadCursor)?;
-    id.parse::<u64>()
+    paging::decode_cursor(CURSOR_PREFIX, cursor)
         .map(PersonId)
-        .map_err(|_| ListError::BadCursor)
+        .ok_or(ListError::BadCursor)
 }
 
 pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
@@ -73,14 +64,12 @@ pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
     {
         return Err(ListError::BadQuery);
     }
-    let limit = match non_empty(&params.limit) {
-        None => DEFAULT_PAGE_SIZE,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=MAX_PAGE_SIZE).contains(l))
-            .ok_or(ListError::BadLimit)?,
-    };
+    let limit = paging::parse_limit(
+        non_empty(&params.limit).as_deref(),
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+    )
+    .ok_or(ListError::BadLimit)?;
     let before_id = non_empty(&params.cursor)
         .map(|c| decode_cursor(&c))
         .transpose()?;
@@ -97,22 +86,19 @@ pub async fn list_people<P: PersonStore + ?Sized>(
     people: &P,
     filter: &ListFilter,
 ) -> Result<Page, ListError> {
-    // One row more than asked tells whether another page exists.
     let mut probe = filter.clone();
     probe.limit = filter.limit + 1;
-    let mut items = people.list(&probe).await?;
-    let next_cursor = if items.len() > filter.limit as usize {
-        items.truncate(filter.limit as usize);
-        items.last().map(|p| encode_cursor(p.id))
-    } else {
-        None
-    };
+    let (items, next_cursor) = paging::split_page(people.list(&probe).await?, filter.limit, |p| {
+        encode_cursor(p.id)
+    });
     Ok(Page { items, next_cursor })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use proptest::prelude::*;
 
     fn params(

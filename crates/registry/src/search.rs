@@ -66,14 +66,9 @@ pub fn parse_params(params: &SearchParams) -> Result<SearchSettings, SearchError
             .filter(|t| (0.0..=100.0).contains(t))
             .ok_or(SearchError::BadThreshold)?,
     };
-    let max_matches = match value(&params.max_matches) {
-        None => DEFAULT_MATCHES,
-        Some(m) => m
-            .parse::<u32>()
-            .ok()
-            .filter(|m| (1..=MAX_MATCHES).contains(m))
-            .ok_or(SearchError::BadMaxMatches)?,
-    };
+    let max_matches =
+        crate::paging::parse_limit(value(&params.max_matches), DEFAULT_MATCHES, MAX_MATCHES)
+            .ok_or(SearchError::BadMaxMatches)?;
     Ok(SearchSettings {
         threshold,
         max_matches,

@@ -169,6 +169,24 @@ async function api(path, options = {}) {
   return response;
 }
 
+// A drop zone for a file input: a file dropped on `zone` becomes the
+// input's, then `chosen(file)` runs.
+function dropZone(zone, input, chosen) {
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, (event) => { event.preventDefault(); zone.classList.add("over"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    zone.addEventListener(name, () => zone.classList.remove("over"));
+  }
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    if (event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      chosen(event.dataTransfer.files[0]);
+    }
+  });
+}
+
 // Sends a photo where an upload ticket says (a presigned PUT). The browser
 // sets Content-Length and Host itself; the other signed headers go as given.
 async function sendPhoto(ticket, file) {

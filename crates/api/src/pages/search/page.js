@@ -81,17 +81,5 @@ $("identify").addEventListener("submit", (event) => {
   event.preventDefault();
   if ($("photo").files[0]) identify($("photo").files[0]);
 });
-for (const name of ["dragenter", "dragover"]) {
-  $("drop").addEventListener(name, (event) => { event.preventDefault(); $("drop").classList.add("over"); });
-}
-for (const name of ["dragleave", "drop"]) {
-  $("drop").addEventListener(name, () => $("drop").classList.remove("over"));
-}
-$("drop").addEventListener("drop", (event) => {
-  event.preventDefault();
-  if (event.dataTransfer.files.length) {
-    $("photo").files = event.dataTransfer.files;
-    identify(event.dataTransfer.files[0]);
-  }
-});
+dropZone($("drop"), $("photo"), identify);
 document.addEventListener("signed-in", () => { $("identify").hidden = false; });

@@ -31,19 +31,7 @@ function preview() {
 }
 
 $("photo").addEventListener("change", preview);
-for (const name of ["dragenter", "dragover"]) {
-  $("drop").addEventListener(name, (event) => { event.preventDefault(); $("drop").classList.add("over"); });
-}
-for (const name of ["dragleave", "drop"]) {
-  $("drop").addEventListener(name, () => $("drop").classList.remove("over"));
-}
-$("drop").addEventListener("drop", (event) => {
-  event.preventDefault();
-  if (event.dataTransfer.files.length) {
-    $("photo").files = event.dataTransfer.files;
-    preview();
-  }
-});
+dropZone($("drop"), $("photo"), preview);
 
 document.addEventListener("signed-in", () => {
   $("admins-only").hidden = groups().includes("admins");
