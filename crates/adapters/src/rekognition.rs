@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use aws_sdk_rekognition::Client;
 use aws_sdk_rekognition::primitives::Blob;
 use aws_sdk_rekognition::types::BoundingBox;
-use aws_sdk_rekognition::types::{Image, QualityFilter, Reason, S3Object};
+use aws_sdk_rekognition::types::{Image, QualityFilter, S3Object, UnsuccessfulFaceDeletionReason};
 use registry::person::FaceBox;
 use registry::ports::{
-    DetectedFace, FaceIndex, FaceMatch, FaceSearch, IndexOutcome, IndexedFace, PortError,
+    DetectedFace, FaceIndex, FaceMatch, FaceSearch, IndexAnswer, IndexedFace, PortError,
 };
 
 use crate::sdk::{error_code, port_error};
@@ -41,14 +41,14 @@ impl FaceIndex for RekognitionFaceIndex {
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-    ) -> Result<IndexOutcome, PortError> {
+    ) -> Result<IndexAnswer, PortError> {
         let object = S3Object::builder()
             .bucket(bucket)
             .name(key)
             .set_version(version_id.map(str::to_owned))
             .build();
-        // MaxFaces = 1: a second face comes back as EXCEEDS_MAX_FACES, which
-        // is how "several faces" is told apart from "one face".
+        // MaxFaces = 1: a second face comes back unindexed as
+        // EXCEEDS_MAX_FACES, which tells "several faces" from "one face".
         let response = self
             .client
             .index_faces()
@@ -75,7 +75,7 @@ impl FaceIndex for RekognitionFaceIndex {
                     .as_service_error()
                     .and_then(|e| e.meta().message())
                     .unwrap_or("unreadable image");
-                return Ok(IndexOutcome::InvalidImage {
+                return Ok(IndexAnswer::InvalidImage {
                     message: message.to_owned(),
                 });
             }
@@ -87,53 +87,64 @@ impl FaceIndex for RekognitionFaceIndex {
             .iter()
             .filter_map(|record| record.face())
             .filter_map(|face| {
-                let bounding = face.bounding_box()?;
                 Some(IndexedFace {
                     face_id: face.face_id()?.to_owned(),
                     confidence: face.confidence().unwrap_or_default(),
-                    face_box: FaceBox {
-                        left: bounding.left().unwrap_or_default(),
-                        top: bounding.top().unwrap_or_default(),
-                        width: bounding.width().unwrap_or_default(),
-                        height: bounding.height().unwrap_or_default(),
-                    },
+                    face_box: face_box(face.bounding_box()?),
                 })
             })
             .collect();
-        let unindexed = response.unindexed_faces();
-        let beyond_max = unindexed
+        let unindexed = response
+            .unindexed_faces()
             .iter()
-            .any(|face| face.reasons().contains(&Reason::ExceedsMaxFaces));
-
-        Ok(match (indexed.len(), unindexed.len()) {
-            (0, 0) => IndexOutcome::NoFace,
-            (1, 0) => IndexOutcome::OneFace(indexed.into_iter().next().expect("one face")),
-            (_, _) if beyond_max || indexed.len() + unindexed.len() > 1 => {
-                IndexOutcome::SeveralFaces {
-                    indexed: indexed.into_iter().map(|f| f.face_id).collect(),
-                }
-            }
-            _ => IndexOutcome::PoorQuality {
-                reasons: unindexed
+            .map(|face| {
+                face.reasons()
                     .iter()
-                    .flat_map(|f| f.reasons())
                     .map(|r| r.as_str().to_owned())
-                    .collect(),
-            },
-        })
+                    .collect()
+            })
+            .collect();
+        Ok(IndexAnswer::Faces { indexed, unindexed })
     }
 
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError> {
         for batch in face_ids.chunks(DELETE_BATCH) {
-            // Faces already gone are not reported as errors by Rekognition:
-            // deleting is idempotent, which replays rely on.
-            self.client
+            let response = self
+                .client
                 .delete_faces()
                 .collection_id(&self.collection)
                 .set_face_ids(Some(batch.to_vec()))
                 .send()
                 .await
                 .map_err(|e| port_error("Rekognition", e))?;
+            // A face Rekognition could not delete is listed with its
+            // reasons: FACE_NOT_FOUND means it is already gone (deleting is
+            // idempotent, which replays rely on); any other reason leaves
+            // the face there, so the deletion must be tried again.
+            let left: Vec<String> = response
+                .unsuccessful_face_deletions()
+                .iter()
+                .filter(|failed| {
+                    failed
+                        .reasons()
+                        .iter()
+                        .any(|reason| *reason != UnsuccessfulFaceDeletionReason::FaceNotFound)
+                })
+                .map(|failed| {
+                    let reasons: Vec<&str> = failed.reasons().iter().map(|r| r.as_str()).collect();
+                    format!(
+                        "{} ({})",
+                        failed.face_id().unwrap_or("-"),
+                        reasons.join(", ")
+                    )
+                })
+                .collect();
+            if !left.is_empty() {
+                return Err(PortError::Transient(format!(
+                    "Rekognition did not delete faces: {}",
+                    left.join("; ")
+                )));
+            }
         }
         Ok(())
     }

@@ -12,7 +12,8 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use face_engine::{EngineConfig, FaceEngine};
 use image::{DynamicImage, ImageOutputFormat, imageops};
-use registry::ports::{ByteRange, FaceIndex, IndexOutcome, PhotoStore};
+use registry::indexing::IndexOutcome;
+use registry::ports::{ByteRange, FaceIndex, PhotoStore};
 use registry_adapters::{RekognitionFaceIndex, S3PhotoStore};
 use s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
 use tokio::net::TcpListener;
@@ -277,12 +278,13 @@ async fn indexing_tells_one_none_several_and_unreadable_apart() {
     let world = world().await;
 
     world.put("obama_barack.jpg", photo("obama.jpg")).await;
-    let IndexOutcome::OneFace(face) = world
-        .faces
-        .index_photo(BUCKET, "obama_barack.jpg", None)
-        .await
-        .unwrap()
-    else {
+    let IndexOutcome::OneFace(face) = IndexOutcome::of(
+        world
+            .faces
+            .index_photo(BUCKET, "obama_barack.jpg", None)
+            .await
+            .unwrap(),
+    ) else {
         panic!("one face expected");
     };
     assert!(face.confidence > 90.0, "{}", face.confidence);
@@ -296,11 +298,13 @@ async fn indexing_tells_one_none_several_and_unreadable_apart() {
     ));
     world.put("blank_wall.jpg", jpeg(&blank)).await;
     assert_eq!(
-        world
-            .faces
-            .index_photo(BUCKET, "blank_wall.jpg", None)
-            .await
-            .unwrap(),
+        IndexOutcome::of(
+            world
+                .faces
+                .index_photo(BUCKET, "blank_wall.jpg", None)
+                .await
+                .unwrap()
+        ),
         IndexOutcome::NoFace
     );
 
@@ -317,12 +321,13 @@ async fn indexing_tells_one_none_several_and_unreadable_apart() {
     world
         .put("pair_two.jpg", jpeg(&DynamicImage::ImageRgb8(pair)))
         .await;
-    let IndexOutcome::SeveralFaces { indexed } = world
-        .faces
-        .index_photo(BUCKET, "pair_two.jpg", None)
-        .await
-        .unwrap()
-    else {
+    let IndexOutcome::SeveralFaces { indexed } = IndexOutcome::of(
+        world
+            .faces
+            .index_photo(BUCKET, "pair_two.jpg", None)
+            .await
+            .unwrap(),
+    ) else {
         panic!("several faces expected");
     };
     assert_eq!(indexed.len(), 1, "MaxFaces = 1 keeps the largest face only");
@@ -331,11 +336,13 @@ async fn indexing_tells_one_none_several_and_unreadable_apart() {
         .put("garbage_bytes.jpg", b"this is not an image at all".to_vec())
         .await;
     assert!(matches!(
-        world
-            .faces
-            .index_photo(BUCKET, "garbage_bytes.jpg", None)
-            .await
-            .unwrap(),
+        IndexOutcome::of(
+            world
+                .faces
+                .index_photo(BUCKET, "garbage_bytes.jpg", None)
+                .await
+                .unwrap()
+        ),
         IndexOutcome::InvalidImage { .. }
     ));
 

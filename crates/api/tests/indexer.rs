@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use registry::indexing::{Ignored, IndexingResult};
 use registry::person::{FaceBox, Person, Status};
 use registry::ports::{
-    ByteRange, FaceIndex, IndexOutcome, IndexedFace, PersonStore, PhotoStore, PortError,
+    ByteRange, FaceIndex, IndexAnswer, IndexedFace, PersonStore, PhotoStore, PortError,
     PresignedRequest, StoredObject,
 };
 use registry_adapters::MysqlPersonStore;
@@ -106,7 +106,7 @@ impl PhotoStore for FakePhotoStore {
 #[derive(Default)]
 struct FaceIndexState {
     /// What IndexFaces answers, per key, in order.
-    script: HashMap<String, VecDeque<Result<IndexOutcome, PortError>>>,
+    script: HashMap<String, VecDeque<Result<IndexAnswer, PortError>>>,
     index_calls: Vec<String>,
     /// Deletions that are to fail, before any succeeds.
     failing_deletions: usize,
@@ -136,7 +136,7 @@ impl FakeFaceIndex {
         }
     }
 
-    fn answer(&self, key: &str, outcome: Result<IndexOutcome, PortError>) {
+    fn answer(&self, key: &str, outcome: Result<IndexAnswer, PortError>) {
         self.state
             .lock()
             .expect("state")
@@ -174,7 +174,7 @@ impl FaceIndex for FakeFaceIndex {
         bucket: &str,
         key: &str,
         _version_id: Option<&str>,
-    ) -> Result<IndexOutcome, PortError> {
+    ) -> Result<IndexAnswer, PortError> {
         assert_eq!(bucket, TEST_BUCKET);
         let mut state = self.state.lock().expect("state");
         state.index_calls.push(key.to_owned());
@@ -228,8 +228,23 @@ fn png() -> Vec<u8> {
     bytes.into_inner()
 }
 
-fn one_face(face_id: &str) -> Result<IndexOutcome, PortError> {
-    Ok(IndexOutcome::OneFace(IndexedFace {
+fn one_face(face_id: &str) -> Result<IndexAnswer, PortError> {
+    Ok(faces(&[face_id], &[]))
+}
+
+/// What the index answers: these faces stored, these left out (their reasons).
+fn faces(indexed: &[&str], unindexed: &[&[&str]]) -> IndexAnswer {
+    IndexAnswer::Faces {
+        indexed: indexed.iter().map(|id| stored_face(id)).collect(),
+        unindexed: unindexed
+            .iter()
+            .map(|reasons| reasons.iter().map(|r| (*r).to_owned()).collect())
+            .collect(),
+    }
+}
+
+fn stored_face(face_id: &str) -> IndexedFace {
+    IndexedFace {
         face_id: face_id.into(),
         confidence: 99.9,
         face_box: FaceBox {
@@ -238,7 +253,7 @@ fn one_face(face_id: &str) -> Result<IndexOutcome, PortError> {
             width: 0.4,
             height: 0.5,
         },
-    }))
+    }
 }
 
 // ---------------------------------------------------------------- harness
@@ -387,21 +402,17 @@ async fn an_uploaded_person_keeps_the_names_as_typed() {
 #[tokio::test]
 async fn faces_the_registry_cannot_use_are_rejected_with_readable_reasons() {
     let cases = [
-        (Ok(IndexOutcome::NoFace), "No face was found in the photo."),
+        (Ok(faces(&[], &[])), "No face was found in the photo."),
         (
-            Ok(IndexOutcome::SeveralFaces {
-                indexed: vec!["face-a".into(), "face-b".into()],
-            }),
+            Ok(faces(&["face-a", "face-b"], &[])),
             "The photo shows several faces; it must show exactly one.",
         ),
         (
-            Ok(IndexOutcome::PoorQuality {
-                reasons: vec!["LOW_SHARPNESS".into(), "SMALL_BOUNDING_BOX".into()],
-            }),
+            Ok(faces(&[], &[&["LOW_SHARPNESS", "SMALL_BOUNDING_BOX"]])),
             "The face is not clear enough to index: the photo is blurred, the face is too small.",
         ),
         (
-            Ok(IndexOutcome::InvalidImage {
+            Ok(IndexAnswer::InvalidImage {
                 message: "Request has invalid image format".into(),
             }),
             "The photo could not be read as an image: Request has invalid image format.",
@@ -430,12 +441,7 @@ async fn faces_the_registry_cannot_use_are_rejected_with_readable_reasons() {
 async fn the_faces_of_a_photo_with_several_are_deleted_from_the_collection() {
     let h = Harness::new().await;
     h.photos.put(OBAMA, FIRST_ETAG, jpeg());
-    h.faces.answer(
-        OBAMA,
-        Ok(IndexOutcome::SeveralFaces {
-            indexed: vec!["face-a".into(), "face-b".into()],
-        }),
-    );
+    h.faces.answer(OBAMA, Ok(faces(&["face-a", "face-b"], &[])));
 
     h.handle("s3-put.json").await.expect("recorded");
 
@@ -504,6 +510,35 @@ async fn unconventional_keys_are_decoded_and_rejected_with_a_reason() {
     }
 }
 
+/// A long file name that follows no convention: its reason quotes it, cut
+/// to what the record keeps, rather than failing the record (and sending
+/// the photo's own fault to the dead-letter queue).
+#[tokio::test]
+async fn a_long_unusable_file_name_is_recorded_with_its_reason_cut() {
+    let h = Harness::new().await;
+    let key = format!("{}.jpg", "holiday ".repeat(60).trim_end());
+    let mut event = registry_testkit::events::event_json("s3-put.json");
+    event["Records"][0]["s3"]["object"]["key"] = serde_json::json!(key.replace(' ', "+"));
+    let event: registry_api::indexer::S3Event = serde_json::from_value(event).unwrap();
+    let report = h
+        .indexer
+        .handle(&event, "indexer-request")
+        .await
+        .expect("recorded");
+    assert_eq!(report.results.len(), 1);
+    let person = h
+        .person(&key)
+        .await
+        .expect("recorded under the decoded key");
+    assert_eq!(person.status, Status::Rejected);
+    let reason = person.status_reason.expect("a reason");
+    assert_eq!(reason.chars().count(), registry::indexing::MAX_REASON_CHARS);
+    assert!(
+        reason.starts_with("The file name is not usable") && reason.ends_with('…'),
+        "{reason}"
+    );
+}
+
 #[tokio::test]
 async fn every_record_of_a_batch_is_handled() {
     let h = Harness::new().await;
@@ -519,7 +554,7 @@ async fn every_record_of_a_batch_is_handled() {
     h.photos
         .put(keys[2], "4a8a08f09d37b73795649038408b5f33", jpeg());
     h.faces.answer(keys[0], one_face("face-joe"));
-    h.faces.answer(keys[1], Ok(IndexOutcome::NoFace));
+    h.faces.answer(keys[1], Ok(faces(&[], &[])));
     h.faces.answer(keys[2], one_face("face-gabriel"));
 
     let results = h.handle("s3-put-batch.json").await.expect("batch");

@@ -12,13 +12,64 @@ use crate::key::ObjectKey;
 use crate::person::{PersonId, Status};
 use crate::photo::{HEAD_BYTES, TAIL_BYTES, check_photo};
 use crate::ports::{
-    ByteRange, FaceIndex, IndexOutcome, IndexingRecord, PersonStore, PhotoStore, PortError,
-    RecordOutcome,
+    ByteRange, FaceIndex, IndexAnswer, IndexedFace, IndexingRecord, PersonStore, PhotoStore,
+    PortError, RecordOutcome,
 };
 use crate::sequencer::Sequencer;
 
 /// Longest key the registry records; longer keys cannot follow the convention.
 pub const MAX_KEY_CHARS: usize = 512;
+/// Longest reason a record keeps (the `status_reason` column).
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// What an indexed photo means for its person: usable only with exactly
+/// one face, good enough to index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexOutcome {
+    OneFace(IndexedFace),
+    NoFace,
+    /// More than one face; `indexed` are the faces the index kept anyway.
+    SeveralFaces {
+        indexed: Vec<String>,
+    },
+    /// A face was found but is not good enough; the reasons as the index gives them.
+    PoorQuality {
+        reasons: Vec<String>,
+    },
+    /// The index refused the image itself (format, size, unreadable).
+    InvalidImage {
+        message: String,
+    },
+}
+
+impl IndexOutcome {
+    /// The rule: one face stored and none left out is a usable photo; a
+    /// second face, stored or left out because only the largest may be,
+    /// makes several; a single face left out for its quality is a poor one.
+    pub fn of(answer: IndexAnswer) -> Self {
+        match answer {
+            IndexAnswer::InvalidImage { message } => IndexOutcome::InvalidImage { message },
+            IndexAnswer::Faces { indexed, unindexed } => {
+                let beyond_max = unindexed
+                    .iter()
+                    .flatten()
+                    .any(|reason| reason == "EXCEEDS_MAX_FACES");
+                match (indexed.len(), unindexed.len()) {
+                    (0, 0) => IndexOutcome::NoFace,
+                    (1, 0) => IndexOutcome::OneFace(indexed.into_iter().next().expect("one face")),
+                    (found, left_out) if beyond_max || found + left_out > 1 => {
+                        IndexOutcome::SeveralFaces {
+                            indexed: indexed.into_iter().map(|f| f.face_id).collect(),
+                        }
+                    }
+                    _ => IndexOutcome::PoorQuality {
+                        reasons: unindexed.into_iter().flatten().collect(),
+                    },
+                }
+            }
+        }
+    }
+}
 
 /// One object creation, as an S3 event record reports it (key decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,10 +197,11 @@ where
         }
 
         let version = event.version_id.as_deref().or(object.version_id.as_deref());
-        let outcome = self
-            .faces
-            .index_photo(&event.bucket, &event.key, version)
-            .await?;
+        let outcome = IndexOutcome::of(
+            self.faces
+                .index_photo(&event.bucket, &event.key, version)
+                .await?,
+        );
         let mut record = IndexingRecord {
             object_key: event.key.clone(),
             lastname,
@@ -216,6 +268,19 @@ where
     /// Records an outcome; a new face that ends up unrecorded is deleted,
     /// and a face it replaced is deleted once the outcome is recorded.
     async fn record(&self, record: &IndexingRecord) -> Result<IndexingResult, PortError> {
+        // A reason may quote a long key or the index's message: it is cut
+        // to what the record keeps, rather than failing the record.
+        let cut;
+        let record = match &record.status_reason {
+            Some(reason) if reason.chars().count() > MAX_REASON_CHARS => {
+                let mut shorter = record.clone();
+                let kept: String = reason.chars().take(MAX_REASON_CHARS - 1).collect();
+                shorter.status_reason = Some(format!("{kept}…"));
+                cut = shorter;
+                &cut
+            }
+            _ => record,
+        };
         let new_face = record.identity.as_ref();
         let audit = AuditContext {
             actor: Actor::registry(),
@@ -332,5 +397,69 @@ mod tests {
     #[test]
     fn sentences() {
         assert_eq!(sentence("the file is empty"), "The file is empty.");
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+    use crate::person::FaceBox;
+
+    fn face(id: &str) -> IndexedFace {
+        IndexedFace {
+            face_id: id.into(),
+            confidence: 99.0,
+            face_box: FaceBox {
+                left: 0.1,
+                top: 0.1,
+                width: 0.3,
+                height: 0.4,
+            },
+        }
+    }
+
+    fn answer(indexed: &[&str], unindexed: &[&[&str]]) -> IndexAnswer {
+        IndexAnswer::Faces {
+            indexed: indexed.iter().map(|id| face(id)).collect(),
+            unindexed: unindexed
+                .iter()
+                .map(|r| r.iter().map(|s| (*s).to_owned()).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn exactly_one_usable_face_makes_a_usable_photo() {
+        assert_eq!(
+            IndexOutcome::of(answer(&["a"], &[])),
+            IndexOutcome::OneFace(face("a"))
+        );
+        assert_eq!(IndexOutcome::of(answer(&[], &[])), IndexOutcome::NoFace);
+        // MaxFaces = 1: the second face is left out, and says so.
+        assert_eq!(
+            IndexOutcome::of(answer(&["a"], &[&["EXCEEDS_MAX_FACES"]])),
+            IndexOutcome::SeveralFaces {
+                indexed: vec!["a".into()]
+            }
+        );
+        // Two faces left out for their quality are still two faces.
+        assert_eq!(
+            IndexOutcome::of(answer(&[], &[&["LOW_SHARPNESS"], &["SMALL_BOUNDING_BOX"]])),
+            IndexOutcome::SeveralFaces { indexed: vec![] }
+        );
+        assert_eq!(
+            IndexOutcome::of(answer(&[], &[&["LOW_SHARPNESS", "SMALL_BOUNDING_BOX"]])),
+            IndexOutcome::PoorQuality {
+                reasons: vec!["LOW_SHARPNESS".into(), "SMALL_BOUNDING_BOX".into()]
+            }
+        );
+        assert_eq!(
+            IndexOutcome::of(IndexAnswer::InvalidImage {
+                message: "bad".into()
+            }),
+            IndexOutcome::InvalidImage {
+                message: "bad".into()
+            }
+        );
     }
 }

@@ -174,35 +174,31 @@ pub struct IndexedFace {
     pub face_box: FaceBox,
 }
 
-/// What indexing a photo found.
+/// What the index answered for a photo, as it answered (what that means
+/// for the person is the domain's rule: [`crate::indexing::IndexOutcome`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum IndexOutcome {
-    OneFace(IndexedFace),
-    NoFace,
-    /// More than one face; `indexed` are the faces the index kept anyway.
-    SeveralFaces {
-        indexed: Vec<String>,
+pub enum IndexAnswer {
+    /// The faces it stored, and for each face it found but did not store,
+    /// its reasons as the index gives them (`EXCEEDS_MAX_FACES`, `LOW_SHARPNESS`, ...).
+    Faces {
+        indexed: Vec<IndexedFace>,
+        unindexed: Vec<Vec<String>>,
     },
-    /// A face was found but is not good enough; the reasons as the index gives them.
-    PoorQuality {
-        reasons: Vec<String>,
-    },
-    /// The index refused the image itself (format, size, unreadable).
-    InvalidImage {
-        message: String,
-    },
+    /// It refused the image itself (format, size, unreadable).
+    InvalidImage { message: String },
 }
 
 #[async_trait]
 pub trait FaceIndex: Send + Sync {
     fn collection(&self) -> &str;
-    /// Indexes the single face of a stored photo, named by its key.
+    /// Indexes the largest face of a stored photo, named by its key; any
+    /// other face comes back unindexed (`EXCEEDS_MAX_FACES`).
     async fn index_photo(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-    ) -> Result<IndexOutcome, PortError>;
+    ) -> Result<IndexAnswer, PortError>;
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
 }
 
