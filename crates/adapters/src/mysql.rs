@@ -94,6 +94,14 @@ impl MysqlPersonStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Every face ever recorded for the person stays known (erasure).
+        if let Some(face) = &record.identity {
+            sqlx::query("INSERT IGNORE INTO person_face (face_id, person_id) VALUES (?, ?)")
+                .bind(face)
+                .bind(current.id.0)
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut detail = json!({
             "status": record.status,
             "sequencer": record.object_sequencer,
@@ -367,6 +375,26 @@ impl PersonStore for MysqlPersonStore {
                 other => return other.map_err(port_error),
             }
         }
+    }
+
+    async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError> {
+        let faces: Vec<Vec<u8>> = self
+            .database
+            .run(|pool| {
+                sqlx::query_scalar(
+                    "SELECT face_id FROM person_face WHERE person_id = ? ORDER BY recorded_at, face_id",
+                )
+                .bind(id.0)
+                .fetch_all(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        faces
+            .into_iter()
+            .map(|face| {
+                String::from_utf8(face).map_err(|e| port_error(sqlx::Error::Decode(Box::new(e))))
+            })
+            .collect()
     }
 
     async fn retired_faces(&self, limit: u32) -> Result<Vec<String>, PortError> {

@@ -22,11 +22,12 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
         AppRole::Faces => &[("person", "SELECT"), ("audit_event", "SELECT, INSERT")],
         // Signs in and reads; a user needs some grant on the database to use it.
         AppRole::Health => &[("person", "SELECT")],
-        // Records outcomes (rows locked FOR UPDATE), retires faces, and
-        // appends each outcome to the audit trail.
+        // Records outcomes (rows locked FOR UPDATE), retires faces, keeps
+        // every face recorded, and appends each outcome to the audit trail.
         AppRole::Indexer => &[
             ("person", "SELECT, INSERT, UPDATE"),
             ("retired_face", "SELECT, INSERT, DELETE"),
+            ("person_face", "INSERT"),
             ("audit_event", "INSERT"),
         ],
     }

@@ -346,6 +346,10 @@ async fn a_replacement_sets_the_old_face_aside_until_it_is_forgotten() {
     faces.sort();
     assert_eq!(faces, vec!["face-1".to_owned(), "face-2".to_owned()]);
     assert_eq!(store.retired_faces(1).await.expect("limit").len(), 1);
+    // Every face the person ever had stays known, whatever became of it.
+    let mut ever = store.faces_ever(person.id).await.expect("faces ever");
+    ever.sort();
+    assert_eq!(ever, ["face-1", "face-2"]);
 
     store
         .forget_retired_faces(&["face-1".to_owned()])
@@ -770,6 +774,8 @@ async fn people_enrolled_before_the_key_migration_keep_their_rows_and_keys() {
             .unwrap(),
         None
     );
+    // Its face is in the history of faces the migration started.
+    assert_eq!(store.faces_ever(person.id).await.unwrap(), ["face-1"]);
 }
 
 #[tokio::test]

@@ -111,6 +111,8 @@ pub trait PersonStore: Send + Sync {
         record: &IndexingRecord,
         audit: &AuditContext,
     ) -> Result<RecordOutcome, PortError>;
+    /// Every FaceId ever recorded for person `id`, oldest first.
+    async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError>;
     /// Faces replaced in the registry but maybe still in the collection.
     async fn retired_faces(&self, limit: u32) -> Result<Vec<String>, PortError>;
     /// Forgets retired faces once they are gone from the collection.

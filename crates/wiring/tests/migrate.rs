@@ -116,7 +116,13 @@ async fn create_and_update_apply_the_migrations_and_report_success() {
         .expect("answered");
     assert_eq!(
         tables(&database).await,
-        ["_sqlx_migrations", "audit_event", "person", "retired_face"]
+        [
+            "_sqlx_migrations",
+            "audit_event",
+            "person",
+            "person_face",
+            "retired_face"
+        ]
     );
     let sent = received.all();
     assert_eq!(sent.len(), 1, "one answer to CloudFormation");
