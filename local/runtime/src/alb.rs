@@ -67,6 +67,8 @@ pub enum AlbError {
     Resource { what: String, reason: String },
     #[error("the load balancer's signing key: {0}")]
     Key(String),
+    #[error("the load balancer's HTTP client: {0}")]
+    Client(String),
 }
 
 fn resource(what: &str, reason: impl Into<String>) -> AlbError {
@@ -237,7 +239,7 @@ impl LocalAlb {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| AlbError::Key(e.to_string()))?,
+                .map_err(|e| AlbError::Client(e.to_string()))?,
             signer: DataSigner::generate()?,
             sessions: Mutex::new(HashMap::new()),
             logins: Mutex::new(HashMap::new()),
