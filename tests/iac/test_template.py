@@ -53,6 +53,7 @@ ROUTES = {
     ("GET", "/upload"): ("UploadFunction", False),
     ("GET", "/api/faces"): ("FacesFunction", True),
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),
+    ("GET", "/api/faces/{id}/export"): ("FacesFunction", True),
     ("GET", "/faces"): ("FacesFunction", False),
     ("GET", "/audit"): ("FacesFunction", False),
     ("GET", "/search"): ("FacesFunction", False),

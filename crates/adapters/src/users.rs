@@ -18,8 +18,13 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
             ("person", "SELECT, INSERT, UPDATE"),
             ("audit_event", "INSERT"),
         ],
-        // Reads people and the audit trail, and records searches in it.
-        AppRole::Faces => &[("person", "SELECT"), ("audit_event", "SELECT, INSERT")],
+        // Reads people, their faces and the audit trail, and records
+        // searches and exports in it.
+        AppRole::Faces => &[
+            ("person", "SELECT"),
+            ("person_face", "SELECT"),
+            ("audit_event", "SELECT, INSERT"),
+        ],
         // Signs in and reads; a user needs some grant on the database to use it.
         AppRole::Health => &[("person", "SELECT")],
         // Records outcomes (rows locked FOR UPDATE), retires faces, keeps
@@ -164,7 +169,11 @@ mod tests {
     fn every_role_is_granted_only_its_tables() {
         assert_eq!(
             grants(AppRole::Faces),
-            [("person", "SELECT"), ("audit_event", "SELECT, INSERT")]
+            [
+                ("person", "SELECT"),
+                ("person_face", "SELECT"),
+                ("audit_event", "SELECT, INSERT")
+            ]
         );
         assert!(grants(AppRole::Upload).iter().all(|(table, privileges)| {
             ["person", "audit_event"].contains(table) && !privileges.contains("DELETE")
@@ -207,6 +216,7 @@ mod tests {
                 "ALTER USER 'registry_faces'@'%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL",
                 "REVOKE ALL PRIVILEGES, GRANT OPTION FROM 'registry_faces'@'%'",
                 "GRANT SELECT ON `registry`.`person` TO 'registry_faces'@'%'",
+                "GRANT SELECT ON `registry`.`person_face` TO 'registry_faces'@'%'",
                 "GRANT SELECT, INSERT ON `registry`.`audit_event` TO 'registry_faces'@'%'",
             ]
         );

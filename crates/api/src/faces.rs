@@ -63,6 +63,23 @@ pub struct FacesApi<P, S, F> {
     pub metrics: Metrics,
 }
 
+/// An entry of the audit trail as the API shows it.
+fn audit_json(entry: &audit::AuditEntry) -> Value {
+    json!({
+        "id": entry.id,
+        "at": entry.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "action": entry.action,
+        "personId": entry.person_id,
+        "caller": {
+            "subject": entry.actor.subject,
+            "username": entry.actor.username,
+            "groups": entry.actor.groups,
+        },
+        "requestId": entry.request_id,
+        "detail": entry.detail,
+    })
+}
+
 /// The ALB's session cookie (`SessionCookieName`'s default), which ELB
 /// splits into shards `-0` to `-3` (16K at most). ELB keeps no sign-out of
 /// its own: the application expires the cookies
@@ -148,6 +165,16 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
             self.auth.require(request, &[ADMINS, VIEWERS])?;
             return self.list(request).await;
         }
+        if let Some(id) = path
+            .strip_prefix("/api/faces/")
+            .and_then(|rest| rest.strip_suffix("/export"))
+        {
+            if method != Method::GET {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            let caller = self.auth.require(request, &[ADMINS])?;
+            return self.export(request, &caller, id).await;
+        }
         if let Some(id) = path.strip_prefix("/api/faces/") {
             if method != Method::GET {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
@@ -232,6 +259,60 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
         ))
     }
 
+    /// `GET /api/faces/{id}/export` (the right of access): everything the
+    /// registry holds about one person in one document: the record with a
+    /// link to the photo, every FaceId ever recorded, and the audit trail
+    /// about them. The export itself is recorded.
+    async fn export(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let id = parse_person_id(id)?;
+        let person = self
+            .people
+            .get(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
+        let faces = self.people.faces_ever(id).await?;
+        let audit = AuditContext {
+            actor: caller.actor(),
+            request_id: request_id(request),
+        };
+        self.people
+            .append(&[(AuditAction::Export, Some(id), json!({}))], &audit)
+            .await?;
+        let mut trail = Vec::new();
+        let mut before_id = None;
+        loop {
+            let page = self
+                .people
+                .audit_trail(&audit::AuditFilter {
+                    person_id: Some(id),
+                    before_id,
+                    limit: audit::MAX_PAGE_SIZE,
+                    ..audit::AuditFilter::default()
+                })
+                .await?;
+            before_id = page.last().map(|entry| entry.id);
+            let full = page.len() == audit::MAX_PAGE_SIZE as usize;
+            trail.extend(page.iter().map(audit_json));
+            if !full {
+                break;
+            }
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({
+                "exportedAt": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "person": self.item(&person).await?,
+                "faceIds": faces,
+                "audit": trail,
+            }),
+        ))
+    }
+
     /// `GET /api/audit`: the trail, newest first, by person, action or caller.
     async fn audit(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let params = AuditParams {
@@ -243,25 +324,7 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
         };
         let filter = audit::parse_params(&params)?;
         let page = audit::read_trail(&self.people, &filter).await?;
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .map(|entry| {
-                json!({
-                    "id": entry.id,
-                    "at": entry.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "action": entry.action,
-                    "personId": entry.person_id,
-                    "caller": {
-                        "subject": entry.actor.subject,
-                        "username": entry.actor.username,
-                        "groups": entry.actor.groups,
-                    },
-                    "requestId": entry.request_id,
-                    "detail": entry.detail,
-                })
-            })
-            .collect();
+        let items: Vec<Value> = page.items.iter().map(audit_json).collect();
         Ok(json_response(
             StatusCode::OK,
             &json!({ "items": items, "nextCursor": page.next_cursor }),

@@ -25,15 +25,18 @@ pub enum AuditAction {
     /// A photo searched (identify); one entry per person it matched, or one
     /// without a person when it matched nobody.
     Search,
+    /// Everything about a person exported (the right of access).
+    Export,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 5] = [
+    pub const ALL: [AuditAction; 6] = [
         AuditAction::Enrolment,
         AuditAction::PhotoReplacement,
         AuditAction::Rename,
         AuditAction::Indexing,
         AuditAction::Search,
+        AuditAction::Export,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl AuditAction {
             AuditAction::Rename => "rename",
             AuditAction::Indexing => "indexing",
             AuditAction::Search => "search",
+            AuditAction::Export => "export",
         }
     }
 }
@@ -114,7 +118,9 @@ const MAX_SUBJECT_CHARS: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
-    #[error("action {0:?} is not one of enrolment, photo_replacement, rename, indexing, search")]
+    #[error(
+        "action {0:?} is not one of enrolment, photo_replacement, rename, indexing, search, export"
+    )]
     BadAction(String),
     #[error("person must be a person id")]
     BadPerson,

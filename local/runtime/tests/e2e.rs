@@ -257,8 +257,38 @@ async fn enrol_namesakes_identify_replay_and_replace() {
         !trail.to_string().to_lowercase().contains("obama"),
         "no names: {trail}"
     );
+    // The right of access: everything about the person in one document,
+    // every face ever recorded included; the export is recorded too.
+    let (status, export) = harness
+        .get(
+            &format!("/api/faces/{}/export", ticket["personId"]),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(export["person"]["firstname"], "Barack Hussein");
+    assert!(export["person"]["photoUrl"].is_string());
+    let mut ever: Vec<&str> = export["faceIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    ever.sort_unstable();
+    let mut expected = vec![face_id.as_str(), new_face.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ever, expected);
+    assert_eq!(export["audit"][0]["action"], "export", "{export}");
+    assert_eq!(export["audit"].as_array().unwrap().len(), 6);
     let viewer = harness.token("viewers").await;
     let (status, _) = harness.get("/api/audit", Some(&viewer)).await;
+    assert_eq!(status, 403);
+    let (status, _) = harness
+        .get(
+            &format!("/api/faces/{}/export", ticket["personId"]),
+            Some(&viewer),
+        )
+        .await;
     assert_eq!(status, 403);
 
     harness.stop().await;

@@ -123,6 +123,21 @@ $("person-rename").addEventListener("submit", async (event) => {
   load(true);
 });
 
+// The right of access: everything the registry holds about the person, as
+// one JSON file.
+$("person-export").addEventListener("click", async () => {
+  $("person-message").textContent = "";
+  const id = $("person-view").dataset.id;
+  const response = await api("/api/faces/" + encodeURIComponent(id) + "/export");
+  if (!response.ok) { $("person-message").textContent = await errorText(response); return; }
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "person-" + id + ".json";
+  link.click();
+  URL.revokeObjectURL(url);
+});
+
 $("person-replace").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("person-message").textContent = "";
