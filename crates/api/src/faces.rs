@@ -116,12 +116,18 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path();
         let method = request.method();
-        if path == "/faces" {
-            return if method == Method::GET {
-                Ok(FACES_PAGE.response())
-            } else {
-                Err(ApiError::MethodNotAllowed(method.to_string()))
-            };
+        for (page_path, page) in [
+            ("/faces", &FACES_PAGE),
+            ("/audit", &AUDIT_PAGE),
+            ("/search", &SEARCH_PAGE),
+        ] {
+            if path == page_path {
+                return if method == Method::GET {
+                    Ok(page.response())
+                } else {
+                    Err(ApiError::MethodNotAllowed(method.to_string()))
+                };
+            }
         }
         if path == "/auth/config" {
             if method != Method::GET {
@@ -134,15 +140,6 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
             return Ok(alb_sign_out());
-        }
-        for (page_path, page) in [("/audit", &AUDIT_PAGE), ("/search", &SEARCH_PAGE)] {
-            if path == page_path {
-                return if method == Method::GET {
-                    Ok(page.response())
-                } else {
-                    Err(ApiError::MethodNotAllowed(method.to_string()))
-                };
-            }
         }
         if path == "/api/audit" {
             if method != Method::GET {
