@@ -1,7 +1,8 @@
 // Operators in headless Chromium against a freshly started `registry-local
 // serve` (free ports, temporary state, scratch database): an admin signs in
 // through the user pool's form, enrols a person and watches the card turn
-// indexed; a viewer sees people but no enrolment; signing out ends it all.
+// indexed; a viewer sees people but no enrolment; signing out ends it all;
+// an admin erases the person, once confirmed, and nothing of them is left.
 //
 // Environment: DATABASE_URL and DATABASE_TLS_CA (required), REGISTRY_LOCAL_BIN (the built
 // binary), FACE_ENGINE_MODELS_DIR and REGISTRY_TEST_IMAGES (default to
@@ -295,11 +296,45 @@ test("a viewer sees people but no enrolment", { timeout: 120_000 }, async () => 
   const view = page.getByRole("dialog", { name: "Barack Hussein Obama" });
   await view.waitFor();
   assert.equal(await view.getByRole("button", { name: "Save the names" }).isVisible(), false, "no admin actions");
+  assert.equal(await view.getByRole("button", { name: "Erase for good" }).isVisible(), false, "no erasure");
   await page.keyboard.press("Escape");
   await page.goto(`${gatewayUrl}/upload`);
   await page.locator("#admins-only").waitFor({ state: "visible" });
   assert.equal(await page.locator("#enrol").isVisible(), false, "no enrolment form");
   await screenshot(page, "upload-viewer");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("an admin erases a person once confirmed, and nothing of them is shown", { timeout: 120_000 }, async () => {
+  // The viewer's session at the domain ends with the browser's cookies.
+  await context.clearCookies();
+  const page = await watchedPage();
+  await signIn(page, "/faces", "admin@registry.local");
+  const card = page.locator('.card[data-key$=".obama_barack.jpg"]');
+  await card.waitFor({ timeout: 30_000 });
+  const photoUrl = await card.locator(".photo").evaluate((node) => JSON.parse(node.style.backgroundImage.slice(4, -1)));
+  await card.getByRole("button", { name: "Open Barack Hussein Obama" }).click();
+  const view = page.getByRole("dialog", { name: "Barack Hussein Obama" });
+  await view.waitFor();
+  // Not without the confirmation.
+  await view.getByRole("button", { name: "Erase for good" }).click();
+  assert.equal(await view.isVisible(), true, "nothing is erased unconfirmed");
+  assert.equal(await card.count(), 1);
+  await view.getByLabel("I confirm that this person is to be erased").check();
+  await screenshot(page, "erase-confirm");
+  await view.getByRole("button", { name: "Erase for good" }).click();
+  await view.waitFor({ state: "hidden" });
+  await page.locator("#notice", { hasText: "erased: 1 face(s) and 1 photo version(s) removed; none left." }).waitFor();
+  await card.waitFor({ state: "detached", timeout: 10_000 });
+  assert.notEqual((await fetch(photoUrl)).status, 200, "the photo is gone from the bucket");
+  // The audit trail keeps the erasure, with no name.
+  await page.getByRole("link", { name: "Audit" }).click();
+  const rows = page.locator("#entries tr");
+  await rows.first().waitFor({ timeout: 10_000 });
+  assert.match(await rows.first().innerText(), /erasure/);
+  assert.doesNotMatch(await page.locator("#entries").innerText(), /obama/i);
+  await screenshot(page, "audit-erasure");
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -50,6 +50,7 @@ ROUTES = {
     ("POST", "/api/uploads"): ("UploadFunction", True),
     ("POST", "/api/faces/{id}/photo"): ("UploadFunction", True),
     ("PATCH", "/api/faces/{id}"): ("UploadFunction", True),
+    ("DELETE", "/api/faces/{id}"): ("UploadFunction", True),
     ("GET", "/upload"): ("UploadFunction", False),
     ("GET", "/api/faces"): ("FacesFunction", True),
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),
@@ -299,7 +300,7 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
         assert config["UserPoolClientId"] == {"Ref": "AlbUserPoolClient"}, path
     # Writes to a person reach the upload function, before the faces rule reads.
     write = rules["AlbPeopleWriteRule"]
-    assert write["Conditions"][1] == {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST", "PATCH"]}}
+    assert write["Conditions"][1] == {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST", "PATCH", "DELETE"]}}
     assert write["Actions"][1]["TargetGroupArn"] == {"Ref": "UploadTargetGroup"}
     assert write["Priority"] < rules["AlbFacesApiRule"]["Priority"]
     assert resources["AlbUserPoolClient"]["Properties"]["GenerateSecret"] is True, "the ALB needs a secret"

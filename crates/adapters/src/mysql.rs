@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use registry::Sequencer;
 use registry::audit::{Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail};
+use registry::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt, key_digest};
 use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
@@ -65,6 +66,21 @@ impl MysqlPersonStore {
             let recorded_sequencer = recorded.clone();
             tx.rollback().await?;
             return Ok(RecordOutcome::Stale { recorded_sequencer });
+        }
+        // An erasure locks the person's row before it is recorded, so this
+        // read (the transaction's first consistent read, taken after the
+        // lock) sees any erasure of the person; and one finished earlier,
+        // whose row is gone, by the key's digest.
+        let marks: Vec<Option<DateTime<Utc>>> =
+            sqlx::query_scalar("SELECT completed_at FROM erasure WHERE key_digest = ?")
+                .bind(key_digest(&record.object_key).as_slice())
+                .fetch_all(&mut *tx)
+                .await?;
+        if marks.into_iter().any(|completed_at| {
+            ErasureMark { completed_at }.covers(&record.object_key, record.object_created_at)
+        }) {
+            tx.rollback().await?;
+            return Ok(RecordOutcome::Erased);
         }
         let face = record.face_box;
         sqlx::query(
@@ -154,6 +170,11 @@ async fn append_audit(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The text columns of a binary collation, which the driver reads as bytes.
+fn utf8(bytes: Vec<u8>) -> Result<String, sqlx::Error> {
+    String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// Locks person `id`'s row; `false` when there is none.
@@ -317,13 +338,9 @@ impl PersonStore for MysqlPersonStore {
             .database
             .run(|pool| async move {
                 let mut query = QueryBuilder::<MySql>::new(format!(
-                    "SELECT {PERSON_COLUMNS} FROM person WHERE identity IN ("
+                    "SELECT {PERSON_COLUMNS} FROM person WHERE identity"
                 ));
-                let mut ids = query.separated(", ");
-                for id in face_ids {
-                    ids.push_bind(id);
-                }
-                query.push(")");
+                push_in_list(&mut query, face_ids);
                 query.build_query_as().fetch_all(pool).await
             })
             .await
@@ -377,6 +394,116 @@ impl PersonStore for MysqlPersonStore {
         }
     }
 
+    async fn begin_erasure(&self, id: PersonId) -> Result<ErasureBegun, PortError> {
+        async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            // The person's row first, as the indexer locks it (one order, no deadlock).
+            let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = ? FOR UPDATE");
+            let person: Option<PersonRow> = sqlx::query_as(&sql)
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let recorded: Option<(DateTime<Utc>, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT requested_at, receipt FROM erasure WHERE person_id = ? FOR UPDATE",
+            )
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(person) = person.map(Person::try_from).transpose()? else {
+                tx.rollback().await?;
+                // The record goes with the receipt, in one transaction.
+                return match recorded {
+                    Some((_, Some(receipt))) => serde_json::from_slice(&receipt)
+                        .map(ErasureBegun::Finished)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e))),
+                    _ => Ok(ErasureBegun::NoSuchPerson),
+                };
+            };
+            let requested_at = match recorded {
+                Some((requested_at, _)) => requested_at,
+                None => {
+                    sqlx::query("INSERT INTO erasure (person_id, key_digest) VALUES (?, ?)")
+                        .bind(id.0)
+                        .bind(key_digest(&person.object_key).as_slice())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query_scalar("SELECT requested_at FROM erasure WHERE person_id = ?")
+                        .bind(id.0)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
+            };
+            let mut face_ids: Vec<String> = sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT face_id FROM person_face WHERE person_id = ? ORDER BY recorded_at, face_id",
+            )
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(utf8)
+            .collect::<Result<_, _>>()?;
+            if let Some(current) = &person.identity
+                && !face_ids.contains(current)
+            {
+                face_ids.push(current.clone());
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ErasureBegun::Started(Erasure {
+                person_id: id,
+                object_key: person.object_key,
+                face_ids,
+                requested_at,
+            }))
+        }
+        .await
+        .map_err(port_error)
+    }
+
+    async fn finish_erasure(
+        &self,
+        erasure: &Erasure,
+        receipt: &ErasureReceipt,
+        audit: &AuditContext,
+    ) -> Result<(), PortError> {
+        let id = erasure.person_id;
+        let receipt_json = serde_json::to_value(receipt)
+            .map_err(|e| PortError::Permanent(format!("the erasure receipt: {e}")))?;
+        async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            sqlx::query("DELETE FROM person WHERE id = ?")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM person_face WHERE person_id = ?")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            if !erasure.face_ids.is_empty() {
+                let mut query =
+                    QueryBuilder::<MySql>::new("DELETE FROM retired_face WHERE face_id");
+                push_in_list(&mut query, &erasure.face_ids);
+                query.build().execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE erasure SET completed_at = ?, receipt = ? WHERE person_id = ?")
+                .bind(receipt.completed_at)
+                .bind(receipt_json.to_string())
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            append_audit(
+                &mut tx,
+                AuditAction::Erasure,
+                Some(id),
+                audit,
+                &receipt_json,
+            )
+            .await?;
+            tx.commit().await
+        }
+        .await
+        .map_err(port_error)
+    }
+
     async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError> {
         let faces: Vec<Vec<u8>> = self
             .database
@@ -415,12 +542,8 @@ impl PersonStore for MysqlPersonStore {
         self.database
             .run(|pool| async move {
                 let mut query =
-                    QueryBuilder::<MySql>::new("DELETE FROM retired_face WHERE face_id IN (");
-                let mut ids = query.separated(", ");
-                for id in face_ids {
-                    ids.push_bind(id);
-                }
-                query.push(")");
+                    QueryBuilder::<MySql>::new("DELETE FROM retired_face WHERE face_id");
+                push_in_list(&mut query, face_ids);
                 query.build().execute(pool).await
             })
             .await
@@ -530,6 +653,16 @@ impl TryFrom<AuditRow> for AuditEntry {
             detail: serde_json::from_slice(&row.detail).map_err(|e| decode(Box::new(e)))?,
         })
     }
+}
+
+/// ` IN (?, ?, ...)` with one bound value per id (`ids` is not empty).
+fn push_in_list<'a>(query: &mut QueryBuilder<'a, MySql>, ids: &'a [String]) {
+    query.push(" IN (");
+    let mut separated = query.separated(", ");
+    for id in ids {
+        separated.push_bind(id);
+    }
+    query.push(")");
 }
 
 /// `%`, `_` and the escape character itself match literally.

@@ -12,8 +12,8 @@ use registry::ports::{
 
 use crate::sdk::{error_code, port_error};
 
-/// DeleteFaces takes at most this many ids per call.
-const DELETE_BATCH: usize = 4096;
+/// DeleteFaces and ListFaces take at most this many FaceIds per call.
+const FACE_ID_BATCH: usize = 4096;
 
 #[derive(Clone)]
 pub struct RekognitionFaceIndex {
@@ -108,7 +108,7 @@ impl FaceIndex for RekognitionFaceIndex {
     }
 
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError> {
-        for batch in face_ids.chunks(DELETE_BATCH) {
+        for batch in face_ids.chunks(FACE_ID_BATCH) {
             let response = self
                 .client
                 .delete_faces()
@@ -147,6 +147,36 @@ impl FaceIndex for RekognitionFaceIndex {
             }
         }
         Ok(())
+    }
+
+    /// ListFaces filtered by FaceIds (permission `rekognition:ListFaces`):
+    /// a face deleted from the collection is not listed.
+    async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError> {
+        let mut present = Vec::new();
+        for batch in face_ids.chunks(FACE_ID_BATCH) {
+            let mut next_token = None;
+            loop {
+                let page = self
+                    .client
+                    .list_faces()
+                    .collection_id(&self.collection)
+                    .set_face_ids(Some(batch.to_vec()))
+                    .set_next_token(next_token.take())
+                    .send()
+                    .await
+                    .map_err(|e| port_error("Rekognition", e))?;
+                present.extend(
+                    page.faces()
+                        .iter()
+                        .filter_map(|face| face.face_id().map(str::to_owned)),
+                );
+                match page.next_token() {
+                    Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(present)
     }
 }
 

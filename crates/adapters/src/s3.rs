@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
-use registry::ports::{ByteRange, PhotoStore, PortError, PresignedRequest, StoredObject};
+use registry::ports::{
+    ByteRange, ObjectVersion, PhotoStore, PortError, PresignedRequest, StoredObject,
+};
 
 use crate::sdk::{error_code, port_error};
 
@@ -160,5 +162,67 @@ impl PhotoStore for S3PhotoStore {
             }
             Err(error) => Err(port_error("S3", error)),
         }
+    }
+
+    /// ListObjectVersions (permission `s3:ListBucketVersions` on the
+    /// bucket), by prefix, keeping the exact key; pages follow the key and
+    /// version-id markers.
+    async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, PortError> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| port_error("S3", e))?;
+            let versions = page
+                .versions()
+                .iter()
+                .filter(|v| v.key() == Some(key))
+                .map(|v| (v.version_id(), false));
+            let markers = page
+                .delete_markers()
+                .iter()
+                .filter(|m| m.key() == Some(key))
+                .map(|m| (m.version_id(), true));
+            for (version_id, delete_marker) in versions.chain(markers) {
+                found.push(ObjectVersion {
+                    // An object written before versioning was enabled is the "null" version.
+                    version_id: version_id.unwrap_or("null").to_owned(),
+                    delete_marker,
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(found);
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            version_marker = page.next_version_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                return Err(PortError::Transient(
+                    "S3: a truncated version listing gave no marker to go on from".into(),
+                ));
+            }
+        }
+    }
+
+    /// DeleteObject with a version id (permission `s3:DeleteObjectVersion`)
+    /// removes that version or delete marker for good; without one it would
+    /// only add a delete marker.
+    async fn delete_version(&self, key: &str, version_id: &str) -> Result<(), PortError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .version_id(version_id)
+            .send()
+            .await
+            .map_err(|e| port_error("S3", e))?;
+        Ok(())
     }
 }

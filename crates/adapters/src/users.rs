@@ -12,10 +12,16 @@ use crate::database::{DatabaseError, read_secret};
 /// The tables each function touches, and how.
 fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
     match role {
-        // Creates people, marks them pending again, renames them; each
-        // change is appended to the audit trail, which nobody may change.
+        // Creates people, marks them pending again, renames them, erases
+        // them (the erasure recorded first, the rows locked FOR UPDATE, then
+        // the person's row, faces and retired faces removed and the receipt
+        // kept; a DELETE with a WHERE needs SELECT too); each change is appended to the audit trail, which nobody
+        // may change.
         AppRole::Upload => &[
-            ("person", "SELECT, INSERT, UPDATE"),
+            ("person", "SELECT, INSERT, UPDATE, DELETE"),
+            ("person_face", "SELECT, DELETE"),
+            ("retired_face", "SELECT, DELETE"),
+            ("erasure", "SELECT, INSERT, UPDATE"),
             ("audit_event", "INSERT"),
         ],
         // Reads people, their faces and the audit trail, and records
@@ -29,10 +35,12 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
         AppRole::Health => &[("person", "SELECT")],
         // Records outcomes (rows locked FOR UPDATE), retires faces, keeps
         // every face recorded, and appends each outcome to the audit trail.
+        // It reads erasures so as never to record an erased person again.
         AppRole::Indexer => &[
             ("person", "SELECT, INSERT, UPDATE"),
             ("retired_face", "SELECT, INSERT, DELETE"),
             ("person_face", "INSERT"),
+            ("erasure", "SELECT"),
             ("audit_event", "INSERT"),
         ],
     }
@@ -175,10 +183,17 @@ mod tests {
                 ("audit_event", "SELECT, INSERT")
             ]
         );
-        assert!(grants(AppRole::Upload).iter().all(|(table, privileges)| {
-            ["person", "audit_event"].contains(table) && !privileges.contains("DELETE")
-        }));
-        // The audit trail is append-only for every role.
+        // Only the upload function (erasures) deletes people.
+        for role in [AppRole::Faces, AppRole::Health, AppRole::Indexer] {
+            assert!(
+                grants(role)
+                    .iter()
+                    .all(|(table, privileges)| *table != "person" || !privileges.contains("DELETE")),
+                "{role:?}"
+            );
+        }
+        // The audit trail is append-only for every role, and what remembers
+        // an erasure is never deleted.
         for role in [
             AppRole::Upload,
             AppRole::Faces,
@@ -186,6 +201,9 @@ mod tests {
             AppRole::Indexer,
         ] {
             for (table, privileges) in grants(role) {
+                if *table == "erasure" {
+                    assert!(!privileges.contains("DELETE"), "{role:?}");
+                }
                 if *table == "audit_event" {
                     assert!(
                         !privileges.contains("UPDATE") && !privileges.contains("DELETE"),

@@ -41,6 +41,7 @@ fn indexed(key: &str, sequencer: &str, face_id: &str) -> IndexingRecord {
         identity: Some(face_id.into()),
         object_etag: Some(format!("\"etag-{sequencer}\"")),
         object_sequencer: sequencer.into(),
+        object_created_at: chrono::Utc::now(),
         face_confidence: Some(99.5),
         face_box: Some(FaceBox {
             left: 0.25,
@@ -86,6 +87,7 @@ fn recorded(outcome: RecordOutcome) -> (Person, Option<String>) {
         RecordOutcome::Stale { recorded_sequencer } => {
             panic!("expected the record to be written, it was stale against {recorded_sequencer}")
         }
+        RecordOutcome::Erased => panic!("expected the record to be written, the key is erased"),
     }
 }
 
@@ -437,6 +439,7 @@ async fn concurrent_photos_for_one_key_leave_one_row_and_the_newest_version() {
                 written.insert(format!("face-{i:02}"));
             }
             Ok((_, RecordOutcome::Stale { .. })) => stale += 1,
+            Ok((_, RecordOutcome::Erased)) => panic!("nobody was erased"),
             Err(error) => panic!("{error}"),
         }
     }

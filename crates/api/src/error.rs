@@ -5,6 +5,7 @@
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use registry::audit::AuditError;
+use registry::erasure::ErasureError;
 use registry::listing::ListError;
 use registry::photo::PhotoError;
 use registry::ports::PortError;
@@ -124,6 +125,17 @@ impl From<UploadError> for ApiError {
                 ApiError::Conflict(error.to_string())
             }
             invalid => ApiError::BadRequest(invalid.to_string()),
+        }
+    }
+}
+
+impl From<ErasureError> for ApiError {
+    fn from(error: ErasureError) -> Self {
+        match error {
+            ErasureError::Port(port) => port.into(),
+            ErasureError::NoSuchPerson(_) => ApiError::NotFound(error.to_string()),
+            // Recorded and partly done: asking again finishes it.
+            ErasureError::Unfinished { .. } => ApiError::Unavailable(error.to_string()),
         }
     }
 }

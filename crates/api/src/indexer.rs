@@ -167,6 +167,7 @@ pub fn object_created(record: &S3EventRecord) -> Option<ObjectCreated> {
             .clone()
             .filter(|v| !v.is_empty() && v != "null"),
         sequencer,
+        event_time: record.event_time,
     })
 }
 

@@ -1,15 +1,16 @@
 //! The `upload` function, which writes people: `POST /api/uploads` issues a
 //! presigned PUT and records a new person as pending; `POST
 //! /api/faces/{id}/photo` does the same for a new photo of person `id`;
-//! `PATCH /api/faces/{id}` corrects a person's names; `GET /upload` serves
-//! the upload page.
+//! `PATCH /api/faces/{id}` corrects a person's names; `DELETE
+//! /api/faces/{id}` erases a person; `GET /upload` serves the upload page.
 
 use std::time::Duration;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use registry::audit::AuditContext;
-use registry::ports::{PersonStore, PhotoStore};
+use registry::erasure::Eraser;
+use registry::ports::{FaceIndex, PersonStore, PhotoStore};
 use registry::upload::{
     Rename, UploadRequest, UploadTicket, rename, start_replacement, start_upload,
 };
@@ -48,15 +49,17 @@ struct UploadBody {
     content_length: u64,
 }
 
-pub struct UploadApi<P, S> {
+pub struct UploadApi<P, S, F> {
     pub people: P,
     pub photos: S,
+    /// The collection, where an erasure deletes the person's faces.
+    pub faces: F,
     pub url_ttl: Duration,
     pub auth: Authenticator,
     pub metrics: Metrics,
 }
 
-impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
+impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         self.metrics.cold_start();
         let routed = self.route(&request).await;
@@ -76,6 +79,9 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
                 (&Method::POST, Some(Some((id, "photo")))) => self.replace(request, id).await,
                 (&Method::PATCH, Some(None)) => {
                     self.rename(request, person.unwrap_or_default()).await
+                }
+                (&Method::DELETE, Some(None)) => {
+                    self.erase(request, person.unwrap_or_default()).await
                 }
                 (method, Some(Some((_, "photo")) | None)) => {
                     Err(ApiError::MethodNotAllowed(method.to_string()))
@@ -149,6 +155,30 @@ impl<P: PersonStore, S: PhotoStore> UploadApi<P, S> {
             "person renamed"
         );
         Ok(json_response(StatusCode::OK, &person_json(&person)))
+    }
+
+    /// Erases the person (or finishes an erasure begun earlier) and answers
+    /// the receipt; asked again, it answers the same receipt.
+    async fn erase(&self, request: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+        let caller = self.auth.require(request, &[ADMINS])?;
+        let id = parse_person_id(id)?;
+        let eraser = Eraser {
+            people: &self.people,
+            photos: &self.photos,
+            faces: &self.faces,
+        };
+        let receipt = eraser.erase(id, &audit_context(request, &caller)).await?;
+        tracing::info!(
+            person_id = id.0,
+            caller = caller.subject.as_deref().unwrap_or("-"),
+            faces = receipt.removed.face_ids.len(),
+            photo_versions = receipt.removed.photo_versions,
+            "person erased"
+        );
+        self.metrics.emit(&[("PeopleErased", 1.0, Unit::Count)]);
+        let receipt = serde_json::to_value(&receipt)
+            .map_err(|e| ApiError::Internal(format!("the erasure receipt: {e}")))?;
+        Ok(json_response(StatusCode::OK, &receipt))
     }
 }
 

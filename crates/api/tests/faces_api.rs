@@ -84,6 +84,7 @@ impl Harness {
                         identity: indexed.then(|| format!("face-{key}")),
                         object_etag: Some("\"5d41402abc4b2a76b9719d911017c592\"".into()),
                         object_sequencer: "0067A3F2C1B0D4E501".into(),
+                        object_created_at: chrono::Utc::now(),
                         face_confidence: indexed.then_some(99.5),
                         face_box: indexed.then_some(FaceBox {
                             left: 0.25,

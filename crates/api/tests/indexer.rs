@@ -7,11 +7,12 @@ use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use registry::erasure::{Eraser, ErasureBegun};
 use registry::indexing::{Ignored, IndexingResult};
 use registry::person::{FaceBox, Person, Status};
 use registry::ports::{
-    ByteRange, FaceIndex, IndexAnswer, IndexedFace, PersonStore, PhotoStore, PortError,
-    PresignedRequest, StoredObject,
+    ByteRange, FaceIndex, IndexAnswer, IndexedFace, ObjectVersion, PersonStore, PhotoStore,
+    PortError, PresignedRequest, StoredObject,
 };
 use registry_adapters::MysqlPersonStore;
 use registry_api::{IndexerError, IndexerFn, Metrics};
@@ -100,6 +101,27 @@ impl PhotoStore for FakePhotoStore {
             ByteRange::Last(n) => &photo.bytes[len.saturating_sub(n as usize)..],
         };
         Ok(Some(bytes.to_vec()))
+    }
+
+    /// One version per stored object, named by its ETag.
+    async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, PortError> {
+        let objects = self.objects.lock().expect("objects");
+        Ok(objects
+            .get(key)
+            .map(|photo| ObjectVersion {
+                version_id: photo.etag.clone(),
+                delete_marker: false,
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn delete_version(&self, key: &str, version_id: &str) -> Result<(), PortError> {
+        let mut objects = self.objects.lock().expect("objects");
+        if objects.get(key).is_some_and(|p| p.etag == version_id) {
+            objects.remove(key);
+        }
+        Ok(())
     }
 }
 
@@ -206,6 +228,16 @@ impl FaceIndex for FakeFaceIndex {
         });
         Ok(())
     }
+
+    /// Every face it was asked about that it has not deleted.
+    async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError> {
+        let deleted = self.deleted_faces();
+        Ok(face_ids
+            .iter()
+            .filter(|id| !deleted.contains(id))
+            .cloned()
+            .collect())
+    }
 }
 
 // ---------------------------------------------------------------- photos
@@ -295,8 +327,15 @@ impl Harness {
     }
 
     async fn handle(&self, event: &str) -> Result<Vec<IndexingResult>, IndexerError> {
+        self.handle_event(&s3_event(event)).await
+    }
+
+    async fn handle_event(
+        &self,
+        event: &registry_api::indexer::S3Event,
+    ) -> Result<Vec<IndexingResult>, IndexerError> {
         self.indexer
-            .handle(&s3_event(event), "indexer-request")
+            .handle(event, "indexer-request")
             .await
             .map(|report| report.results)
     }
@@ -790,4 +829,79 @@ async fn a_failed_deletion_is_retried_by_the_next_invocation() {
     assert_eq!(h.faces.deleted_faces(), ["face-1"]);
     assert!(h.retired().await.is_empty());
     assert_eq!(h.faces.index_calls(), [OBAMA, OBAMA], "no extra IndexFaces");
+}
+
+// ---------------------------------------------------------------- erasure
+
+#[tokio::test]
+async fn no_indexing_run_records_an_erased_person_again() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.handle("s3-put.json").await.expect("indexed");
+    let person = h.person(OBAMA).await.expect("person");
+
+    // The erasure is recorded; a run for a newer photo is under way.
+    let ErasureBegun::Started(erasure) = h.people.begin_erasure(person.id).await.expect("begun")
+    else {
+        panic!("the erasure did not start");
+    };
+    assert_eq!(erasure.face_ids, ["face-1"]);
+    h.photos.put(OBAMA, SECOND_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-2"));
+    let results = h.handle("s3-put-replacement.json").await.expect("refused");
+    assert_eq!(results, [IndexingResult::Ignored(Ignored::Erased)]);
+    assert_eq!(
+        h.faces.deleted_faces(),
+        ["face-2"],
+        "its new face is not kept"
+    );
+    assert_eq!(
+        h.person(OBAMA)
+            .await
+            .expect("still there")
+            .identity
+            .as_deref(),
+        Some("face-1")
+    );
+
+    let eraser = Eraser {
+        people: &h.people,
+        photos: &h.photos,
+        faces: &h.faces,
+    };
+    let receipt = eraser
+        .finish(&erasure, &registry_testkit::admin_audit())
+        .await
+        .expect("erased");
+    assert_eq!(receipt.removed.face_ids, ["face-1"]);
+    assert_eq!(receipt.removed.photo_versions, 1);
+    assert_eq!(h.rows().await, 0);
+    assert_eq!(
+        h.people
+            .begin_erasure(person.id)
+            .await
+            .expect("asked again"),
+        ErasureBegun::Finished(receipt),
+        "asked again, the same receipt"
+    );
+
+    // A late event whose photo the run still read: nothing comes back.
+    h.photos.put(OBAMA, SECOND_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-3"));
+    let results = h.handle("s3-put-replacement.json").await.expect("refused");
+    assert_eq!(results, [IndexingResult::Ignored(Ignored::Erased)]);
+    assert_eq!(h.rows().await, 0);
+    assert!(h.faces.deleted_faces().contains(&"face-3".to_owned()));
+
+    // A plain file name may be used again by a photo dropped afterwards.
+    let mut later = s3_event("s3-put-replacement.json");
+    later.records[0].event_time = chrono::Utc::now() + chrono::Duration::minutes(1);
+    h.faces.answer(OBAMA, one_face("face-4"));
+    let results = h.handle_event(&later).await.expect("enrolled");
+    assert!(
+        matches!(&results[..], [IndexingResult::Indexed { face_id, .. }] if face_id == "face-4"),
+        "{results:?}"
+    );
+    assert_ne!(h.person(OBAMA).await.expect("someone new").id, person.id);
 }

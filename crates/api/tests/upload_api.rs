@@ -1,5 +1,5 @@
 //! `POST /api/uploads`, `POST /api/faces/{id}/photo`, `PATCH
-//! /api/faces/{id}` and `GET /upload`, driven by the requests of
+//! /api/faces/{id}`, `DELETE /api/faces/{id}` and `GET /upload`, driven by the requests of
 //! `events/`, with the MySQL store on the real server and an S3 store that
 //! presigns with fixed test credentials.
 
@@ -12,14 +12,14 @@ use registry::ports::PersonStore;
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
 use registry_api::{Metrics, UploadApi};
 use registry_testkit::{
-    ApiEvent, TEST_ENDPOINT, TestDatabase, presigning_photo_store, response_json,
-    test_secret_access_key,
+    ApiEvent, InMemoryCollection, TEST_ENDPOINT, TestDatabase, presigning_photo_store,
+    response_json, test_secret_access_key,
 };
 use serde_json::{Value, json};
 
 struct Harness {
     database: TestDatabase,
-    api: UploadApi<MysqlPersonStore, S3PhotoStore>,
+    api: UploadApi<MysqlPersonStore, S3PhotoStore, InMemoryCollection>,
 }
 
 impl Harness {
@@ -30,6 +30,7 @@ impl Harness {
         let api = UploadApi {
             people: MysqlPersonStore::new(database.pool().clone()),
             photos: presigning_photo_store(),
+            faces: InMemoryCollection::default(),
             url_ttl: Duration::from_secs(300),
             auth: Default::default(),
             metrics: Metrics::traced("FaceRegistryTest", "upload"),
@@ -276,6 +277,38 @@ async fn an_admin_corrects_a_name_and_the_key_stays() {
         ))
         .await;
     assert_eq!(status, 404);
+}
+
+/// The erasure's whole path runs end to end (tests of the local runtime);
+/// here, what it answers when it cannot finish, and to whom.
+#[tokio::test]
+async fn an_erasure_that_cannot_reach_the_bucket_stays_recorded_and_the_person_stays() {
+    let h = Harness::new().await;
+    let (_, created) = h.send(ApiEvent::load("upload-post.json")).await;
+    let id = &created["personId"];
+
+    let erase = || for_person(ApiEvent::load("person-erase.json"), id, "");
+    let (status, _) = h.send(erase().with_groups_claim("[viewers]")).await;
+    assert_eq!(status, 403);
+    let (status, body) = h
+        .send(for_person(
+            ApiEvent::load("person-erase.json"),
+            &json!(999_999),
+            "",
+        ))
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    // Nothing listens where the test's S3 client points.
+    let (status, body) = h.send(erase()).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(h.rows().await, 1, "the record goes last");
+    let recorded: (u64, Option<chrono::DateTime<Utc>>) =
+        sqlx::query_as("SELECT person_id, completed_at FROM erasure")
+            .fetch_one(h.database.pool())
+            .await
+            .expect("the erasure is recorded");
+    assert_eq!((json!(recorded.0), recorded.1), (id.clone(), None));
 }
 
 #[tokio::test]

@@ -27,16 +27,19 @@ pub enum AuditAction {
     Search,
     /// Everything about a person exported (the right of access).
     Export,
+    /// A person erased; the detail is the receipt.
+    Erasure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 7] = [
         AuditAction::Enrolment,
         AuditAction::PhotoReplacement,
         AuditAction::Rename,
         AuditAction::Indexing,
         AuditAction::Search,
         AuditAction::Export,
+        AuditAction::Erasure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl AuditAction {
             AuditAction::Indexing => "indexing",
             AuditAction::Search => "search",
             AuditAction::Export => "export",
+            AuditAction::Erasure => "erasure",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! transaction that records the new face, so a failed deletion is retried
 //! by the next invocation and no face is left behind.
 
+use chrono::{DateTime, Utc};
+
 use crate::audit::{Actor, AuditContext};
 use crate::key::ObjectKey;
 use crate::person::{PersonId, Status};
@@ -79,6 +81,8 @@ pub struct ObjectCreated {
     pub etag: Option<String>,
     pub version_id: Option<String>,
     pub sequencer: Sequencer,
+    /// When S3 created the object (the event's time).
+    pub event_time: DateTime<Utc>,
 }
 
 /// Why an event changed nothing.
@@ -94,6 +98,8 @@ pub enum Ignored {
     OtherBucket,
     /// The key is too long to be one of the registry's.
     KeyTooLong,
+    /// The object is an erased person's.
+    Erased,
 }
 
 impl Ignored {
@@ -104,6 +110,7 @@ impl Ignored {
             Ignored::ObjectReplaced => "object_replaced",
             Ignored::OtherBucket => "other_bucket",
             Ignored::KeyTooLong => "key_too_long",
+            Ignored::Erased => "erased",
         }
     }
 }
@@ -211,6 +218,7 @@ where
             identity: None,
             object_etag: object.etag.clone(),
             object_sequencer: event.sequencer.as_str().to_owned(),
+            object_created_at: event.event_time,
             face_confidence: None,
             face_box: None,
         };
@@ -259,6 +267,7 @@ where
             identity: None,
             object_etag: event.etag.clone(),
             object_sequencer: event.sequencer.as_str().to_owned(),
+            object_created_at: event.event_time,
             face_confidence: None,
             face_box: None,
         })
@@ -299,11 +308,14 @@ where
             }
         };
         match recorded {
-            RecordOutcome::Stale { .. } => {
+            RecordOutcome::Stale { .. } | RecordOutcome::Erased => {
                 if let Some(face) = new_face {
                     self.faces.delete_faces(std::slice::from_ref(face)).await?;
                 }
-                Ok(IndexingResult::Ignored(Ignored::Stale))
+                Ok(IndexingResult::Ignored(match recorded {
+                    RecordOutcome::Erased => Ignored::Erased,
+                    _ => Ignored::Stale,
+                }))
             }
             RecordOutcome::Recorded {
                 person,

@@ -122,6 +122,12 @@ impl ObjectKey {
         }
     }
 
+    /// Whether the key was made for one person (it has a token), rather
+    /// than following the plain convention.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     /// Parses a key as stored in S3 (already URL-decoded).
     pub fn parse(key: &str) -> Result<Self, KeyError> {
         let not_conventional = || KeyError::NotConventional {

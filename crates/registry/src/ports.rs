@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditContext;
+use crate::erasure::{Erasure, ErasureBegun, ErasureReceipt};
 use crate::person::{FaceBox, Person, PersonId, Status};
 
 /// Errors of an adapter, classified by what the caller can do about them.
@@ -57,6 +58,8 @@ pub struct IndexingRecord {
     pub identity: Option<String>,
     pub object_etag: Option<String>,
     pub object_sequencer: String,
+    /// When S3 created the object version (its event's time).
+    pub object_created_at: DateTime<Utc>,
     pub face_confidence: Option<f32>,
     pub face_box: Option<FaceBox>,
 }
@@ -71,6 +74,8 @@ pub enum RecordOutcome {
     },
     /// The person already records this object version or a newer one.
     Stale { recorded_sequencer: String },
+    /// The object is an erased person's: nothing is recorded.
+    Erased,
 }
 
 /// Every change is recorded in the audit trail with `audit`, in the same
@@ -105,12 +110,27 @@ pub trait PersonStore: Send + Sync {
     async fn find_by_identities(&self, face_ids: &[String]) -> Result<Vec<Person>, PortError>;
     async fn list(&self, filter: &ListFilter) -> Result<Vec<Person>, PortError>;
     /// Records an indexing outcome unless a newer (or the same) object
-    /// version is already recorded; atomically sets the replaced face aside.
+    /// version is already recorded, or the object is an erased person's
+    /// ([`crate::erasure::ErasureMark::covers`]); atomically sets the
+    /// replaced face aside.
     async fn record_indexing(
         &self,
         record: &IndexingRecord,
         audit: &AuditContext,
     ) -> Result<RecordOutcome, PortError>;
+    /// Records that person `id` is to be erased (unless it is already), and
+    /// says what to remove; from then on no outcome is recorded for the
+    /// person's key.
+    async fn begin_erasure(&self, id: PersonId) -> Result<ErasureBegun, PortError>;
+    /// Once the faces and photos are gone: removes the record and what is
+    /// kept about the person's faces, and keeps the receipt (also in the
+    /// audit trail).
+    async fn finish_erasure(
+        &self,
+        erasure: &Erasure,
+        receipt: &ErasureReceipt,
+        audit: &AuditContext,
+    ) -> Result<(), PortError>;
     /// Every FaceId ever recorded for person `id`, oldest first.
     async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError>;
     /// Faces replaced in the registry but maybe still in the collection.
@@ -136,6 +156,13 @@ pub struct StoredObject {
     pub size: u64,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+}
+
+/// One version of an object, or a delete marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub version_id: String,
+    pub delete_marker: bool,
 }
 
 /// A byte range of an object.
@@ -166,6 +193,10 @@ pub trait PhotoStore: Send + Sync {
         range: ByteRange,
         etag: Option<&str>,
     ) -> Result<Option<Vec<u8>>, PortError>;
+    /// Every version of the object under exactly `key`, delete markers included.
+    async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, PortError>;
+    /// Removes one version (or delete marker) for good.
+    async fn delete_version(&self, key: &str, version_id: &str) -> Result<(), PortError>;
 }
 
 /// A face stored in the collection.
@@ -202,6 +233,8 @@ pub trait FaceIndex: Send + Sync {
         version_id: Option<&str>,
     ) -> Result<IndexAnswer, PortError>;
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
+    /// Which of `face_ids` are in the collection.
+    async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError>;
 }
 
 /// A face found in a photo.

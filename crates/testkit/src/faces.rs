@@ -1,11 +1,72 @@
-//! A face search whose answers a test sets: for the API's own rules (what
-//! it answers for a photo without faces, or for one it cannot read). The
-//! registry's search against the real engine is tested end to end.
+//! A face search whose answers a test sets, and a collection in memory:
+//! for the API's own rules (what it answers for a photo without faces, or
+//! for one it cannot read; what an erasure answers). The registry against
+//! the real engine is tested end to end.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use registry::ports::{DetectedFace, FaceMatch, FaceSearch, PortError};
+use registry::ports::{DetectedFace, FaceIndex, FaceMatch, FaceSearch, IndexAnswer, PortError};
+
+/// A collection holding the FaceIds a test adds; it indexes no photo.
+#[derive(Default)]
+pub struct InMemoryCollection {
+    faces: Mutex<BTreeSet<String>>,
+}
+
+impl InMemoryCollection {
+    pub fn add(&self, face_id: &str) {
+        self.faces
+            .lock()
+            .expect("not poisoned")
+            .insert(face_id.to_owned());
+    }
+
+    pub fn faces(&self) -> Vec<String> {
+        self.faces
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+#[async_trait]
+impl FaceIndex for InMemoryCollection {
+    fn collection(&self) -> &str {
+        "face-registry-test"
+    }
+
+    async fn index_photo(
+        &self,
+        _bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<IndexAnswer, PortError> {
+        Err(PortError::Permanent(format!(
+            "the in-memory collection indexes no photo (asked for {key})"
+        )))
+    }
+
+    async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError> {
+        let mut faces = self.faces.lock().expect("not poisoned");
+        for id in face_ids {
+            faces.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError> {
+        let faces = self.faces.lock().expect("not poisoned");
+        Ok(face_ids
+            .iter()
+            .filter(|id| faces.contains(*id))
+            .cloned()
+            .collect())
+    }
+}
 
 #[derive(Default)]
 pub struct ScriptedFaceSearch {

@@ -19,7 +19,7 @@ use registry_api::{
 };
 use serde_json::Value;
 
-pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore>;
+pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 pub type Faces = FacesApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 pub type Health = HealthApi<MysqlPersonStore>;
 pub type Indexer = IndexerFn<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
@@ -89,6 +89,7 @@ pub async fn upload(setup: &Setup) -> Result<Upload, WiringError> {
     Ok(UploadApi {
         people: adapters.people(),
         photos: adapters.photos(&setup.config),
+        faces: adapters.faces(&setup.config),
         url_ttl: setup.config.upload_url_ttl,
         auth,
         metrics: setup.metrics(),

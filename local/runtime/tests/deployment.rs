@@ -300,14 +300,14 @@ async fn each_function_signs_in_as_a_user_with_only_its_grants() {
                   VALUES ('Doe', 'Jane', 'doe_jane.jpg', 'pending')";
     let audit = "INSERT INTO audit_event (action, request_id, detail) VALUES ('rename', 'r', '{}')";
     let expected = [
-        // (function, read people, write people, touch retired faces,
-        //  append to the audit trail, read it)
-        ("UploadFunction", true, true, false, true, false),
-        ("FacesFunction", true, false, false, true, true),
-        ("HealthFunction", true, false, false, false, false),
-        ("IndexerFunction", true, true, true, true, false),
+        // (function, read people, write people, erase people (and read
+        //  erasures), touch retired faces, append to the audit trail, read it)
+        ("UploadFunction", true, true, true, true, true, false),
+        ("FacesFunction", true, false, false, false, true, true),
+        ("HealthFunction", true, false, false, false, false, false),
+        ("IndexerFunction", true, true, false, true, true, false),
     ];
-    for (function, reads, writes, retires, appends, audits) in expected {
+    for (function, reads, writes, erases, retires, appends, audits) in expected {
         let login = function_login(&harness, function).await;
         let plain = login
             .clone()
@@ -329,14 +329,25 @@ async fn each_function_signs_in_as_a_user_with_only_its_grants() {
             function,
             allowed(&mut transaction, "SELECT COUNT(*) FROM person").await,
             allowed(&mut transaction, insert).await,
+            allowed(&mut transaction, "DELETE FROM person").await,
             allowed(&mut transaction, "SELECT COUNT(*) FROM retired_face").await,
             allowed(&mut transaction, audit).await,
             allowed(&mut transaction, "SELECT COUNT(*) FROM audit_event").await,
         );
-        assert_eq!(actual, (function, reads, writes, retires, appends, audits));
+        assert_eq!(
+            actual,
+            (function, reads, writes, erases, retires, appends, audits)
+        );
+        // The indexer reads erasures (never to record an erased person
+        // again); nobody forgets one.
+        assert_eq!(
+            allowed(&mut transaction, "SELECT COUNT(*) FROM erasure").await,
+            erases || function == "IndexerFunction",
+            "{function} reads erasures"
+        );
         assert!(
-            !allowed(&mut transaction, "DELETE FROM person").await,
-            "{function} may delete people"
+            !allowed(&mut transaction, "DELETE FROM erasure").await,
+            "{function} may forget an erasure"
         );
         // The trail is append-only for every function.
         for change in [

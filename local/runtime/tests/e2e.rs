@@ -291,7 +291,98 @@ async fn enrol_namesakes_identify_replay_and_replace() {
         .await;
     assert_eq!(status, 403);
 
+    // Erasure: every face the person ever had, every version of the
+    // photo, and the record go; the receipt says so, and so do the
+    // collection, the bucket and the table.
+    let person_path = format!("/api/faces/{}", ticket["personId"]);
+    let (status, _) = erase(&harness, &viewer, &person_path).await;
+    assert_eq!(status, 403);
+    let (status, receipt) = erase(&harness, &admin, &person_path).await;
+    assert_eq!(status, 200, "{receipt}");
+    let mut removed: Vec<&str> = receipt["removed"]["faceIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    removed.sort_unstable();
+    assert_eq!(removed, expected, "{receipt}");
+    assert_eq!(receipt["removed"]["photoVersions"], 2, "{receipt}");
+    assert_eq!(receipt["removed"]["record"], true);
+    assert_eq!(
+        receipt["checked"],
+        serde_json::json!({"faceIds": 2, "facesLeft": 0, "photoVersionsLeft": 0, "recordLeft": false})
+    );
+    assert_eq!(harness.get(&person_path, Some(&admin)).await.0, 404);
+    assert_eq!(harness.face_ids().await, vec![namesake_face.clone()]);
+    let listed = harness
+        .rekognition()
+        .await
+        .list_faces()
+        .collection_id(harness.collection())
+        .set_face_ids(Some(vec![face_id.clone(), new_face.clone()]))
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.faces().is_empty(), "{listed:?}");
+    let versions = harness
+        .s3()
+        .await
+        .list_object_versions()
+        .bucket(harness.bucket())
+        .prefix(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        versions.versions().is_empty() && versions.delete_markers().is_empty(),
+        "{versions:?}"
+    );
+
+    // Late events for the erased photo bring nobody back; asking again
+    // answers the same receipt.
+    for event in harness.recorded_events(&key) {
+        harness
+            .invoke("IndexerFunction", &event)
+            .await
+            .expect("a late event is handled");
+    }
+    assert_eq!(harness.get(&person_path, Some(&admin)).await.0, 404);
+    assert_eq!(harness.face_ids().await, vec![namesake_face.clone()]);
+    let (_, list) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    let (status, again) = erase(&harness, &admin, &person_path).await;
+    assert_eq!((status, &again), (200, &receipt));
+
+    // The trail keeps the erasure with its caller, and no name.
+    let (_, trail) = harness
+        .get(
+            &format!("/api/audit?person={}&action=erasure", ticket["personId"]),
+            Some(&admin),
+        )
+        .await;
+    let entries = trail["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{trail}");
+    assert_eq!(
+        entries[0]["caller"]["groups"],
+        serde_json::json!(["admins"])
+    );
+    assert_eq!(entries[0]["detail"], receipt);
+    assert!(!trail.to_string().to_lowercase().contains("obama"));
+
     harness.stop().await;
+}
+
+async fn erase(harness: &Harness, token: &str, path: &str) -> (u16, Value) {
+    let response = harness
+        .http
+        .delete(harness.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

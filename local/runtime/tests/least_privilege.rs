@@ -116,9 +116,9 @@ async fn upload(
 }
 
 /// Everything the functions do: health, enrolment through the presigned
-/// PUT, indexing, the photo link, a replacement (the old face deleted), an
-/// event for an object that is gone, and an event that fails every attempt
-/// reaching the dead-letter queue.
+/// PUT, indexing, the photo link, a replacement (the old face deleted),
+/// identify, an erasure, an event for an object that is gone, and an event
+/// that fails every attempt reaching the dead-letter queue.
 async fn whole_flow(harness: &Harness) -> Result<(), String> {
     let (status, health) = harness.get("/healthz", None).await;
     if status != 200 {
@@ -176,6 +176,23 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
     let answer: Value = searched.json().await.unwrap_or(Value::Null);
     if status != 200 || answer["faces"][0]["unknown"] != false {
         return Err(format!("POST /api/search: {status} {answer}"));
+    }
+
+    // Erasure: the faces, every version of the photo, and the record go.
+    let erased = harness
+        .http
+        .delete(harness.url(&format!("/api/faces/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = erased.status();
+    let receipt: Value = erased.json().await.unwrap_or(Value::Null);
+    if status != 200 || receipt["checked"]["photoVersionsLeft"] != 0 {
+        return Err(format!("DELETE /api/faces/{id}: {status} {receipt}"));
+    }
+    if !harness.face_ids().await.is_empty() {
+        return Err("the erased person's face is still in the collection".into());
     }
 
     // An event for an object that is gone changes nothing and succeeds.

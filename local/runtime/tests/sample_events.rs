@@ -66,6 +66,11 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         "UploadFunction",
         Expected::Status(&[200, 404]),
     ),
+    (
+        "person-erase.json",
+        "UploadFunction",
+        Expected::Status(&[200, 404]),
+    ),
     ("faces-list.json", "FacesFunction", Expected::Status(&[200])),
     (
         "faces-list-filtered.json",

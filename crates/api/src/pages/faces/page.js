@@ -165,6 +165,22 @@ $("person-replace").addEventListener("submit", async (event) => {
   }
 });
 
+// Erasure, once confirmed: the view closes and the page says what the
+// receipt says was removed and checked.
+$("person-erase").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("person-message").textContent = "";
+  const id = $("person-view").dataset.id;
+  const response = await api("/api/faces/" + encodeURIComponent(id), { method: "DELETE" });
+  if (!response.ok) { $("person-message").textContent = await errorText(response); return; }
+  const receipt = await response.json();
+  $("erase-confirm").checked = false;
+  $("person-view").close();
+  $("notice").textContent = "Person " + receipt.personId + " erased: " + receipt.removed.faceIds.length +
+    " face(s) and " + receipt.removed.photoVersions + " photo version(s) removed; none left.";
+  load(true);
+});
+
 $("person-close").addEventListener("click", () => $("person-view").close());
 
 function query(cursor, limit) {
