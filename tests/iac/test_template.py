@@ -51,6 +51,7 @@ ROUTES = {
     ("POST", "/api/faces/{id}/photo"): ("UploadFunction", True),
     ("PATCH", "/api/faces/{id}"): ("UploadFunction", True),
     ("DELETE", "/api/faces/{id}"): ("UploadFunction", True),
+    ("POST", "/api/faces/{id}/duplicate"): ("UploadFunction", True),
     ("GET", "/upload"): ("UploadFunction", False),
     ("GET", "/api/faces"): ("FacesFunction", True),
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use registry::Sequencer;
 use registry::audit::{Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail};
+use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use registry::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt, key_digest};
 use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::ports::{
@@ -17,7 +18,7 @@ use crate::database::Database;
 
 const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, status, status_reason, \
      object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height, \
-     created_at, updated_at";
+     duplicate_of, duplicate_similarity, created_at, updated_at";
 
 /// Attempts of a transaction that InnoDB chose as a deadlock victim.
 const DEADLOCK_ATTEMPTS: u32 = 3;
@@ -83,10 +84,11 @@ impl MysqlPersonStore {
             return Ok(RecordOutcome::Erased);
         }
         let face = record.face_box;
+        let duplicate = record.possible_duplicate;
         sqlx::query(
             "UPDATE person SET status = ?, status_reason = ?, identity = ?, object_etag = ?, \
              object_sequencer = ?, face_confidence = ?, face_left = ?, face_top = ?, face_width = ?, \
-             face_height = ? WHERE id = ?",
+             face_height = ?, duplicate_of = ?, duplicate_similarity = ? WHERE id = ?",
         )
         .bind(record.status.as_str())
         .bind(&record.status_reason)
@@ -98,6 +100,8 @@ impl MysqlPersonStore {
         .bind(face.map(|f| f.top))
         .bind(face.map(|f| f.width))
         .bind(face.map(|f| f.height))
+        .bind(duplicate.map(|d| d.person_id.0))
+        .bind(duplicate.map(|d| d.similarity))
         .bind(current.id.0)
         .execute(&mut *tx)
         .await?;
@@ -127,6 +131,9 @@ impl MysqlPersonStore {
         }
         if let Some(old) = &retired_face {
             detail["retiredFaceId"] = json!(old);
+        }
+        if let Some(duplicate) = &duplicate {
+            detail["possibleDuplicate"] = json!(duplicate);
         }
         append_audit(
             &mut tx,
@@ -367,6 +374,9 @@ impl PersonStore for MysqlPersonStore {
                         .push_bind(pattern)
                         .push(")");
                 }
+                if filter.possible_duplicates {
+                    query.push(" AND duplicate_of IS NOT NULL");
+                }
                 if let Some(before) = filter.before_id {
                     query.push(" AND id < ").push_bind(before.0);
                 }
@@ -484,6 +494,19 @@ impl PersonStore for MysqlPersonStore {
                 push_in_list(&mut query, &erasure.face_ids);
                 query.build().execute(&mut *tx).await?;
             }
+            // Nobody stays flagged against a person who is gone.
+            sqlx::query(
+                "UPDATE person SET duplicate_of = NULL, duplicate_similarity = NULL \
+                 WHERE duplicate_of = ?",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM distinct_pair WHERE person_id = ? OR other_person_id = ?")
+                .bind(id.0)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("UPDATE erasure SET completed_at = ?, receipt = ? WHERE person_id = ?")
                 .bind(receipt.completed_at)
                 .bind(receipt_json.to_string())
@@ -502,6 +525,90 @@ impl PersonStore for MysqlPersonStore {
         }
         .await
         .map_err(port_error)
+    }
+
+    async fn resolve_duplicate(
+        &self,
+        id: PersonId,
+        resolution: Resolution,
+        audit: &AuditContext,
+    ) -> Result<Resolved, PortError> {
+        let resolved = async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            let flagged: Option<(Option<u64>, Option<f32>)> = sqlx::query_as(
+                "SELECT duplicate_of, duplicate_similarity FROM person WHERE id = ? FOR UPDATE",
+            )
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (other, similarity) = match flagged {
+                None => {
+                    tx.rollback().await?;
+                    return Ok(Resolved::NoSuchPerson);
+                }
+                Some((None, _)) => {
+                    tx.rollback().await?;
+                    return Ok(Resolved::NotFlagged);
+                }
+                Some((Some(other), similarity)) => (PersonId(other), similarity),
+            };
+            if resolution == Resolution::Different {
+                let (low, high) = (id.min(other), id.max(other));
+                sqlx::query(
+                    "INSERT IGNORE INTO distinct_pair (person_id, other_person_id) VALUES (?, ?)",
+                )
+                .bind(low.0)
+                .bind(high.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE person SET duplicate_of = NULL, duplicate_similarity = NULL WHERE id = ?",
+            )
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            append_audit(
+                &mut tx,
+                AuditAction::DuplicateResolution,
+                Some(id),
+                audit,
+                &json!({
+                    "resolution": resolution,
+                    "otherPersonId": other,
+                    "similarity": similarity,
+                }),
+            )
+            .await?;
+            let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = ?");
+            let person: PersonRow = sqlx::query_as(&sql).bind(id.0).fetch_one(&mut *tx).await?;
+            let person = Person::try_from(person)?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Resolved::Cleared {
+                person: Box::new(person),
+                other,
+            })
+        }
+        .await
+        .map_err(port_error)?;
+        Ok(resolved)
+    }
+
+    async fn ruled_out_duplicates(&self, id: PersonId) -> Result<Vec<PersonId>, PortError> {
+        let others: Vec<u64> = self
+            .database
+            .run(|pool| {
+                sqlx::query_scalar(
+                    "SELECT other_person_id FROM distinct_pair WHERE person_id = ? \
+                     UNION SELECT person_id FROM distinct_pair WHERE other_person_id = ?",
+                )
+                .bind(id.0)
+                .bind(id.0)
+                .fetch_all(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        Ok(others.into_iter().map(PersonId).collect())
     }
 
     async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError> {
@@ -732,6 +839,8 @@ struct PersonRow {
     face_top: Option<f32>,
     face_width: Option<f32>,
     face_height: Option<f32>,
+    duplicate_of: Option<u64>,
+    duplicate_similarity: Option<f32>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -766,6 +875,10 @@ impl TryFrom<PersonRow> for Person {
             object_sequencer: row.object_sequencer,
             face_confidence: row.face_confidence,
             face_box,
+            possible_duplicate: row.duplicate_of.map(|other| PossibleDuplicate {
+                person_id: PersonId(other),
+                similarity: row.duplicate_similarity.unwrap_or_default(),
+            }),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -178,6 +178,27 @@ impl FaceIndex for RekognitionFaceIndex {
         }
         Ok(present)
     }
+
+    /// SearchFaces (permission `rekognition:SearchFaces`): the face itself
+    /// is not among the matches.
+    async fn search_by_face(
+        &self,
+        face_id: &str,
+        threshold: f32,
+        max_matches: u32,
+    ) -> Result<Vec<FaceMatch>, PortError> {
+        let response = self
+            .client
+            .search_faces()
+            .collection_id(&self.collection)
+            .face_id(face_id)
+            .face_match_threshold(threshold)
+            .max_faces(i32::try_from(max_matches).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| port_error("Rekognition", e))?;
+        Ok(face_matches(response.face_matches()))
+    }
 }
 
 fn face_box(bounding: &BoundingBox) -> FaceBox {
@@ -242,17 +263,18 @@ impl FaceSearch for RekognitionFaceIndex {
             }
             Err(error) => return Err(port_error("Rekognition", error)),
         };
-        Ok(Some(
-            response
-                .face_matches()
-                .iter()
-                .filter_map(|m| {
-                    Some(FaceMatch {
-                        face_id: m.face()?.face_id()?.to_owned(),
-                        similarity: m.similarity().unwrap_or_default(),
-                    })
-                })
-                .collect(),
-        ))
+        Ok(Some(face_matches(response.face_matches())))
     }
+}
+
+fn face_matches(matches: &[aws_sdk_rekognition::types::FaceMatch]) -> Vec<FaceMatch> {
+    matches
+        .iter()
+        .filter_map(|m| {
+            Some(FaceMatch {
+                face_id: m.face()?.face_id()?.to_owned(),
+                similarity: m.similarity().unwrap_or_default(),
+            })
+        })
+        .collect()
 }

@@ -12,16 +12,19 @@ use crate::database::{DatabaseError, read_secret};
 /// The tables each function touches, and how.
 fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
     match role {
-        // Creates people, marks them pending again, renames them, erases
-        // them (the erasure recorded first, the rows locked FOR UPDATE, then
-        // the person's row, faces and retired faces removed and the receipt
-        // kept; a DELETE with a WHERE needs SELECT too); each change is appended to the audit trail, which nobody
-        // may change.
+        // Creates people, marks them pending again, renames them, resolves
+        // possible duplicates (remembering pairs of different people), and
+        // erases them: the erasure recorded first, the rows locked FOR
+        // UPDATE, then the person's row, faces, retired faces and pairs
+        // removed and the receipt kept (a DELETE with a WHERE needs SELECT
+        // too). Each change is appended to the audit trail, which nobody may
+        // change.
         AppRole::Upload => &[
             ("person", "SELECT, INSERT, UPDATE, DELETE"),
             ("person_face", "SELECT, DELETE"),
             ("retired_face", "SELECT, DELETE"),
             ("erasure", "SELECT, INSERT, UPDATE"),
+            ("distinct_pair", "SELECT, INSERT, DELETE"),
             ("audit_event", "INSERT"),
         ],
         // Reads people, their faces and the audit trail, and records
@@ -35,12 +38,14 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
         AppRole::Health => &[("person", "SELECT")],
         // Records outcomes (rows locked FOR UPDATE), retires faces, keeps
         // every face recorded, and appends each outcome to the audit trail.
-        // It reads erasures so as never to record an erased person again.
+        // It reads erasures so as never to record an erased person again,
+        // and the pairs resolved as different people (the duplicate guard).
         AppRole::Indexer => &[
             ("person", "SELECT, INSERT, UPDATE"),
             ("retired_face", "SELECT, INSERT, DELETE"),
             ("person_face", "INSERT"),
             ("erasure", "SELECT"),
+            ("distinct_pair", "SELECT"),
             ("audit_event", "INSERT"),
         ],
     }

@@ -49,6 +49,7 @@ fn indexed(key: &str, sequencer: &str, face_id: &str) -> IndexingRecord {
             width: 0.5,
             height: 0.625,
         }),
+        possible_duplicate: None,
     }
 }
 
@@ -606,6 +607,7 @@ async fn listing_filters_by_status_and_by_name_prefix() {
     let filter = ListFilter {
         status: Some(Status::Indexed),
         name_prefix: Some("obama".into()),
+        possible_duplicates: false,
         limit: 100,
         before_id: None,
     };
@@ -623,6 +625,7 @@ async fn walk_from(
     loop {
         let filter = parse_params(&ListParams {
             status: status.map(Into::into),
+            duplicates: None,
             q: None,
             limit: Some(limit.to_string()),
             cursor: cursor.clone(),

@@ -5,6 +5,7 @@
 use http::StatusCode;
 use lambda_http::{Body, Response};
 use registry::audit::AuditError;
+use registry::duplicates::DuplicateError;
 use registry::erasure::ErasureError;
 use registry::listing::ListError;
 use registry::photo::PhotoError;
@@ -136,6 +137,16 @@ impl From<ErasureError> for ApiError {
             ErasureError::NoSuchPerson(_) => ApiError::NotFound(error.to_string()),
             // Recorded and partly done: asking again finishes it.
             ErasureError::Unfinished { .. } => ApiError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<DuplicateError> for ApiError {
+    fn from(error: DuplicateError) -> Self {
+        match error {
+            DuplicateError::Port(port) => port.into(),
+            DuplicateError::NoSuchPerson(_) => ApiError::NotFound(error.to_string()),
+            DuplicateError::NotFlagged(_) => ApiError::Conflict(error.to_string()),
         }
     }
 }

@@ -331,6 +331,7 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
     async fn list(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let params = ListParams {
             status: query_param(request, "status")?,
+            duplicates: query_param(request, "duplicates")?,
             q: query_param(request, "q")?,
             limit: query_param(request, "limit")?,
             cursor: query_param(request, "cursor")?,

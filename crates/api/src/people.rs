@@ -17,6 +17,7 @@ pub fn person_json(person: &Person) -> Value {
         "identity": person.identity,
         "faceConfidence": person.face_confidence,
         "faceBox": person.face_box,
+        "possibleDuplicate": person.possible_duplicate,
         "createdAt": person.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "updatedAt": person.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     })

@@ -1,7 +1,8 @@
 //! The `upload` function, which writes people: `POST /api/uploads` issues a
 //! presigned PUT and records a new person as pending; `POST
 //! /api/faces/{id}/photo` does the same for a new photo of person `id`;
-//! `PATCH /api/faces/{id}` corrects a person's names; `DELETE
+//! `PATCH /api/faces/{id}` corrects a person's names; `POST
+//! /api/faces/{id}/duplicate` resolves a possible duplicate; `DELETE
 //! /api/faces/{id}` erases a person; `GET /upload` serves the upload page.
 
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use registry::audit::AuditContext;
+use registry::duplicates::{self, Resolution};
 use registry::erasure::Eraser;
 use registry::ports::{FaceIndex, PersonStore, PhotoStore};
 use registry::upload::{
@@ -31,6 +33,13 @@ static UPLOAD_PAGE: Page = Page::new(page_html!("upload"));
 struct PhotoBody {
     content_type: String,
     content_length: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateBody {
+    /// `same` or `different`.
+    resolution: Resolution,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,13 +86,16 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             }
             _ => match (request.method(), person.map(|p| p.split_once('/'))) {
                 (&Method::POST, Some(Some((id, "photo")))) => self.replace(request, id).await,
+                (&Method::POST, Some(Some((id, "duplicate")))) => {
+                    self.resolve_duplicate(request, id).await
+                }
                 (&Method::PATCH, Some(None)) => {
                     self.rename(request, person.unwrap_or_default()).await
                 }
                 (&Method::DELETE, Some(None)) => {
                     self.erase(request, person.unwrap_or_default()).await
                 }
-                (method, Some(Some((_, "photo")) | None)) => {
+                (method, Some(Some((_, "photo" | "duplicate")) | None)) => {
                     Err(ApiError::MethodNotAllowed(method.to_string()))
                 }
                 _ => Err(ApiError::NotFound(format!("no route for {path}"))),
@@ -153,6 +165,30 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             person_id = id.0,
             caller = caller.subject.as_deref().unwrap_or("-"),
             "person renamed"
+        );
+        Ok(json_response(StatusCode::OK, &person_json(&person)))
+    }
+
+    async fn resolve_duplicate(
+        &self,
+        request: &Request,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
+        let caller = self.auth.require(request, &[ADMINS])?;
+        let id = parse_person_id(id)?;
+        let body: DuplicateBody = read_json(request)?;
+        let person = duplicates::resolve(
+            &self.people,
+            id,
+            body.resolution,
+            &audit_context(request, &caller),
+        )
+        .await?;
+        tracing::info!(
+            person_id = id.0,
+            caller = caller.subject.as_deref().unwrap_or("-"),
+            resolution = ?body.resolution,
+            "possible duplicate resolved"
         );
         Ok(json_response(StatusCode::OK, &person_json(&person)))
     }

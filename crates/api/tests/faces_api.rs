@@ -92,6 +92,7 @@ impl Harness {
                             width: 0.5,
                             height: 0.625,
                         }),
+                        possible_duplicate: None,
                     },
                     &registry_testkit::admin_audit(),
                 )
@@ -152,11 +153,13 @@ async fn the_listing_shows_people_newest_first_with_presigned_photos() {
             "key",
             "lastname",
             "photoUrl",
+            "possibleDuplicate",
             "status",
             "statusReason",
             "updatedAt"
         ]
     );
+    assert_eq!(item["possibleDuplicate"], Value::Null);
     assert_eq!(item["lastname"], "Obama");
     assert_eq!(item["firstname"], "Barack");
     assert_eq!(item["key"], "obama_barack.jpg");

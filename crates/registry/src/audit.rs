@@ -27,18 +27,21 @@ pub enum AuditAction {
     Search,
     /// Everything about a person exported (the right of access).
     Export,
+    /// A possible duplicate resolved: the same person, or different people.
+    DuplicateResolution,
     /// A person erased; the detail is the receipt.
     Erasure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 7] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::Enrolment,
         AuditAction::PhotoReplacement,
         AuditAction::Rename,
         AuditAction::Indexing,
         AuditAction::Search,
         AuditAction::Export,
+        AuditAction::DuplicateResolution,
         AuditAction::Erasure,
     ];
 
@@ -50,6 +53,7 @@ impl AuditAction {
             AuditAction::Indexing => "indexing",
             AuditAction::Search => "search",
             AuditAction::Export => "export",
+            AuditAction::DuplicateResolution => "duplicate_resolution",
             AuditAction::Erasure => "erasure",
         }
     }

@@ -10,6 +10,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::audit::{Actor, AuditContext};
+use crate::duplicates::{
+    DUPLICATE_THRESHOLD, MAX_DUPLICATE_MATCHES, PossibleDuplicate, possible_duplicate,
+};
 use crate::key::ObjectKey;
 use crate::person::{PersonId, Status};
 use crate::photo::{HEAD_BYTES, TAIL_BYTES, check_photo};
@@ -147,10 +150,12 @@ where
         if event.key.chars().count() > MAX_KEY_CHARS {
             return Ok(IndexingResult::Ignored(Ignored::KeyTooLong));
         }
-        if let Some(person) = self.people.find_by_key(&event.key).await?
+        let recorded = self.people.find_by_key(&event.key).await?;
+        if let Some(person) = &recorded
             && person
                 .object_sequencer
-                .is_some_and(|recorded| Sequencer::new(recorded) >= event.sequencer)
+                .as_ref()
+                .is_some_and(|recorded| Sequencer::new(recorded.clone()) >= event.sequencer)
         {
             // A replay: finish any deletion a failed earlier run left over.
             self.delete_retired_faces().await?;
@@ -221,9 +226,21 @@ where
             object_created_at: event.event_time,
             face_confidence: None,
             face_box: None,
+            possible_duplicate: None,
         };
         match outcome {
             IndexOutcome::OneFace(face) => {
+                let own_id = recorded.as_ref().map(|p| p.id);
+                record.possible_duplicate = match self
+                    .possible_duplicate(&face.face_id, &event.key, own_id)
+                    .await
+                {
+                    Ok(duplicate) => duplicate,
+                    Err(error) => {
+                        self.discard_unrecorded(&face.face_id).await;
+                        return Err(error);
+                    }
+                };
                 record.status = Status::Indexed;
                 record.identity = Some(face.face_id);
                 record.face_confidence = Some(face.confidence);
@@ -270,8 +287,45 @@ where
             object_created_at: event.event_time,
             face_confidence: None,
             face_box: None,
+            possible_duplicate: None,
         })
         .await
+    }
+
+    /// The duplicate guard: another person whose current face the new face
+    /// matches, unless ruled out for this person.
+    async fn possible_duplicate(
+        &self,
+        face_id: &str,
+        key: &str,
+        person: Option<PersonId>,
+    ) -> Result<Option<PossibleDuplicate>, PortError> {
+        let matches = self
+            .faces
+            .search_by_face(face_id, DUPLICATE_THRESHOLD, MAX_DUPLICATE_MATCHES)
+            .await?;
+        if matches.is_empty() {
+            return Ok(None);
+        }
+        let face_ids: Vec<String> = matches.iter().map(|m| m.face_id.clone()).collect();
+        let people = self.people.find_by_identities(&face_ids).await?;
+        let ruled_out = match person {
+            Some(id) => self.people.ruled_out_duplicates(id).await?,
+            None => Vec::new(),
+        };
+        Ok(possible_duplicate(&matches, &people, key, &ruled_out))
+    }
+
+    /// A new face that will not be recorded would be an orphan; the retry
+    /// indexes the photo again.
+    async fn discard_unrecorded(&self, face_id: &str) {
+        if let Err(error) = self
+            .faces
+            .delete_faces(std::slice::from_ref(&face_id.to_owned()))
+            .await
+        {
+            tracing::warn!(face_id, %error, "could not delete an unrecorded face");
+        }
     }
 
     /// Records an outcome; a new face that ends up unrecorded is deleted,
@@ -298,11 +352,8 @@ where
         let recorded = match self.people.record_indexing(record, &audit).await {
             Ok(recorded) => recorded,
             Err(error) => {
-                // Unrecorded, the new face would be an orphan; the retry indexes again.
-                if let Some(face) = new_face
-                    && let Err(cleanup) = self.faces.delete_faces(std::slice::from_ref(face)).await
-                {
-                    tracing::warn!(face_id = %face, error = %cleanup, "could not delete an unrecorded face");
+                if let Some(face) = new_face {
+                    self.discard_unrecorded(face).await;
                 }
                 return Err(error);
             }

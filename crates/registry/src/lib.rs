@@ -3,6 +3,7 @@
 //! the Lambda handlers drive (enrolment, listing, indexing, the audit trail).
 
 pub mod audit;
+pub mod duplicates;
 pub mod erasure;
 pub mod indexing;
 pub mod key;

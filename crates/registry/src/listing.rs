@@ -19,6 +19,8 @@ pub enum ListError {
     BadStatus(#[from] crate::person::UnknownStatus),
     #[error("q is longer than {MAX_QUERY_CHARS} characters or holds control characters")]
     BadQuery,
+    #[error("duplicates must be true or false")]
+    BadDuplicates,
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -27,6 +29,8 @@ pub enum ListError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListParams {
     pub status: Option<String>,
+    /// `true`: only possible duplicates.
+    pub duplicates: Option<String>,
     pub q: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
@@ -58,6 +62,11 @@ pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
     let status = non_empty(&params.status)
         .map(|s| s.parse::<Status>())
         .transpose()?;
+    let possible_duplicates = match non_empty(&params.duplicates).as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ListError::BadDuplicates),
+    };
     let name_prefix = non_empty(&params.q);
     if let Some(q) = &name_prefix
         && (q.chars().count() > MAX_QUERY_CHARS || q.chars().any(char::is_control))
@@ -76,6 +85,7 @@ pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
     Ok(ListFilter {
         status,
         name_prefix,
+        possible_duplicates,
         before_id,
         limit,
     })
@@ -109,6 +119,7 @@ mod tests {
     ) -> ListParams {
         ListParams {
             status: status.map(Into::into),
+            duplicates: None,
             q: q.map(Into::into),
             limit: limit.map(Into::into),
             cursor: cursor.map(Into::into),
@@ -167,6 +178,16 @@ mod tests {
             parse_params(&params(None, Some(&"a".repeat(101)), None, None)),
             Err(ListError::BadQuery)
         );
+        let duplicates = |value: &str| {
+            parse_params(&ListParams {
+                duplicates: Some(value.into()),
+                ..Default::default()
+            })
+            .map(|f| f.possible_duplicates)
+        };
+        assert_eq!(duplicates("true"), Ok(true));
+        assert_eq!(duplicates("false"), Ok(false));
+        assert_eq!(duplicates("yes"), Err(ListError::BadDuplicates));
     }
 
     proptest! {

@@ -76,6 +76,9 @@ pub struct Person {
     pub object_sequencer: Option<String>,
     pub face_confidence: Option<f32>,
     pub face_box: Option<FaceBox>,
+    /// Another person whose face this person's face matches, until an
+    /// admin resolves it.
+    pub possible_duplicate: Option<crate::duplicates::PossibleDuplicate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditContext;
+use crate::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use crate::erasure::{Erasure, ErasureBegun, ErasureReceipt};
 use crate::person::{FaceBox, Person, PersonId, Status};
 
@@ -41,6 +42,8 @@ pub struct ListFilter {
     pub status: Option<Status>,
     /// Matches the start of the last name or of the first name, ignoring case and accents.
     pub name_prefix: Option<String>,
+    /// Only the people flagged as possible duplicates.
+    pub possible_duplicates: bool,
     /// Only ids below this one (the keyset cursor).
     pub before_id: Option<PersonId>,
     pub limit: u32,
@@ -62,6 +65,8 @@ pub struct IndexingRecord {
     pub object_created_at: DateTime<Utc>,
     pub face_confidence: Option<f32>,
     pub face_box: Option<FaceBox>,
+    /// Another person the indexed face matches (not ruled out).
+    pub possible_duplicate: Option<PossibleDuplicate>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +136,16 @@ pub trait PersonStore: Send + Sync {
         receipt: &ErasureReceipt,
         audit: &AuditContext,
     ) -> Result<(), PortError>;
+    /// Clears person `id`'s possible duplicate as `resolution` says (for
+    /// "different people", the pair is remembered).
+    async fn resolve_duplicate(
+        &self,
+        id: PersonId,
+        resolution: Resolution,
+        audit: &AuditContext,
+    ) -> Result<Resolved, PortError>;
+    /// The people resolved as different from person `id`.
+    async fn ruled_out_duplicates(&self, id: PersonId) -> Result<Vec<PersonId>, PortError>;
     /// Every FaceId ever recorded for person `id`, oldest first.
     async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError>;
     /// Faces replaced in the registry but maybe still in the collection.
@@ -235,6 +250,14 @@ pub trait FaceIndex: Send + Sync {
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
     /// Which of `face_ids` are in the collection.
     async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError>;
+    /// The collection's faces like face `face_id` (itself left out), at
+    /// least `threshold` similar, at most `max_matches`.
+    async fn search_by_face(
+        &self,
+        face_id: &str,
+        threshold: f32,
+        max_matches: u32,
+    ) -> Result<Vec<FaceMatch>, PortError>;
 }
 
 /// A face found in a photo.

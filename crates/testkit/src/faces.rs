@@ -58,6 +58,16 @@ impl FaceIndex for InMemoryCollection {
         Ok(())
     }
 
+    /// Faces in memory have no likeness: none is like another.
+    async fn search_by_face(
+        &self,
+        _face_id: &str,
+        _threshold: f32,
+        _max_matches: u32,
+    ) -> Result<Vec<FaceMatch>, PortError> {
+        Ok(Vec::new())
+    }
+
     async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError> {
         let faces = self.faces.lock().expect("not poisoned");
         Ok(face_ids

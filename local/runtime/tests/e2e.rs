@@ -1004,3 +1004,130 @@ async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept()
 
     harness.stop().await;
 }
+
+async fn resolve(harness: &Harness, token: &str, id: &Value, resolution: &str) -> (u16, Value) {
+    let response = harness
+        .http
+        .post(harness.url(&format!("/api/faces/{id}/duplicate")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "resolution": resolution }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_face_enrolled_twice_is_flagged_until_an_admin_resolves_it() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let enrolled = |lastname: &'static str, photo: &'static str| {
+        let harness = &harness;
+        let admin = &admin;
+        async move {
+            let ticket = harness
+                .enrol(admin, lastname, "Barack", &test_image(photo), "image/jpeg")
+                .await;
+            let person = harness
+                .settle(admin, &ticket["personId"], INDEXING_WITHIN)
+                .await;
+            assert_eq!(person["status"], "indexed", "{person}");
+            person
+        }
+    };
+    let first = enrolled("Obama", "obama.jpg").await;
+    assert_eq!(first["possibleDuplicate"], Value::Null);
+    // The same man again under another name, and a stranger.
+    let second = enrolled("Obomo", "obama2.jpg").await;
+    let stranger = enrolled("Biden", "biden.jpg").await;
+    assert_eq!(stranger["possibleDuplicate"], Value::Null);
+    assert_eq!(
+        second["possibleDuplicate"]["personId"], first["id"],
+        "{second}"
+    );
+    assert!(second["possibleDuplicate"]["similarity"].as_f64().unwrap() >= 80.0);
+    let (_, flagged) = harness
+        .get("/api/faces?duplicates=true", Some(&admin))
+        .await;
+    let ids: Vec<&Value> = flagged["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(ids, [&second["id"]], "{flagged}");
+
+    // Viewers cannot resolve; an unflagged person cannot be resolved.
+    let viewer = harness.token("viewers").await;
+    assert_eq!(
+        resolve(&harness, &viewer, &second["id"], "different")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(resolve(&harness, &admin, &first["id"], "same").await.0, 409);
+    assert_eq!(
+        resolve(&harness, &admin, &second["id"], "maybe").await.0,
+        400
+    );
+
+    // "Different people": cleared, and not raised again for that pair when
+    // the second one's photo is replaced by another of the same face.
+    let (status, resolved) = resolve(&harness, &admin, &second["id"], "different").await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["possibleDuplicate"], Value::Null);
+    let old_face = second["identity"].clone();
+    harness
+        .replace_photo(
+            &admin,
+            &second["id"],
+            &test_image("obama3.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let replaced = harness
+        .wait_for(&admin, &second["id"], INDEXING_WITHIN, |p| {
+            p["status"] == "indexed" && p["identity"] != old_face
+        })
+        .await;
+    assert_eq!(replaced["possibleDuplicate"], Value::Null, "{replaced}");
+
+    // A third photo of him is flagged against one of the two; "same
+    // person" clears it, and the operator erases the extra record.
+    let third = enrolled("Obama", "obama3.jpg").await;
+    let other = third["possibleDuplicate"]["personId"].clone();
+    assert!(other == first["id"] || other == second["id"], "{third}");
+    let (status, resolved) = resolve(&harness, &admin, &third["id"], "same").await;
+    assert_eq!(status, 200, "{resolved}");
+    let (_, flagged) = harness
+        .get("/api/faces?duplicates=true", Some(&admin))
+        .await;
+    assert!(flagged["items"].as_array().unwrap().is_empty(), "{flagged}");
+    let (status, _) = erase(&harness, &admin, &format!("/api/faces/{}", third["id"])).await;
+    assert_eq!(status, 200);
+
+    // The trail says who resolved what.
+    let (_, trail) = harness
+        .get("/api/audit?action=duplicate_resolution", Some(&admin))
+        .await;
+    let entries = trail["items"].as_array().unwrap();
+    let resolutions: Vec<(&Value, &Value)> = entries
+        .iter()
+        .map(|e| (&e["personId"], &e["detail"]["resolution"]))
+        .collect();
+    assert_eq!(
+        resolutions,
+        [
+            (&third["id"], &Value::from("same")),
+            (&second["id"], &Value::from("different"))
+        ],
+        "{trail}"
+    );
+    assert_eq!(
+        entries[0]["caller"]["groups"],
+        serde_json::json!(["admins"])
+    );
+
+    harness.stop().await;
+}

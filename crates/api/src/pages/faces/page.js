@@ -43,6 +43,9 @@ function card(person) {
   const name = element("h2", "name", person.firstname + " " + person.lastname);
   body.appendChild(name);
   body.appendChild(element("span", "badge " + person.status, person.status));
+  if (person.possibleDuplicate) {
+    body.appendChild(element("span", "badge duplicate", "possible duplicate of #" + person.possibleDuplicate.personId));
+  }
   if (person.statusReason) body.appendChild(element("div", "reason", person.statusReason));
   const details = element("details", "more");
   details.appendChild(element("summary", null, "Details"));
@@ -79,6 +82,12 @@ async function showPerson(id) {
   if (person.identity) facts.push(["Face", person.identity]);
   if (person.faceConfidence) facts.push(["Face confidence", Number(person.faceConfidence).toFixed(1) + " %"]);
   $("person-facts").replaceChildren(...facts.flatMap(([term, value]) => [element("dt", null, term), element("dd", null, value)]));
+  const duplicate = person.possibleDuplicate;
+  $("person-duplicate").hidden = !duplicate;
+  if (duplicate) {
+    $("duplicate-text").textContent = "This face is " + Number(duplicate.similarity).toFixed(1) +
+      " % like the face of person #" + duplicate.personId + ". Same person (then erase one of the two), or different people?";
+  }
   $("person-history").replaceChildren(...await personHistory(person));
   $("rename-lastname").value = person.lastname;
   $("rename-firstname").value = person.firstname;
@@ -117,6 +126,22 @@ $("person-rename").addEventListener("submit", async (event) => {
     method: "PATCH",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ lastname: $("rename-lastname").value, firstname: $("rename-firstname").value }),
+  });
+  if (!response.ok) { $("person-message").textContent = await errorText(response); return; }
+  await showPerson(id);
+  load(true);
+});
+
+// An admin resolves a possible duplicate: "same person" clears the flag
+// (the extra record is then erased), "different people" clears it for good.
+$("person-duplicate").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("person-message").textContent = "";
+  const id = $("person-view").dataset.id;
+  const response = await api("/api/faces/" + encodeURIComponent(id) + "/duplicate", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ resolution: event.submitter.value }),
   });
   if (!response.ok) { $("person-message").textContent = await errorText(response); return; }
   await showPerson(id);
@@ -185,7 +210,9 @@ $("person-close").addEventListener("click", () => $("person-view").close());
 
 function query(cursor, limit) {
   const params = new URLSearchParams();
-  if ($("status-filter").value) params.set("status", $("status-filter").value);
+  const filter = $("status-filter").value;
+  if (filter === "duplicates") params.set("duplicates", "true");
+  else if (filter) params.set("status", filter);
   if ($("q").value.trim()) params.set("q", $("q").value.trim());
   if (cursor) params.set("cursor", cursor);
   if (limit) params.set("limit", String(limit));
