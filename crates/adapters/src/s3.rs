@@ -6,9 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use chrono::{DateTime, Utc};
-use registry::ports::{
-    ByteRange, ObjectVersion, PhotoStore, PortError, PresignedRequest, StoredObject,
-};
+use registry::ports::{ObjectVersion, PhotoStore, PortError, PresignedRequest, StoredObject};
 
 use crate::sdk::{error_code, port_error};
 
@@ -120,22 +118,12 @@ impl PhotoStore for S3PhotoStore {
         }
     }
 
-    async fn read_range(
-        &self,
-        key: &str,
-        range: ByteRange,
-        etag: Option<&str>,
-    ) -> Result<Option<Vec<u8>>, PortError> {
-        let range = match range {
-            ByteRange::First(n) => format!("bytes=0-{}", n.saturating_sub(1)),
-            ByteRange::Last(n) => format!("bytes=-{n}"),
-        };
+    async fn read(&self, key: &str, etag: Option<&str>) -> Result<Option<Vec<u8>>, PortError> {
         let request = self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .range(range)
             .set_if_match(etag.map(str::to_owned));
         match request.send().await {
             Ok(object) => {
@@ -146,10 +134,7 @@ impl PhotoStore for S3PhotoStore {
                 Ok(Some(body.into_bytes().to_vec()))
             }
             Err(error)
-                if matches!(
-                    error_code(&error),
-                    Some("NoSuchKey" | "PreconditionFailed" | "InvalidRange")
-                ) =>
+                if matches!(error_code(&error), Some("NoSuchKey" | "PreconditionFailed")) =>
             {
                 Ok(None)
             }
@@ -159,6 +144,47 @@ impl PhotoStore for S3PhotoStore {
                     .is_some_and(|r| r.status().as_u16() == 412) =>
             {
                 Ok(None)
+            }
+            Err(error) => Err(port_error("S3", error)),
+        }
+    }
+
+    /// A conditional write: PutObject with `If-Match` answers 412
+    /// PreconditionFailed when the object is another version, 404 NoSuchKey
+    /// when there is none, and 409 ConditionalRequestConflict when another
+    /// write raced it (then retry). S3 user guide, "Conditional writes".
+    async fn replace_if_unchanged(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        etag: &str,
+    ) -> Result<bool, PortError> {
+        let written = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_match(etag)
+            .body(bytes.into())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(error_code(&error), Some("PreconditionFailed" | "NoSuchKey")) =>
+            {
+                Ok(false)
+            }
+            Err(error)
+                if error
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 409) =>
+            {
+                Err(PortError::Transient(
+                    "S3: a concurrent write to the photo; try again".into(),
+                ))
             }
             Err(error) => Err(port_error("S3", error)),
         }

@@ -13,7 +13,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use face_engine::{EngineConfig, FaceEngine};
 use image::{DynamicImage, ImageOutputFormat, imageops};
 use registry::indexing::IndexOutcome;
-use registry::ports::{ByteRange, FaceIndex, PhotoStore};
+use registry::ports::{FaceIndex, PhotoStore};
 use registry_adapters::{RekognitionFaceIndex, S3PhotoStore};
 use s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
 use tokio::net::TcpListener;
@@ -228,47 +228,58 @@ async fn presigned_upload_covers_type_and_length() {
 }
 
 #[tokio::test]
-async fn stat_and_ranges_follow_the_stored_version() {
+async fn reads_and_conditional_writes_follow_the_stored_version() {
     let world = world().await;
     assert_eq!(world.photos.stat("nobody_here.jpg").await.unwrap(), None);
     let body = photo("biden.jpg");
     world.put("biden_joe.jpg", body.clone()).await;
     let stored = world.photos.stat("biden_joe.jpg").await.unwrap().unwrap();
     let etag = stored.etag.as_deref();
-    let head = world
-        .photos
-        .read_range("biden_joe.jpg", ByteRange::First(8), etag)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(head, body[..8]);
-    let tail = world
-        .photos
-        .read_range("biden_joe.jpg", ByteRange::Last(12), etag)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(tail, body[body.len() - 12..]);
+    let read = world.photos.read("biden_joe.jpg", etag).await.unwrap();
+    assert_eq!(read.as_deref(), Some(&body[..]));
+    let other = "\"0123456789abcdef\"";
     assert_eq!(
         world
             .photos
-            .read_range(
-                "biden_joe.jpg",
-                ByteRange::First(8),
-                Some("\"0123456789abcdef\"")
-            )
+            .read("biden_joe.jpg", Some(other))
             .await
             .unwrap(),
         None,
         "another version's ETag reads nothing"
     );
     assert_eq!(
-        world
-            .photos
-            .read_range("gone_person.jpg", ByteRange::Last(12), None)
-            .await
-            .unwrap(),
+        world.photos.read("gone_person.jpg", None).await.unwrap(),
         None
+    );
+
+    // A write that names another version, or a missing object, writes nothing.
+    for (key, etag) in [("biden_joe.jpg", other), ("gone_person.jpg", other)] {
+        let written = world
+            .photos
+            .replace_if_unchanged(key, b"x".to_vec(), "image/jpeg", etag)
+            .await
+            .unwrap();
+        assert!(!written, "{key}");
+    }
+    assert_eq!(
+        world.photos.read("gone_person.jpg", None).await.unwrap(),
+        None
+    );
+    let smaller = body[..body.len() / 2].to_vec();
+    let written = world
+        .photos
+        .replace_if_unchanged(
+            "biden_joe.jpg",
+            smaller.clone(),
+            "image/jpeg",
+            etag.unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(written);
+    assert_eq!(
+        world.photos.read("biden_joe.jpg", None).await.unwrap(),
+        Some(smaller)
     );
     world.store.shutdown().await.unwrap();
 }

@@ -12,8 +12,8 @@ use registry::erasure::{Eraser, ErasureBegun};
 use registry::indexing::{Ignored, IndexingResult};
 use registry::person::{FaceBox, Person, Status};
 use registry::ports::{
-    ByteRange, FaceIndex, FaceMatch, IndexAnswer, IndexedFace, ObjectVersion, PersonStore,
-    PhotoStore, PortError, PresignedRequest, StoredObject,
+    FaceIndex, FaceMatch, IndexAnswer, IndexedFace, ObjectVersion, PersonStore, PhotoStore,
+    PortError, PresignedRequest, StoredObject,
 };
 use registry_adapters::MysqlPersonStore;
 use registry_api::{IndexerError, IndexerFn, Metrics};
@@ -83,12 +83,7 @@ impl PhotoStore for FakePhotoStore {
             }))
     }
 
-    async fn read_range(
-        &self,
-        key: &str,
-        range: ByteRange,
-        etag: Option<&str>,
-    ) -> Result<Option<Vec<u8>>, PortError> {
+    async fn read(&self, key: &str, etag: Option<&str>) -> Result<Option<Vec<u8>>, PortError> {
         let objects = self.objects.lock().expect("objects");
         let Some(photo) = objects.get(key) else {
             return Ok(None);
@@ -96,12 +91,25 @@ impl PhotoStore for FakePhotoStore {
         if etag.is_some_and(|etag| etag != photo.etag) {
             return Ok(None);
         }
-        let len = photo.bytes.len();
-        let bytes = match range {
-            ByteRange::First(n) => &photo.bytes[..len.min(n as usize)],
-            ByteRange::Last(n) => &photo.bytes[len.saturating_sub(n as usize)..],
-        };
-        Ok(Some(bytes.to_vec()))
+        Ok(Some(photo.bytes.clone()))
+    }
+
+    async fn replace_if_unchanged(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        _content_type: &str,
+        etag: &str,
+    ) -> Result<bool, PortError> {
+        let mut objects = self.objects.lock().expect("objects");
+        match objects.get_mut(key) {
+            Some(photo) if photo.etag == etag => {
+                photo.bytes = bytes;
+                photo.etag = "\"stripped\"".into();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// One version per stored object, named by its ETag.
@@ -1037,4 +1045,27 @@ async fn a_failed_duplicate_search_records_nothing_and_keeps_no_face() {
     assert!(matches!(error, IndexerError::Retry { .. }));
     assert_eq!(h.person(OBAMA).await, None);
     assert_eq!(h.faces.deleted_faces(), ["face-1"]);
+}
+
+// ---------------------------------------------------------------- metadata
+
+#[tokio::test]
+async fn a_photo_with_metadata_is_stored_again_without_it_before_it_is_indexed() {
+    let h = Harness::new().await;
+    let revealing = registry_testkit::jpeg_with_revealing_metadata(&jpeg(), 1);
+    h.photos.put(OBAMA, FIRST_ETAG, revealing);
+
+    let results = h.handle("s3-put.json").await.expect("stripped");
+
+    assert_eq!(
+        results,
+        [IndexingResult::Ignored(Ignored::MetadataStripped)]
+    );
+    let stored = h.photos.read(OBAMA, None).await.unwrap().expect("stored");
+    assert_eq!(stored, jpeg(), "the pixels, nothing else");
+    assert!(
+        h.faces.index_calls().is_empty(),
+        "the new version's event indexes it"
+    );
+    assert_eq!(h.rows().await, 0);
 }

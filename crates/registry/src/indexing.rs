@@ -13,12 +13,13 @@ use crate::audit::{Actor, AuditContext};
 use crate::duplicates::{
     DUPLICATE_THRESHOLD, MAX_DUPLICATE_MATCHES, PossibleDuplicate, possible_duplicate,
 };
-use crate::key::ObjectKey;
+use crate::key::{ObjectKey, PhotoFormat};
+use crate::metadata::strip_metadata;
 use crate::person::{PersonId, Status};
 use crate::photo::{HEAD_BYTES, TAIL_BYTES, check_photo};
 use crate::ports::{
-    ByteRange, FaceIndex, IndexAnswer, IndexedFace, IndexingRecord, PersonStore, PhotoStore,
-    PortError, RecordOutcome,
+    FaceIndex, IndexAnswer, IndexedFace, IndexingRecord, PersonStore, PhotoStore, PortError,
+    RecordOutcome, StoredObject,
 };
 use crate::sequencer::Sequencer;
 
@@ -103,6 +104,9 @@ pub enum Ignored {
     KeyTooLong,
     /// The object is an erased person's.
     Erased,
+    /// The photo carried metadata (location, device): it was stored again
+    /// without, and that new version's event indexes it.
+    MetadataStripped,
 }
 
 impl Ignored {
@@ -114,6 +118,7 @@ impl Ignored {
             Ignored::OtherBucket => "other_bucket",
             Ignored::KeyTooLong => "key_too_long",
             Ignored::Erased => "erased",
+            Ignored::MetadataStripped => "metadata_stripped",
         }
     }
 }
@@ -185,27 +190,32 @@ where
             return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced));
         }
         let etag = object.etag.as_deref();
-        let (head, tail) = if object.size == 0 || object.size > crate::MAX_PHOTO_BYTES {
-            (Vec::new(), Vec::new())
+        let photo = if object.size == 0 || object.size > crate::MAX_PHOTO_BYTES {
+            Vec::new()
         } else {
-            let head = self
-                .photos
-                .read_range(&event.key, ByteRange::First(HEAD_BYTES as u64), etag)
-                .await?;
-            let tail = self
-                .photos
-                .read_range(&event.key, ByteRange::Last(TAIL_BYTES as u64), etag)
-                .await?;
-            match (head, tail) {
-                (Some(head), Some(tail)) => (head, tail),
-                _ => return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced)),
+            match self.photos.read(&event.key, etag).await? {
+                Some(photo) => photo,
+                None => return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced)),
             }
         };
-        if let Err(problem) = check_photo(key.format(), object.size, &head, &tail) {
-            let reason = sentence(&format!("the photo cannot be used: {problem}"));
-            return self
-                .record_rejection(event, lastname, firstname, reason)
-                .await;
+        let head = &photo[..photo.len().min(HEAD_BYTES)];
+        let tail = &photo[photo.len().saturating_sub(TAIL_BYTES)..];
+        let stripped = check_photo(key.format(), object.size, head, tail)
+            .map_err(|problem| problem.to_string())
+            .and_then(|()| strip_metadata(key.format(), &photo).map_err(|e| e.to_string()));
+        match stripped {
+            Err(problem) => {
+                let reason = sentence(&format!("the photo cannot be used: {problem}"));
+                return self
+                    .record_rejection(event, lastname, firstname, reason)
+                    .await;
+            }
+            Ok(Some(stripped)) => {
+                return self
+                    .store_stripped(event, &object, stripped, key.format())
+                    .await;
+            }
+            Ok(None) => {}
         }
 
         let version = event.version_id.as_deref().or(object.version_id.as_deref());
@@ -290,6 +300,34 @@ where
             possible_duplicate: None,
         })
         .await
+    }
+
+    /// Stores the photo without its metadata as the object's new version,
+    /// whose own event indexes it, and deletes the version as uploaded.
+    /// Should that deletion fail, the retry finds the object replaced, and
+    /// the bucket's lifecycle removes the old version with the other
+    /// replaced ones.
+    async fn store_stripped(
+        &self,
+        event: &ObjectCreated,
+        object: &StoredObject,
+        stripped: Vec<u8>,
+        format: PhotoFormat,
+    ) -> Result<IndexingResult, PortError> {
+        let etag = object.etag.as_deref().ok_or_else(|| {
+            PortError::Permanent("the photo store gave the object no ETag".into())
+        })?;
+        let written = self
+            .photos
+            .replace_if_unchanged(&event.key, stripped, format.content_type(), etag)
+            .await?;
+        if !written {
+            return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced));
+        }
+        if let Some(uploaded) = event.version_id.as_deref().or(object.version_id.as_deref()) {
+            self.photos.delete_version(&event.key, uploaded).await?;
+        }
+        Ok(IndexingResult::Ignored(Ignored::MetadataStripped))
     }
 
     /// The duplicate guard: another person whose current face the new face

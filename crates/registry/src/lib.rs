@@ -8,6 +8,7 @@ pub mod erasure;
 pub mod indexing;
 pub mod key;
 pub mod listing;
+pub mod metadata;
 pub mod names;
 pub mod paging;
 pub mod person;

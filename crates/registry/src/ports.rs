@@ -180,13 +180,6 @@ pub struct ObjectVersion {
     pub delete_marker: bool,
 }
 
-/// A byte range of an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ByteRange {
-    First(u64),
-    Last(u64),
-}
-
 #[async_trait]
 pub trait PhotoStore: Send + Sync {
     fn bucket(&self) -> &str;
@@ -200,14 +193,19 @@ pub trait PhotoStore: Send + Sync {
     async fn presign_download(&self, key: &str, ttl: Duration) -> Result<String, PortError>;
     /// The object's size and version, or `None` when there is no such object.
     async fn stat(&self, key: &str) -> Result<Option<StoredObject>, PortError>;
-    /// Part of the object, provided it is still the version with `etag`.
+    /// The object's bytes, provided it is still the version with `etag`.
     /// `None` when the object is gone or was replaced.
-    async fn read_range(
+    async fn read(&self, key: &str, etag: Option<&str>) -> Result<Option<Vec<u8>>, PortError>;
+    /// Writes `bytes` as the new version of `key`, provided the object is
+    /// still the version with `etag`; `false` (nothing written) when it is
+    /// gone or was replaced.
+    async fn replace_if_unchanged(
         &self,
         key: &str,
-        range: ByteRange,
-        etag: Option<&str>,
-    ) -> Result<Option<Vec<u8>>, PortError>;
+        bytes: Vec<u8>,
+        content_type: &str,
+        etag: &str,
+    ) -> Result<bool, PortError>;
     /// Every version of the object under exactly `key`, delete markers included.
     async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, PortError>;
     /// Removes one version (or delete marker) for good.

@@ -9,6 +9,8 @@ use std::time::Duration;
 use aws_sdk_rekognition::primitives::Blob;
 use aws_sdk_rekognition::types::Image;
 use common::{Harness, test_image};
+use registry::PhotoFormat;
+use registry::metadata::strip_metadata;
 use serde_json::Value;
 
 /// Generous for a loaded machine; the benchmark measures the real figure.
@@ -114,7 +116,11 @@ async fn enrol_namesakes_identify_replay_and_replace() {
         .await
         .unwrap();
     assert_eq!(photo.status(), 200);
-    assert_eq!(photo.bytes().await.unwrap().as_ref(), &obama[..]);
+    // The photo as stored: without the metadata obama.jpg carries.
+    let stored = strip_metadata(PhotoFormat::Jpeg, &obama)
+        .unwrap()
+        .expect("obama.jpg carries metadata");
+    assert_eq!(photo.bytes().await.unwrap().as_ref(), &stored[..]);
 
     // Identify: another photo of the same man matches; another man does not.
     let matches = search(&harness, &test_image("obama2.jpg"), 80.0).await;
@@ -127,16 +133,19 @@ async fn enrol_namesakes_identify_replay_and_replace() {
     let biden = search(&harness, &test_image("biden.jpg"), 80.0).await;
     assert!(biden.is_empty(), "biden.jpg matched {biden:?}");
 
-    // Replaying the recorded S3 event changes nothing, three times over.
+    // Replaying the recorded S3 events (the upload's, and the one of the
+    // photo stored again without metadata) changes nothing, three times over.
     let events = harness.recorded_events(&key);
-    assert_eq!(events.len(), 1, "one event per upload");
+    assert_eq!(events.len(), 2, "the upload and the photo without metadata");
     let faces_before = harness.face_ids().await;
     assert_eq!(faces_before, vec![face_id.clone()]);
     for _ in 0..3 {
-        harness
-            .invoke("IndexerFunction", &events[0])
-            .await
-            .expect("a replay succeeds");
+        for event in &events {
+            harness
+                .invoke("IndexerFunction", event)
+                .await
+                .expect("a replay succeeds");
+        }
     }
     let (_, after_replays) = harness
         .get(&format!("/api/faces/{}", ticket["personId"]), Some(&admin))
@@ -200,7 +209,11 @@ async fn enrol_namesakes_identify_replay_and_replace() {
 
     // The first upload's event is older than the recorded one: ignored.
     let events = harness.recorded_events(&key);
-    assert_eq!(events.len(), 2);
+    let replacement_events = match strip_metadata(PhotoFormat::Jpeg, &test_image("obama2.jpg")) {
+        Ok(Some(_)) => 2,
+        _ => 1,
+    };
+    assert_eq!(events.len(), 2 + replacement_events);
     harness
         .invoke("IndexerFunction", &events[0])
         .await
@@ -1129,5 +1142,83 @@ async fn one_face_enrolled_twice_is_flagged_until_an_admin_resolves_it() {
         serde_json::json!(["admins"])
     );
 
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn photos_are_kept_without_location_or_device_and_upright_for_all() {
+    use registry_testkit::{REVEALING_TEXT, jpeg_with_revealing_metadata};
+
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let viewer = harness.token("viewers").await;
+    let enrol = |lastname: &'static str, photo: Vec<u8>| {
+        let (harness, admin) = (&harness, &admin);
+        async move {
+            let ticket = harness
+                .enrol(admin, lastname, "Barack", &photo, "image/jpeg")
+                .await;
+            let person = harness
+                .settle(admin, &ticket["personId"], INDEXING_WITHIN)
+                .await;
+            assert_eq!(person["status"], "indexed", "{person}");
+            (ticket["key"].as_str().unwrap().to_owned(), person)
+        }
+    };
+    let upright = test_image("obama.jpg");
+    let (_, reference) = enrol("Obama", upright.clone()).await;
+
+    // A phone's photo: location, serial number, owner, a second picture;
+    // and taken sideways: the pixels lie on their side and EXIF says to
+    // turn them a quarter clockwise (orientation 6).
+    let sideways = image::load_from_memory(&upright).unwrap().rotate270();
+    let phone = jpeg_with_revealing_metadata(&encode_jpeg(&sideways), 6);
+    let (key, person) = enrol("Obamo", phone).await;
+
+    // What a viewer is shown holds none of it.
+    let (_, seen) = harness
+        .get(&format!("/api/faces/{}", person["id"]), Some(&viewer))
+        .await;
+    let shown = harness
+        .http
+        .get(seen["photoUrl"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    for text in REVEALING_TEXT {
+        assert!(
+            !shown.windows(text.len()).any(|w| w == text.as_bytes()),
+            "{text} is shown"
+        );
+    }
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(&shown[..]))
+        .expect("the orientation is kept");
+    let tags: Vec<exif::Tag> = exif.fields().map(|f| f.tag).collect();
+    assert_eq!(tags, [exif::Tag::Orientation]);
+    // Nor is the photo as uploaded kept as an older version.
+    let versions = harness
+        .s3()
+        .await
+        .list_object_versions()
+        .bucket(harness.bucket())
+        .prefix(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.versions().len(), 1, "{versions:?}");
+
+    // The engine turned it upright as browsers do: the face box is where
+    // it is on the upright photo.
+    for side in ["left", "top", "width", "height"] {
+        let (a, b) = (
+            person["faceBox"][side].as_f64().unwrap(),
+            reference["faceBox"][side].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 0.03, "{side}: {a} against {b}");
+    }
     harness.stop().await;
 }

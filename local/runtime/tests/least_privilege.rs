@@ -116,7 +116,7 @@ async fn upload(
 }
 
 /// Everything the functions do: health, enrolment through the presigned
-/// PUT, indexing, the photo link, a replacement (the old face deleted),
+/// PUT, metadata stripped, indexing, the photo link, a replacement (the old face deleted),
 /// identify, an erasure, an event for an object that is gone, and an event
 /// that fails every attempt reaching the dead-letter queue.
 async fn whole_flow(harness: &Harness) -> Result<(), String> {
@@ -126,11 +126,29 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
     }
     let admin = harness.token("admins").await;
 
-    let ticket = enrol(harness, &admin, &test_image("obama.jpg")).await?;
+    // A phone's photo: stored again without its metadata, the version as
+    // uploaded deleted, then indexed.
+    let phone = registry_testkit::jpeg_with_revealing_metadata(&test_image("obama.jpg"), 1);
+    let ticket = enrol(harness, &admin, &phone).await?;
     let id = &ticket["personId"];
     let indexed = until(harness, &admin, id, "indexed", |p| p["status"] != "pending").await?;
     if indexed["status"] != "indexed" {
         return Err(format!("not indexed: {indexed}"));
+    }
+    let versions = harness
+        .s3()
+        .await
+        .list_object_versions()
+        .bucket(harness.bucket())
+        .prefix(ticket["key"].as_str().unwrap_or_default())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if versions.versions().len() != 1 {
+        return Err(format!(
+            "the photo as uploaded is kept: {} versions",
+            versions.versions().len()
+        ));
     }
     let photo = harness
         .http

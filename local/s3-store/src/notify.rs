@@ -629,6 +629,9 @@ impl_s3_forwarding! {
             self.require_bucket(&req, &req.input.bucket).await?;
             let write = Write::of(&req, &req.input.bucket, &req.input.key);
             let _guard = self.locks.lock(&write.bucket, &write.key).await;
+            // A conditional write, checked under the key's lock as S3 checks it atomically.
+            self.require_match(&req, &write.bucket, &write.key, req.input.if_match.as_ref())
+                .await?;
             let mut response = self.shared.inner.put_object(req).await?;
             write.tag_response(&mut response.headers);
             let e_tag = response.output.e_tag.clone().map(ETag::into_value);

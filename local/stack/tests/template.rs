@@ -41,6 +41,7 @@ fn routes_come_from_the_functions_http_api_events() {
         .collect();
     routes.sort();
     let expected = [
+        ("DELETE", "/api/faces/{id}", "upload", true),
         ("GET", "/api/audit", "faces", true),
         ("GET", "/api/faces", "faces", true),
         ("GET", "/api/faces/{id}", "faces", true),
@@ -52,6 +53,7 @@ fn routes_come_from_the_functions_http_api_events() {
         ("GET", "/search", "faces", false),
         ("GET", "/upload", "upload", false),
         ("PATCH", "/api/faces/{id}", "upload", true),
+        ("POST", "/api/faces/{id}/duplicate", "upload", true),
         ("POST", "/api/faces/{id}/photo", "upload", true),
         ("POST", "/api/search", "faces", true),
         ("POST", "/api/uploads", "upload", true),
