@@ -149,6 +149,18 @@ where
     /// misconfiguration that retrying and then the dead-letter queue will
     /// surface); everything that is the photo's fault is recorded and `Ok`.
     pub async fn handle(&self, event: &ObjectCreated) -> Result<IndexingResult, PortError> {
+        let result = self.index(event).await?;
+        if result == IndexingResult::Ignored(Ignored::Erased)
+            && let Some(version) = &event.version_id
+        {
+            // A photo sent to an erased person's key after the erasure (with
+            // an upload URL issued before it) is not kept either.
+            self.photos.delete_version(&event.key, version).await?;
+        }
+        Ok(result)
+    }
+
+    async fn index(&self, event: &ObjectCreated) -> Result<IndexingResult, PortError> {
         if event.bucket != self.photos.bucket() {
             return Ok(IndexingResult::Ignored(Ignored::OtherBucket));
         }

@@ -367,6 +367,35 @@ async fn enrol_namesakes_identify_replay_and_replace() {
     let (status, again) = erase(&harness, &admin, &person_path).await;
     assert_eq!((status, &again), (200, &receipt));
 
+    // A photo sent with an upload URL issued before the erasure is not
+    // kept either, and brings nobody back.
+    let late = harness
+        .request_upload(&admin, "Obama", "Barack", obama.len(), "image/jpeg")
+        .await;
+    let late_path = format!("/api/faces/{}", late["personId"]);
+    assert_eq!(erase(&harness, &admin, &late_path).await.0, 200);
+    harness.put_photo(&late, &obama).await;
+    let late_key = late["key"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let versions = harness
+            .s3()
+            .await
+            .list_object_versions()
+            .bucket(harness.bucket())
+            .prefix(late_key)
+            .send()
+            .await
+            .unwrap();
+        if !harness.recorded_events(late_key).is_empty() && versions.versions().is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < INDEXING_WITHIN, "{versions:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(harness.get(&late_path, Some(&admin)).await.0, 404);
+    assert_eq!(harness.face_ids().await, vec![namesake_face.clone()]);
+
     // The trail keeps the erasure with its caller, and no name.
     let (_, trail) = harness
         .get(
@@ -387,15 +416,7 @@ async fn enrol_namesakes_identify_replay_and_replace() {
 }
 
 async fn erase(harness: &Harness, token: &str, path: &str) -> (u16, Value) {
-    let response = harness
-        .http
-        .delete(harness.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    Harness::answer(harness.http.delete(harness.url(path)).bearer_auth(token)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -927,17 +948,13 @@ async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
 
 /// `POST /api/search` with `photo`; the status and the answer.
 async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> (u16, Value) {
-    let response = harness
+    let request = harness
         .http
         .post(harness.url(&format!("/api/search{query}")))
         .bearer_auth(token)
         .header("content-type", "image/jpeg")
-        .body(photo.to_vec())
-        .send()
-        .await
-        .expect("POST /api/search");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("a JSON answer"))
+        .body(photo.to_vec());
+    Harness::answer(request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1019,16 +1036,12 @@ async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept()
 }
 
 async fn resolve(harness: &Harness, token: &str, id: &Value, resolution: &str) -> (u16, Value) {
-    let response = harness
+    let request = harness
         .http
         .post(harness.url(&format!("/api/faces/{id}/duplicate")))
         .bearer_auth(token)
-        .json(&serde_json::json!({ "resolution": resolution }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+        .json(&serde_json::json!({ "resolution": resolution }));
+    Harness::answer(request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -196,7 +196,12 @@ impl Harness {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.expect("GET");
+        Self::answer(request).await
+    }
+
+    /// Sends `request`: the status and the JSON body (`null` when there is none).
+    pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.expect("the request is sent");
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
