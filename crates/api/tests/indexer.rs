@@ -17,7 +17,7 @@ use registry::ports::{
 };
 use registry_adapters::MysqlPersonStore;
 use registry_api::{IndexerError, IndexerFn, Metrics};
-use registry_testkit::{TEST_BUCKET, TestDatabase, s3_event};
+use registry_testkit::{FaultyPersonStore, TEST_BUCKET, TestDatabase, s3_event};
 
 // ---------------------------------------------------------------- fakes
 
@@ -338,7 +338,7 @@ struct Harness {
     people: MysqlPersonStore,
     photos: FakePhotoStore,
     faces: FakeFaceIndex,
-    indexer: IndexerFn<MysqlPersonStore, FakePhotoStore, FakeFaceIndex>,
+    indexer: IndexerFn<FaultyPersonStore<MysqlPersonStore>, FakePhotoStore, FakeFaceIndex>,
 }
 
 impl Harness {
@@ -350,7 +350,7 @@ impl Harness {
         let photos = FakePhotoStore::default();
         let faces = FakeFaceIndex::new(people.clone());
         let indexer = IndexerFn {
-            people: people.clone(),
+            people: FaultyPersonStore::new(people.clone()),
             photos: photos.clone(),
             faces: faces.clone(),
             metrics: Metrics::traced("FaceRegistryTest", "indexer"),
@@ -1074,4 +1074,53 @@ async fn a_photo_with_metadata_is_stored_again_without_it_before_it_is_indexed()
         "the new version's event indexes it"
     );
     assert_eq!(h.rows().await, 0);
+}
+
+// ---------------------------------------------------------------- faults
+
+#[tokio::test]
+async fn a_face_recorded_before_the_reply_was_lost_is_kept() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.indexer.people.lose_next_record_replies(1);
+
+    let error = h
+        .handle("s3-put.json")
+        .await
+        .expect_err("the reply was lost");
+    assert!(matches!(error, IndexerError::Retry { .. }));
+    let person = h.person(OBAMA).await.expect("committed");
+    assert_eq!(person.identity.as_deref(), Some("face-1"));
+    assert!(
+        h.faces.deleted_faces().is_empty(),
+        "the recorded face stays"
+    );
+
+    // Lambda retries the event: a replay, which changes nothing.
+    let results = h.handle("s3-put.json").await.expect("the retry");
+    assert_eq!(results, [IndexingResult::Ignored(Ignored::Stale)]);
+    assert!(h.faces.deleted_faces().is_empty());
+    assert_eq!(h.faces.index_calls(), [OBAMA]);
+}
+
+#[tokio::test]
+async fn a_face_whose_record_failed_is_deleted_and_the_retry_indexes_again() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.indexer.people.fail_next_records(1);
+
+    h.handle("s3-put.json")
+        .await
+        .expect_err("the record failed");
+    assert_eq!(h.person(OBAMA).await, None);
+    assert_eq!(h.faces.deleted_faces(), ["face-1"], "no orphan");
+
+    h.faces.answer(OBAMA, one_face("face-2"));
+    h.handle("s3-put.json").await.expect("the retry");
+    assert_eq!(
+        h.person(OBAMA).await.expect("indexed").identity.as_deref(),
+        Some("face-2")
+    );
 }

@@ -402,9 +402,19 @@ where
         let recorded = match self.people.record_indexing(record, &audit).await {
             Ok(recorded) => recorded,
             Err(error) => {
+                // The write may have been committed and only its reply lost:
+                // a face the record now holds must stay. When even that
+                // cannot be read, the face goes: a face unknown to the
+                // registry would outlive an erasure.
                 if let Some(face) = new_face {
-                    self.discard_unrecorded(face).await;
+                    let recorded = self.people.find_by_key(&record.object_key).await;
+                    let kept =
+                        matches!(&recorded, Ok(Some(p)) if p.identity.as_ref() == Some(face));
+                    if !kept {
+                        self.discard_unrecorded(face).await;
+                    }
                 }
+                // Retried, the event is then a replay, which finishes the rest.
                 return Err(error);
             }
         };

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod database;
 pub mod events;
 pub mod faces;
+pub mod faults;
 pub mod photos;
 pub mod s3;
 
@@ -15,6 +16,7 @@ pub use audit::{ADMIN_SUBJECT, admin_audit};
 pub use database::{TestDatabase, TestkitError, closed_port_url};
 pub use events::{ApiEvent, response_json, s3_event};
 pub use faces::{InMemoryCollection, ScriptedFaceSearch};
+pub use faults::FaultyPersonStore;
 pub use photos::{REVEALING_TEXT, jpeg_with_revealing_metadata};
 pub use s3::{
     TEST_BUCKET, TEST_ENDPOINT, TEST_REGION, presigning_photo_store, s3_client,

@@ -119,6 +119,8 @@ async fn create_and_update_apply_the_migrations_and_report_success() {
         [
             "_sqlx_migrations",
             "audit_event",
+            "distinct_pair",
+            "erasure",
             "person",
             "person_face",
             "retired_face"
