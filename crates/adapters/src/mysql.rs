@@ -114,6 +114,12 @@ impl MysqlPersonStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        for face in &record.discarded_faces {
+            sqlx::query("INSERT IGNORE INTO retired_face (face_id) VALUES (?)")
+                .bind(face)
+                .execute(&mut *tx)
+                .await?;
+        }
         // Every face ever recorded for the person stays known (erasure).
         if let Some(face) = &record.identity {
             sqlx::query("INSERT IGNORE INTO person_face (face_id, person_id) VALUES (?, ?)")

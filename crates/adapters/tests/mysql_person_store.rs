@@ -50,6 +50,7 @@ fn indexed(key: &str, sequencer: &str, face_id: &str) -> IndexingRecord {
             height: 0.625,
         }),
         possible_duplicate: None,
+        discarded_faces: Vec::new(),
     }
 }
 

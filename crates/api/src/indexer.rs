@@ -66,6 +66,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
         for record in &event.records {
             let Some(created) = object_created(record) else {
                 report.skipped += 1;
+                self.metrics.emit(&[("EventsIgnored", 1.0, Unit::Count)]);
                 continue;
             };
             let started = Instant::now();
@@ -118,8 +119,12 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
                 tracing::info!(
                     sequencer = created.sequencer.as_str(),
                     ignored = why.as_str(),
-                    "event changed nothing"
+                    "event changed no record"
                 );
+                // Counted, so that events that keep changing nothing (a
+                // file that never arrives, keys that are not the
+                // registry's) show on the dashboard.
+                self.metrics.emit(&[("EventsIgnored", 1.0, Unit::Count)]);
             }
         }
     }

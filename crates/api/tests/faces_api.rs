@@ -93,6 +93,7 @@ impl Harness {
                             height: 0.625,
                         }),
                         possible_duplicate: None,
+                        discarded_faces: Vec::new(),
                     },
                     &registry_testkit::admin_audit(),
                 )

@@ -527,6 +527,30 @@ async fn the_faces_of_a_photo_with_several_are_deleted_from_the_collection() {
 }
 
 #[tokio::test]
+async fn the_faces_of_a_photo_with_several_are_deleted_even_when_the_first_deletion_fails() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, Ok(faces(&["face-a", "face-b"], &[])));
+    h.faces.fail_next_deletions(1);
+
+    h.handle("s3-put.json")
+        .await
+        .expect_err("the deletion failed");
+    let person = h.person(OBAMA).await.expect("the rejection is recorded");
+    assert_eq!(person.status, Status::Rejected);
+    assert_eq!(h.retired().await.len(), 2, "set aside, not lost");
+
+    // Lambda's retry is a replay, which finishes the deletion.
+    let results = h.handle("s3-put.json").await.expect("the retry");
+    assert_eq!(results, [IndexingResult::Ignored(Ignored::Stale)]);
+    let mut deleted = h.faces.deleted_faces();
+    deleted.sort();
+    assert_eq!(deleted, ["face-a", "face-b"]);
+    assert!(h.retired().await.is_empty());
+    assert_eq!(h.faces.index_calls(), [OBAMA], "not indexed again");
+}
+
+#[tokio::test]
 async fn bad_files_are_rejected_with_a_reason_without_calling_the_index() {
     let mut truncated = jpeg();
     truncated.truncate(truncated.len() / 2);

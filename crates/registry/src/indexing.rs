@@ -249,6 +249,7 @@ where
             face_confidence: None,
             face_box: None,
             possible_duplicate: None,
+            discarded_faces: Vec::new(),
         };
         match outcome {
             IndexOutcome::OneFace(face) => {
@@ -272,8 +273,8 @@ where
                 record.status_reason = Some("No face was found in the photo.".into());
             }
             IndexOutcome::SeveralFaces { indexed } => {
-                // Not recorded, so not to be kept in the collection either.
-                self.faces.delete_faces(&indexed).await?;
+                // Not the person's face: deleted once the rejection is recorded.
+                record.discarded_faces = indexed;
                 record.status_reason =
                     Some("The photo shows several faces; it must show exactly one.".into());
             }
@@ -310,6 +311,7 @@ where
             face_confidence: None,
             face_box: None,
             possible_duplicate: None,
+            discarded_faces: Vec::new(),
         })
         .await
     }
@@ -414,14 +416,22 @@ where
                         self.discard_unrecorded(face).await;
                     }
                 }
+                for face in &record.discarded_faces {
+                    self.discard_unrecorded(face).await;
+                }
                 // Retried, the event is then a replay, which finishes the rest.
                 return Err(error);
             }
         };
         match recorded {
             RecordOutcome::Stale { .. } | RecordOutcome::Erased => {
-                if let Some(face) = new_face {
-                    self.faces.delete_faces(std::slice::from_ref(face)).await?;
+                let unrecorded: Vec<String> = new_face
+                    .into_iter()
+                    .chain(&record.discarded_faces)
+                    .cloned()
+                    .collect();
+                if !unrecorded.is_empty() {
+                    self.faces.delete_faces(&unrecorded).await?;
                 }
                 Ok(IndexingResult::Ignored(match recorded {
                     RecordOutcome::Erased => Ignored::Erased,
@@ -432,7 +442,7 @@ where
                 person,
                 retired_face,
             } => {
-                if retired_face.is_some() {
+                if retired_face.is_some() || !record.discarded_faces.is_empty() {
                     self.delete_retired_faces().await?;
                 }
                 Ok(match (person.status, person.identity) {

@@ -67,6 +67,10 @@ pub struct IndexingRecord {
     pub face_box: Option<FaceBox>,
     /// Another person the indexed face matches (not ruled out).
     pub possible_duplicate: Option<PossibleDuplicate>,
+    /// Faces the index stored that the outcome does not keep (a photo with
+    /// several faces): set aside for deletion with the outcome, as replaced
+    /// faces are, so that a failed deletion is retried and none is orphaned.
+    pub discarded_faces: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
