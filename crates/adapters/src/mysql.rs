@@ -419,12 +419,15 @@ impl PersonStore for MysqlPersonStore {
                 .bind(id.0)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let recorded: Option<(DateTime<Utc>, Option<Vec<u8>>)> = sqlx::query_as(
-                "SELECT requested_at, receipt FROM erasure WHERE person_id = ? FOR UPDATE",
-            )
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
+            // A plain read: the person's row lock already keeps other
+            // erasures of the person out, and a locking read of a missing
+            // row would take a gap lock that deadlocks concurrent erasures
+            // of other people when they insert.
+            let recorded: Option<(DateTime<Utc>, Option<Vec<u8>>)> =
+                sqlx::query_as("SELECT requested_at, receipt FROM erasure WHERE person_id = ?")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let Some(person) = person.map(Person::try_from).transpose()? else {
                 tx.rollback().await?;
                 // The record goes with the receipt, in one transaction.
