@@ -634,9 +634,7 @@ impl PersonStore for MysqlPersonStore {
             .map_err(port_error)?;
         faces
             .into_iter()
-            .map(|face| {
-                String::from_utf8(face).map_err(|e| port_error(sqlx::Error::Decode(Box::new(e))))
-            })
+            .map(|face| utf8(face).map_err(port_error))
             .collect()
     }
 
@@ -747,8 +745,7 @@ impl TryFrom<AuditRow> for AuditEntry {
 
     fn try_from(row: AuditRow) -> Result<Self, Self::Error> {
         let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
-        let text = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|e| decode(Box::new(e)));
-        let action = text(row.action)?
+        let action = utf8(row.action)?
             .parse::<AuditAction>()
             .map_err(|e| decode(Box::new(e)))?;
         let groups = match row.actor_groups {
@@ -761,11 +758,11 @@ impl TryFrom<AuditRow> for AuditEntry {
             action,
             person_id: row.person_id.map(PersonId),
             actor: Actor {
-                subject: row.actor_subject.map(text).transpose()?,
-                username: row.actor_username.map(text).transpose()?,
+                subject: row.actor_subject.map(utf8).transpose()?,
+                username: row.actor_username.map(utf8).transpose()?,
                 groups,
             },
-            request_id: text(row.request_id)?,
+            request_id: utf8(row.request_id)?,
             detail: serde_json::from_slice(&row.detail).map_err(|e| decode(Box::new(e)))?,
         })
     }
@@ -875,8 +872,7 @@ impl TryFrom<PersonRow> for Person {
             id: PersonId(row.id),
             lastname: row.lastname,
             firstname: row.firstname,
-            object_key: String::from_utf8(row.object_key)
-                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            object_key: utf8(row.object_key)?,
             identity: row.identity,
             status,
             status_reason: row.status_reason,

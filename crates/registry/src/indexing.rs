@@ -16,7 +16,7 @@ use crate::duplicates::{
 use crate::key::{ObjectKey, PhotoFormat};
 use crate::metadata::strip_metadata;
 use crate::person::{PersonId, Status};
-use crate::photo::{HEAD_BYTES, TAIL_BYTES, check_photo};
+use crate::photo::check_photo;
 use crate::ports::{
     FaceIndex, IndexAnswer, IndexedFace, IndexingRecord, PersonStore, PhotoStore, PortError,
     RecordOutcome, StoredObject,
@@ -210,9 +210,7 @@ where
                 None => return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced)),
             }
         };
-        let head = &photo[..photo.len().min(HEAD_BYTES)];
-        let tail = &photo[photo.len().saturating_sub(TAIL_BYTES)..];
-        let stripped = check_photo(key.format(), object.size, head, tail)
+        let stripped = check_photo(key.format(), object.size, &photo)
             .map_err(|problem| problem.to_string())
             .and_then(|()| strip_metadata(key.format(), &photo).map_err(|e| e.to_string()));
         match stripped {
@@ -260,7 +258,8 @@ where
                 {
                     Ok(duplicate) => duplicate,
                     Err(error) => {
-                        self.discard_unrecorded(&face.face_id).await;
+                        self.discard_unrecorded(std::slice::from_ref(&face.face_id))
+                            .await;
                         return Err(error);
                     }
                 };
@@ -368,15 +367,14 @@ where
         Ok(possible_duplicate(&matches, &people, key, &ruled_out))
     }
 
-    /// A new face that will not be recorded would be an orphan; the retry
+    /// New faces that will not be recorded would be orphans; the retry
     /// indexes the photo again.
-    async fn discard_unrecorded(&self, face_id: &str) {
-        if let Err(error) = self
-            .faces
-            .delete_faces(std::slice::from_ref(&face_id.to_owned()))
-            .await
-        {
-            tracing::warn!(face_id, %error, "could not delete an unrecorded face");
+    async fn discard_unrecorded(&self, face_ids: &[String]) {
+        if face_ids.is_empty() {
+            return;
+        }
+        if let Err(error) = self.faces.delete_faces(face_ids).await {
+            tracing::warn!(?face_ids, %error, "could not delete unrecorded faces");
         }
     }
 
@@ -408,17 +406,16 @@ where
                 // a face the record now holds must stay. When even that
                 // cannot be read, the face goes: a face unknown to the
                 // registry would outlive an erasure.
+                let mut unrecorded = record.discarded_faces.clone();
                 if let Some(face) = new_face {
                     let recorded = self.people.find_by_key(&record.object_key).await;
                     let kept =
                         matches!(&recorded, Ok(Some(p)) if p.identity.as_ref() == Some(face));
                     if !kept {
-                        self.discard_unrecorded(face).await;
+                        unrecorded.push(face.clone());
                     }
                 }
-                for face in &record.discarded_faces {
-                    self.discard_unrecorded(face).await;
-                }
+                self.discard_unrecorded(&unrecorded).await;
                 // Retried, the event is then a replay, which finishes the rest.
                 return Err(error);
             }

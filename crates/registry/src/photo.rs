@@ -8,9 +8,8 @@ const PNG_SIGNATURE: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 /// A PNG ends with an empty IEND chunk: length 0, type, CRC.
 const PNG_IEND: &[u8] = &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82];
 
-/// How many bytes of the start and of the end [`check_photo`] needs.
-pub const HEAD_BYTES: usize = 8;
-pub const TAIL_BYTES: usize = 12;
+/// How many bytes of the end [`check_photo`] looks at for the end marker.
+const TAIL_BYTES: usize = 12;
 
 /// The format of a file, judged by its first bytes.
 pub fn sniff(head: &[u8]) -> Option<PhotoFormat> {
@@ -40,15 +39,10 @@ pub enum PhotoError {
     Truncated { format: &'static str },
 }
 
-/// Checks a stored photo from its size, its first [`HEAD_BYTES`] and its last
-/// [`TAIL_BYTES`] bytes: not empty, not too large, a complete JPEG or PNG of
-/// the format its key names.
-pub fn check_photo(
-    expected: PhotoFormat,
-    size: u64,
-    head: &[u8],
-    tail: &[u8],
-) -> Result<(), PhotoError> {
+/// Checks a photo of `size` bytes: not empty, not too large, a complete
+/// JPEG or PNG of the format its key names. `photo` is its bytes (none when
+/// it was too large to read).
+pub fn check_photo(expected: PhotoFormat, size: u64, photo: &[u8]) -> Result<(), PhotoError> {
     if size == 0 {
         return Err(PhotoError::Empty);
     }
@@ -58,7 +52,8 @@ pub fn check_photo(
             max: crate::MAX_PHOTO_BYTES,
         });
     }
-    let found = sniff(head).ok_or(PhotoError::NotAnImage)?;
+    let found = sniff(photo).ok_or(PhotoError::NotAnImage)?;
+    let tail = &photo[photo.len().saturating_sub(TAIL_BYTES)..];
     if found != expected {
         return Err(PhotoError::WrongFormat {
             expected: expected.name(),
@@ -90,13 +85,12 @@ mod tests {
             check_photo(
                 PhotoFormat::Jpeg,
                 100,
-                JPEG_HEAD,
-                &[0; 10].iter().chain(JPEG_EOI).copied().collect::<Vec<_>>()
+                &[JPEG_HEAD, &[0; 10], JPEG_EOI].concat()
             ),
             Ok(())
         );
         assert_eq!(
-            check_photo(PhotoFormat::Png, 100, PNG_SIGNATURE, PNG_IEND),
+            check_photo(PhotoFormat::Png, 100, &[PNG_SIGNATURE, PNG_IEND].concat()),
             Ok(())
         );
     }
@@ -104,35 +98,34 @@ mod tests {
     #[test]
     fn bad_photos_say_why() {
         assert_eq!(
-            check_photo(PhotoFormat::Jpeg, 0, &[], &[]),
+            check_photo(PhotoFormat::Jpeg, 0, &[]),
             Err(PhotoError::Empty)
         );
         assert!(matches!(
-            check_photo(
-                PhotoFormat::Jpeg,
-                crate::MAX_PHOTO_BYTES + 1,
-                JPEG_HEAD,
-                JPEG_EOI
-            ),
+            check_photo(PhotoFormat::Jpeg, crate::MAX_PHOTO_BYTES + 1, &[]),
             Err(PhotoError::TooLarge { .. })
         ));
         assert_eq!(
-            check_photo(PhotoFormat::Jpeg, 5, b"hello", b"hello"),
+            check_photo(PhotoFormat::Jpeg, 5, b"hello"),
             Err(PhotoError::NotAnImage)
         );
         assert_eq!(
-            check_photo(PhotoFormat::Png, 100, JPEG_HEAD, JPEG_EOI),
+            check_photo(PhotoFormat::Png, 100, &[JPEG_HEAD, JPEG_EOI].concat()),
             Err(PhotoError::WrongFormat {
                 expected: "PNG",
                 found: "JPEG"
             })
         );
         assert_eq!(
-            check_photo(PhotoFormat::Jpeg, 100, JPEG_HEAD, &[1, 2, 3, 4]),
+            check_photo(PhotoFormat::Jpeg, 100, &[JPEG_HEAD, &[1, 2, 3, 4]].concat()),
             Err(PhotoError::Truncated { format: "JPEG" })
         );
         assert_eq!(
-            check_photo(PhotoFormat::Png, 100, PNG_SIGNATURE, &PNG_IEND[..8]),
+            check_photo(
+                PhotoFormat::Png,
+                100,
+                &[PNG_SIGNATURE, &PNG_IEND[..8]].concat()
+            ),
             Err(PhotoError::Truncated { format: "PNG" })
         );
     }

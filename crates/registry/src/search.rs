@@ -8,7 +8,7 @@ use std::io::Cursor;
 
 use crate::key::PhotoFormat;
 use crate::person::{FaceBox, Person};
-use crate::photo::{HEAD_BYTES, PhotoError, TAIL_BYTES, check_photo, sniff};
+use crate::photo::{PhotoError, check_photo, sniff};
 use crate::ports::{FaceSearch, PersonStore, PortError};
 
 /// Rekognition's default `FaceMatchThreshold`.
@@ -115,10 +115,8 @@ where
         }
         .into());
     }
-    let head = &photo[..photo.len().min(HEAD_BYTES)];
-    let tail = &photo[photo.len().saturating_sub(TAIL_BYTES)..];
-    let format = sniff(head).ok_or(PhotoError::NotAnImage)?;
-    check_photo(format, size, head, tail)?;
+    let format = sniff(photo).ok_or(PhotoError::NotAnImage)?;
+    check_photo(format, size, photo)?;
     let image = image::load_from_memory_with_format(
         photo,
         match format {

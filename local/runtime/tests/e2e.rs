@@ -338,15 +338,7 @@ async fn enrol_namesakes_identify_replay_and_replace() {
         .await
         .unwrap();
     assert!(listed.faces().is_empty(), "{listed:?}");
-    let versions = harness
-        .s3()
-        .await
-        .list_object_versions()
-        .bucket(harness.bucket())
-        .prefix(&key)
-        .send()
-        .await
-        .unwrap();
+    let versions = harness.photo_versions(&key).await.unwrap();
     assert!(
         versions.versions().is_empty() && versions.delete_markers().is_empty(),
         "{versions:?}"
@@ -378,15 +370,7 @@ async fn enrol_namesakes_identify_replay_and_replace() {
     let late_key = late["key"].as_str().unwrap();
     let started = std::time::Instant::now();
     loop {
-        let versions = harness
-            .s3()
-            .await
-            .list_object_versions()
-            .bucket(harness.bucket())
-            .prefix(late_key)
-            .send()
-            .await
-            .unwrap();
+        let versions = harness.photo_versions(late_key).await.unwrap();
         if !harness.recorded_events(late_key).is_empty() && versions.versions().is_empty() {
             break;
         }
@@ -1035,6 +1019,18 @@ async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept()
     harness.stop().await;
 }
 
+/// Enrols Barack `lastname` with `photo` (JPEG) and waits until indexed.
+async fn enrol_indexed(harness: &Harness, token: &str, lastname: &str, photo: Vec<u8>) -> Value {
+    let ticket = harness
+        .enrol(token, lastname, "Barack", &photo, "image/jpeg")
+        .await;
+    let person = harness
+        .settle(token, &ticket["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(person["status"], "indexed", "{person}");
+    person
+}
+
 async fn resolve(harness: &Harness, token: &str, id: &Value, resolution: &str) -> (u16, Value) {
     let request = harness
         .http
@@ -1048,20 +1044,7 @@ async fn resolve(harness: &Harness, token: &str, id: &Value, resolution: &str) -
 async fn one_face_enrolled_twice_is_flagged_until_an_admin_resolves_it() {
     let harness = Harness::start().await;
     let admin = harness.token("admins").await;
-    let enrolled = |lastname: &'static str, photo: &'static str| {
-        let harness = &harness;
-        let admin = &admin;
-        async move {
-            let ticket = harness
-                .enrol(admin, lastname, "Barack", &test_image(photo), "image/jpeg")
-                .await;
-            let person = harness
-                .settle(admin, &ticket["personId"], INDEXING_WITHIN)
-                .await;
-            assert_eq!(person["status"], "indexed", "{person}");
-            person
-        }
-    };
+    let enrolled = |lastname, photo| enrol_indexed(&harness, &admin, lastname, test_image(photo));
     let first = enrolled("Obama", "obama.jpg").await;
     assert_eq!(first["possibleDuplicate"], Value::Null);
     // The same man again under another name, and a stranger.
@@ -1165,28 +1148,16 @@ async fn photos_are_kept_without_location_or_device_and_upright_for_all() {
     let harness = Harness::start().await;
     let admin = harness.token("admins").await;
     let viewer = harness.token("viewers").await;
-    let enrol = |lastname: &'static str, photo: Vec<u8>| {
-        let (harness, admin) = (&harness, &admin);
-        async move {
-            let ticket = harness
-                .enrol(admin, lastname, "Barack", &photo, "image/jpeg")
-                .await;
-            let person = harness
-                .settle(admin, &ticket["personId"], INDEXING_WITHIN)
-                .await;
-            assert_eq!(person["status"], "indexed", "{person}");
-            (ticket["key"].as_str().unwrap().to_owned(), person)
-        }
-    };
     let upright = test_image("obama.jpg");
-    let (_, reference) = enrol("Obama", upright.clone()).await;
+    let reference = enrol_indexed(&harness, &admin, "Obama", upright.clone()).await;
 
     // A phone's photo: location, serial number, owner, a second picture;
     // and taken sideways: the pixels lie on their side and EXIF says to
     // turn them a quarter clockwise (orientation 6).
     let sideways = image::load_from_memory(&upright).unwrap().rotate270();
     let phone = jpeg_with_revealing_metadata(&encode_jpeg(&sideways), 6);
-    let (key, person) = enrol("Obamo", phone).await;
+    let person = enrol_indexed(&harness, &admin, "Obamo", phone).await;
+    let key = person["key"].as_str().unwrap();
 
     // What a viewer is shown holds none of it.
     let (_, seen) = harness
@@ -1213,15 +1184,7 @@ async fn photos_are_kept_without_location_or_device_and_upright_for_all() {
     let tags: Vec<exif::Tag> = exif.fields().map(|f| f.tag).collect();
     assert_eq!(tags, [exif::Tag::Orientation]);
     // Nor is the photo as uploaded kept as an older version.
-    let versions = harness
-        .s3()
-        .await
-        .list_object_versions()
-        .bucket(harness.bucket())
-        .prefix(&key)
-        .send()
-        .await
-        .unwrap();
+    let versions = harness.photo_versions(key).await.unwrap();
     assert_eq!(versions.versions().len(), 1, "{versions:?}");
 
     // The engine turned it upright as browsers do: the face box is where

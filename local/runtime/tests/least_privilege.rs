@@ -136,14 +136,8 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
         return Err(format!("not indexed: {indexed}"));
     }
     let versions = harness
-        .s3()
-        .await
-        .list_object_versions()
-        .bucket(harness.bucket())
-        .prefix(ticket["key"].as_str().unwrap_or_default())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .photo_versions(ticket["key"].as_str().unwrap_or_default())
+        .await?;
     if versions.versions().len() != 1 {
         return Err(format!(
             "the photo as uploaded is kept: {} versions",

@@ -386,6 +386,22 @@ impl Harness {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// Every version and delete marker under `key` (and keys it prefixes)
+    /// in the photo bucket.
+    pub async fn photo_versions(
+        &self,
+        key: &str,
+    ) -> Result<aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput, String> {
+        self.s3()
+            .await
+            .list_object_versions()
+            .bucket(self.bucket())
+            .prefix(key)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+    }
+
     pub fn collection(&self) -> String {
         self.runtime.stack().collections[0].id.clone()
     }
