@@ -673,6 +673,21 @@ impl_s3_forwarding! {
             {
                 return Err(s3_error!(NotImplemented, "copying from a given version is not supported locally"));
             }
+            // S3 refuses a copy onto itself that changes nothing (400
+            // InvalidRequest); replacing the metadata is a change.
+            if let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source
+                && **bucket == *req.input.bucket
+                && **key == *req.input.key
+                && req.input.metadata_directive.as_ref().is_none_or(|d| d.as_str() != MetadataDirective::REPLACE)
+                && req.input.storage_class.is_none()
+                && req.input.server_side_encryption.is_none()
+                && req.input.website_redirect_location.is_none()
+            {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+                ));
+            }
             let write = Write::of(&req, &req.input.bucket, &req.input.key);
             let _guard = self.locks.lock(&write.bucket, &write.key).await;
             let mut response = self.shared.inner.copy_object(req).await?;
