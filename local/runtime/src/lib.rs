@@ -9,7 +9,8 @@
 //! MySQL server; the user pool signs operators in with its domain's OAuth
 //! endpoints; the optional load balancer runs its listener's rules and
 //! signs people in as an ALB does; custom resources run as CloudFormation
-//! runs them. All of it bound to 127.0.0.1.
+//! runs them; schedules invoke their functions at their rate (`serve`).
+//! All of it bound to 127.0.0.1.
 
 pub mod alb;
 pub mod apigw;
@@ -21,6 +22,7 @@ pub mod principals;
 pub mod rds;
 pub mod recording;
 pub mod runtime;
+pub mod scheduler;
 pub mod scratch;
 pub mod sdk;
 mod secrets;

@@ -344,7 +344,8 @@ async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<
     options.alb_listen = args.alb_listen;
     options.record_events = args.record_events;
     let template = options.template.clone();
-    let (runtime, scratch) = start(options, scratch).await?;
+    let (mut runtime, scratch) = start(options, scratch).await?;
+    runtime.start_schedules();
     let first_users = match runtime.user_pool() {
         Some(pool) => first_users(&state, pool),
         None => Ok(Vec::new()),
@@ -412,6 +413,15 @@ fn print_banner(
             "  Database      {} (scratch, dropped on exit)",
             scratch.name()
         );
+    }
+    for function in runtime.lambda().functions() {
+        for schedule in function.spec.schedules.iter().filter(|s| s.enabled) {
+            println!(
+                "  Schedule      {} every {} min  (make invoke FUNCTION={0} EVENT=events/scheduled.json runs it now)",
+                function.spec.logical_id,
+                schedule.every.as_secs() / 60
+            );
+        }
     }
     println!(
         "  Operator keys {} (for the AWS CLI and SDKs)",

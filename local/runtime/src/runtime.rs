@@ -263,6 +263,8 @@ pub struct LocalRuntime {
     s3: RunningS3Store,
     stop: CancellationToken,
     tasks: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
+    /// Waits before the retries of an asynchronous invocation.
+    retry_delays: Vec<Duration>,
     _stop_on_drop: DropGuard,
 }
 
@@ -554,6 +556,7 @@ impl LocalRuntime {
             _stop_on_drop: stop.clone().drop_guard(),
             stop,
             tasks,
+            retry_delays: options.retry_delays.clone(),
         };
         let deployed = match runtime.cloudformation.deploy().await {
             Ok(attributes) => runtime.give_custom_resource_attributes(&attributes),
@@ -606,6 +609,26 @@ impl LocalRuntime {
     }
 
     /// The user pool's domain (its sign-in endpoints), locally.
+    /// Starts the stack's schedules (EventBridge Scheduler invoking their
+    /// functions); until then, a function with a schedule runs only when
+    /// invoked.
+    pub fn start_schedules(&mut self) {
+        for function in self.lambda.functions() {
+            for schedule in function.spec.schedules.iter().filter(|s| s.enabled) {
+                tracing::info!(function = %function.spec.logical_id, every_s = schedule.every.as_secs(), "schedule started");
+                self.tasks.push((
+                    "schedule",
+                    crate::scheduler::spawn(
+                        Arc::clone(function),
+                        schedule.clone(),
+                        self.retry_delays.clone(),
+                        self.stop.clone(),
+                    ),
+                ));
+            }
+        }
+    }
+
     pub fn sign_in_url(&self) -> String {
         format!("http://{}", self.sign_in_addr)
     }

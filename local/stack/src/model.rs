@@ -90,6 +90,17 @@ pub struct Function {
     /// Subnet ids when it runs in a VPC.
     pub subnets: Vec<String>,
     pub reserved_concurrency: Option<u32>,
+    /// Its `ScheduleV2` events: EventBridge Scheduler invoking it.
+    pub schedules: Vec<Schedule>,
+}
+
+/// A `ScheduleV2` event: EventBridge Scheduler invokes the function
+/// asynchronously at a fixed rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub event_id: String,
+    pub every: Duration,
+    pub enabled: bool,
 }
 
 impl Function {
@@ -1551,22 +1562,30 @@ impl<'t> Builder<'t> {
         }
 
         let mut routes = Vec::new();
+        let mut schedules = Vec::new();
         if let Some(events) = properties.get("Events").and_then(Value::as_object) {
             for (event_id, event) in events {
                 let kind = event
                     .get("Type")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if kind != "HttpApi" {
-                    return Err(StackError::Unsupported(format!(
-                        "the {kind} event {event_id}"
-                    )));
-                }
                 let props = event
                     .get("Properties")
                     .map(|p| resolver.value(p, event_id))
                     .transpose()?
                     .unwrap_or_else(|| json!({}));
+                match kind {
+                    "HttpApi" => {}
+                    "ScheduleV2" => {
+                        schedules.push(schedule(event_id, &props)?);
+                        continue;
+                    }
+                    _ => {
+                        return Err(StackError::Unsupported(format!(
+                            "the {kind} event {event_id}"
+                        )));
+                    }
+                }
                 let api = match event.pointer("/Properties/ApiId") {
                     Some(Value::Object(reference)) => reference
                         .get("Ref")
@@ -1708,6 +1727,7 @@ impl<'t> Builder<'t> {
             asynchronous,
             subnets,
             reserved_concurrency,
+            schedules,
         })
     }
 
@@ -2086,4 +2106,134 @@ fn check_parameter(declaration: &Value, value: &str) -> Result<(), String> {
         return Err(format!("{value:?} has a length out of bounds"));
     }
     Ok(())
+}
+
+/// A `ScheduleV2` event's properties, checked as EventBridge Scheduler
+/// checks a schedule (Scheduler API reference, `CreateSchedule`).
+fn schedule(event_id: &str, props: &Value) -> Result<Schedule, StackError> {
+    let invalid = |reason: String| StackError::Invalid(format!("{event_id}: {reason}"));
+    let expression = props
+        .get("ScheduleExpression")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("ScheduleExpression is required".into()))?;
+    let every = rate(expression).ok_or_else(|| {
+        invalid(format!(
+            "ScheduleExpression {expression:?} is not rate(value unit): a positive whole \
+             number, then minute, hour or day for 1 and minutes, hours or days otherwise \
+             (cron and at expressions are not run locally)"
+        ))
+    })?;
+    match props
+        .pointer("/FlexibleTimeWindow/Mode")
+        .and_then(Value::as_str)
+    {
+        None | Some("OFF") => {}
+        Some("FLEXIBLE") => {
+            let window = props
+                .pointer("/FlexibleTimeWindow/MaximumWindowInMinutes")
+                .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+            if !window.is_some_and(|w| (1..=1440).contains(&w)) {
+                return Err(invalid(
+                    "a FLEXIBLE time window needs MaximumWindowInMinutes from 1 to 1440".into(),
+                ));
+            }
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "FlexibleTimeWindow.Mode {other:?} is not OFF or FLEXIBLE"
+            )));
+        }
+    }
+    let number = |pointer: &str| {
+        props
+            .pointer(pointer)
+            .map(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+    };
+    if let Some(attempts) = number("/RetryPolicy/MaximumRetryAttempts")
+        && attempts.is_none_or(|a| a > 185)
+    {
+        return Err(invalid(
+            "RetryPolicy.MaximumRetryAttempts must be from 0 to 185".into(),
+        ));
+    }
+    if let Some(age) = number("/RetryPolicy/MaximumEventAgeInSeconds")
+        && age.is_none_or(|a| !(60..=86400).contains(&a))
+    {
+        return Err(invalid(
+            "RetryPolicy.MaximumEventAgeInSeconds must be from 60 to 86400".into(),
+        ));
+    }
+    let enabled = match props.get("State").and_then(Value::as_str) {
+        None | Some("ENABLED") => true,
+        Some("DISABLED") => false,
+        Some(other) => {
+            return Err(invalid(format!(
+                "State {other:?} is not ENABLED or DISABLED"
+            )));
+        }
+    };
+    Ok(Schedule {
+        event_id: event_id.to_owned(),
+        every,
+        enabled,
+    })
+}
+
+/// `rate(value unit)`: the singular unit for 1, the plural otherwise (the
+/// form both EventBridge rules and Scheduler take).
+fn rate(expression: &str) -> Option<Duration> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (value, unit) = inner.split_once(' ')?;
+    let value: u64 = value.parse().ok().filter(|v| *v > 0)?;
+    let seconds = match (unit, value == 1) {
+        ("minute", true) | ("minutes", false) => 60,
+        ("hour", true) | ("hours", false) => 3600,
+        ("day", true) | ("days", false) => 86400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(value.checked_mul(seconds)?))
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    #[test]
+    fn rates_take_a_positive_number_and_a_unit_that_agrees_with_it() {
+        assert_eq!(rate("rate(10 minutes)"), Some(Duration::from_secs(600)));
+        assert_eq!(rate("rate(1 hour)"), Some(Duration::from_secs(3600)));
+        assert_eq!(rate("rate(2 days)"), Some(Duration::from_secs(172800)));
+        for bad in [
+            "rate(1 minutes)",
+            "rate(5 minute)",
+            "rate(0 minutes)",
+            "rate(ten minutes)",
+            "rate(5 weeks)",
+            "cron(0 12 * * ? *)",
+        ] {
+            assert_eq!(rate(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn schedules_are_checked_as_scheduler_checks_them() {
+        let ok = schedule(
+            "Every",
+            &json!({"ScheduleExpression": "rate(10 minutes)",
+                    "FlexibleTimeWindow": {"Mode": "OFF"},
+                    "RetryPolicy": {"MaximumRetryAttempts": 0}}),
+        )
+        .unwrap();
+        assert_eq!(ok.every, Duration::from_secs(600));
+        assert!(ok.enabled);
+        for bad in [
+            json!({}),
+            json!({"ScheduleExpression": "rate(1 minutes)"}),
+            json!({"ScheduleExpression": "rate(5 minutes)", "FlexibleTimeWindow": {"Mode": "FLEXIBLE"}}),
+            json!({"ScheduleExpression": "rate(5 minutes)", "RetryPolicy": {"MaximumRetryAttempts": 186}}),
+            json!({"ScheduleExpression": "rate(5 minutes)", "State": "PAUSED"}),
+        ] {
+            assert!(schedule("Every", &bad).is_err(), "{bad}");
+        }
+    }
 }
