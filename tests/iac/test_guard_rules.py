@@ -15,7 +15,7 @@ RULES = {
     "functions_in_vpc", "functions_traced", "functions_log_retention",
     "alarm_function_errors", "alarm_function_throttles", "alarm_dead_letter_queue",
     "alarm_api_5xx", "alarm_api_latency", "alarm_alb_latency",
-    "alarm_db_connections", "alarm_db_cpu", "alarms_notify_encrypted_topic",
+    "alarm_db_connections", "alarm_db_cpu", "alarms_notify_encrypted_topic", "alarm_reconcile_drift",
 }
 
 Template = dict[str, Any]
@@ -178,12 +178,15 @@ ALARMS = {
     "FacesErrorsAlarm": "alarm_function_errors",
     "HealthErrorsAlarm": "alarm_function_errors",
     "IndexerErrorsAlarm": "alarm_function_errors",
+    "ReconcileErrorsAlarm": "alarm_function_errors",
     "MigrateErrorsAlarm": "alarm_function_errors",
     "UserPoolSetupErrorsAlarm": "alarm_function_errors",
     "UploadThrottlesAlarm": "alarm_function_throttles",
     "FacesThrottlesAlarm": "alarm_function_throttles",
     "HealthThrottlesAlarm": "alarm_function_throttles",
     "IndexerThrottlesAlarm": "alarm_function_throttles",
+    "ReconcileThrottlesAlarm": "alarm_function_throttles",
+    "ReconcileDriftAlarm": "alarm_reconcile_drift",
     "MigrateThrottlesAlarm": "alarm_function_throttles",
     "UserPoolSetupThrottlesAlarm": "alarm_function_throttles",
     "DeadLetterQueueAlarm": "alarm_dead_letter_queue",

@@ -19,6 +19,7 @@ FUNCTIONS = {
     "FacesFunction": "faces",
     "HealthFunction": "health",
     "IndexerFunction": "indexer",
+    "ReconcileFunction": "reconcile",
     "MigrateFunction": "migrate",
     "UserPoolSetupFunction": "user-pool-setup",
 }
@@ -37,6 +38,7 @@ FUNCTION_ENVIRONMENT = {
     },
     "HealthFunction": {"DB_USER"},
     "IndexerFunction": {"DB_USER"},
+    "ReconcileFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", "RECONCILE_GRACE_SECONDS"},
     "MigrateFunction": {"DB_APP_USERS"},
 }
 DATABASE_SECRETS = {
@@ -44,6 +46,7 @@ DATABASE_SECRETS = {
     "FacesFunction": "FacesDbSecret",
     "HealthFunction": "HealthDbSecret",
     "IndexerFunction": "IndexerDbSecret",
+    "ReconcileFunction": "ReconcileDbSecret",
 }
 # (method, path) -> (function, authorized by the JWT authorizer)
 ROUTES = {
@@ -77,6 +80,28 @@ NAMES_SCOPED_BY_THEIR_PARENT = {("AdminsGroup", "GroupName"), ("ViewersGroup", "
 
 def functions(template: Template) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def test_reconcile_waits_out_every_indexing_run_and_upload_url(cfn_template: Template) -> None:
+    # Reconcile acts only on what stayed out of place for its grace period:
+    # longer than an indexer run, so no face being recorded is deleted.
+    resources = cfn_template["Resources"]
+    reconcile = resources["ReconcileFunction"]["Properties"]
+    grace = int(reconcile["Environment"]["Variables"]["RECONCILE_GRACE_SECONDS"])
+    assert grace > int(resources["IndexerFunction"]["Properties"]["Timeout"])
+    # Both read the upload URL's lifetime from one place.
+    lifetime = {"Fn::FindInMap": ["UploadUrl", "Lifetime", "Seconds"]}
+    assert reconcile["Environment"]["Variables"]["UPLOAD_URL_TTL_SECONDS"] == lifetime
+    upload = resources["UploadFunction"]["Properties"]["Environment"]["Variables"]
+    assert upload["UPLOAD_URL_TTL_SECONDS"] == lifetime
+    # One run at a time, every few minutes.
+    assert reconcile["ReservedConcurrentExecutions"] == 1
+    schedules = [
+        r["Properties"] for r in resources.values()
+        if r["Type"] == "AWS::Scheduler::Schedule"
+        and r["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    ]
+    assert [s["ScheduleExpression"] for s in schedules] == ["rate(10 minutes)"]
 
 
 def test_functions_are_the_workspace_binaries(sam_template: Template) -> None:

@@ -74,6 +74,7 @@ pub enum AppRole {
     Faces,
     Health,
     Indexer,
+    Reconcile,
 }
 
 /// How a function's database user signs in.
@@ -103,6 +104,9 @@ pub struct Config {
     pub app_users: Vec<AppUser>,
     pub upload_url_ttl: Duration,
     pub photo_url_ttl: Duration,
+    /// How long reconcile leaves something out of place before it acts:
+    /// longer than the indexer's timeout.
+    pub reconcile_grace: Duration,
     /// Base URL of a protected CDN in front of the bucket, when public previews are enabled.
     pub public_media_base_url: Option<String>,
     pub metrics_namespace: String,
@@ -295,6 +299,7 @@ impl Config {
             app_users,
             upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 300)?,
             photo_url_ttl: seconds("PHOTO_URL_TTL_SECONDS", 300)?,
+            reconcile_grace: seconds("RECONCILE_GRACE_SECONDS", 900)?,
             public_media_base_url,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "FaceRegistry".into()),
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,

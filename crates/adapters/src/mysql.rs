@@ -16,6 +16,8 @@ use sqlx::{MySql, QueryBuilder, Transaction};
 
 use crate::database::Database;
 
+mod reconcile;
+
 const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, status, status_reason, \
      object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height, \
      duplicate_of, duplicate_similarity, created_at, updated_at";

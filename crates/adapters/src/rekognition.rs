@@ -7,7 +7,7 @@ use aws_sdk_rekognition::types::BoundingBox;
 use aws_sdk_rekognition::types::{Image, QualityFilter, S3Object, UnsuccessfulFaceDeletionReason};
 use registry::person::FaceBox;
 use registry::ports::{
-    DetectedFace, FaceIndex, FaceMatch, FaceSearch, IndexAnswer, IndexedFace, PortError,
+    DetectedFace, FaceIndex, FaceMatch, FacePage, FaceSearch, IndexAnswer, IndexedFace, PortError,
 };
 
 use crate::sdk::{error_code, port_error};
@@ -177,6 +177,35 @@ impl FaceIndex for RekognitionFaceIndex {
             }
         }
         Ok(present)
+    }
+
+    /// ListFaces (permission `rekognition:ListFaces`), one page of at most
+    /// 4,096 faces.
+    async fn list_faces(
+        &self,
+        next_token: Option<&str>,
+        limit: u32,
+    ) -> Result<FacePage, PortError> {
+        let page = self
+            .client
+            .list_faces()
+            .collection_id(&self.collection)
+            .set_next_token(next_token.map(str::to_owned))
+            .max_results(i32::try_from(limit.min(FACE_ID_BATCH as u32)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| port_error("Rekognition", e))?;
+        Ok(FacePage {
+            face_ids: page
+                .faces()
+                .iter()
+                .filter_map(|face| face.face_id().map(str::to_owned))
+                .collect(),
+            next_token: page
+                .next_token()
+                .filter(|token| !token.is_empty())
+                .map(str::to_owned),
+        })
     }
 
     /// SearchFaces (permission `rekognition:SearchFaces`): the face itself

@@ -5,8 +5,11 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::types::MetadataDirective;
 use chrono::{DateTime, Utc};
-use registry::ports::{ObjectVersion, PhotoStore, PortError, PresignedRequest, StoredObject};
+use registry::ports::{
+    ListedPhoto, ObjectVersion, PhotoPage, PhotoStore, PortError, PresignedRequest, StoredObject,
+};
 
 use crate::sdk::{error_code, port_error};
 
@@ -211,17 +214,18 @@ impl PhotoStore for S3PhotoStore {
                 .versions()
                 .iter()
                 .filter(|v| v.key() == Some(key))
-                .map(|v| (v.version_id(), false));
+                .map(|v| (v.version_id(), false, v.last_modified()));
             let markers = page
                 .delete_markers()
                 .iter()
                 .filter(|m| m.key() == Some(key))
-                .map(|m| (m.version_id(), true));
-            for (version_id, delete_marker) in versions.chain(markers) {
+                .map(|m| (m.version_id(), true, m.last_modified()));
+            for (version_id, delete_marker, last_modified) in versions.chain(markers) {
                 found.push(ObjectVersion {
                     // An object written before versioning was enabled is the "null" version.
                     version_id: version_id.unwrap_or("null").to_owned(),
                     delete_marker,
+                    last_modified: last_modified.and_then(chrono_time),
                 });
             }
             if page.is_truncated() != Some(true) {
@@ -251,4 +255,76 @@ impl PhotoStore for S3PhotoStore {
             .map_err(|e| port_error("S3", e))?;
         Ok(())
     }
+
+    /// ListObjectsV2 (permission `s3:ListBucket`): current versions only
+    /// (a key whose current version is a delete marker is not listed), in
+    /// ascending UTF-8 binary key order, at most 1,000 a page, from the key
+    /// after `StartAfter`.
+    async fn list_photos(&self, after: Option<&str>, limit: u32) -> Result<PhotoPage, PortError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .set_start_after(after.map(str::to_owned))
+            .max_keys(i32::try_from(limit.min(1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| port_error("S3", e))?;
+        Ok(PhotoPage {
+            photos: page
+                .contents()
+                .iter()
+                .filter_map(|object| {
+                    Some(ListedPhoto {
+                        key: object.key()?.to_owned(),
+                        last_modified: object.last_modified().and_then(chrono_time),
+                    })
+                })
+                .collect(),
+            truncated: page.is_truncated() == Some(true),
+        })
+    }
+
+    /// CopyObject onto itself (permissions `s3:GetObject` on the source and
+    /// `s3:PutObject` on the target; with SSE-KMS, `kms:Decrypt` and
+    /// `kms:GenerateDataKey`). S3 refuses a copy onto itself that changes
+    /// nothing (400 InvalidRequest, "This copy request is illegal because it
+    /// is trying to copy an object to itself without changing the object's
+    /// metadata, ..."), unless `MetadataDirective` is `REPLACE`: the
+    /// metadata is replaced with the same content type. The bucket encrypts
+    /// the copy with its default key, and notifies `ObjectCreated:Copy`.
+    async fn rewrite_in_place(&self, key: &str, content_type: &str) -> Result<bool, PortError> {
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(key, COPY_SOURCE)
+        );
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .copy_source(source)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(content_type)
+            .send()
+            .await;
+        match copied {
+            Ok(_) => Ok(true),
+            Err(error) if matches!(error_code(&error), Some("NoSuchKey")) => Ok(false),
+            Err(error) => Err(port_error("S3", error)),
+        }
+    }
+}
+
+/// What a copy source's key escapes: everything but unreserved characters and `/`.
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+fn chrono_time(time: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(time.secs(), time.subsec_nanos())
 }

@@ -48,6 +48,21 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
             ("distinct_pair", "SELECT"),
             ("audit_event", "INSERT"),
         ],
+        // Compares the table with the collection and the bucket: reads who
+        // records which face and key, sweeps retired faces, records people
+        // whose photo never came or is gone as rejected (retiring their
+        // face), and finishes erasures (as the upload function does). It
+        // remembers what it found between runs, and where its scans stand.
+        AppRole::Reconcile => &[
+            ("person", "SELECT, UPDATE, DELETE"),
+            ("person_face", "SELECT, DELETE"),
+            ("retired_face", "SELECT, INSERT, DELETE"),
+            ("erasure", "SELECT, UPDATE"),
+            ("distinct_pair", "SELECT, DELETE"),
+            ("drift_sighting", "SELECT, INSERT, UPDATE, DELETE"),
+            ("reconcile_checkpoint", "SELECT, INSERT, UPDATE"),
+            ("audit_event", "INSERT"),
+        ],
     }
 }
 
@@ -188,7 +203,8 @@ mod tests {
                 ("audit_event", "SELECT, INSERT")
             ]
         );
-        // Only the upload function (erasures) deletes people.
+        // Only erasures (the upload function's, and reconcile finishing
+        // them) delete people.
         for role in [AppRole::Faces, AppRole::Health, AppRole::Indexer] {
             assert!(
                 grants(role)
@@ -204,6 +220,7 @@ mod tests {
             AppRole::Faces,
             AppRole::Health,
             AppRole::Indexer,
+            AppRole::Reconcile,
         ] {
             for (table, privileges) in grants(role) {
                 if *table == "erasure" {

@@ -1,5 +1,5 @@
 //! The functions' handlers: HTTP for `upload`, `faces` and `health`, S3
-//! events for `indexer`. Each function's `main.rs` builds one of these with
+//! events for `indexer`, a schedule for `reconcile`. Each function's `main.rs` builds one of these with
 //! the adapters and hands it to the Lambda runtime; the local gateway calls
 //! the very same handlers.
 
@@ -12,6 +12,7 @@ pub mod http;
 pub mod indexer;
 pub mod metrics;
 pub mod people;
+pub mod reconcile;
 pub mod upload;
 
 pub use error::ApiError;
@@ -19,4 +20,5 @@ pub use faces::{FacesApi, PhotoLinks, SignInSettings};
 pub use health::HealthApi;
 pub use indexer::{IndexerError, IndexerFn, IndexerReport};
 pub use metrics::{Metrics, Sink as MetricsSink};
+pub use reconcile::{ReconcileError, ReconcileFn};
 pub use upload::UploadApi;

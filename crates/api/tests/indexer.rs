@@ -12,8 +12,8 @@ use registry::erasure::{Eraser, ErasureBegun};
 use registry::indexing::{Ignored, IndexingResult};
 use registry::person::{FaceBox, Person, Status};
 use registry::ports::{
-    FaceIndex, FaceMatch, IndexAnswer, IndexedFace, ObjectVersion, PersonStore, PhotoStore,
-    PortError, PresignedRequest, StoredObject,
+    FaceIndex, FaceMatch, FacePage, IndexAnswer, IndexedFace, ObjectVersion, PersonStore,
+    PhotoPage, PhotoStore, PortError, PresignedRequest, StoredObject,
 };
 use registry_adapters::MysqlPersonStore;
 use registry_api::{IndexerError, IndexerFn, Metrics};
@@ -120,6 +120,7 @@ impl PhotoStore for FakePhotoStore {
             .map(|photo| ObjectVersion {
                 version_id: photo.etag.clone(),
                 delete_marker: false,
+                last_modified: None,
             })
             .into_iter()
             .collect())
@@ -131,6 +132,18 @@ impl PhotoStore for FakePhotoStore {
             objects.remove(key);
         }
         Ok(())
+    }
+
+    async fn list_photos(&self, _after: Option<&str>, _limit: u32) -> Result<PhotoPage, PortError> {
+        Err(PortError::Permanent(
+            "the indexer never lists the bucket".into(),
+        ))
+    }
+
+    async fn rewrite_in_place(&self, _key: &str, _content_type: &str) -> Result<bool, PortError> {
+        Err(PortError::Permanent(
+            "the indexer never rewrites a photo as it is".into(),
+        ))
     }
 }
 
@@ -246,6 +259,16 @@ impl FaceIndex for FakeFaceIndex {
             identities_recorded,
         });
         Ok(())
+    }
+
+    async fn list_faces(
+        &self,
+        _next_token: Option<&str>,
+        _limit: u32,
+    ) -> Result<FacePage, PortError> {
+        Err(PortError::Permanent(
+            "the indexer never lists the collection".into(),
+        ))
     }
 
     /// As scripted; no match otherwise.

@@ -31,10 +31,13 @@ pub enum AuditAction {
     DuplicateResolution,
     /// A person erased; the detail is the receipt.
     Erasure,
+    /// Reconcile recorded what it found: a photo that never arrived, or
+    /// one gone from the bucket.
+    Reconcile,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::Enrolment,
         AuditAction::PhotoReplacement,
         AuditAction::Rename,
@@ -43,6 +46,7 @@ impl AuditAction {
         AuditAction::Export,
         AuditAction::DuplicateResolution,
         AuditAction::Erasure,
+        AuditAction::Reconcile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl AuditAction {
             AuditAction::Export => "export",
             AuditAction::DuplicateResolution => "duplicate_resolution",
             AuditAction::Erasure => "erasure",
+            AuditAction::Reconcile => "reconcile",
         }
     }
 }
@@ -126,9 +131,7 @@ const MAX_SUBJECT_CHARS: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {
-    #[error(
-        "action {0:?} is not one of enrolment, photo_replacement, rename, indexing, search, export"
-    )]
+    #[error("action {0:?} is not one of {actions}", actions = AuditAction::ALL.map(AuditAction::as_str).join(", "))]
     BadAction(String),
     #[error("person must be a person id")]
     BadPerson,

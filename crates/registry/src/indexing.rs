@@ -458,18 +458,32 @@ where
 
     /// Deletes replaced faces from the collection, then forgets them.
     pub async fn delete_retired_faces(&self) -> Result<usize, PortError> {
-        let retired = self.people.retired_faces(100).await?;
-        if retired.is_empty() {
-            return Ok(0);
-        }
-        self.faces.delete_faces(&retired).await?;
-        self.people.forget_retired_faces(&retired).await?;
-        tracing::info!(
-            count = retired.len(),
-            "deleted replaced faces from the collection"
-        );
-        Ok(retired.len())
+        sweep_retired_faces(self.people, self.faces).await
     }
+}
+
+/// Replaced and discarded faces deleted per sweep.
+const SWEEP_BATCH: u32 = 100;
+
+/// Deletes a batch of retired faces (replaced, or discarded) from the
+/// collection, then forgets them; how many. The indexer sweeps after each
+/// outcome that retires a face, reconcile on its schedule.
+pub async fn sweep_retired_faces<P, F>(people: &P, faces: &F) -> Result<usize, PortError>
+where
+    P: PersonStore + ?Sized,
+    F: FaceIndex + ?Sized,
+{
+    let retired = people.retired_faces(SWEEP_BATCH).await?;
+    if retired.is_empty() {
+        return Ok(0);
+    }
+    faces.delete_faces(&retired).await?;
+    people.forget_retired_faces(&retired).await?;
+    tracing::info!(
+        count = retired.len(),
+        "deleted replaced faces from the collection"
+    );
+    Ok(retired.len())
 }
 
 /// A readable reason from Rekognition's `UnindexedFaces` reasons.

@@ -14,6 +14,7 @@ pub mod paging;
 pub mod person;
 pub mod photo;
 pub mod ports;
+pub mod reconcile;
 pub mod search;
 pub mod sequencer;
 pub mod upload;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::AuditContext;
 use crate::duplicates::{PossibleDuplicate, Resolution, Resolved};
-use crate::erasure::{Erasure, ErasureBegun, ErasureReceipt};
+use crate::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt};
 use crate::person::{FaceBox, Person, PersonId, Status};
 
 /// Errors of an adapter, classified by what the caller can do about them.
@@ -160,6 +160,112 @@ pub trait PersonStore: Send + Sync {
     async fn ping(&self) -> Result<(), PortError>;
 }
 
+/// A person as reconcile compares them with the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedPerson {
+    pub id: PersonId,
+    pub object_key: String,
+    pub status: Status,
+    /// Whether the person has a current face (`identity`).
+    pub has_face: bool,
+    pub updated_at: DateTime<Utc>,
+    /// Whether an erasure of the person was asked for (and is not finished).
+    pub erasing: bool,
+}
+
+/// What reconcile walks through, each from a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// The collection's faces (the position is ListFaces' token).
+    Faces,
+    /// The bucket's photos (the position is the last key reached).
+    Photos,
+}
+
+impl Scan {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scan::Faces => "faces",
+            Scan::Photos => "photos",
+        }
+    }
+}
+
+/// Where an unfinished pass of a scan stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Checkpoint {
+    /// `None`: the next pass starts from the beginning.
+    pub position: Option<String>,
+    /// When the pass under way began.
+    pub pass_started_at: Option<DateTime<Utc>>,
+}
+
+/// Something found out of place, remembered between runs so that reconcile
+/// acts only on what stays out of place for its grace period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SightingKind {
+    /// A face of the collection that no person records (by FaceId).
+    Face,
+    /// A photo of the bucket that no person records (by the SHA-256 of its
+    /// key, which holds a name).
+    Photo,
+}
+
+/// What reconcile needs of the database beyond [`PersonStore`].
+#[async_trait]
+pub trait ReconcileStore: Send + Sync {
+    /// Which of `face_ids` no person records as their current face, nor as
+    /// a face to delete.
+    async fn unreferenced_faces(&self, face_ids: &[String]) -> Result<Vec<String>, PortError>;
+    /// Notes that `subjects` are out of place at `now`; when each was first
+    /// seen so (in the order given).
+    async fn sight(
+        &self,
+        kind: SightingKind,
+        subjects: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, PortError>;
+    /// Forgets sightings: repaired, or no longer out of place.
+    async fn forget_sightings(
+        &self,
+        kind: SightingKind,
+        subjects: &[String],
+    ) -> Result<(), PortError>;
+    /// Forgets the sightings not seen again since `since` (a pass's start).
+    async fn forget_sightings_before(
+        &self,
+        kind: SightingKind,
+        since: DateTime<Utc>,
+    ) -> Result<u64, PortError>;
+    /// Erasures asked for before `requested_before` and not finished.
+    async fn unfinished_erasures(
+        &self,
+        requested_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Erasure>, PortError>;
+    /// The people whose key is after `after` and up to `through` (either
+    /// end open when `None`), in key order.
+    async fn people_by_key(
+        &self,
+        after: Option<&str>,
+        through: Option<&str>,
+    ) -> Result<Vec<KeyedPerson>, PortError>;
+    /// The erasures that name each of `keys`, if any (by digest).
+    async fn erasure_marks(&self, keys: &[String]) -> Result<Vec<Option<ErasureMark>>, PortError>;
+    /// Sets the status of person `id` to rejected with `reason`, retiring
+    /// their face, provided the row is unchanged since `seen_updated_at`;
+    /// `false` when it changed (or is gone).
+    async fn reject_unchanged(
+        &self,
+        id: PersonId,
+        seen_updated_at: DateTime<Utc>,
+        reason: &str,
+        audit: &AuditContext,
+    ) -> Result<bool, PortError>;
+    async fn checkpoint(&self, scan: Scan) -> Result<Checkpoint, PortError>;
+    async fn save_checkpoint(&self, scan: Scan, checkpoint: &Checkpoint) -> Result<(), PortError>;
+}
+
 /// A request the browser makes straight to the photo store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedRequest {
@@ -182,6 +288,30 @@ pub struct StoredObject {
 pub struct ObjectVersion {
     pub version_id: String,
     pub delete_marker: bool,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// A photo in the bucket (its current version), as a listing gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPhoto {
+    pub key: String,
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// One page of the bucket's photos, in key order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PhotoPage {
+    pub photos: Vec<ListedPhoto>,
+    /// Whether photos with keys after the last one remain.
+    pub truncated: bool,
+}
+
+/// One page of the collection's faces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FacePage {
+    pub face_ids: Vec<String>,
+    /// Where the next page starts; `None` after the last one.
+    pub next_token: Option<String>,
 }
 
 #[async_trait]
@@ -214,6 +344,12 @@ pub trait PhotoStore: Send + Sync {
     async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, PortError>;
     /// Removes one version (or delete marker) for good.
     async fn delete_version(&self, key: &str, version_id: &str) -> Result<(), PortError>;
+    /// Up to `limit` photos (current versions) with keys after `after`.
+    async fn list_photos(&self, after: Option<&str>, limit: u32) -> Result<PhotoPage, PortError>;
+    /// Writes the photo again as a new version of itself, bytes unchanged,
+    /// so that the bucket notifies the indexer of it once more; `false`
+    /// when there is no such photo.
+    async fn rewrite_in_place(&self, key: &str, content_type: &str) -> Result<bool, PortError>;
 }
 
 /// A face stored in the collection.
@@ -252,6 +388,10 @@ pub trait FaceIndex: Send + Sync {
     async fn delete_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
     /// Which of `face_ids` are in the collection.
     async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError>;
+    /// One page of every face in the collection, from `next_token` (the
+    /// previous page's) or from the start.
+    async fn list_faces(&self, next_token: Option<&str>, limit: u32)
+    -> Result<FacePage, PortError>;
     /// The collection's faces like face `face_id` (itself left out), at
     /// least `threshold` similar, at most `max_matches`.
     async fn search_by_face(

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use registry::ports::{DetectedFace, FaceIndex, FaceMatch, FaceSearch, IndexAnswer, PortError};
+use registry::ports::{
+    DetectedFace, FaceIndex, FaceMatch, FacePage, FaceSearch, IndexAnswer, PortError,
+};
 
 /// A collection holding the FaceIds a test adds; it indexes no photo.
 #[derive(Default)]
@@ -66,6 +68,27 @@ impl FaceIndex for InMemoryCollection {
         _max_matches: u32,
     ) -> Result<Vec<FaceMatch>, PortError> {
         Ok(Vec::new())
+    }
+
+    /// Pages in FaceId order; the token is the last FaceId of the page before.
+    async fn list_faces(
+        &self,
+        next_token: Option<&str>,
+        limit: u32,
+    ) -> Result<FacePage, PortError> {
+        let faces = self.faces.lock().expect("not poisoned");
+        let after = faces
+            .iter()
+            .filter(|id| next_token.is_none_or(|token| id.as_str() > token));
+        let face_ids: Vec<String> = after.take(limit as usize).cloned().collect();
+        let next_token = face_ids
+            .last()
+            .filter(|last| faces.iter().any(|id| id > *last))
+            .cloned();
+        Ok(FacePage {
+            face_ids,
+            next_token,
+        })
     }
 
     async fn faces_present(&self, face_ids: &[String]) -> Result<Vec<String>, PortError> {

@@ -5,6 +5,7 @@
 
 use aws_config::SdkConfig;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
+use registry::reconcile::ReconcileSettings;
 use registry_adapters::cognito::{UserPoolClients, signing_keys};
 use registry_adapters::database::{self, DatabaseError};
 use registry_adapters::wiring::POOL_SIZE;
@@ -15,7 +16,8 @@ use registry_adapters::{
 use registry_api::auth::{AlbTokens, Authenticator, KeysError};
 use registry_api::custom_resource::{Attributes, CustomResourceError};
 use registry_api::{
-    FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, SignInSettings, UploadApi,
+    FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, ReconcileFn, SignInSettings,
+    UploadApi,
 };
 use serde_json::Value;
 
@@ -23,6 +25,7 @@ pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex
 pub type Faces = FacesApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 pub type Health = HealthApi<MysqlPersonStore>;
 pub type Indexer = IndexerFn<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
+pub type Reconcile = ReconcileFn<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 
 /// What a function instance is built from.
 pub struct Setup {
@@ -138,6 +141,27 @@ pub async fn indexer(setup: &Setup) -> Result<Indexer, DatabaseError> {
         metrics: setup.metrics(),
     })
 }
+
+pub async fn reconcile(setup: &Setup) -> Result<Reconcile, DatabaseError> {
+    let adapters = setup.adapters().await?;
+    let duration =
+        |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+    Ok(ReconcileFn {
+        people: adapters.people(),
+        photos: adapters.photos(&setup.config),
+        faces: adapters.faces(&setup.config),
+        settings: ReconcileSettings {
+            grace: duration(setup.config.reconcile_grace),
+            upload_url_ttl: duration(setup.config.upload_url_ttl),
+            page_size: RECONCILE_PAGE_SIZE,
+        },
+        metrics: setup.metrics(),
+    })
+}
+
+/// Faces per ListFaces call and photos per listing page: S3 lists at most
+/// 1,000 keys a page, ListFaces up to 4,096 faces.
+const RECONCILE_PAGE_SIZE: u32 = 1000;
 
 /// The migrate function. It is built whatever goes wrong (a configuration
 /// that does not load, a secret that cannot be read), so that it can still

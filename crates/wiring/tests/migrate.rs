@@ -120,10 +120,12 @@ async fn create_and_update_apply_the_migrations_and_report_success() {
             "_sqlx_migrations",
             "audit_event",
             "distinct_pair",
+            "drift_sighting",
             "erasure",
             "person",
             "person_face",
-            "retired_face"
+            "reconcile_checkpoint",
+            "retired_face",
         ]
     );
     let sent = received.all();

@@ -22,7 +22,7 @@ use local_stack::Function;
 use registry_adapters::Config;
 use registry_api::MetricsSink;
 use registry_api::indexer::S3Event;
-use registry_wiring::{Faces, Health, Indexer, Migrate, Setup, Upload, UserPoolSetupFn};
+use registry_wiring::{Faces, Health, Indexer, Migrate, Reconcile, Setup, Upload, UserPoolSetupFn};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::Instrument;
@@ -49,6 +49,12 @@ impl FunctionError {
             message: message.into(),
         }
     }
+
+    /// A handler's error, as the Lambda runtime reports it.
+    fn from_diagnostic(error: impl Into<lambda_runtime::Diagnostic>) -> Self {
+        let diagnostic = error.into();
+        Self::new(&diagnostic.error_type, diagnostic.error_message)
+    }
 }
 
 /// A built function instance.
@@ -57,6 +63,7 @@ enum Handler {
     Faces(Faces),
     Health(Health),
     Indexer(Indexer),
+    Reconcile(Reconcile),
     Migrate(Box<Migrate>),
     UserPoolSetup(UserPoolSetupFn),
 }
@@ -156,6 +163,11 @@ impl LocalFunction {
             ),
             "indexer" => Handler::Indexer(
                 registry_wiring::indexer(&setup)
+                    .await
+                    .map_err(|e| init(&e))?,
+            ),
+            "reconcile" => Handler::Reconcile(
+                registry_wiring::reconcile(&setup)
                     .await
                     .map_err(|e| init(&e))?,
             ),
@@ -269,10 +281,15 @@ impl Handler {
                     .handle(&event, &context.request_id)
                     .await
                     .map(|_| Value::Null)
-                    .map_err(|error| {
-                        let diagnostic = lambda_runtime::Diagnostic::from(error);
-                        FunctionError::new(&diagnostic.error_type, diagnostic.error_message)
-                    })
+                    .map_err(FunctionError::from_diagnostic)
+            }
+            Handler::Reconcile(reconcile) => {
+                let report = reconcile
+                    .handle(&context.request_id, context.deadline)
+                    .await
+                    .map_err(FunctionError::from_diagnostic)?;
+                serde_json::to_value(report)
+                    .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string()))
             }
             Handler::Migrate(migrate) => custom_resource_answer(migrate.handle(&payload).await),
             Handler::UserPoolSetup(function) => {
@@ -291,13 +308,7 @@ fn custom_resource_answer(
     match answer {
         Ok(response) => serde_json::to_value(response)
             .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string())),
-        Err(error) => {
-            let diagnostic = lambda_runtime::Diagnostic::from(error);
-            Err(FunctionError::new(
-                &diagnostic.error_type,
-                diagnostic.error_message,
-            ))
-        }
+        Err(error) => Err(FunctionError::from_diagnostic(error)),
     }
 }
 

@@ -207,6 +207,11 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
         return Err("the erased person's face is still in the collection".into());
     }
 
+    // Reconcile: a row lost (its photo and face left behind) is rebuilt by
+    // writing the photo again, and the face nobody records is deleted; an
+    // interrupted erasure is finished.
+    reconcile_flow(harness, &admin).await?;
+
     // An event for an object that is gone changes nothing and succeeds.
     let gone = std::fs::read_to_string(workspace_root().join("events/s3-put.json"))
         .map_err(|e| e.to_string())?;
@@ -241,6 +246,70 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
             ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+async fn reconcile(harness: &Harness) -> Result<Value, String> {
+    let report = harness
+        .reconcile()
+        .await
+        .map_err(|e| format!("reconcile: {e}"))?;
+    no_dead_letter(harness).await?;
+    Ok(report)
+}
+
+async fn reconcile_flow(harness: &Harness, admin: &str) -> Result<(), String> {
+    let database = harness.database().await;
+    let ticket = enrol(harness, admin, &test_image("biden.jpg")).await?;
+    let key = ticket["key"].as_str().unwrap_or_default().to_owned();
+    let lost = until(harness, admin, &ticket["personId"], "indexed", |p| {
+        p["status"] == "indexed"
+    })
+    .await?;
+    sqlx::query("DELETE FROM person WHERE id = ?")
+        .bind(lost["id"].as_u64())
+        .execute(&database)
+        .await
+        .map_err(|e| e.to_string())?;
+    reconcile(harness).await?;
+    harness.let_reconcile_grace_pass().await;
+    let report = reconcile(harness).await?;
+    if report["photosRedriven"] != 1 || report["orphanFacesDeleted"] != 1 {
+        return Err(format!("reconcile repaired nothing: {report}"));
+    }
+    let restored: Option<u64> = {
+        let started = Instant::now();
+        loop {
+            let id: Option<u64> = sqlx::query_scalar(
+                "SELECT id FROM person WHERE object_key = ? AND status = 'indexed'",
+            )
+            .bind(&key)
+            .fetch_optional(&database)
+            .await
+            .map_err(|e| e.to_string())?;
+            if id.is_some() || started.elapsed() > WITHIN {
+                break id;
+            }
+            no_dead_letter(harness).await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let restored = restored.ok_or("the lost row's photo was not indexed again")?;
+    sqlx::query("INSERT INTO erasure (person_id, key_digest) VALUES (?, ?)")
+        .bind(restored)
+        .bind(registry::erasure::key_digest(&key).as_slice())
+        .execute(&database)
+        .await
+        .map_err(|e| e.to_string())?;
+    harness.let_reconcile_grace_pass().await;
+    let report = reconcile(harness).await?;
+    if report["erasuresFinished"] != 1 {
+        return Err(format!("the interrupted erasure is not finished: {report}"));
+    }
+    database.close().await;
+    if !harness.face_ids().await.is_empty() {
+        return Err("faces are left after reconcile".into());
     }
     Ok(())
 }
@@ -397,6 +466,11 @@ async fn each_permission_is_needed(functions: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_permission_of_the_api_functions_is_needed() {
     each_permission_is_needed(&["UploadFunction", "FacesFunction", "HealthFunction"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_permission_of_reconcile_is_needed() {
+    each_permission_is_needed(&["ReconcileFunction"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -18,6 +18,8 @@ enum Expected {
     Handled,
     /// A custom resource request answered SUCCESS.
     CustomResource,
+    /// A reconcile run's report, both scans to their end.
+    Reconciled,
 }
 
 const SAMPLES: &[(&str, &str, Expected)] = &[
@@ -113,6 +115,7 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         "MigrateFunction",
         Expected::CustomResource,
     ),
+    ("scheduled.json", "ReconcileFunction", Expected::Reconciled),
 ];
 
 #[test]
@@ -152,6 +155,10 @@ async fn every_sample_event_is_invoked_as_lambda_would() {
             }
             Expected::Handled => assert_eq!(answer, Value::Null, "{file}"),
             Expected::CustomResource => assert_eq!(answer["Status"], "SUCCESS", "{file}: {answer}"),
+            Expected::Reconciled => {
+                assert_eq!(answer["facesPassComplete"], true, "{file}: {answer}");
+                assert_eq!(answer["photosPassComplete"], true, "{file}: {answer}");
+            }
         }
     }
     harness.stop().await;

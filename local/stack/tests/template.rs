@@ -116,7 +116,7 @@ fn environments_take_the_globals_and_the_local_values() {
     assert!(matches!(master.value, SecretValue::DatabaseMaster { .. }));
     let users: Value = serde_json::from_str(&migrate.environment["DB_APP_USERS"]).unwrap();
     let users = users.as_array().unwrap();
-    assert_eq!(users.len(), 4);
+    assert_eq!(users.len(), 5);
     for user in users {
         let secret = stack
             .secret(user["secret"].as_str().unwrap())
@@ -283,7 +283,7 @@ fn with_iam_authentication_functions_have_no_password_secret() {
 #[test]
 fn a_function_setting_a_reserved_variable_is_refused() {
     let text = std::fs::read_to_string(template()).unwrap().replace(
-        "          UPLOAD_URL_TTL_SECONDS: \"300\"",
+        "          RECONCILE_GRACE_SECONDS: \"900\"",
         "          AWS_REGION: eu-west-1",
     );
     let template = local_stack::parse_template(&text).unwrap();

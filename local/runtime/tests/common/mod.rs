@@ -402,6 +402,43 @@ impl Harness {
             .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
     }
 
+    /// The stack's database, as the server's administrator (for tests that
+    /// make drift on purpose, or let time pass).
+    pub async fn database(&self) -> sqlx::MySqlPool {
+        let options: sqlx::mysql::MySqlConnectOptions =
+            database_url().parse().expect("DATABASE_URL");
+        sqlx::MySqlPool::connect_with(options.database(self.scratch.name()))
+            .await
+            .expect("the stack's database")
+    }
+
+    /// Invokes the reconcile function as its schedule does; its report.
+    pub async fn reconcile(&self) -> Result<Value, registry_local::lambda::FunctionError> {
+        self.runtime
+            .lambda()
+            .function("ReconcileFunction")
+            .expect("the reconcile function")
+            .invoke(registry_local::scheduler::scheduled_event())
+            .await
+    }
+
+    /// Lets the reconcile grace period pass for everything changed or found
+    /// out of place so far: their times go back an hour.
+    pub async fn let_reconcile_grace_pass(&self) {
+        let database = self.database().await;
+        for statement in [
+            "UPDATE person SET updated_at = updated_at - INTERVAL 1 HOUR, created_at = created_at - INTERVAL 1 HOUR",
+            "UPDATE drift_sighting SET first_seen_at = first_seen_at - INTERVAL 1 HOUR",
+            "UPDATE erasure SET requested_at = requested_at - INTERVAL 1 HOUR WHERE completed_at IS NULL",
+        ] {
+            sqlx::query(statement)
+                .execute(&database)
+                .await
+                .expect("times moved back");
+        }
+        database.close().await;
+    }
+
     pub fn collection(&self) -> String {
         self.runtime.stack().collections[0].id.clone()
     }
