@@ -430,14 +430,16 @@ where
         let mut unindexed = Vec::new();
         for photo in photos {
             let person = by_key.get(photo.key.as_str()).copied();
-            match photo_state(photo, person, marks.get(&photo.key), now, &self.settings) {
-                PhotoState::InPlace | PhotoState::Foreign => {}
-                PhotoState::Unindexed => unindexed.push(photo),
-                PhotoState::Erased => {
-                    let mark = marks[&photo.key];
-                    report.erased_photo_versions_deleted +=
-                        self.delete_erased_versions(&photo.key, &mark, now).await?;
-                }
+            let mark = marks.get(&photo.key);
+            let state = photo_state(photo, person, mark, now, &self.settings);
+            // Versions an erasure covers go, whether or not the current one
+            // is among them (a plain key may be a new person's since).
+            if let Some(mark) = mark.filter(|_| state != PhotoState::Foreign) {
+                report.erased_photo_versions_deleted +=
+                    self.delete_erased_versions(&photo.key, mark, now).await?;
+            }
+            if state == PhotoState::Unindexed {
+                unindexed.push(photo);
             }
         }
         report.unindexed_photos_found += unindexed.len() as u64;

@@ -15,9 +15,16 @@ use registry::ports::{
 #[derive(Default)]
 pub struct InMemoryCollection {
     faces: Mutex<BTreeSet<String>>,
+    /// Pages listed before the listing fails once (a fault to inject).
+    pages_before_failure: Mutex<Option<usize>>,
 }
 
 impl InMemoryCollection {
+    /// Makes the listing fail (transiently) once `pages` more pages were listed.
+    pub fn fail_listing_after(&self, pages: usize) {
+        *self.pages_before_failure.lock().expect("not poisoned") = Some(pages);
+    }
+
     pub fn add(&self, face_id: &str) {
         self.faces
             .lock()
@@ -76,6 +83,19 @@ impl FaceIndex for InMemoryCollection {
         next_token: Option<&str>,
         limit: u32,
     ) -> Result<FacePage, PortError> {
+        {
+            let mut before = self.pages_before_failure.lock().expect("not poisoned");
+            match *before {
+                Some(0) => {
+                    *before = None;
+                    return Err(PortError::Transient(
+                        "Rekognition: ThrottlingException".into(),
+                    ));
+                }
+                Some(n) => *before = Some(n - 1),
+                None => {}
+            }
+        }
         let faces = self.faces.lock().expect("not poisoned");
         let after = faces
             .iter()

@@ -5,6 +5,7 @@
 //! an admin's request.
 
 pub mod audit;
+pub mod bucket;
 pub mod database;
 pub mod events;
 pub mod faces;
@@ -13,6 +14,7 @@ pub mod photos;
 pub mod s3;
 
 pub use audit::{ADMIN_SUBJECT, admin_audit};
+pub use bucket::InMemoryBucket;
 pub use database::{TestDatabase, TestkitError, closed_port_url};
 pub use events::{ApiEvent, response_json, s3_event};
 pub use faces::{InMemoryCollection, ScriptedFaceSearch};

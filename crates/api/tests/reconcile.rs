@@ -1,0 +1,255 @@
+//! Reconcile's rules over the MySQL store (each test in a fresh database on
+//! the `DATABASE_URL` server), with the collection and the bucket in memory
+//! so that faults can be injected and pages made small. The function
+//! against the whole local stack is tested end to end (`registry-local`).
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use registry::audit::{Actor, AuditContext};
+use registry::erasure::key_digest;
+use registry::person::{FaceBox, Status};
+use registry::ports::{IndexingRecord, NewPerson, PersonStore, PortError, ReconcileStore};
+use registry::reconcile::{ReconcileReport, ReconcileSettings, Reconciler};
+use registry_adapters::MysqlPersonStore;
+use registry_testkit::{InMemoryBucket, InMemoryCollection, TestDatabase, admin_audit};
+
+struct World {
+    database: TestDatabase,
+    people: MysqlPersonStore,
+    faces: InMemoryCollection,
+    photos: InMemoryBucket,
+}
+
+impl World {
+    async fn new() -> Self {
+        let database = TestDatabase::create()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let people = MysqlPersonStore::new(database.pool().clone());
+        Self {
+            database,
+            people,
+            faces: InMemoryCollection::default(),
+            photos: InMemoryBucket::default(),
+        }
+    }
+
+    async fn run(&self) -> Result<ReconcileReport, PortError> {
+        let audit = AuditContext {
+            actor: Actor::registry(),
+            request_id: "reconcile-test".into(),
+        };
+        Reconciler {
+            people: &self.people,
+            photos: &self.photos,
+            faces: &self.faces,
+            settings: ReconcileSettings {
+                grace: chrono::Duration::minutes(15),
+                upload_url_ttl: chrono::Duration::minutes(5),
+                // Small pages: every scan takes several.
+                page_size: 2,
+            },
+            audit: &audit,
+        }
+        .run(Instant::now() + Duration::from_secs(60))
+        .await
+    }
+
+    /// The grace period passes for everything so far.
+    async fn let_grace_pass(&self) {
+        for statement in [
+            "UPDATE person SET updated_at = updated_at - INTERVAL 1 HOUR",
+            "UPDATE drift_sighting SET first_seen_at = first_seen_at - INTERVAL 1 HOUR",
+        ] {
+            sqlx::query(statement)
+                .execute(self.database.pool())
+                .await
+                .expect("times moved back");
+        }
+    }
+
+    /// A person indexed with `face`, their photo in the bucket.
+    async fn indexed(&self, key: &str, face: &str) {
+        self.people
+            .record_indexing(
+                &IndexingRecord {
+                    object_key: key.into(),
+                    lastname: "Dupont".into(),
+                    firstname: "Jean".into(),
+                    status: Status::Indexed,
+                    status_reason: None,
+                    identity: Some(face.into()),
+                    object_etag: None,
+                    object_sequencer: "0A".into(),
+                    object_created_at: Utc::now(),
+                    face_confidence: Some(99.0),
+                    face_box: Some(FaceBox {
+                        left: 0.1,
+                        top: 0.1,
+                        width: 0.5,
+                        height: 0.5,
+                    }),
+                    possible_duplicate: None,
+                    discarded_faces: Vec::new(),
+                },
+                &admin_audit(),
+            )
+            .await
+            .expect("recorded");
+        self.faces.add(face);
+        self.photos.put(key, b"photo", Utc::now());
+    }
+}
+
+fn key(n: u32) -> String {
+    format!("{n:032x}.dupont_jean.jpg")
+}
+
+#[tokio::test]
+async fn a_run_stopped_by_a_fault_resumes_from_its_checkpoint() {
+    let world = World::new().await;
+    for n in 0..5 {
+        world.faces.add(&format!("stray-{n}"));
+    }
+    // The first page is listed, the second fails.
+    world.faces.fail_listing_after(1);
+    let stopped = world.run().await.unwrap_err();
+    assert!(stopped.is_transient(), "{stopped}");
+
+    let resumed = world.run().await.expect("the run");
+    assert!(resumed.faces_pass_complete, "{resumed:?}");
+    // The pass went on from the second page.
+    assert_eq!(resumed.faces_checked, 3, "{resumed:?}");
+
+    // Both runs' sightings count for the pass: after the grace, a new pass
+    // deletes all five.
+    world.let_grace_pass().await;
+    let repaired = world.run().await.expect("the run");
+    assert_eq!(repaired.faces_checked, 5, "{repaired:?}");
+    assert_eq!(repaired.orphan_faces_deleted, 5, "{repaired:?}");
+    assert!(world.faces.faces().is_empty());
+}
+
+#[tokio::test]
+async fn the_scans_page_through_everything_and_touch_nothing_in_place() {
+    let world = World::new().await;
+    for n in 0..5 {
+        world.indexed(&key(n), &format!("face-{n}")).await;
+    }
+    world.let_grace_pass().await;
+    let report = world.run().await.expect("the run");
+    assert_eq!(report.faces_checked, 5);
+    assert_eq!(report.photos_checked, 5);
+    assert_eq!(report.drift(), 0, "{report:?}");
+    assert_eq!(world.faces.faces().len(), 5);
+    assert!(world.photos.rewrites().is_empty());
+}
+
+#[tokio::test]
+async fn concurrent_runs_repair_once_and_both_succeed() {
+    let world = World::new().await;
+    world.indexed(&key(1), "face-1").await;
+    world.faces.add("stray");
+    world.photos.put(&key(2), b"never recorded", Utc::now());
+    world.run().await.expect("first sightings");
+    world.let_grace_pass().await;
+
+    let (a, b) = tokio::join!(world.run(), world.run());
+    let (a, b) = (a.expect("a run"), b.expect("the other run"));
+    assert!(a.orphan_faces_deleted + b.orphan_faces_deleted >= 1);
+    assert_eq!(world.faces.faces(), ["face-1"]);
+    // Written again at most once per run, and the photo is still there.
+    assert!((1..=2).contains(&world.photos.rewrites().len()));
+    assert!(world.photos.version_count(&key(2)) >= 2);
+}
+
+#[tokio::test]
+async fn what_an_erasure_covers_is_deleted_and_a_plain_key_used_again_is_kept() {
+    let world = World::new().await;
+    let done = Utc::now() - chrono::Duration::hours(2);
+    let erase = |person_id: u64, key: String| {
+        let pool = world.database.pool().clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO erasure (person_id, key_digest, requested_at, completed_at, receipt) \
+                 VALUES (?, ?, ?, ?, '{}')",
+            )
+            .bind(person_id)
+            .bind(key_digest(&key).as_slice())
+            .bind(done)
+            .bind(done)
+            .execute(&pool)
+            .await
+            .expect("an erasure recorded");
+        }
+    };
+    // A key with a token: everything under it was the erased person's.
+    let token_key = key(7);
+    world.photos.put(
+        &token_key,
+        b"left behind",
+        done - chrono::Duration::hours(1),
+    );
+    world.photos.put(&token_key, b"a late PUT", Utc::now());
+    erase(1001, token_key.clone()).await;
+    // A plain key: the version from before the erasure was the erased
+    // person's, the one after is a new person's photo.
+    let plain = "dupont_jean.jpg";
+    world
+        .photos
+        .put(plain, b"left behind", done - chrono::Duration::hours(1));
+    world.photos.put(plain, b"a new person", Utc::now());
+    erase(1002, plain.to_owned()).await;
+
+    let report = world.run().await.expect("the run");
+    assert_eq!(report.erased_photo_versions_deleted, 3, "{report:?}");
+    assert_eq!(world.photos.version_count(&token_key), 0);
+    assert_eq!(world.photos.version_count(plain), 1);
+    // The new person's photo is unindexed: noted, and written again once
+    // the grace has passed.
+    assert_eq!(report.unindexed_photos_found, 1, "{report:?}");
+    world.let_grace_pass().await;
+    world.run().await.expect("the run");
+    assert_eq!(world.photos.rewrites(), [plain]);
+}
+
+#[tokio::test]
+async fn a_row_changed_since_it_was_read_is_left_alone() {
+    let world = World::new().await;
+    let person = world
+        .people
+        .create_pending(
+            &NewPerson {
+                lastname: "Dupont".into(),
+                firstname: "Jean".into(),
+                object_key: key(3),
+            },
+            &admin_audit(),
+        )
+        .await
+        .expect("created");
+    let stale = person.updated_at - chrono::Duration::seconds(1);
+    assert!(
+        !world
+            .people
+            .reject_unchanged(person.id, stale, "test", &admin_audit())
+            .await
+            .expect("asked")
+    );
+    assert!(
+        world
+            .people
+            .reject_unchanged(person.id, person.updated_at, "test", &admin_audit())
+            .await
+            .expect("asked")
+    );
+    let now = world
+        .people
+        .get(person.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(now.status, Status::Rejected);
+    assert_eq!(now.status_reason.as_deref(), Some("test"));
+}
