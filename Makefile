@@ -23,6 +23,7 @@ help:
 	@echo "make bench      print the benchmarks' figures"
 	@echo "make build      build the Lambda functions for arm64 (sam build)"
 	@echo "make invoke     invoke one function with a sample event (FUNCTION=HealthFunction EVENT=events/healthz.json)"
+	@echo "make reconcile  compare the table, the collection and the bucket now, repair, print the report"
 	@echo "make deploy     deploy with SAM (ENV=dev|prod)"
 
 system-deps:

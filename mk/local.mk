@@ -9,6 +9,7 @@
 #   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
 #   make invoke FUNCTION=HealthFunction EVENT=events/healthz.json
 #                                 invoke one function, as `sam local invoke`
+#   make reconcile                run reconcile now and print its report
 #   make test-e2e                 end-to-end tests, then the browser test
 #   make bench-local              PUT end -> indexed, median of 5 enrolments
 
@@ -22,7 +23,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token invoke registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
+.PHONY: dev dev-token invoke reconcile registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
 
 registry-local:
 	cargo build --locked -p registry-local --bin registry-local
@@ -35,6 +36,10 @@ dev-token:
 
 invoke: setup database registry-local
 	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) invoke $(FUNCTION) --event $(EVENT) --models-dir $(MODELS_DIR)
+
+# What `make dev` runs every 10 minutes (the template's schedule), at once.
+reconcile:
+	@$(MAKE) --no-print-directory invoke FUNCTION=ReconcileFunction EVENT=events/scheduled.json
 
 test-e2e: test-e2e-rust test-browser
 
