@@ -24,6 +24,7 @@ help:
 	@echo "make build      build the Lambda functions for arm64 (sam build)"
 	@echo "make invoke     invoke one function with a sample event (FUNCTION=HealthFunction EVENT=events/healthz.json)"
 	@echo "make reconcile  compare the table, the collection and the bucket now, repair, print the report"
+	@echo "make rebuild-collection  index every person's photo again (a lost collection, a new face model)"
 	@echo "make deploy     deploy with SAM (ENV=dev|prod)"
 
 system-deps:

@@ -10,6 +10,7 @@
 #   make invoke FUNCTION=HealthFunction EVENT=events/healthz.json
 #                                 invoke one function, as `sam local invoke`
 #   make reconcile                run reconcile now and print its report
+#   make rebuild-collection       index every person's photo again
 #   make test-e2e                 end-to-end tests, then the browser test
 #   make bench-local              PUT end -> indexed, median of 5 enrolments
 
@@ -23,7 +24,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token invoke reconcile registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
+.PHONY: dev dev-token invoke reconcile rebuild-collection registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
 
 registry-local:
 	cargo build --locked -p registry-local --bin registry-local
@@ -40,6 +41,10 @@ invoke: setup database registry-local
 # What `make dev` runs every 10 minutes (the template's schedule), at once.
 reconcile:
 	@$(MAKE) --no-print-directory invoke FUNCTION=ReconcileFunction EVENT=events/scheduled.json
+
+# Every person's photo indexed again (a lost collection, a new face model).
+rebuild-collection:
+	@$(MAKE) --no-print-directory invoke FUNCTION=ReconcileFunction EVENT=events/rebuild-collection.json
 
 test-e2e: test-e2e-rust test-browser
 

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use registry::audit::{Actor, AuditContext};
 use registry::ports::{FaceIndex, PersonStore, PhotoStore, PortError, ReconcileStore};
-pub use registry::reconcile::ReconcileReport;
+pub use registry::reconcile::{RebuildReport, ReconcileReport};
 use registry::reconcile::{ReconcileSettings, Reconciler};
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::{Metrics, Unit};
 
@@ -31,6 +32,23 @@ impl From<ReconcileError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// What an invocation asks for: the schedule sends `{}`, a run; an
+/// operator may ask for `{"rebuildCollection": true}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReconcileRequest {
+    #[serde(default)]
+    pub rebuild_collection: bool,
+}
+
+/// The invocation's answer: the report of what it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ReconcileAnswer {
+    Reconciled(ReconcileReport),
+    Rebuilt(RebuildReport),
+}
+
 pub struct ReconcileFn<P, S, F> {
     pub people: P,
     pub photos: S,
@@ -46,12 +64,13 @@ where
     F: FaceIndex,
 {
     /// One run; `deadline_ms` is the invocation's (Lambda's context, in
-    /// milliseconds since the epoch). The event itself says nothing.
+    /// milliseconds since the epoch).
     pub async fn handle(
         &self,
+        request: ReconcileRequest,
         request_id: &str,
         deadline_ms: u64,
-    ) -> Result<ReconcileReport, ReconcileError> {
+    ) -> Result<ReconcileAnswer, ReconcileError> {
         self.metrics.cold_start();
         let audit = AuditContext {
             actor: Actor::registry(),
@@ -64,9 +83,22 @@ where
             settings: self.settings,
             audit: &audit,
         };
-        let report = reconciler.run(working_deadline(deadline_ms)).await?;
+        let deadline = working_deadline(deadline_ms);
+        if request.rebuild_collection {
+            let report = reconciler.rebuild_collection(deadline).await?;
+            tracing::info!(
+                photos_checked = report.photos_checked,
+                photos_redriven = report.photos_redriven,
+                complete = report.complete,
+                "collection rebuild"
+            );
+            self.metrics
+                .emit(&[("PhotosRedriven", report.photos_redriven as f64, Unit::Count)]);
+            return Ok(ReconcileAnswer::Rebuilt(report));
+        }
+        let report = reconciler.run(deadline).await?;
         self.observe(&report);
-        Ok(report)
+        Ok(ReconcileAnswer::Reconciled(report))
     }
 
     fn observe(&self, report: &ReconcileReport) {

@@ -35,11 +35,10 @@ impl World {
         }
     }
 
-    async fn run(&self) -> Result<ReconcileReport, PortError> {
-        let audit = AuditContext {
-            actor: Actor::registry(),
-            request_id: "reconcile-test".into(),
-        };
+    fn reconciler<'a>(
+        &'a self,
+        audit: &'a AuditContext,
+    ) -> Reconciler<'a, MysqlPersonStore, InMemoryBucket, InMemoryCollection> {
         Reconciler {
             people: &self.people,
             photos: &self.photos,
@@ -50,10 +49,14 @@ impl World {
                 // Small pages: every scan takes several.
                 page_size: 2,
             },
-            audit: &audit,
+            audit,
         }
-        .run(Instant::now() + Duration::from_secs(60))
-        .await
+    }
+
+    async fn run(&self) -> Result<ReconcileReport, PortError> {
+        self.reconciler(&registry_audit())
+            .run(Instant::now() + Duration::from_secs(60))
+            .await
     }
 
     /// The grace period passes for everything so far.
@@ -99,6 +102,13 @@ impl World {
             .expect("recorded");
         self.faces.add(face);
         self.photos.put(key, b"photo", Utc::now());
+    }
+}
+
+fn registry_audit() -> AuditContext {
+    AuditContext {
+        actor: Actor::registry(),
+        request_id: "reconcile-test".into(),
     }
 }
 
@@ -252,4 +262,35 @@ async fn a_row_changed_since_it_was_read_is_left_alone() {
         .expect("kept");
     assert_eq!(now.status, Status::Rejected);
     assert_eq!(now.status_reason.as_deref(), Some("test"));
+}
+
+#[tokio::test]
+async fn a_rebuild_writes_every_persons_photo_again_but_an_erased_ones() {
+    let world = World::new().await;
+    for n in 0..5 {
+        world.indexed(&key(n), &format!("face-{n}")).await;
+    }
+    // A photo no person records is the scan's to judge, not the rebuild's.
+    world.photos.put(&key(9), b"nobody's", Utc::now());
+    let erasing = world
+        .people
+        .find_by_key(&key(4))
+        .await
+        .expect("read")
+        .expect("a person");
+    world
+        .people
+        .begin_erasure(erasing.id)
+        .await
+        .expect("erasure begun");
+
+    let report = world
+        .reconciler(&registry_audit())
+        .rebuild_collection(Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("the rebuild");
+    assert!(report.complete, "{report:?}");
+    assert_eq!(report.photos_checked, 6);
+    assert_eq!(report.photos_redriven, 4);
+    assert_eq!(world.photos.rewrites(), [key(0), key(1), key(2), key(3)]);
 }

@@ -180,6 +180,9 @@ pub enum Scan {
     Faces,
     /// The bucket's photos (the position is the last key reached).
     Photos,
+    /// A rebuild of the collection: every person's photo indexed again
+    /// (the position is the last key reached).
+    Rebuild,
 }
 
 impl Scan {
@@ -187,6 +190,7 @@ impl Scan {
         match self {
             Scan::Faces => "faces",
             Scan::Photos => "photos",
+            Scan::Rebuild => "rebuild",
         }
     }
 }

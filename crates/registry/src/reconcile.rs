@@ -101,6 +101,18 @@ impl ReconcileReport {
     }
 }
 
+/// What a run of a collection rebuild did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuildReport {
+    pub photos_checked: u64,
+    /// People's photos written again, each to be indexed again.
+    pub photos_redriven: u64,
+    /// Whether the rebuild reached the end of the bucket (otherwise the
+    /// next rebuild run goes on from here).
+    pub complete: bool,
+}
+
 /// What a photo of the bucket is, against the person its key names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PhotoState {
@@ -221,6 +233,71 @@ where
         self.finish_erasures(&mut report, now, deadline).await?;
         self.scan_faces(&mut report, now, deadline).await?;
         self.scan_photos(&mut report, now, deadline).await?;
+        Ok(report)
+    }
+
+    /// Indexes every person's photo again, from the bucket and the table:
+    /// after the collection was lost (a restore), or to move every face to
+    /// Rekognition's current face model. Each photo is written again in
+    /// place, so the indexer records a new face and retires the old one, as
+    /// for any new photo. Goes on from its checkpoint until `deadline`.
+    pub async fn rebuild_collection(&self, deadline: Instant) -> Result<RebuildReport, PortError> {
+        let now = Utc::now().trunc_subsecs(3);
+        let mut report = RebuildReport::default();
+        let (mut after, started) = self.resume(Scan::Rebuild, now).await?;
+        while Instant::now() < deadline {
+            let page = self
+                .photos
+                .list_photos(after.as_deref(), self.settings.page_size)
+                .await?;
+            let through = page
+                .truncated
+                .then(|| page.photos.last().map(|last| last.key.clone()))
+                .flatten();
+            let people = self
+                .people
+                .people_by_key(after.as_deref(), through.as_deref())
+                .await?;
+            report.photos_checked += page.photos.len() as u64;
+            for person in people.iter().filter(|person| !person.erasing) {
+                if !page
+                    .photos
+                    .iter()
+                    .any(|photo| photo.key == person.object_key)
+                {
+                    continue;
+                }
+                let format = ObjectKey::parse(&person.object_key)
+                    .map_err(|e| PortError::Permanent(e.to_string()))?
+                    .format();
+                if self
+                    .photos
+                    .rewrite_in_place(&person.object_key, format.content_type())
+                    .await?
+                {
+                    report.photos_redriven += 1;
+                }
+            }
+            let checkpoint = match through {
+                Some(last) => {
+                    after = Some(last);
+                    Checkpoint {
+                        position: after.clone(),
+                        pass_started_at: Some(started),
+                    }
+                }
+                None => {
+                    report.complete = true;
+                    Checkpoint::default()
+                }
+            };
+            self.people
+                .save_checkpoint(Scan::Rebuild, &checkpoint)
+                .await?;
+            if report.complete {
+                break;
+            }
+        }
         Ok(report)
     }
 

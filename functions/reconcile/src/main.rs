@@ -1,9 +1,10 @@
-//! `reconcile`: run by EventBridge Scheduler; its answer is the run's report.
+//! `reconcile`: run by EventBridge Scheduler (`{}`), or by an operator
+//! (`{"rebuildCollection": true}`); its answer is the run's report.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use registry_adapters::Config;
+use registry_api::reconcile::ReconcileRequest;
 use registry_wiring::Setup;
-use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,10 +12,16 @@ async fn main() -> Result<(), Error> {
     let setup = Setup::lambda(Config::from_env()?, "reconcile").await;
     let reconcile = registry_wiring::reconcile(&setup).await?;
     let reconcile = &reconcile;
-    run(service_fn(|event: LambdaEvent<Value>| async move {
-        reconcile
-            .handle(&event.context.request_id, event.context.deadline)
-            .await
-    }))
+    run(service_fn(
+        |event: LambdaEvent<ReconcileRequest>| async move {
+            reconcile
+                .handle(
+                    event.payload,
+                    &event.context.request_id,
+                    event.context.deadline,
+                )
+                .await
+        },
+    ))
     .await
 }

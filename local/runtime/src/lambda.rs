@@ -284,8 +284,9 @@ impl Handler {
                     .map_err(FunctionError::from_diagnostic)
             }
             Handler::Reconcile(reconcile) => {
+                let request = serde_json::from_value(payload).map_err(bad_event)?;
                 let report = reconcile
-                    .handle(&context.request_id, context.deadline)
+                    .handle(request, &context.request_id, context.deadline)
                     .await
                     .map_err(FunctionError::from_diagnostic)?;
                 serde_json::to_value(report)

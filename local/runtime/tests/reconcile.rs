@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Harness, test_image};
 use registry::erasure::key_digest;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const WITHIN: Duration = Duration::from_secs(30);
 
@@ -210,6 +210,66 @@ async fn reconcile_repairs_drift_in_the_table_the_collection_and_the_bucket() {
         .map(|entry| &entry["personId"])
         .collect();
     assert!(people.contains(&&never["personId"]) && people.contains(&&gone["id"]));
+    database.close().await;
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_collection_is_rebuilt_from_the_bucket_and_the_table() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let first = enrol_indexed(&harness, &admin, "First", "obama.jpg").await;
+    let second = enrol_indexed(&harness, &admin, "Second", "biden.jpg").await;
+
+    // The collection loses every face.
+    harness
+        .rekognition()
+        .await
+        .delete_faces()
+        .collection_id(harness.collection())
+        .set_face_ids(Some(harness.face_ids().await))
+        .send()
+        .await
+        .expect("DeleteFaces");
+    assert!(harness.face_ids().await.is_empty());
+
+    let reconcile_fn = harness
+        .runtime
+        .lambda()
+        .function("ReconcileFunction")
+        .expect("the reconcile function");
+    let refused = reconcile_fn
+        .invoke(json!({"rebuild": true}))
+        .await
+        .expect_err("an unknown request is refused");
+    assert!(refused.message.contains("rebuild"), "{refused}");
+    let report = reconcile_fn
+        .invoke(json!({"rebuildCollection": true}))
+        .await
+        .expect("the rebuild");
+    assert_eq!(report["photosRedriven"], 2, "{report}");
+    assert_eq!(report["complete"], true, "{report}");
+
+    // Each photo is indexed again: a new face, in the collection.
+    for person in [&first, &second] {
+        harness
+            .wait_for(&admin, &person["id"], WITHIN, |now| {
+                now["status"] == "indexed" && now["identity"] != person["identity"]
+            })
+            .await;
+    }
+    let database = harness.database().await;
+    let mut identities: Vec<String> =
+        sqlx::query_scalar("SELECT identity FROM person WHERE identity IS NOT NULL")
+            .fetch_all(&database)
+            .await
+            .expect("identities");
+    identities.sort();
+    assert_eq!(identities.len(), 2);
+    assert_eq!(harness.face_ids().await, identities);
+    let after = reconcile(&harness).await;
+    assert_eq!(after["orphanFacesFound"], 0, "{after}");
+    assert_eq!(after["unindexedPhotosFound"], 0, "{after}");
     database.close().await;
     harness.stop().await;
 }

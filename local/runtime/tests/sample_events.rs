@@ -20,6 +20,8 @@ enum Expected {
     CustomResource,
     /// A reconcile run's report, both scans to their end.
     Reconciled,
+    /// A collection rebuild's report, to the end of the bucket.
+    Rebuilt,
 }
 
 const SAMPLES: &[(&str, &str, Expected)] = &[
@@ -116,6 +118,11 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         Expected::CustomResource,
     ),
     ("scheduled.json", "ReconcileFunction", Expected::Reconciled),
+    (
+        "rebuild-collection.json",
+        "ReconcileFunction",
+        Expected::Rebuilt,
+    ),
 ];
 
 #[test]
@@ -159,6 +166,7 @@ async fn every_sample_event_is_invoked_as_lambda_would() {
                 assert_eq!(answer["facesPassComplete"], true, "{file}: {answer}");
                 assert_eq!(answer["photosPassComplete"], true, "{file}: {answer}");
             }
+            Expected::Rebuilt => assert_eq!(answer["complete"], true, "{file}: {answer}"),
         }
     }
     harness.stop().await;

@@ -87,17 +87,16 @@ impl ReconcileStore for MysqlPersonStore {
             })
             .await
             .map_err(port_error)?;
-        subjects
+        // A sighting gone between the two statements was acted on and
+        // forgotten by a concurrent run: for this run it is new.
+        Ok(subjects
             .iter()
             .map(|subject| {
                 seen.iter()
                     .find(|(s, _)| s.eq_ignore_ascii_case(subject))
-                    .map(|(_, first)| *first)
-                    .ok_or_else(|| {
-                        PortError::Transient(format!("database: sighting {subject} not kept"))
-                    })
+                    .map_or(now, |(_, first)| *first)
             })
-            .collect()
+            .collect())
     }
 
     async fn forget_sightings(
