@@ -7,6 +7,7 @@ pub mod cognito;
 pub mod config;
 pub mod database;
 pub mod mysql;
+mod presign;
 pub mod rekognition;
 pub mod s3;
 mod sdk;

@@ -1,8 +1,10 @@
 //! The photo store on S3.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::MetadataDirective;
@@ -11,20 +13,47 @@ use registry::ports::{
     ListedPhoto, ObjectVersion, PhotoPage, PhotoStore, PortError, PresignedRequest, StoredObject,
 };
 
+use crate::presign::DownloadSigner;
 use crate::sdk::{error_code, port_error};
 
 #[derive(Clone)]
 pub struct S3PhotoStore {
     client: Client,
     bucket: String,
+    downloads: Arc<DownloadSigner>,
 }
 
 impl S3PhotoStore {
-    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+    /// The store of `bucket` with a client of its own, and the credentials
+    /// its download URLs are signed with (the client's).
+    pub fn new(
+        client: Client,
+        credentials: Option<SharedCredentialsProvider>,
+        bucket: impl Into<String>,
+    ) -> Self {
+        let bucket = bucket.into();
         Self {
+            downloads: Arc::new(DownloadSigner::new(
+                client.clone(),
+                credentials,
+                bucket.clone(),
+            )),
             client,
-            bucket: bucket.into(),
+            bucket,
         }
+    }
+
+    /// The store of `bucket` with the shared AWS configuration.
+    pub fn from_config(
+        aws: &aws_config::SdkConfig,
+        force_path_style: bool,
+        bucket: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            Self::client(aws, force_path_style),
+            aws.credentials_provider(),
+            bucket,
+        )
     }
 
     /// An S3 client from the shared AWS configuration; path-style addressing
@@ -88,15 +117,9 @@ impl PhotoStore for S3PhotoStore {
     }
 
     async fn presign_download(&self, key: &str, ttl: Duration) -> Result<String, PortError> {
-        let presigned = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(presigning(ttl)?)
+        self.downloads
+            .presign_get(key, ttl, SystemTime::now())
             .await
-            .map_err(|e| port_error("S3", e))?;
-        Ok(presigned.uri().to_owned())
     }
 
     async fn stat(&self, key: &str) -> Result<Option<StoredObject>, PortError> {
@@ -327,4 +350,78 @@ const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 
 fn chrono_time(time: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(time.secs(), time.subsec_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+    fn client(
+        endpoint: Option<&str>,
+        path_style: bool,
+        token: Option<&str>,
+    ) -> (Client, SharedCredentialsProvider) {
+        let credentials = SharedCredentialsProvider::new(Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            token.map(str::to_owned),
+            None,
+            "test",
+        ));
+        let mut config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(credentials.clone())
+            .force_path_style(path_style);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        (Client::from_conf(config.build()), credentials)
+    }
+
+    /// The URL the SDK presigns for `key` at `at`.
+    async fn sdk_url(client: &Client, key: &str, at: SystemTime) -> String {
+        let config = PresigningConfig::builder()
+            .start_time(at)
+            .expires_in(Duration::from_secs(300))
+            .build()
+            .unwrap();
+        client
+            .get_object()
+            .bucket("photos-bucket")
+            .key(key)
+            .presigned(config)
+            .await
+            .unwrap()
+            .uri()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn download_urls_are_the_ones_the_sdk_presigns() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
+        for (endpoint, path_style, token) in [
+            (None, false, None),
+            (None, false, Some("session/token+with=odd chars")),
+            (Some("http://127.0.0.1:3001"), true, None),
+        ] {
+            let (client, credentials) = client(endpoint, path_style, token);
+            let signer = DownloadSigner::new(client.clone(), Some(credentials), "photos-bucket");
+            for key in [
+                "0123456789abcdef0123456789abcdef.dupont_jean.jpg",
+                "garcia-marquez_gabriel-jose.png",
+                "odd key+with/slash~.jpg",
+            ] {
+                assert_eq!(
+                    signer
+                        .presign_get(key, Duration::from_secs(300), at)
+                        .await
+                        .unwrap(),
+                    sdk_url(&client, key, at).await,
+                    "{endpoint:?} {key}"
+                );
+            }
+        }
+    }
 }

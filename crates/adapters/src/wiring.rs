@@ -36,10 +36,7 @@ impl Adapters {
     }
 
     pub fn photos(&self, config: &Config) -> S3PhotoStore {
-        S3PhotoStore::new(
-            S3PhotoStore::client(&self.aws, config.s3_force_path_style),
-            &config.bucket,
-        )
+        S3PhotoStore::from_config(&self.aws, config.s3_force_path_style, &config.bucket)
     }
 
     pub fn faces(&self, config: &Config) -> RekognitionFaceIndex {

@@ -91,7 +91,7 @@ async fn world() -> World {
 
     World {
         _dirs: dirs,
-        photos: S3PhotoStore::new(s3.clone(), BUCKET),
+        photos: S3PhotoStore::from_config(&s3_sdk, true, BUCKET),
         faces: RekognitionFaceIndex::new(rekognition.clone(), COLLECTION),
         store,
         s3,
