@@ -38,7 +38,9 @@ FUNCTION_ENVIRONMENT = {
     },
     "HealthFunction": {"DB_USER"},
     "IndexerFunction": {"DB_USER"},
-    "ReconcileFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", "RECONCILE_GRACE_SECONDS"},
+    "ReconcileFunction": {
+        "DB_USER", "UPLOAD_URL_TTL_SECONDS", "RECONCILE_GRACE_SECONDS", "DEAD_LETTER_RETENTION_SECONDS",
+    },
     "MigrateFunction": {"DB_APP_USERS"},
 }
 DATABASE_SECRETS = {
@@ -94,6 +96,10 @@ def test_reconcile_waits_out_every_indexing_run_and_upload_url(cfn_template: Tem
     assert reconcile["Environment"]["Variables"]["UPLOAD_URL_TTL_SECONDS"] == lifetime
     upload = resources["UploadFunction"]["Properties"]["Environment"]["Variables"]
     assert upload["UPLOAD_URL_TTL_SECONDS"] == lifetime
+    # A plain key's digest is kept as long as a dead letter can be replayed.
+    retention = {"Fn::FindInMap": ["DeadLetters", "Retention", "Seconds"]}
+    assert reconcile["Environment"]["Variables"]["DEAD_LETTER_RETENTION_SECONDS"] == retention
+    assert resources["IndexerDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == retention
     # One run at a time, every few minutes.
     assert reconcile["ReservedConcurrentExecutions"] == 1
     schedules = [

@@ -107,6 +107,8 @@ pub struct Config {
     /// How long reconcile leaves something out of place before it acts:
     /// longer than the indexer's timeout.
     pub reconcile_grace: Duration,
+    /// How long the indexer's dead letters are kept (and can be replayed).
+    pub dead_letter_retention: Duration,
     /// Base URL of a protected CDN in front of the bucket, when public previews are enabled.
     pub public_media_base_url: Option<String>,
     pub metrics_namespace: String,
@@ -143,7 +145,12 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// SigV4 presigned URLs last at most 7 days.
 const MAX_PRESIGN_SECONDS: u64 = 7 * 24 * 3600;
+/// A grace period of more than a day would leave drift unrepaired for days.
+const MAX_RECONCILE_GRACE_SECONDS: u64 = 24 * 3600;
+/// SQS keeps a message 14 days at most (`MessageRetentionPeriod`).
+const MAX_DEAD_LETTER_RETENTION_SECONDS: u64 = 14 * 24 * 3600;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -169,18 +176,19 @@ impl Config {
                 }),
             }
         };
-        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            let Some(v) = get(name) else {
-                return Ok(Duration::from_secs(default));
+        let seconds =
+            |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+                let Some(v) = get(name) else {
+                    return Ok(Duration::from_secs(default));
+                };
+                match v.parse::<u64>() {
+                    Ok(s) if (1..=max).contains(&s) => Ok(Duration::from_secs(s)),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        reason: format!("expected a number of seconds from 1 to {max}"),
+                    }),
+                }
             };
-            match v.parse::<u64>() {
-                Ok(s) if (1..=MAX_PRESIGN_SECONDS).contains(&s) => Ok(Duration::from_secs(s)),
-                _ => Err(ConfigError::Invalid {
-                    name,
-                    reason: format!("expected a number of seconds from 1 to {MAX_PRESIGN_SECONDS}"),
-                }),
-            }
-        };
         let port = |name: &'static str| -> Result<u16, ConfigError> {
             match get(name) {
                 None => Ok(3306),
@@ -297,9 +305,14 @@ impl Config {
             database,
             database_ca,
             app_users,
-            upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 300)?,
-            photo_url_ttl: seconds("PHOTO_URL_TTL_SECONDS", 300)?,
-            reconcile_grace: seconds("RECONCILE_GRACE_SECONDS", 900)?,
+            upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,
+            photo_url_ttl: seconds("PHOTO_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,
+            reconcile_grace: seconds("RECONCILE_GRACE_SECONDS", 900, MAX_RECONCILE_GRACE_SECONDS)?,
+            dead_letter_retention: seconds(
+                "DEAD_LETTER_RETENTION_SECONDS",
+                MAX_DEAD_LETTER_RETENTION_SECONDS,
+                MAX_DEAD_LETTER_RETENTION_SECONDS,
+            )?,
             public_media_base_url,
             metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "FaceRegistry".into()),
             s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,

@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use registry::Sequencer;
 use registry::audit::{Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail};
 use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use registry::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt, key_digest};
@@ -10,6 +9,7 @@ use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
 };
+use registry::{ObjectKey, Sequencer};
 use serde_json::{Value, json};
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySql, QueryBuilder, Transaction};
@@ -443,9 +443,12 @@ impl PersonStore for MysqlPersonStore {
             let requested_at = match recorded {
                 Some((requested_at, _)) => requested_at,
                 None => {
-                    sqlx::query("INSERT INTO erasure (person_id, key_digest) VALUES (?, ?)")
-                        .bind(id.0)
-                        .bind(key_digest(&person.object_key).as_slice())
+                    sqlx::query(
+                        "INSERT INTO erasure (person_id, key_digest, key_has_token) VALUES (?, ?, ?)",
+                    )
+                    .bind(id.0)
+                    .bind(key_digest(&person.object_key).as_slice())
+                    .bind(ObjectKey::parse(&person.object_key).is_ok_and(|key| key.has_token()))
                         .execute(&mut *tx)
                         .await?;
                     sqlx::query_scalar("SELECT requested_at FROM erasure WHERE person_id = ?")

@@ -48,6 +48,7 @@ impl World {
                 upload_url_ttl: chrono::Duration::minutes(5),
                 // Small pages: every scan takes several.
                 page_size: 2,
+                late_events_for: chrono::Duration::days(14),
             },
             audit,
         }
@@ -293,4 +294,67 @@ async fn a_rebuild_writes_every_persons_photo_again_but_an_erased_ones() {
     assert_eq!(report.photos_checked, 6);
     assert_eq!(report.photos_redriven, 4);
     assert_eq!(world.photos.rewrites(), [key(0), key(1), key(2), key(3)]);
+}
+
+#[tokio::test]
+async fn a_plain_keys_digest_is_forgotten_once_no_late_event_can_come() {
+    let world = World::new().await;
+    let erase = |id: u64, key: &str, has_token: bool, days_ago: i64| {
+        let pool = world.database.pool().clone();
+        let key = key.to_owned();
+        async move {
+            let done = Utc::now() - chrono::Duration::days(days_ago);
+            sqlx::query(
+                "INSERT INTO erasure (person_id, key_digest, key_has_token, requested_at, \
+                 completed_at, receipt) VALUES (?, ?, ?, ?, ?, '{}')",
+            )
+            .bind(id)
+            .bind(key_digest(&key).as_slice())
+            .bind(has_token)
+            .bind(done)
+            .bind(done)
+            .execute(&pool)
+            .await
+            .expect("an erasure recorded");
+        }
+    };
+    erase(1, "dupont_jean.jpg", false, 15).await;
+    erase(2, "martin_anne.jpg", false, 13).await;
+    erase(3, &key(3), true, 400).await;
+    let report = world.run().await.expect("the run");
+    assert_eq!(report.erased_key_digests_forgotten, 1);
+    let kept: Vec<u64> = sqlx::query_scalar(
+        "SELECT person_id FROM erasure WHERE key_digest IS NOT NULL ORDER BY person_id",
+    )
+    .fetch_all(world.database.pool())
+    .await
+    .expect("read");
+    assert_eq!(kept, [2, 3]);
+}
+
+#[tokio::test]
+async fn an_erasure_records_whether_its_key_has_a_token() {
+    let world = World::new().await;
+    world.indexed(&key(1), "face-1").await;
+    world.indexed("dupont_jean.jpg", "face-2").await;
+    for (key, has_token) in [(key(1), true), ("dupont_jean.jpg".to_owned(), false)] {
+        let person = world
+            .people
+            .find_by_key(&key)
+            .await
+            .expect("read")
+            .expect("a person");
+        world
+            .people
+            .begin_erasure(person.id)
+            .await
+            .expect("erasure begun");
+        let recorded: bool =
+            sqlx::query_scalar("SELECT key_has_token FROM erasure WHERE person_id = ?")
+                .bind(person.id.0)
+                .fetch_one(world.database.pool())
+                .await
+                .expect("the erasure");
+        assert_eq!(recorded, has_token, "{key}");
+    }
 }

@@ -266,6 +266,13 @@ pub trait ReconcileStore: Send + Sync {
         reason: &str,
         audit: &AuditContext,
     ) -> Result<bool, PortError>;
+    /// Forgets the key digests of plain-key erasures finished before
+    /// `finished_before` (a plain key's digest can be confirmed by guessing
+    /// the name); how many.
+    async fn forget_plain_key_digests(
+        &self,
+        finished_before: DateTime<Utc>,
+    ) -> Result<u64, PortError>;
     async fn checkpoint(&self, scan: Scan) -> Result<Checkpoint, PortError>;
     async fn save_checkpoint(&self, scan: Scan, checkpoint: &Checkpoint) -> Result<(), PortError>;
 }

@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditContext;
 use crate::erasure::{Eraser, ErasureError, ErasureMark, key_digest};
@@ -41,10 +41,14 @@ pub struct ReconcileSettings {
     pub upload_url_ttl: Duration,
     /// Faces per ListFaces page, photos per bucket listing page.
     pub page_size: u32,
+    /// How long after an erasure an event of the erased photo can still
+    /// arrive (the indexer's dead-letter retention): a plain key's digest
+    /// is kept that long, then forgotten.
+    pub late_events_for: Duration,
 }
 
 /// What one run found out of place, and what it repaired.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileReport {
     /// Replaced or discarded faces deleted from the collection.
@@ -72,6 +76,8 @@ pub struct ReconcileReport {
     /// People with a face whose photo is gone: recorded as rejected
     /// ([`PHOTO_GONE`]), their face retired.
     pub photos_gone: u64,
+    /// Plain keys' digests of finished erasures forgotten.
+    pub erased_key_digests_forgotten: u64,
     /// Whether the scans reached the end of the collection and of the
     /// bucket in this run (otherwise the next run goes on from here).
     pub faces_pass_complete: bool,
@@ -231,6 +237,10 @@ where
             }
         }
         self.finish_erasures(&mut report, now, deadline).await?;
+        report.erased_key_digests_forgotten = self
+            .people
+            .forget_plain_key_digests(now - self.settings.late_events_for)
+            .await?;
         self.scan_faces(&mut report, now, deadline).await?;
         self.scan_photos(&mut report, now, deadline).await?;
         Ok(report)
@@ -603,6 +613,7 @@ mod tests {
             grace: Duration::minutes(15),
             upload_url_ttl: Duration::minutes(5),
             page_size: 1000,
+            late_events_for: Duration::days(14),
         }
     }
 

@@ -154,6 +154,7 @@ pub async fn reconcile(setup: &Setup) -> Result<Reconcile, DatabaseError> {
             grace: duration(setup.config.reconcile_grace),
             upload_url_ttl: duration(setup.config.upload_url_ttl),
             page_size: RECONCILE_PAGE_SIZE,
+            late_events_for: duration(setup.config.dead_letter_retention),
         },
         metrics: setup.metrics(),
     })

@@ -340,6 +340,25 @@ impl ReconcileStore for MysqlPersonStore {
         .map_err(port_error)
     }
 
+    async fn forget_plain_key_digests(
+        &self,
+        finished_before: DateTime<Utc>,
+    ) -> Result<u64, PortError> {
+        let done = self
+            .database
+            .run(|pool| {
+                sqlx::query(
+                    "UPDATE erasure SET key_digest = NULL WHERE NOT key_has_token \
+                     AND completed_at < ? AND key_digest IS NOT NULL",
+                )
+                .bind(finished_before)
+                .execute(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        Ok(done.rows_affected())
+    }
+
     async fn checkpoint(&self, scan: Scan) -> Result<Checkpoint, PortError> {
         let row: Option<(Option<Vec<u8>>, Option<DateTime<Utc>>)> = self
             .database
