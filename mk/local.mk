@@ -13,6 +13,7 @@
 #   make rebuild-collection       index every person's photo again
 #   make test-e2e                 end-to-end tests, then the browser test
 #   make bench-local              PUT end -> indexed, median of 5 enrolments
+#   make bench-faults             100 enrolments through a database outage
 
 GROUP ?= admins
 PARAMS ?=
@@ -24,7 +25,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token invoke reconcile rebuild-collection registry-local test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
+.PHONY: dev dev-token invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-e2e-rust test-browser node-deps browser-deps bench-local
 
 registry-local:
 	cargo build --locked -p registry-local --bin registry-local
@@ -70,4 +71,8 @@ test-browser: setup database browser-deps registry-local
 bench-local: setup database
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p registry-local --bin registry-local-bench
 
-bench: bench-local
+# 100 enrolments while the database goes away and comes back: what became of each.
+bench-faults: setup database
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p registry-local --bin registry-local-faults
+
+bench: bench-local bench-faults

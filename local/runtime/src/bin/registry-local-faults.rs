@@ -1,0 +1,423 @@
+//! Faults, measured: 100 enrolments through the whole local runtime while
+//! the database goes away mid-way and comes back (every connection to it
+//! cut, new ones refused, for longer than the indexer's retries last). Then
+//! the dead letters are replayed and reconcile runs once, and every event
+//! is replayed 3 times. Prints what became of each enrolment: indexed,
+//! rejected with a reason, lost; and faces nobody records, duplicate rows,
+//! and what the replays changed. Asserts nothing.
+//!
+//! Needs DATABASE_URL, DATABASE_TLS_CA, the models and the test photos
+//! (`make bench-faults` sets them).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use registry_api::reconcile::ReconcileReport;
+use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const ENROLMENTS: usize = 100;
+/// Uploads in flight at once.
+const CONCURRENCY: usize = 4;
+/// The database is away this long once half the enrolments have started:
+/// longer than the indexer's retries (1 s and 2 s locally), so that some
+/// events reach the dead-letter queue.
+const OUTAGE: Duration = Duration::from_secs(5);
+const PHOTOS: [&str; 4] = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
+const SETTLE_WITHIN: Duration = Duration::from_secs(180);
+const REPLAYS: usize = 3;
+
+type BenchError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("registry-local-faults: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A TCP relay in front of the database server that can be taken down (every
+/// connection cut, new ones refused) and brought back.
+struct Relay {
+    addr: SocketAddr,
+    down: watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Result<Self, BenchError> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (down, _) = watch::channel(false);
+        let state = down.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *state.borrow() {
+                    continue; // dropped: the connection is refused
+                }
+                let mut cut = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Ok(Self { addr, down })
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+fn env_path(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+async fn run() -> Result<(), BenchError> {
+    let server_url = std::env::var("DATABASE_URL")
+        .map_err(|_| "DATABASE_URL is not set (run `make bench-faults`)")?;
+    let ca = std::env::var("DATABASE_TLS_CA")
+        .map_err(|_| "DATABASE_TLS_CA is not set (run `make bench-faults`)")?;
+    let models = env_path("FACE_ENGINE_MODELS_DIR", ".local/models");
+    let images = env_path("REGISTRY_TEST_IMAGES", ".local/test-images");
+    let photos = PHOTOS
+        .iter()
+        .map(|name| std::fs::read(images.join(name)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the test photos: {e} (run `make test-images`)"))?;
+
+    // The functions reach the database through the relay.
+    let mut server = url::Url::parse(&server_url)?;
+    let upstream: SocketAddr = tokio::net::lookup_host(format!(
+        "{}:{}",
+        server.host_str().unwrap_or("127.0.0.1"),
+        server.port().unwrap_or(3306)
+    ))
+    .await?
+    .next()
+    .ok_or("the database server's address does not resolve")?;
+    let relay = Relay::start(upstream).await?;
+    server
+        .set_port(Some(relay.addr.port()))
+        .map_err(|()| "the database URL takes no port")?;
+
+    let scratch = ScratchDatabase::create(&server_url, "registry_faults").await?;
+    let state = std::env::temp_dir().join(format!(
+        "registry-local-faults-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&state)?;
+    let mut options = RuntimeOptions::new("template.yaml", &state, models, server.as_str(), ca)
+        .with_ephemeral_ports();
+    options.use_scratch_database(scratch.name());
+    options.record_events = Some(state.join("events"));
+    let runtime = LocalRuntime::start(options).await?;
+    let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
+    let result = measure(&runtime, &relay, &photos, &pool, &state).await;
+    pool.close().await;
+    let _ = runtime.drop_database_users().await;
+    runtime.shutdown().await;
+    scratch.drop_database().await?;
+    let _ = std::fs::remove_dir_all(&state);
+    result
+}
+
+/// What one enrolment's client saw.
+struct Enrolled {
+    key: String,
+    /// Requests for an upload URL that failed before one succeeded.
+    retries: usize,
+}
+
+async fn enrol(
+    http: &reqwest::Client,
+    gateway: &str,
+    token: &str,
+    n: usize,
+    photo: &[u8],
+) -> Result<Enrolled, BenchError> {
+    // A client tries again when the registry is unavailable, as the page does.
+    let mut retries = 0;
+    let ticket: Value = loop {
+        let answer = http
+            .post(format!("{gateway}/api/uploads"))
+            .bearer_auth(token)
+            .json(&json!({
+                "lastname": "Fault",
+                "firstname": format!("Person {n}"),
+                "contentType": "image/jpeg",
+                "contentLength": photo.len(),
+            }))
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => break response.json().await?,
+            Ok(response) if response.status().is_server_error() => {}
+            Ok(response) => return Err(format!("POST /api/uploads: {}", response.status()).into()),
+            Err(_) => {}
+        }
+        retries += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let key = ticket["key"].as_str().ok_or("no key")?.to_owned();
+    let mut put = http
+        .put(ticket["uploadUrl"].as_str().ok_or("no upload URL")?)
+        .body(photo.to_vec());
+    for (name, value) in ticket["headers"].as_object().ok_or("no signed headers")? {
+        if name != "host" && name != "content-length" {
+            put = put.header(name, value.as_str().unwrap_or_default());
+        }
+    }
+    put.send().await?.error_for_status()?;
+    Ok(Enrolled { key, retries })
+}
+
+/// A person's status, status reason and face.
+type Row = (String, Option<String>, Option<String>);
+
+/// Each person's row, by key.
+async fn snapshot(pool: &sqlx::MySqlPool) -> Result<BTreeMap<String, Row>, BenchError> {
+    let rows: Vec<(Vec<u8>, Row)> =
+        sqlx::query_as::<_, (Vec<u8>, String, Option<String>, Option<String>)>(
+            "SELECT object_key, CAST(status AS CHAR), status_reason, identity FROM person",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(key, status, reason, identity)| (key, (status, reason, identity)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(key, row)| (String::from_utf8_lossy(&key).into_owned(), row))
+        .collect())
+}
+
+async fn measure(
+    runtime: &LocalRuntime,
+    relay: &Relay,
+    photos: &[Vec<u8>],
+    pool: &sqlx::MySqlPool,
+    state: &std::path::Path,
+) -> Result<(), BenchError> {
+    let http = reqwest::Client::new();
+    let token = runtime
+        .tokens()
+        .issue(Group::Admins, Duration::from_secs(3600))?
+        .token;
+    let gateway = runtime.gateway_url();
+    let started = Arc::new(AtomicUsize::new(0));
+    let began = Instant::now();
+
+    // Half-way through, the database goes away, then comes back.
+    let outage = {
+        let started = Arc::clone(&started);
+        let down = relay.down.clone();
+        tokio::spawn(async move {
+            while started.load(Ordering::Relaxed) < ENROLMENTS / 2 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            down.send_replace(true);
+            tokio::time::sleep(OUTAGE).await;
+            down.send_replace(false);
+        })
+    };
+    let enrolled: Vec<Result<Enrolled, BenchError>> = futures::stream::iter(0..ENROLMENTS)
+        .map(|n| {
+            let (http, gateway, token, started) = (&http, &gateway, &token, &started);
+            async move {
+                started.fetch_add(1, Ordering::Relaxed);
+                enrol(http, gateway, token, n, &photos[n % photos.len()]).await
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    outage.await?;
+    relay.set_down(false);
+    let enrolled = enrolled.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let client_retries: usize = enrolled.iter().map(|e| e.retries).sum();
+
+    // Until every photo is recorded or dead-lettered.
+    let letters = runtime
+        .dead_letters("IndexerFunction")
+        .ok_or("the indexer has no dead-letter queue")?;
+    let settled = |now: &BTreeMap<String, Row>| {
+        enrolled
+            .iter()
+            .filter(|e| {
+                now.get(&e.key)
+                    .is_some_and(|(status, _, _)| status != "pending")
+            })
+            .count()
+    };
+    loop {
+        let now = snapshot(pool).await?;
+        let dead = letters.list().await?.len();
+        if settled(&now) + dead >= ENROLMENTS || began.elapsed() > SETTLE_WITHIN {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before_replay = snapshot(pool).await?;
+    let dead_lettered = letters.list().await?;
+    let mut why: BTreeMap<String, usize> = BTreeMap::new();
+    for letter in &dead_lettered {
+        *why.entry(letter.error.chars().take(160).collect())
+            .or_default() += 1;
+    }
+    for letter in &dead_lettered {
+        letters.replay(&letter.id).await?;
+    }
+    // A replayed photo with metadata is written again without it, and that
+    // version's own event is indexed after the replay returns.
+    let replayed_at = Instant::now();
+    while settled(&snapshot(pool).await?) < ENROLMENTS && replayed_at.elapsed() < SETTLE_WITHIN {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reconcile = runtime
+        .lambda()
+        .function("ReconcileFunction")
+        .ok_or("no reconcile function")?
+        .invoke(registry_local::scheduler::scheduled_event())
+        .await?;
+    let after = snapshot(pool).await?;
+
+    // Every event delivered, three more times.
+    let events: Vec<Value> = std::fs::read_dir(state.join("events"))?
+        .filter_map(Result::ok)
+        .filter_map(|entry| serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok())
+        .collect();
+    let indexer = runtime
+        .lambda()
+        .function("IndexerFunction")
+        .ok_or("no indexer")?;
+    for _ in 0..REPLAYS {
+        for event in &events {
+            indexer.invoke(event.clone()).await?;
+        }
+    }
+    let replayed = snapshot(pool).await?;
+    let changed_by_replays = replayed
+        .iter()
+        .filter(|(key, row)| after.get(*key) != Some(*row))
+        .count()
+        + after
+            .keys()
+            .filter(|key| !replayed.contains_key(*key))
+            .count();
+
+    // What became of each enrolment, and what is out of place.
+    let count = |status: &str| {
+        enrolled
+            .iter()
+            .filter(|e| after.get(&e.key).is_some_and(|(s, _, _)| s == status))
+            .count()
+    };
+    let lost = ENROLMENTS - count("indexed") - count("rejected");
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &enrolled {
+        if let Some((status, Some(reason), _)) = after.get(&e.key)
+            && status == "rejected"
+        {
+            *reasons.entry(reason.clone()).or_default() += 1;
+        }
+    }
+    let duplicate_rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT object_key FROM person GROUP BY object_key HAVING COUNT(*) > 1) d",
+    )
+    .fetch_one(pool)
+    .await?;
+    let unrequested: usize = after
+        .keys()
+        .filter(|key| !enrolled.iter().any(|e| &e.key == *key))
+        .count();
+    let mut faces = Vec::new();
+    let rekognition = aws_sdk_rekognition::Client::new(&runtime.operator_sdk_config().await);
+    let mut next = None;
+    loop {
+        let page = rekognition
+            .list_faces()
+            .collection_id(&runtime.stack().collections[0].id)
+            .set_next_token(next)
+            .send()
+            .await?;
+        faces.extend(
+            page.faces()
+                .iter()
+                .filter_map(|f| f.face_id().map(str::to_owned)),
+        );
+        next = page.next_token().map(str::to_owned);
+        if next.is_none() {
+            break;
+        }
+    }
+    let recorded: Vec<String> = sqlx::query_scalar(
+        "SELECT identity FROM person WHERE identity IS NOT NULL UNION SELECT face_id FROM retired_face",
+    )
+    .fetch_all(pool)
+    .await?;
+    let orphan_faces = faces.iter().filter(|f| !recorded.contains(f)).count();
+
+    println!(
+        "Faults: {ENROLMENTS} enrolments, {CONCURRENCY} at a time, the database away for {} s half-way (in-process runtime, {:.0} s in all):",
+        OUTAGE.as_secs(),
+        began.elapsed().as_secs_f64()
+    );
+    println!("  upload URL requests retried by the client      {client_retries:>5}");
+    println!(
+        "  settled before the replay (indexed/rejected)   {:>5}",
+        settled(&before_replay)
+    );
+    println!(
+        "  dead-lettered, then replayed                   {:>5}",
+        dead_lettered.len()
+    );
+    for (error, n) in &why {
+        println!("      {n:>4}  {error}");
+    }
+    println!(
+        "  indexed                                        {:>5}",
+        count("indexed")
+    );
+    println!(
+        "  rejected, with a reason                        {:>5}",
+        count("rejected")
+    );
+    for (reason, n) in &reasons {
+        println!("      {n:>4}  {reason}");
+    }
+    println!("  lost (no outcome)                              {lost:>5}   (goal 0)");
+    println!("  faces no person records                        {orphan_faces:>5}   (goal 0)");
+    println!("  duplicate rows                                 {duplicate_rows:>5}   (goal 0)");
+    println!(
+        "  pending rows of retried requests               {unrequested:>5}   (expired by reconcile after the upload URL)"
+    );
+    let reconcile: ReconcileReport = serde_json::from_value(reconcile)?;
+    println!(
+        "  reconcile: drift found {}, repaired {}",
+        reconcile.drift(),
+        reconcile.repaired()
+    );
+    println!(
+        "  rows changed by replaying {} events {REPLAYS} times {changed_by_replays:>5}   (goal 0)",
+        events.len()
+    );
+    Ok(())
+}
