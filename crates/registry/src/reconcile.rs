@@ -21,7 +21,7 @@ use crate::indexing::sweep_retired_faces;
 use crate::key::ObjectKey;
 use crate::person::Status;
 use crate::ports::{
-    Checkpoint, FaceIndex, KeyedPerson, ListedPhoto, PersonStore, PhotoStore, PortError,
+    Checkpoint, FaceIndex, KeyedPerson, ListedPhoto, PersonStore, PhotoPage, PhotoStore, PortError,
     ReconcileStore, Scan, SightingKind,
 };
 
@@ -201,6 +201,18 @@ pub fn due(first_seen: DateTime<Utc>, now: DateTime<Utc>, settings: &ReconcileSe
     first_seen <= now - settings.grace
 }
 
+/// The keys a page of the bucket stands for end at its last (and the
+/// bucket's end when it is the last page, `None`).
+fn last_key_of(page: &PhotoPage) -> Result<Option<String>, PortError> {
+    match (page.truncated, page.photos.last()) {
+        (true, Some(last)) => Ok(Some(last.key.clone())),
+        (true, None) => Err(PortError::Transient(
+            "S3: a truncated listing with no photos".into(),
+        )),
+        (false, _) => Ok(None),
+    }
+}
+
 /// How a photo's sighting is remembered: by its key's digest, not its key.
 fn photo_subject(key: &str) -> String {
     key_digest(key).iter().map(|b| format!("{b:02x}")).collect()
@@ -260,10 +272,7 @@ where
                 .photos
                 .list_photos(after.as_deref(), self.settings.page_size)
                 .await?;
-            let through = page
-                .truncated
-                .then(|| page.photos.last().map(|last| last.key.clone()))
-                .flatten();
+            let through = last_key_of(&page)?;
             let people = self
                 .people
                 .people_by_key(after.as_deref(), through.as_deref())
@@ -288,23 +297,12 @@ where
                     report.photos_redriven += 1;
                 }
             }
-            let checkpoint = match through {
-                Some(last) => {
-                    after = Some(last);
-                    Checkpoint {
-                        position: after.clone(),
-                        pass_started_at: Some(started),
-                    }
-                }
-                None => {
-                    report.complete = true;
-                    Checkpoint::default()
-                }
-            };
-            self.people
-                .save_checkpoint(Scan::Rebuild, &checkpoint)
-                .await?;
-            if report.complete {
+            after = through;
+            if self
+                .advance(Scan::Rebuild, after.as_deref(), started)
+                .await?
+            {
+                report.complete = true;
                 break;
             }
         }
@@ -404,32 +402,48 @@ where
                     report.orphan_faces_deleted += orphans.len() as u64;
                 }
             }
-            match page.next_token {
-                Some(token) => {
-                    position = Some(token);
-                    self.people
-                        .save_checkpoint(
-                            Scan::Faces,
-                            &Checkpoint {
-                                position: position.clone(),
-                                pass_started_at: Some(pass_started),
-                            },
-                        )
-                        .await?;
-                }
-                None => {
-                    self.people
-                        .forget_sightings_before(SightingKind::Face, pass_started)
-                        .await?;
-                    self.people
-                        .save_checkpoint(Scan::Faces, &Checkpoint::default())
-                        .await?;
-                    report.faces_pass_complete = true;
-                    break;
-                }
+            position = page.next_token;
+            if self
+                .advance(Scan::Faces, position.as_deref(), pass_started)
+                .await?
+            {
+                report.faces_pass_complete = true;
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Saves where `scan` goes on from (`next`), or, at the end of its pass
+    /// (`next` is `None`), forgets the sightings the pass did not see again
+    /// and clears the checkpoint; whether the pass ended.
+    async fn advance(
+        &self,
+        scan: Scan,
+        next: Option<&str>,
+        pass_started: DateTime<Utc>,
+    ) -> Result<bool, PortError> {
+        let checkpoint = match next {
+            Some(position) => Checkpoint {
+                position: Some(position.to_owned()),
+                pass_started_at: Some(pass_started),
+            },
+            None => {
+                let sightings = match scan {
+                    Scan::Faces => Some(SightingKind::Face),
+                    Scan::Photos => Some(SightingKind::Photo),
+                    Scan::Rebuild => None,
+                };
+                if let Some(kind) = sightings {
+                    self.people
+                        .forget_sightings_before(kind, pass_started)
+                        .await?;
+                }
+                Checkpoint::default()
+            }
+        };
+        self.people.save_checkpoint(scan, &checkpoint).await?;
+        Ok(next.is_none())
     }
 
     async fn scan_photos(
@@ -444,17 +458,7 @@ where
                 .photos
                 .list_photos(after.as_deref(), self.settings.page_size)
                 .await?;
-            // This page stands for the keys after `after`, up to its last
-            // (to the end of the bucket when it is the last page).
-            let through = match (page.truncated, page.photos.last()) {
-                (true, Some(last)) => Some(last.key.clone()),
-                (true, None) => {
-                    return Err(PortError::Transient(
-                        "S3: a truncated listing with no photos".into(),
-                    ));
-                }
-                (false, _) => None,
-            };
+            let through = last_key_of(&page)?;
             let people = self
                 .people
                 .people_by_key(after.as_deref(), through.as_deref())
@@ -462,29 +466,13 @@ where
             report.photos_checked += page.photos.len() as u64;
             self.compare_photos(report, &page.photos, &people, now)
                 .await?;
-            match through {
-                Some(last) => {
-                    after = Some(last);
-                    self.people
-                        .save_checkpoint(
-                            Scan::Photos,
-                            &Checkpoint {
-                                position: after.clone(),
-                                pass_started_at: Some(pass_started),
-                            },
-                        )
-                        .await?;
-                }
-                None => {
-                    self.people
-                        .forget_sightings_before(SightingKind::Photo, pass_started)
-                        .await?;
-                    self.people
-                        .save_checkpoint(Scan::Photos, &Checkpoint::default())
-                        .await?;
-                    report.photos_pass_complete = true;
-                    break;
-                }
+            after = through;
+            if self
+                .advance(Scan::Photos, after.as_deref(), pass_started)
+                .await?
+            {
+                report.photos_pass_complete = true;
+                break;
             }
         }
         Ok(())

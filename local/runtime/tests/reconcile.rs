@@ -21,6 +21,17 @@ async fn enrol_indexed(harness: &Harness, token: &str, lastname: &str, photo: &s
     person
 }
 
+/// Every current face the table records, sorted.
+async fn identities(database: &sqlx::MySqlPool) -> Vec<String> {
+    let mut identities: Vec<String> =
+        sqlx::query_scalar("SELECT identity FROM person WHERE identity IS NOT NULL")
+            .fetch_all(database)
+            .await
+            .expect("identities");
+    identities.sort();
+    identities
+}
+
 async fn reconcile(harness: &Harness) -> Value {
     harness
         .reconcile()
@@ -175,12 +186,7 @@ async fn reconcile_repairs_drift_in_the_table_the_collection_and_the_bucket() {
     assert_ne!(restored["identity"], lost["identity"]);
 
     // Every face is someone's, and every run from now on finds nothing.
-    let mut identities: Vec<String> =
-        sqlx::query_scalar("SELECT identity FROM person WHERE identity IS NOT NULL")
-            .fetch_all(&database)
-            .await
-            .expect("identities");
-    identities.sort();
+    let identities = identities(&database).await;
     harness.let_reconcile_grace_pass().await;
     let settled = reconcile(&harness).await;
     assert_eq!(harness.face_ids().await, identities, "{settled}");
@@ -259,12 +265,7 @@ async fn a_lost_collection_is_rebuilt_from_the_bucket_and_the_table() {
             .await;
     }
     let database = harness.database().await;
-    let mut identities: Vec<String> =
-        sqlx::query_scalar("SELECT identity FROM person WHERE identity IS NOT NULL")
-            .fetch_all(&database)
-            .await
-            .expect("identities");
-    identities.sort();
+    let identities = identities(&database).await;
     assert_eq!(identities.len(), 2);
     assert_eq!(harness.face_ids().await, identities);
     let after = reconcile(&harness).await;
