@@ -12,8 +12,8 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_s3::Client;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sigv4::sign::v4;
-use sha2::{Digest, Sha256};
 use registry::ports::PortError;
+use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, OnceCell};
 
 use crate::sdk::port_error;

@@ -20,7 +20,7 @@ use crate::auth::{ADMINS, Authenticator, Caller, VIEWERS};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, query_param, request_id};
 use crate::metrics::Metrics;
-use crate::people::{parse_person_id, person_json};
+use crate::people::{PersonView, parse_person_id};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));
 static AUDIT_PAGE: Page = Page::new(page_html!("audit"));
@@ -342,9 +342,18 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
         for person in &page.items {
             items.push(self.item(person).await?);
         }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct PeoplePage<'a> {
+            items: Vec<PersonView<'a>>,
+            next_cursor: Option<String>,
+        }
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "items": items, "nextCursor": page.next_cursor }),
+            &PeoplePage {
+                items,
+                next_cursor: page.next_cursor,
+            },
         ))
     }
 
@@ -358,10 +367,8 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
         Ok(json_response(StatusCode::OK, &self.item(&person).await?))
     }
 
-    async fn item(&self, person: &Person) -> Result<Value, ApiError> {
-        let mut item = person_json(person);
-        item["photoUrl"] = json!(self.photo_url(person).await?);
-        Ok(item)
+    async fn item<'a>(&self, person: &'a Person) -> Result<PersonView<'a>, ApiError> {
+        Ok(PersonView::of(person).with_photo_url(self.photo_url(person).await?))
     }
 
     async fn photo_url(&self, person: &Person) -> Result<Option<String>, ApiError> {

@@ -14,8 +14,10 @@ use crate::error::ApiError;
 /// Largest JSON body the API reads.
 pub const MAX_JSON_BODY: usize = 16 * 1024;
 
-pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(body.to_string()));
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response<Body> {
+    // Serializing plain data (strings, numbers, maps with string keys) cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_default();
+    let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -23,7 +23,7 @@ use crate::auth::{ADMINS, Authenticator, Caller};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, read_json, request_id};
 use crate::metrics::{Metrics, Unit};
-use crate::people::{parse_person_id, person_json};
+use crate::people::{PersonView, parse_person_id};
 
 static UPLOAD_PAGE: Page = Page::new(page_html!("upload"));
 
@@ -166,7 +166,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             caller = caller.subject.as_deref().unwrap_or("-"),
             "person renamed"
         );
-        Ok(json_response(StatusCode::OK, &person_json(&person)))
+        Ok(json_response(StatusCode::OK, &PersonView::of(&person)))
     }
 
     async fn resolve_duplicate(
@@ -190,7 +190,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             resolution = ?body.resolution,
             "possible duplicate resolved"
         );
-        Ok(json_response(StatusCode::OK, &person_json(&person)))
+        Ok(json_response(StatusCode::OK, &PersonView::of(&person)))
     }
 
     /// Erases the person (or finishes an erasure begun earlier) and answers

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use registry::listing::{ListParams, parse_params};
-use registry::ports::PersonStore;
+use registry::ports::{PersonStore, PhotoStore};
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
 use registry_api::{FacesApi, Metrics, PhotoLinks};
 use registry_testkit::{ApiEvent, ScriptedFaceSearch, TestDatabase, presigning_photo_store};
@@ -113,6 +113,12 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         "ratio deep / first",
         ms(deep) / ms(first),
         ms(deep_db) / ms(first_db)
+    );
+    let presign = time_presign(&api.photos).await?;
+    println!(
+        "  {:<32} {:>8.1} µs",
+        "one presigned photo URL",
+        presign.as_secs_f64() * 1e6
     );
     // The rest of the handler (presigning each photo URL, JSON) should not
     // cost more than the query itself.
@@ -266,6 +272,28 @@ async fn time_store(people: &MysqlPersonStore, cursor: Option<&str>) -> Result<D
         ensure!(rows.len() == PAGE, "a page of {} people", rows.len());
         if run >= WARM_UP_RUNS {
             times.push(elapsed);
+        }
+    }
+    Ok(median(times))
+}
+
+/// One presigned photo URL, the median of batches of a thousand.
+async fn time_presign(photos: &S3PhotoStore) -> Result<Duration> {
+    const URLS: u32 = 1000;
+    let mut times = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP_RUNS + RUNS {
+        let started = Instant::now();
+        for n in 0..URLS {
+            photos
+                .presign_download(
+                    &format!("{n:032x}.martin_anna.jpg"),
+                    Duration::from_secs(300),
+                )
+                .await
+                .context("presigning")?;
+        }
+        if run >= WARM_UP_RUNS {
+            times.push(started.elapsed() / URLS);
         }
     }
     Ok(median(times))
