@@ -175,7 +175,7 @@ where
                 .is_some_and(|recorded| Sequencer::new(recorded.clone()) >= event.sequencer)
         {
             // A replay: finish any deletion a failed earlier run left over.
-            self.delete_retired_faces().await?;
+            sweep_retired_faces(self.people, self.faces).await?;
             return Ok(IndexingResult::Ignored(Ignored::Stale));
         }
 
@@ -440,7 +440,7 @@ where
                 retired_face,
             } => {
                 if retired_face.is_some() || !record.discarded_faces.is_empty() {
-                    self.delete_retired_faces().await?;
+                    sweep_retired_faces(self.people, self.faces).await?;
                 }
                 Ok(match (person.status, person.identity) {
                     (Status::Indexed, Some(face_id)) => IndexingResult::Indexed {
@@ -454,11 +454,6 @@ where
                 })
             }
         }
-    }
-
-    /// Deletes replaced faces from the collection, then forgets them.
-    pub async fn delete_retired_faces(&self) -> Result<usize, PortError> {
-        sweep_retired_faces(self.people, self.faces).await
     }
 }
 

@@ -1,6 +1,6 @@
 //! What reconcile needs of the database.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -87,14 +87,19 @@ impl ReconcileStore for MysqlPersonStore {
             })
             .await
             .map_err(port_error)?;
+        // The column compares without case; subjects are kept as given.
+        let seen: HashMap<String, DateTime<Utc>> = seen
+            .into_iter()
+            .map(|(subject, first)| (subject.to_ascii_lowercase(), first))
+            .collect();
         // A sighting gone between the two statements was acted on and
         // forgotten by a concurrent run: for this run it is new.
         Ok(subjects
             .iter()
             .map(|subject| {
-                seen.iter()
-                    .find(|(s, _)| s.eq_ignore_ascii_case(subject))
-                    .map_or(now, |(_, first)| *first)
+                seen.get(&subject.to_ascii_lowercase())
+                    .copied()
+                    .unwrap_or(now)
             })
             .collect())
     }
