@@ -4,55 +4,33 @@
 //! Needs DATABASE_URL (a server where a scratch database may be created),
 //! the models (`make models`) and the test photos (`make test-images`).
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use common::{BenchError, PHOTOS};
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
 use serde_json::{Value, json};
 
 const ENROLMENTS: usize = 5;
-const PHOTOS: [&str; 4] = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
-
-type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("registry-local-bench: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn env_path(name: &str, default: &str) -> PathBuf {
-    std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from)
+    common::exit("registry-local-bench", run().await)
 }
 
 async fn run() -> Result<(), BenchError> {
     let server_url = std::env::var("DATABASE_URL")
         .map_err(|_| "DATABASE_URL is not set (run `make bench-local`)")?;
-    let models = env_path("FACE_ENGINE_MODELS_DIR", ".local/models");
-    let images = env_path("REGISTRY_TEST_IMAGES", ".local/test-images");
-    let photos = PHOTOS
-        .iter()
-        .map(|name| {
-            std::fs::read(images.join(name)).map_err(|e| {
-                format!(
-                    "{}: {e} (run `make test-images`)",
-                    images.join(name).display()
-                )
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let models = common::models_dir();
+    let photos = common::test_photos()?;
 
     let ca = std::env::var("DATABASE_TLS_CA")
         .map_err(|_| "DATABASE_TLS_CA is not set (run `make bench-local`)")?;
     let scratch = ScratchDatabase::create(&server_url, "registry_bench").await?;
-    let state = tempfile_dir()?;
+    let state = common::state_dir("registry-local-bench")?;
     let mut options = RuntimeOptions::new("template.yaml", &state, models, &server_url, ca)
         .with_ephemeral_ports();
     options.use_scratch_database(scratch.name());
@@ -89,15 +67,6 @@ async fn run() -> Result<(), BenchError> {
     Ok(())
 }
 
-fn tempfile_dir() -> Result<PathBuf, BenchError> {
-    let dir = std::env::temp_dir().join(format!(
-        "registry-local-bench-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 async fn measure(
     runtime: &LocalRuntime,
     photos: &[Vec<u8>],
@@ -130,15 +99,7 @@ async fn measure(
             .as_str()
             .ok_or("no key in the upload ticket")?
             .to_owned();
-        let mut put = http
-            .put(ticket["uploadUrl"].as_str().ok_or("no upload URL")?)
-            .body(photo.clone());
-        for (name, value) in ticket["headers"].as_object().ok_or("no signed headers")? {
-            if name != "host" && name != "content-length" {
-                put = put.header(name, value.as_str().unwrap_or_default());
-            }
-        }
-        put.send().await?.error_for_status()?;
+        common::put_photo(&http, &ticket, photo).await?;
         let put_done = Instant::now();
         loop {
             let status: Option<String> =

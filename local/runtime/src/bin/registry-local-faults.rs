@@ -9,14 +9,16 @@
 //! Needs DATABASE_URL, DATABASE_TLS_CA, the models and the test photos
 //! (`make bench-faults` sets them).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::BenchError;
 use futures::StreamExt;
 use registry_api::reconcile::ReconcileReport;
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
@@ -31,21 +33,12 @@ const CONCURRENCY: usize = 4;
 /// longer than the indexer's retries (1 s and 2 s locally), so that some
 /// events reach the dead-letter queue.
 const OUTAGE: Duration = Duration::from_secs(5);
-const PHOTOS: [&str; 4] = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
 const SETTLE_WITHIN: Duration = Duration::from_secs(180);
 const REPLAYS: usize = 3;
 
-type BenchError = Box<dyn std::error::Error + Send + Sync>;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("registry-local-faults: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit("registry-local-faults", run().await)
 }
 
 /// A TCP relay in front of the database server that can be taken down (every
@@ -86,22 +79,13 @@ impl Relay {
     }
 }
 
-fn env_path(name: &str, default: &str) -> PathBuf {
-    std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from)
-}
-
 async fn run() -> Result<(), BenchError> {
     let server_url = std::env::var("DATABASE_URL")
         .map_err(|_| "DATABASE_URL is not set (run `make bench-faults`)")?;
     let ca = std::env::var("DATABASE_TLS_CA")
         .map_err(|_| "DATABASE_TLS_CA is not set (run `make bench-faults`)")?;
-    let models = env_path("FACE_ENGINE_MODELS_DIR", ".local/models");
-    let images = env_path("REGISTRY_TEST_IMAGES", ".local/test-images");
-    let photos = PHOTOS
-        .iter()
-        .map(|name| std::fs::read(images.join(name)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("the test photos: {e} (run `make test-images`)"))?;
+    let models = common::models_dir();
+    let photos = common::test_photos()?;
 
     // The functions reach the database through the relay.
     let mut server = url::Url::parse(&server_url)?;
@@ -119,11 +103,7 @@ async fn run() -> Result<(), BenchError> {
         .map_err(|()| "the database URL takes no port")?;
 
     let scratch = ScratchDatabase::create(&server_url, "registry_faults").await?;
-    let state = std::env::temp_dir().join(format!(
-        "registry-local-faults-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&state)?;
+    let state = common::state_dir("registry-local-faults")?;
     let mut options = RuntimeOptions::new("template.yaml", &state, models, server.as_str(), ca)
         .with_ephemeral_ports();
     options.use_scratch_database(scratch.name());
@@ -177,15 +157,7 @@ async fn enrol(
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let key = ticket["key"].as_str().ok_or("no key")?.to_owned();
-    let mut put = http
-        .put(ticket["uploadUrl"].as_str().ok_or("no upload URL")?)
-        .body(photo.to_vec());
-    for (name, value) in ticket["headers"].as_object().ok_or("no signed headers")? {
-        if name != "host" && name != "content-length" {
-            put = put.header(name, value.as_str().unwrap_or_default());
-        }
-    }
-    put.send().await?.error_for_status()?;
+    common::put_photo(http, &ticket, photo).await?;
     Ok(Enrolled { key, retries })
 }
 

@@ -1,0 +1,76 @@
+//! What the local runtime's benchmarks share: their inputs (the models and
+//! test photos `make bench-*` point at), a state folder, the browser's PUT
+//! of a photo to its upload URL, and how a failure ends the program.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::Value;
+
+pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The test photos enrolled, in turn.
+pub const PHOTOS: [&str; 4] = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
+
+/// The program's exit: its error, if any, on standard error.
+pub fn exit(program: &str, outcome: Result<(), BenchError>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{program}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn env_path(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+/// The face models' folder (`FACE_ENGINE_MODELS_DIR`).
+pub fn models_dir() -> PathBuf {
+    env_path("FACE_ENGINE_MODELS_DIR", ".local/models")
+}
+
+/// The bytes of each of [`PHOTOS`] (`REGISTRY_TEST_IMAGES`).
+pub fn test_photos() -> Result<Vec<Vec<u8>>, BenchError> {
+    let images = env_path("REGISTRY_TEST_IMAGES", ".local/test-images");
+    PHOTOS
+        .iter()
+        .map(|name| {
+            std::fs::read(images.join(name)).map_err(|e| {
+                format!(
+                    "{}: {e} (run `make test-images`)",
+                    images.join(name).display()
+                )
+                .into()
+            })
+        })
+        .collect()
+}
+
+/// A fresh state folder for the runtime, under the system's temporary one.
+pub fn state_dir(program: &str) -> Result<PathBuf, BenchError> {
+    let dir = std::env::temp_dir().join(format!("{program}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The PUT a browser makes to an upload ticket's URL, with its signed headers.
+pub async fn put_photo(
+    http: &reqwest::Client,
+    ticket: &Value,
+    photo: &[u8],
+) -> Result<(), BenchError> {
+    let mut put = http
+        .put(ticket["uploadUrl"].as_str().ok_or("no upload URL")?)
+        .body(photo.to_vec());
+    for (name, value) in ticket["headers"].as_object().ok_or("no signed headers")? {
+        // The client sets these itself.
+        if name != "host" && name != "content-length" {
+            put = put.header(name, value.as_str().unwrap_or_default());
+        }
+    }
+    put.send().await?.error_for_status()?;
+    Ok(())
+}
