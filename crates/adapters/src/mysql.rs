@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use registry::audit::{Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail};
+use registry::audit::{
+    Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail, detail,
+};
 use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use registry::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt, key_digest};
 use registry::person::{FaceBox, Person, PersonId, Status};
@@ -130,25 +132,12 @@ impl MysqlPersonStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let mut detail = json!({
-            "status": record.status,
-            "sequencer": record.object_sequencer,
-        });
-        if let Some(face) = &record.identity {
-            detail["faceId"] = json!(face);
-        }
-        if let Some(old) = &retired_face {
-            detail["retiredFaceId"] = json!(old);
-        }
-        if let Some(duplicate) = &duplicate {
-            detail["possibleDuplicate"] = json!(duplicate);
-        }
         append_audit(
             &mut tx,
             AuditAction::Indexing,
             Some(current.id),
             audit,
-            &detail,
+            &detail::indexing(record, retired_face.as_deref()),
         )
         .await?;
         let person = fetch_by_key(&mut tx, &record.object_key, false)
@@ -287,11 +276,6 @@ impl PersonStore for MysqlPersonStore {
         firstname: Option<&str>,
         audit: &AuditContext,
     ) -> Result<Option<Person>, PortError> {
-        // The trail says which names changed, not what they are.
-        let fields: Vec<&str> = [("lastname", lastname), ("firstname", firstname)]
-            .into_iter()
-            .filter_map(|(field, value)| value.map(|_| field))
-            .collect();
         let found = async {
             let mut tx = self.database.run(|pool| pool.begin()).await?;
             if !lock_person(&mut tx, id).await? {
@@ -314,7 +298,7 @@ impl PersonStore for MysqlPersonStore {
                 AuditAction::Rename,
                 Some(id),
                 audit,
-                &json!({ "fields": fields }),
+                &detail::rename(lastname, firstname),
             )
             .await?;
             tx.commit().await?;
@@ -587,11 +571,7 @@ impl PersonStore for MysqlPersonStore {
                 AuditAction::DuplicateResolution,
                 Some(id),
                 audit,
-                &json!({
-                    "resolution": resolution,
-                    "otherPersonId": other,
-                    "similarity": similarity,
-                }),
+                &detail::duplicate_resolution(resolution, other, similarity),
             )
             .await?;
             let sql = format!("SELECT {PERSON_COLUMNS} FROM person WHERE id = ?");

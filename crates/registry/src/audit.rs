@@ -237,6 +237,64 @@ pub async fn read_trail<T: AuditTrail + ?Sized>(
     Ok(AuditPage { items, next_cursor })
 }
 
+/// What the trail says of each change, whichever store records it: ids,
+/// statuses and field names, never a name or a key.
+pub mod detail {
+    use serde_json::{Value, json};
+
+    use crate::duplicates::Resolution;
+    use crate::person::{PersonId, Status};
+    use crate::ports::IndexingRecord;
+
+    /// An indexing outcome recorded, and the face it replaced, if any.
+    pub fn indexing(record: &IndexingRecord, retired_face: Option<&str>) -> Value {
+        let mut detail = json!({
+            "status": record.status,
+            "sequencer": record.object_sequencer,
+        });
+        if let Some(face) = &record.identity {
+            detail["faceId"] = json!(face);
+        }
+        if let Some(old) = retired_face {
+            detail["retiredFaceId"] = json!(old);
+        }
+        if let Some(duplicate) = &record.possible_duplicate {
+            detail["possibleDuplicate"] = json!(duplicate);
+        }
+        detail
+    }
+
+    /// Which names changed, not what they are.
+    pub fn rename(lastname: Option<&str>, firstname: Option<&str>) -> Value {
+        let fields: Vec<&str> = [("lastname", lastname), ("firstname", firstname)]
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|_| field))
+            .collect();
+        json!({ "fields": fields })
+    }
+
+    pub fn duplicate_resolution(
+        resolution: Resolution,
+        other: PersonId,
+        similarity: Option<f32>,
+    ) -> Value {
+        json!({
+            "resolution": resolution,
+            "otherPersonId": other,
+            "similarity": similarity,
+        })
+    }
+
+    /// Reconcile rejected a person (`reason`), retiring their face, if any.
+    pub fn reconcile_rejection(reason: &str, retired_face: Option<&str>) -> Value {
+        json!({
+            "status": Status::Rejected,
+            "statusReason": reason,
+            "retiredFace": retired_face,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

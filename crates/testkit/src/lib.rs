@@ -6,10 +6,12 @@
 
 pub mod audit;
 pub mod bucket;
+pub mod contract;
 pub mod database;
 pub mod events;
 pub mod faces;
 pub mod faults;
+pub mod people;
 pub mod photos;
 pub mod s3;
 
@@ -19,6 +21,7 @@ pub use database::{TestDatabase, TestkitError, closed_port_url};
 pub use events::{ApiEvent, response_json, s3_event};
 pub use faces::{InMemoryCollection, ScriptedFaceSearch};
 pub use faults::FaultyPersonStore;
+pub use people::InMemoryPersonStore;
 pub use photos::{REVEALING_TEXT, jpeg_with_revealing_metadata};
 pub use s3::{
     TEST_BUCKET, TEST_ENDPOINT, TEST_REGION, presigning_photo_store, s3_client,

@@ -4,11 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use registry::audit::{AuditAction, AuditContext};
+use registry::audit::{AuditAction, AuditContext, detail};
 use registry::erasure::{Erasure, ErasureMark, key_digest};
 use registry::person::{PersonId, Status};
 use registry::ports::{Checkpoint, KeyedPerson, PortError, ReconcileStore, Scan, SightingKind};
-use serde_json::json;
 use sqlx::{MySql, QueryBuilder};
 
 use super::{MysqlPersonStore, append_audit, port_error, push_in_list, utf8};
@@ -331,11 +330,7 @@ impl ReconcileStore for MysqlPersonStore {
                 AuditAction::Reconcile,
                 Some(id),
                 audit,
-                &json!({
-                    "status": Status::Rejected,
-                    "statusReason": reason,
-                    "retiredFace": identity,
-                }),
+                &detail::reconcile_rejection(reason, identity.as_deref()),
             )
             .await?;
             tx.commit().await?;

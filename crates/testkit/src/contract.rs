@@ -1,0 +1,962 @@
+//! The person store's contract: what every [`PersonStore`] (with its
+//! [`AuditTrail`]) promises, as one suite that runs against the MySQL store
+//! and against [`crate::InMemoryPersonStore`], so that a rule the fake keeps
+//! is a rule the database keeps.
+//!
+//! Each case takes a fresh, empty store. [`person_store_contract!`] makes a
+//! test of each case from an expression that makes one.
+
+use chrono::{Duration, Utc};
+use registry::audit::{AuditAction, AuditContext, AuditFilter, AuditTrail};
+use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
+use registry::erasure::{Checked, ErasureBegun, ErasureReceipt, Removed};
+use registry::person::{FaceBox, Person, PersonId, Status};
+use registry::ports::{
+    IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+};
+use serde_json::json;
+
+use crate::admin_audit;
+
+/// The cases, by name: the macro makes one test of each.
+#[macro_export]
+macro_rules! person_store_contract {
+    ($new_store:expr) => {
+        $crate::person_store_contract!(@cases $new_store;
+            enrolment_creates_a_pending_person,
+            a_key_is_one_persons,
+            values_longer_than_their_columns_are_refused_whole,
+            renaming_and_marking_pending_keep_the_face,
+            listing_pages_and_filters,
+            name_prefixes_ignore_case_and_accents_and_match_literally,
+            an_outcome_for_a_new_key_enrols_from_the_names_given,
+            only_a_newer_object_version_is_recorded,
+            a_replaced_face_is_retired_until_forgotten,
+            a_face_is_one_persons,
+            an_erased_key_records_nothing,
+            a_plain_key_is_used_again_after_its_erasure,
+            erasure_removes_the_person_and_keeps_the_receipt,
+            duplicates_are_resolved_and_remembered,
+            the_trail_filters_and_pages,
+        );
+    };
+    (@cases $new_store:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (_guard, store) = $new_store.await;
+                $crate::contract::$case(&store).await;
+            }
+        )*
+    };
+}
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+fn registry_audit() -> AuditContext {
+    AuditContext {
+        actor: registry::audit::Actor::registry(),
+        request_id: "event-1".into(),
+    }
+}
+
+fn new_person(lastname: &str, firstname: &str, key: &str) -> NewPerson {
+    NewPerson {
+        lastname: lastname.into(),
+        firstname: firstname.into(),
+        object_key: key.into(),
+    }
+}
+
+/// An indexed outcome of the object version `sequencer` of `key`, with face `face`.
+fn indexed(key: &str, sequencer: &str, face: &str) -> IndexingRecord {
+    IndexingRecord {
+        object_key: key.into(),
+        lastname: "Lovelace".into(),
+        firstname: "Ada".into(),
+        status: Status::Indexed,
+        status_reason: None,
+        identity: Some(face.into()),
+        object_etag: Some(format!("\"etag-{sequencer}\"")),
+        object_sequencer: sequencer.into(),
+        object_created_at: Utc::now(),
+        face_confidence: Some(99.5),
+        face_box: Some(FaceBox {
+            left: 0.25,
+            top: 0.125,
+            width: 0.5,
+            height: 0.5,
+        }),
+        possible_duplicate: None,
+        discarded_faces: Vec::new(),
+    }
+}
+
+fn rejected(key: &str, sequencer: &str, reason: &str) -> IndexingRecord {
+    IndexingRecord {
+        status: Status::Rejected,
+        status_reason: Some(reason.into()),
+        identity: None,
+        face_confidence: None,
+        face_box: None,
+        ..indexed(key, sequencer, "unused")
+    }
+}
+
+fn recorded(outcome: RecordOutcome) -> (Person, Option<String>) {
+    match outcome {
+        RecordOutcome::Recorded {
+            person,
+            retired_face,
+        } => (*person, retired_face),
+        other => panic!("expected the outcome recorded, got {other:?}"),
+    }
+}
+
+fn page(limit: u32) -> ListFilter {
+    ListFilter {
+        limit,
+        ..ListFilter::default()
+    }
+}
+
+fn ids(people: &[Person]) -> Vec<PersonId> {
+    people.iter().map(|p| p.id).collect()
+}
+
+async fn trail<S: AuditTrail>(store: &S, person: PersonId) -> Vec<AuditAction> {
+    let filter = AuditFilter {
+        person_id: Some(person),
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    let entries = store.audit_trail(&filter).await.expect("the trail is read");
+    entries.into_iter().rev().map(|e| e.action).collect()
+}
+
+async fn enrol<S: PersonStore>(store: &S, lastname: &str, firstname: &str) -> Person {
+    let key = format!(
+        "{TOKEN}.{}_{}.jpg",
+        lastname.to_lowercase(),
+        firstname.to_lowercase()
+    );
+    store
+        .create_pending(&new_person(lastname, firstname, &key), &admin_audit())
+        .await
+        .expect("the person is enrolled")
+}
+
+fn receipt(
+    person: PersonId,
+    requested_at: chrono::DateTime<Utc>,
+    faces: &[String],
+) -> ErasureReceipt {
+    ErasureReceipt {
+        person_id: person,
+        requested_at,
+        completed_at: Utc::now(),
+        removed: Removed {
+            face_ids: faces.to_vec(),
+            photo_versions: 1,
+            delete_markers: 0,
+            record: true,
+        },
+        checked: Checked {
+            face_ids: faces.len(),
+            faces_left: 0,
+            photo_versions_left: 0,
+            record_left: false,
+        },
+    }
+}
+
+pub async fn enrolment_creates_a_pending_person<S: PersonStore + AuditTrail>(store: &S) {
+    let key = format!("{TOKEN}.lovelace_ada.jpg");
+    let person = store
+        .create_pending(&new_person("Lovelace", "Ada", &key), &admin_audit())
+        .await
+        .expect("enrolled");
+    assert_eq!(person.status, Status::Pending);
+    assert_eq!(
+        (person.lastname.as_str(), person.firstname.as_str()),
+        ("Lovelace", "Ada")
+    );
+    assert_eq!(person.object_key, key);
+    assert_eq!(person.identity, None);
+    assert_eq!(store.get(person.id).await.unwrap(), Some(person.clone()));
+    assert_eq!(store.find_by_key(&key).await.unwrap(), Some(person.clone()));
+    assert_eq!(store.get(PersonId(person.id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(store.find_by_key("lovelace_ada.jpg").await.unwrap(), None);
+    assert_eq!(trail(store, person.id).await, [AuditAction::Enrolment]);
+    store.ping().await.expect("the store answers");
+}
+
+pub async fn a_key_is_one_persons<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let again = store
+        .create_pending(
+            &new_person("Other", "Name", &ada.object_key),
+            &admin_audit(),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(PortError::Permanent(_))),
+        "a second person under one key is refused for good: {again:?}"
+    );
+    // Keys compare byte for byte: another case is another key.
+    let upper = ada.object_key.to_uppercase();
+    let other = store
+        .create_pending(&new_person("Lovelace", "Ada", &upper), &admin_audit())
+        .await
+        .expect("a key differing in case is another key");
+    assert_ne!(other.id, ada.id);
+    assert!(other.id > ada.id, "ids grow");
+    let all = store.list(&page(10)).await.unwrap();
+    assert_eq!(ids(&all), [other.id, ada.id]);
+}
+
+pub async fn values_longer_than_their_columns_are_refused_whole<S: PersonStore + AuditTrail>(
+    store: &S,
+) {
+    let long_name = "a".repeat(101);
+    let refused = store
+        .create_pending(
+            &new_person(&long_name, "Ada", &format!("{TOKEN}.x_ada.jpg")),
+            &admin_audit(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Permanent(_))),
+        "{refused:?}"
+    );
+    // A hundred characters fit, whatever their size in bytes.
+    let hundred = "é".repeat(100);
+    let fits = store
+        .create_pending(
+            &new_person(&hundred, "Ada", &format!("{TOKEN}.e_ada.jpg")),
+            &admin_audit(),
+        )
+        .await
+        .expect("100 characters fit");
+    assert_eq!(fits.lastname, hundred);
+
+    let key = "lovelace_ada.jpg";
+    let too_long = rejected(key, "01", &"r".repeat(501));
+    let refused = store.record_indexing(&too_long, &registry_audit()).await;
+    assert!(
+        matches!(refused, Err(PortError::Permanent(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.find_by_key(key).await.unwrap(),
+        None,
+        "nothing half-written"
+    );
+    let renamed = store
+        .rename(fits.id, Some(&long_name), None, &admin_audit())
+        .await;
+    assert!(
+        matches!(renamed, Err(PortError::Permanent(_))),
+        "{renamed:?}"
+    );
+    assert_eq!(store.get(fits.id).await.unwrap().unwrap().lastname, hundred);
+    assert_eq!(trail(store, fits.id).await, [AuditAction::Enrolment]);
+}
+
+pub async fn renaming_and_marking_pending_keep_the_face<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let (indexed_ada, _) = recorded(
+        store
+            .record_indexing(&indexed(&ada.object_key, "01", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(indexed_ada.status, Status::Indexed);
+
+    let renamed = store
+        .rename(ada.id, None, Some("Augusta Ada"), &admin_audit())
+        .await
+        .unwrap()
+        .expect("the person exists");
+    assert_eq!(
+        (renamed.lastname.as_str(), renamed.firstname.as_str()),
+        ("Lovelace", "Augusta Ada")
+    );
+    assert_eq!(renamed.identity.as_deref(), Some("face-1"));
+
+    let pending = store
+        .mark_pending(ada.id, &admin_audit())
+        .await
+        .unwrap()
+        .expect("the person exists");
+    assert_eq!(pending.status, Status::Pending);
+    assert_eq!(
+        pending.identity.as_deref(),
+        Some("face-1"),
+        "the face stays until a new one is indexed"
+    );
+    assert_eq!(pending.object_sequencer.as_deref(), Some("01"));
+
+    let nobody = PersonId(ada.id.0 + 1000);
+    assert_eq!(
+        store
+            .rename(nobody, Some("X"), None, &admin_audit())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.mark_pending(nobody, &admin_audit()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        trail(store, ada.id).await,
+        [
+            AuditAction::Enrolment,
+            AuditAction::Indexing,
+            AuditAction::Rename,
+            AuditAction::PhotoReplacement
+        ]
+    );
+    let rename = store
+        .audit_trail(&AuditFilter {
+            action: Some(AuditAction::Rename),
+            limit: 1,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rename[0].detail,
+        json!({ "fields": ["firstname"] }),
+        "which names, not what they are"
+    );
+}
+
+pub async fn listing_pages_and_filters<S: PersonStore + AuditTrail>(store: &S) {
+    let mut people = Vec::new();
+    for n in 0..7 {
+        people.push(enrol(store, &format!("Name{n}"), "Ada").await);
+    }
+    let newest_first: Vec<PersonId> = people.iter().rev().map(|p| p.id).collect();
+    let first = store.list(&page(3)).await.unwrap();
+    assert_eq!(ids(&first), newest_first[..3]);
+    let second = store
+        .list(&ListFilter {
+            before_id: Some(first[2].id),
+            limit: 3,
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), newest_first[3..6]);
+
+    store
+        .record_indexing(
+            &indexed(&people[1].object_key, "01", "face-1"),
+            &registry_audit(),
+        )
+        .await
+        .unwrap();
+    store
+        .record_indexing(
+            &rejected(&people[2].object_key, "01", "no face"),
+            &registry_audit(),
+        )
+        .await
+        .unwrap();
+    let by_status = async |status| {
+        store
+            .list(&ListFilter {
+                status: Some(status),
+                limit: 10,
+                ..ListFilter::default()
+            })
+            .await
+    };
+    assert_eq!(
+        ids(&by_status(Status::Indexed).await.unwrap()),
+        [people[1].id]
+    );
+    assert_eq!(
+        ids(&by_status(Status::Rejected).await.unwrap()),
+        [people[2].id]
+    );
+    assert_eq!(by_status(Status::Pending).await.unwrap().len(), 5);
+
+    let mut flagged = indexed(&people[3].object_key, "01", "face-3");
+    flagged.possible_duplicate = Some(PossibleDuplicate {
+        person_id: people[1].id,
+        similarity: 97.5,
+    });
+    store
+        .record_indexing(&flagged, &registry_audit())
+        .await
+        .unwrap();
+    let duplicates = store
+        .list(&ListFilter {
+            possible_duplicates: true,
+            limit: 10,
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&duplicates), [people[3].id]);
+    assert_eq!(duplicates[0].possible_duplicate, flagged.possible_duplicate);
+
+    let faces = [
+        "face-1".to_owned(),
+        "face-3".to_owned(),
+        "face-unknown".to_owned(),
+    ];
+    let mut found = ids(&store.find_by_identities(&faces).await.unwrap());
+    found.sort();
+    assert_eq!(found, [people[1].id, people[3].id]);
+    assert!(store.find_by_identities(&[]).await.unwrap().is_empty());
+}
+
+pub async fn name_prefixes_ignore_case_and_accents_and_match_literally<
+    S: PersonStore + AuditTrail,
+>(
+    store: &S,
+) {
+    let elodie = enrol(store, "Durand", "Élodie").await;
+    let zoe = enrol(store, "Zoë", "Martin").await;
+    let percent = enrol(store, "100%_Sure", "Ada").await;
+    let plain = enrol(store, "100XYSure", "Ada").await;
+    let named = async |prefix: &str| {
+        store
+            .list(&ListFilter {
+                name_prefix: Some(prefix.into()),
+                limit: 10,
+                ..ListFilter::default()
+            })
+            .await
+    };
+    assert_eq!(ids(&named("elo").await.unwrap()), [elodie.id]);
+    assert_eq!(ids(&named("DUR").await.unwrap()), [elodie.id]);
+    assert_eq!(ids(&named("zoe").await.unwrap()), [zoe.id]);
+    assert_eq!(ids(&named("mart").await.unwrap()), [zoe.id]);
+    assert_eq!(
+        ids(&named("100%_").await.unwrap()),
+        [percent.id],
+        "% and _ are literal"
+    );
+    assert_eq!(ids(&named("100").await.unwrap()), [plain.id, percent.id]);
+    assert!(
+        named("lodie").await.unwrap().is_empty(),
+        "a prefix, not a substring"
+    );
+}
+
+pub async fn an_outcome_for_a_new_key_enrols_from_the_names_given<S: PersonStore + AuditTrail>(
+    store: &S,
+) {
+    let key = "lovelace_ada.jpg";
+    let record = indexed(key, "0A", "face-1");
+    let (person, retired) = recorded(
+        store
+            .record_indexing(&record, &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retired, None);
+    assert_eq!(
+        (person.lastname.as_str(), person.firstname.as_str()),
+        ("Lovelace", "Ada")
+    );
+    assert_eq!(person.object_key, key);
+    assert_eq!(person.status, Status::Indexed);
+    assert_eq!(person.identity.as_deref(), Some("face-1"));
+    assert_eq!(person.object_etag, record.object_etag);
+    assert_eq!(person.object_sequencer.as_deref(), Some("0A"));
+    assert_eq!(person.face_confidence, Some(99.5));
+    assert_eq!(person.face_box, record.face_box);
+    assert_eq!(store.get(person.id).await.unwrap(), Some(person.clone()));
+    assert_eq!(store.faces_ever(person.id).await.unwrap(), ["face-1"]);
+    let entries = store
+        .audit_trail(&AuditFilter {
+            person_id: Some(person.id),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].action, AuditAction::Indexing);
+    assert_eq!(entries[0].actor.subject, None, "the registry's own work");
+    assert_eq!(
+        entries[0].detail,
+        json!({ "status": "indexed", "sequencer": "0A", "faceId": "face-1" })
+    );
+}
+
+pub async fn only_a_newer_object_version_is_recorded<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let key = &ada.object_key;
+    recorded(
+        store
+            .record_indexing(&indexed(key, "0B", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    for (sequencer, why) in [
+        ("0B", "the same version"),
+        ("0A", "an older version"),
+        ("0a", "the same, in lower case"),
+    ] {
+        let outcome = store
+            .record_indexing(&rejected(key, sequencer, "late"), &registry_audit())
+            .await
+            .unwrap();
+        assert!(
+            matches!(&outcome, RecordOutcome::Stale { recorded_sequencer } if recorded_sequencer == "0B"),
+            "{why} is stale: {outcome:?}"
+        );
+    }
+    // Sequencers of different lengths compare as if padded with zeros.
+    let outcome = store
+        .record_indexing(&rejected(key, "0B00", "same, padded"), &registry_audit())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RecordOutcome::Stale { .. }),
+        "{outcome:?}"
+    );
+    let (person, _) = recorded(
+        store
+            .record_indexing(&rejected(key, "0B01", "no face"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(person.status, Status::Rejected);
+    assert_eq!(person.status_reason.as_deref(), Some("no face"));
+    assert_eq!(person.identity, None);
+    assert_eq!(person.face_box, None);
+    assert_eq!(
+        trail(store, ada.id).await,
+        [
+            AuditAction::Enrolment,
+            AuditAction::Indexing,
+            AuditAction::Indexing
+        ],
+        "a stale outcome leaves no entry"
+    );
+}
+
+pub async fn a_replaced_face_is_retired_until_forgotten<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let key = &ada.object_key;
+    recorded(
+        store
+            .record_indexing(&indexed(key, "01", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    let mut second = indexed(key, "02", "face-2");
+    second.discarded_faces = vec!["face-extra".into()];
+    let (person, retired) = recorded(
+        store
+            .record_indexing(&second, &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retired.as_deref(), Some("face-1"));
+    assert_eq!(person.identity.as_deref(), Some("face-2"));
+    let mut retired = store.retired_faces(10).await.unwrap();
+    retired.sort();
+    assert_eq!(retired, ["face-1", "face-extra"]);
+    assert_eq!(store.retired_faces(1).await.unwrap().len(), 1);
+    assert_eq!(
+        store.faces_ever(ada.id).await.unwrap(),
+        ["face-1", "face-2"]
+    );
+    // The same face again retires nothing.
+    let (_, retired) = recorded(
+        store
+            .record_indexing(&indexed(key, "03", "face-2"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retired, None);
+
+    store
+        .forget_retired_faces(&["face-1".into(), "face-never-retired".into()])
+        .await
+        .unwrap();
+    assert_eq!(store.retired_faces(10).await.unwrap(), ["face-extra"]);
+    store.forget_retired_faces(&[]).await.unwrap();
+    // A rejection retires the face it replaces.
+    let (_, retired) = recorded(
+        store
+            .record_indexing(&rejected(key, "04", "no face"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(retired.as_deref(), Some("face-2"));
+    let entry = store
+        .audit_trail(&AuditFilter {
+            person_id: Some(ada.id),
+            limit: 1,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        entry[0].detail,
+        json!({ "status": "rejected", "sequencer": "04", "retiredFaceId": "face-2" })
+    );
+}
+
+pub async fn a_face_is_one_persons<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let grace = enrol(store, "Hopper", "Grace").await;
+    recorded(
+        store
+            .record_indexing(&indexed(&ada.object_key, "01", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    let refused = store
+        .record_indexing(
+            &indexed(&grace.object_key, "01", "face-1"),
+            &registry_audit(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Permanent(_))),
+        "{refused:?}"
+    );
+    let grace_now = store.get(grace.id).await.unwrap().unwrap();
+    assert_eq!(grace_now.status, Status::Pending, "nothing half-written");
+    assert_eq!(grace_now.object_sequencer, None);
+    assert_eq!(trail(store, grace.id).await, [AuditAction::Enrolment]);
+}
+
+pub async fn an_erased_key_records_nothing<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let key = ada.object_key.clone();
+    recorded(
+        store
+            .record_indexing(&indexed(&key, "01", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    let ErasureBegun::Started(erasure) = store.begin_erasure(ada.id).await.unwrap() else {
+        panic!("the erasure starts");
+    };
+    // While it runs, and after it is finished, nothing is recorded for the key.
+    let during = store
+        .record_indexing(&indexed(&key, "02", "face-2"), &registry_audit())
+        .await
+        .unwrap();
+    assert_eq!(during, RecordOutcome::Erased);
+    store
+        .finish_erasure(
+            &erasure,
+            &receipt(ada.id, erasure.requested_at, &erasure.face_ids),
+            &admin_audit(),
+        )
+        .await
+        .unwrap();
+    let mut later = indexed(&key, "03", "face-3");
+    later.object_created_at = Utc::now() + Duration::hours(1);
+    let after = store
+        .record_indexing(&later, &registry_audit())
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        RecordOutcome::Erased,
+        "a key with a token was one person's only"
+    );
+    assert_eq!(store.find_by_key(&key).await.unwrap(), None);
+}
+
+pub async fn a_plain_key_is_used_again_after_its_erasure<S: PersonStore + AuditTrail>(store: &S) {
+    let key = "lovelace_ada.jpg";
+    let (ada, _) = recorded(
+        store
+            .record_indexing(&indexed(key, "01", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    let ErasureBegun::Started(erasure) = store.begin_erasure(ada.id).await.unwrap() else {
+        panic!("the erasure starts");
+    };
+    let receipt = receipt(ada.id, erasure.requested_at, &erasure.face_ids);
+    store
+        .finish_erasure(&erasure, &receipt, &admin_audit())
+        .await
+        .unwrap();
+    // An event for the erased photo, late: still refused.
+    let mut late = indexed(key, "02", "face-2");
+    late.object_created_at = receipt.completed_at - Duration::seconds(5);
+    assert_eq!(
+        store
+            .record_indexing(&late, &registry_audit())
+            .await
+            .unwrap(),
+        RecordOutcome::Erased
+    );
+    // A photo dropped under the same name after the erasure enrols someone new.
+    let mut dropped = indexed(key, "03", "face-3");
+    dropped.object_created_at = receipt.completed_at + Duration::seconds(5);
+    let (newcomer, retired) = recorded(
+        store
+            .record_indexing(&dropped, &registry_audit())
+            .await
+            .unwrap(),
+    );
+    assert_ne!(newcomer.id, ada.id);
+    assert_eq!(retired, None);
+    assert_eq!(store.faces_ever(newcomer.id).await.unwrap(), ["face-3"]);
+}
+
+pub async fn erasure_removes_the_person_and_keeps_the_receipt<S: PersonStore + AuditTrail>(
+    store: &S,
+) {
+    assert_eq!(
+        store.begin_erasure(PersonId(4242)).await.unwrap(),
+        ErasureBegun::NoSuchPerson
+    );
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let grace = enrol(store, "Hopper", "Grace").await;
+    let key = ada.object_key.clone();
+    recorded(
+        store
+            .record_indexing(&indexed(&key, "01", "face-1"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    recorded(
+        store
+            .record_indexing(&indexed(&key, "02", "face-2"), &registry_audit())
+            .await
+            .unwrap(),
+    );
+    let mut flagged = indexed(&grace.object_key, "01", "face-g");
+    flagged.possible_duplicate = Some(PossibleDuplicate {
+        person_id: ada.id,
+        similarity: 91.0,
+    });
+    recorded(
+        store
+            .record_indexing(&flagged, &registry_audit())
+            .await
+            .unwrap(),
+    );
+
+    let ErasureBegun::Started(erasure) = store.begin_erasure(ada.id).await.unwrap() else {
+        panic!("the erasure starts");
+    };
+    assert_eq!(erasure.person_id, ada.id);
+    assert_eq!(erasure.object_key, key);
+    assert_eq!(
+        erasure.face_ids,
+        ["face-1", "face-2"],
+        "every face ever, oldest first"
+    );
+    let ErasureBegun::Started(again) = store.begin_erasure(ada.id).await.unwrap() else {
+        panic!("asked again, it is still to be carried out");
+    };
+    assert_eq!(again, erasure, "asking again changes nothing");
+
+    let receipt = receipt(ada.id, erasure.requested_at, &erasure.face_ids);
+    store
+        .finish_erasure(&erasure, &receipt, &admin_audit())
+        .await
+        .unwrap();
+    assert_eq!(store.get(ada.id).await.unwrap(), None);
+    assert_eq!(store.find_by_key(&key).await.unwrap(), None);
+    assert!(store.faces_ever(ada.id).await.unwrap().is_empty());
+    assert!(
+        !store
+            .retired_faces(10)
+            .await
+            .unwrap()
+            .contains(&"face-1".to_owned()),
+        "the erasure deleted the retired face"
+    );
+    let grace_now = store.get(grace.id).await.unwrap().unwrap();
+    assert_eq!(
+        grace_now.possible_duplicate, None,
+        "nobody stays flagged against a person who is gone"
+    );
+    assert_eq!(
+        store.begin_erasure(ada.id).await.unwrap(),
+        ErasureBegun::Finished(receipt.clone())
+    );
+    let entries = store
+        .audit_trail(&AuditFilter {
+            person_id: Some(ada.id),
+            action: Some(AuditAction::Erasure),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].detail, serde_json::to_value(&receipt).unwrap());
+}
+
+pub async fn duplicates_are_resolved_and_remembered<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let grace = enrol(store, "Hopper", "Grace").await;
+    let alan = enrol(store, "Turing", "Alan").await;
+    assert_eq!(
+        store
+            .resolve_duplicate(PersonId(4242), Resolution::Same, &admin_audit())
+            .await
+            .unwrap(),
+        Resolved::NoSuchPerson
+    );
+    assert_eq!(
+        store
+            .resolve_duplicate(ada.id, Resolution::Same, &admin_audit())
+            .await
+            .unwrap(),
+        Resolved::NotFlagged
+    );
+    for (person, other) in [(&grace, &ada), (&alan, &ada)] {
+        let mut flagged = indexed(&person.object_key, "01", &format!("face-{}", person.id));
+        flagged.possible_duplicate = Some(PossibleDuplicate {
+            person_id: other.id,
+            similarity: 90.5,
+        });
+        recorded(
+            store
+                .record_indexing(&flagged, &registry_audit())
+                .await
+                .unwrap(),
+        );
+    }
+    let Resolved::Cleared { person, other } = store
+        .resolve_duplicate(grace.id, Resolution::Different, &admin_audit())
+        .await
+        .unwrap()
+    else {
+        panic!("the flag is cleared");
+    };
+    assert_eq!((person.id, other), (grace.id, ada.id));
+    assert_eq!(person.possible_duplicate, None);
+    assert_eq!(
+        store.ruled_out_duplicates(grace.id).await.unwrap(),
+        [ada.id]
+    );
+    assert_eq!(
+        store.ruled_out_duplicates(ada.id).await.unwrap(),
+        [grace.id],
+        "both ways"
+    );
+    let Resolved::Cleared { .. } = store
+        .resolve_duplicate(alan.id, Resolution::Same, &admin_audit())
+        .await
+        .unwrap()
+    else {
+        panic!("the flag is cleared");
+    };
+    assert!(
+        store
+            .ruled_out_duplicates(alan.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the same person is not a pair"
+    );
+    let entries = store
+        .audit_trail(&AuditFilter {
+            action: Some(AuditAction::DuplicateResolution),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[1].detail,
+        json!({ "resolution": "different", "otherPersonId": ada.id, "similarity": 90.5 })
+    );
+}
+
+pub async fn the_trail_filters_and_pages<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let viewer = AuditContext {
+        actor: registry::audit::Actor {
+            subject: Some("viewer-subject".into()),
+            username: Some("vic".into()),
+            groups: vec!["viewers".into()],
+        },
+        request_id: "req-2".into(),
+    };
+    store
+        .append(
+            &[
+                (
+                    AuditAction::Search,
+                    Some(ada.id),
+                    json!({ "similarity": 99.0 }),
+                ),
+                (AuditAction::Search, None, json!({ "matched": 0 })),
+            ],
+            &viewer,
+        )
+        .await
+        .unwrap();
+    let all = store
+        .audit_trail(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(all[0].person_id, None);
+    assert_eq!(all[0].actor, viewer.actor);
+    assert_eq!(all[0].request_id, "req-2");
+    let by_viewer = store
+        .audit_trail(&AuditFilter {
+            subject: Some("viewer-subject".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_viewer.len(), 2);
+    let older = store
+        .audit_trail(&AuditFilter {
+            before_id: Some(all[0].id),
+            limit: 1,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(older, all[1..2]);
+    // All or none: an entry the trail cannot hold leaves none of the others.
+    let too_long = AuditContext {
+        request_id: "r".repeat(129),
+        ..viewer
+    };
+    let refused = store
+        .append(
+            &[
+                (AuditAction::Search, None, json!({})),
+                (AuditAction::Search, None, json!({})),
+            ],
+            &too_long,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(PortError::Permanent(_))),
+        "{refused:?}"
+    );
+    let after = store
+        .audit_trail(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 3);
+}
