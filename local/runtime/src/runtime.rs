@@ -255,7 +255,7 @@ pub struct LocalRuntime {
     rotation: Arc<Rotation>,
     cloudformation: LocalCloudFormation,
     gateway_addr: SocketAddr,
-    engine_addr: SocketAddr,
+    engine: FaceEngineServer,
     secrets_addr: SocketAddr,
     sign_in_addr: SocketAddr,
     user_pool: Option<Arc<UserPool>>,
@@ -470,14 +470,7 @@ impl LocalRuntime {
         for collection in &stack.collections {
             create_collection(&engine, &collection.id).await?;
         }
-        tasks.push((
-            "face engine",
-            tokio::spawn(face_engine::serve_with_shutdown(
-                engine_listener,
-                engine,
-                stop.clone().cancelled_owned(),
-            )),
-        ));
+        let engine = FaceEngineServer::serve(engine, engine_listener, engine_addr, &stop);
 
         // The HTTP API.
         let routes = api_routes(&stack);
@@ -547,7 +540,7 @@ impl LocalRuntime {
             rotation,
             cloudformation,
             gateway_addr,
-            engine_addr,
+            engine,
             secrets_addr,
             sign_in_addr,
             user_pool,
@@ -647,7 +640,7 @@ impl LocalRuntime {
         self.s3.endpoint_url()
     }
     pub fn engine_endpoint(&self) -> String {
-        format!("http://{}", self.engine_addr)
+        format!("http://{}", self.engine.addr)
     }
     pub fn secrets_endpoint(&self) -> String {
         format!("http://{}", self.secrets_addr)
@@ -721,8 +714,20 @@ impl LocalRuntime {
 
     /// Stops taking requests, lets pending event deliveries finish, then
     /// stops the services and closes the functions' connections.
+    /// Stops the face engine, as an outage would: connections to it are
+    /// refused until [`Self::start_face_engine`]. Requests under way finish.
+    pub async fn stop_face_engine(&self) {
+        self.engine.stop().await;
+    }
+
+    /// Starts the face engine again on its address, if it was stopped.
+    pub async fn start_face_engine(&self) -> Result<(), StartError> {
+        self.engine.start().await
+    }
+
     pub async fn shutdown(self) {
         self.stop.cancel();
+        self.engine.stop().await;
         if let Err(error) = self.s3.shutdown().await {
             tracing::warn!(%error, "the S3 store stopped with an error");
         }
@@ -735,6 +740,74 @@ impl LocalRuntime {
         }
         self.lambda.shutdown().await;
         tracing::info!("registry stopped");
+    }
+}
+
+/// The face engine's server, which can be stopped and started again on the
+/// same address (an outage of the service, for the fault benchmark).
+struct FaceEngineServer {
+    engine: FaceEngine,
+    addr: SocketAddr,
+    /// The runtime's stop: a running server stops with it.
+    runtime_stop: CancellationToken,
+    running: tokio::sync::Mutex<Option<RunningServer>>,
+}
+
+struct RunningServer {
+    stop: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl FaceEngineServer {
+    fn serve(
+        engine: FaceEngine,
+        listener: TcpListener,
+        addr: SocketAddr,
+        runtime_stop: &CancellationToken,
+    ) -> Self {
+        let server = Self {
+            engine,
+            addr,
+            runtime_stop: runtime_stop.clone(),
+            running: tokio::sync::Mutex::new(None),
+        };
+        let running = server.spawn(listener);
+        *server
+            .running
+            .try_lock()
+            .expect("nobody else holds a new lock") = Some(running);
+        server
+    }
+
+    fn spawn(&self, listener: TcpListener) -> RunningServer {
+        let stop = self.runtime_stop.child_token();
+        let task = tokio::spawn(face_engine::serve_with_shutdown(
+            listener,
+            self.engine.clone(),
+            stop.clone().cancelled_owned(),
+        ));
+        RunningServer { stop, task }
+    }
+
+    async fn start(&self) -> Result<(), StartError> {
+        let mut running = self.running.lock().await;
+        if running.is_none() {
+            let (listener, _) = bind("face engine", self.addr).await?;
+            *running = Some(self.spawn(listener));
+        }
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        let Some(server) = self.running.lock().await.take() else {
+            return;
+        };
+        server.stop.cancel();
+        match server.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "the face engine stopped with an error"),
+            Err(error) => tracing::warn!(%error, "the face engine task failed"),
+        }
     }
 }
 

@@ -1,8 +1,11 @@
 //! Faults, measured: 100 enrolments through the whole local runtime while
 //! the database goes away mid-way and comes back (every connection to it
-//! cut, new ones refused, for longer than the indexer's retries last). Then
-//! the dead letters are replayed and reconcile runs once, and every event
-//! is replayed 3 times. Prints what became of each enrolment: indexed,
+//! cut, new ones refused, for longer than the indexer's retries last); then
+//! 100 more, on a fresh stack, while the face engine is stopped and started
+//! again. After each, the dead letters are replayed, reconcile runs twice
+//! with its grace period let pass between the runs (the times it noted moved
+//! back: it deletes a face only once it has seen it unrecorded for that
+//! long), and every event is replayed 3 times. Prints what became of each enrolment: indexed,
 //! rejected with a reason, lost; and faces nobody records, duplicate rows,
 //! and what the replays changed. Asserts nothing.
 //!
@@ -14,27 +17,59 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::BenchError;
+use common::{BenchError, Enrolled};
 use futures::StreamExt;
 use registry_api::reconcile::ReconcileReport;
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 const ENROLMENTS: usize = 100;
 /// Uploads in flight at once.
 const CONCURRENCY: usize = 4;
-/// The database is away this long once half the enrolments have started:
-/// longer than the indexer's retries (1 s and 2 s locally), so that some
-/// events reach the dead-letter queue.
+/// The database or the face engine is away this long once half the
+/// enrolments have started: longer than the indexer's retries (1 s and 2 s
+/// locally), so that some events reach the dead-letter queue.
 const OUTAGE: Duration = Duration::from_secs(5);
 const SETTLE_WITHIN: Duration = Duration::from_secs(180);
 const REPLAYS: usize = 3;
+
+/// What goes away half-way.
+#[derive(Debug, Clone, Copy)]
+enum Outage {
+    /// Every connection to the database cut, new ones refused.
+    Database,
+    /// The face engine stopped (connections refused), then started again.
+    FaceEngine,
+}
+
+impl Outage {
+    fn what(self) -> &'static str {
+        match self {
+            Outage::Database => "the database",
+            Outage::FaceEngine => "the face engine",
+        }
+    }
+
+    async fn begin(self, runtime: &LocalRuntime, relay: &Relay) {
+        match self {
+            Outage::Database => relay.set_down(true),
+            Outage::FaceEngine => runtime.stop_face_engine().await,
+        }
+    }
+
+    async fn end(self, runtime: &LocalRuntime, relay: &Relay) -> Result<(), BenchError> {
+        match self {
+            Outage::Database => relay.set_down(false),
+            Outage::FaceEngine => runtime.start_face_engine().await?,
+        }
+        Ok(())
+    }
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -80,6 +115,14 @@ impl Relay {
 }
 
 async fn run() -> Result<(), BenchError> {
+    for outage in [Outage::Database, Outage::FaceEngine] {
+        run_through(outage).await?;
+    }
+    Ok(())
+}
+
+/// A fresh stack and database, and the enrolments through `outage`.
+async fn run_through(outage: Outage) -> Result<(), BenchError> {
     let server_url = std::env::var("DATABASE_URL")
         .map_err(|_| "DATABASE_URL is not set (run `make bench-faults`)")?;
     let ca = std::env::var("DATABASE_TLS_CA")
@@ -110,55 +153,13 @@ async fn run() -> Result<(), BenchError> {
     options.record_events = Some(state.join("events"));
     let runtime = LocalRuntime::start(options).await?;
     let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
-    let result = measure(&runtime, &relay, &photos, &pool, &state).await;
+    let result = measure(&runtime, &relay, outage, &photos, &pool, &state).await;
     pool.close().await;
     let _ = runtime.drop_database_users().await;
     runtime.shutdown().await;
     scratch.drop_database().await?;
     let _ = std::fs::remove_dir_all(&state);
     result
-}
-
-/// What one enrolment's client saw.
-struct Enrolled {
-    key: String,
-    /// Requests for an upload URL that failed before one succeeded.
-    retries: usize,
-}
-
-async fn enrol(
-    http: &reqwest::Client,
-    gateway: &str,
-    token: &str,
-    n: usize,
-    photo: &[u8],
-) -> Result<Enrolled, BenchError> {
-    // A client tries again when the registry is unavailable, as the page does.
-    let mut retries = 0;
-    let ticket: Value = loop {
-        let answer = http
-            .post(format!("{gateway}/api/uploads"))
-            .bearer_auth(token)
-            .json(&json!({
-                "lastname": "Fault",
-                "firstname": format!("Person {n}"),
-                "contentType": "image/jpeg",
-                "contentLength": photo.len(),
-            }))
-            .send()
-            .await;
-        match answer {
-            Ok(response) if response.status().is_success() => break response.json().await?,
-            Ok(response) if response.status().is_server_error() => {}
-            Ok(response) => return Err(format!("POST /api/uploads: {}", response.status()).into()),
-            Err(_) => {}
-        }
-        retries += 1;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let key = ticket["key"].as_str().ok_or("no key")?.to_owned();
-    common::put_photo(http, &ticket, photo).await?;
-    Ok(Enrolled { key, retries })
 }
 
 /// A person's status, status reason and face.
@@ -184,6 +185,7 @@ async fn snapshot(pool: &sqlx::MySqlPool) -> Result<BTreeMap<String, Row>, Bench
 async fn measure(
     runtime: &LocalRuntime,
     relay: &Relay,
+    outage: Outage,
     photos: &[Vec<u8>],
     pool: &sqlx::MySqlPool,
     state: &std::path::Path,
@@ -194,35 +196,30 @@ async fn measure(
         .issue(Group::Admins, Duration::from_secs(3600))?
         .token;
     let gateway = runtime.gateway_url();
-    let started = Arc::new(AtomicUsize::new(0));
+    let started = AtomicUsize::new(0);
     let began = Instant::now();
 
-    // Half-way through, the database goes away, then comes back.
-    let outage = {
-        let started = Arc::clone(&started);
-        let down = relay.down.clone();
-        tokio::spawn(async move {
-            while started.load(Ordering::Relaxed) < ENROLMENTS / 2 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            down.send_replace(true);
-            tokio::time::sleep(OUTAGE).await;
-            down.send_replace(false);
-        })
+    // Half-way through, the database or the engine goes away, then comes back.
+    let away = async {
+        while started.load(Ordering::Relaxed) < ENROLMENTS / 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        outage.begin(runtime, relay).await;
+        tokio::time::sleep(OUTAGE).await;
+        outage.end(runtime, relay).await
     };
-    let enrolled: Vec<Result<Enrolled, BenchError>> = futures::stream::iter(0..ENROLMENTS)
+    let enrolments = futures::stream::iter(0..ENROLMENTS)
         .map(|n| {
             let (http, gateway, token, started) = (&http, &gateway, &token, &started);
             async move {
                 started.fetch_add(1, Ordering::Relaxed);
-                enrol(http, gateway, token, n, &photos[n % photos.len()]).await
+                common::enrol(http, gateway, token, "Fault", n, &photos[n % photos.len()]).await
             }
         })
         .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    outage.await?;
-    relay.set_down(false);
+        .collect::<Vec<Result<Enrolled, BenchError>>>();
+    let (back, enrolled) = tokio::join!(away, enrolments);
+    back?;
     let enrolled = enrolled.into_iter().collect::<Result<Vec<_>, _>>()?;
     let client_retries: usize = enrolled.iter().map(|e| e.retries).sum();
 
@@ -263,12 +260,24 @@ async fn measure(
     while settled(&snapshot(pool).await?) < ENROLMENTS && replayed_at.elapsed() < SETTLE_WITHIN {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let reconcile = runtime
+    let reconciler = runtime
         .lambda()
         .function("ReconcileFunction")
-        .ok_or("no reconcile function")?
-        .invoke(registry_local::scheduler::scheduled_event())
-        .await?;
+        .ok_or("no reconcile function")?;
+    let mut reconciles = Vec::new();
+    for run in 0..2 {
+        if run > 0 {
+            sqlx::query(
+                "UPDATE drift_sighting SET first_seen_at = first_seen_at - INTERVAL 1 HOUR",
+            )
+            .execute(pool)
+            .await?;
+        }
+        let report = reconciler
+            .invoke(registry_local::scheduler::scheduled_event())
+            .await?;
+        reconciles.push(serde_json::from_value::<ReconcileReport>(report)?);
+    }
     let after = snapshot(pool).await?;
 
     // Every event delivered, three more times.
@@ -348,7 +357,8 @@ async fn measure(
     let orphan_faces = faces.iter().filter(|f| !recorded.contains(f)).count();
 
     println!(
-        "Faults: {ENROLMENTS} enrolments, {CONCURRENCY} at a time, the database away for {} s half-way (in-process runtime, {:.0} s in all):",
+        "Faults: {ENROLMENTS} enrolments, {CONCURRENCY} at a time, {} away for {} s half-way (in-process runtime, {:.0} s in all):",
+        outage.what(),
         OUTAGE.as_secs(),
         began.elapsed().as_secs_f64()
     );
@@ -381,12 +391,14 @@ async fn measure(
     println!(
         "  pending rows of retried requests               {unrequested:>5}   (expired by reconcile after the upload URL)"
     );
-    let reconcile: ReconcileReport = serde_json::from_value(reconcile)?;
-    println!(
-        "  reconcile: drift found {}, repaired {}",
-        reconcile.drift(),
-        reconcile.repaired()
-    );
+    for (run, report) in reconciles.iter().enumerate() {
+        println!(
+            "  reconcile run {}: drift found {}, repaired {}",
+            run + 1,
+            report.drift(),
+            report.repaired()
+        );
+    }
     println!(
         "  rows changed by replaying {} events {REPLAYS} times {changed_by_replays:>5}   (goal 0)",
         events.len()

@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -73,4 +74,49 @@ pub async fn put_photo(
     }
     put.send().await?.error_for_status()?;
     Ok(())
+}
+
+/// What one enrolment's client saw.
+pub struct Enrolled {
+    pub key: String,
+    /// Requests for an upload URL that failed before one succeeded.
+    pub retries: usize,
+}
+
+/// Asks for an upload URL as an admin (again while the registry answers
+/// 5xx or not at all) and PUTs `photo` to it.
+pub async fn enrol(
+    http: &reqwest::Client,
+    gateway: &str,
+    token: &str,
+    lastname: &str,
+    n: usize,
+    photo: &[u8],
+) -> Result<Enrolled, BenchError> {
+    // A client tries again when the registry is unavailable, as the page does.
+    let mut retries = 0;
+    let ticket: Value = loop {
+        let answer = http
+            .post(format!("{gateway}/api/uploads"))
+            .bearer_auth(token)
+            .json(&json!({
+                "lastname": lastname,
+                "firstname": format!("Person {n}"),
+                "contentType": "image/jpeg",
+                "contentLength": photo.len(),
+            }))
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => break response.json().await?,
+            Ok(response) if response.status().is_server_error() => {}
+            Ok(response) => return Err(format!("POST /api/uploads: {}", response.status()).into()),
+            Err(_) => {}
+        }
+        retries += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let key = ticket["key"].as_str().ok_or("no key")?.to_owned();
+    put_photo(http, &ticket, photo).await?;
+    Ok(Enrolled { key, retries })
 }
