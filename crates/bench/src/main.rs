@@ -14,43 +14,15 @@ use registry_api::{FacesApi, Metrics, PhotoLinks};
 use registry_testkit::{ApiEvent, ScriptedFaceSearch, TestDatabase, presigning_photo_store};
 use serde_json::Value;
 use sqlx::mysql::MySqlPool;
-use sqlx::{MySql, QueryBuilder};
 
 const PEOPLE: usize = 100_000;
 const DEPTH: usize = 50_000;
-/// Rows per INSERT: well under MySQL's 65,535 placeholders.
-const INSERT_BATCH: usize = 2_000;
 /// The API's default page size.
 const PAGE: usize = 50;
 /// Page size while walking down to the deep page.
 const WALK_PAGE: usize = 100;
 const WARM_UP_RUNS: usize = 3;
 const RUNS: usize = 21;
-
-const LASTNAMES: &[&str] = &[
-    "Martin",
-    "García",
-    "Müller",
-    "Rossi",
-    "Smith",
-    "Nowak",
-    "Dubois",
-    "Silva",
-    "Jensen",
-    "Kowalski",
-    "Novák",
-    "Papadopoulos",
-    "Horvat",
-    "Yilmaz",
-    "Andersson",
-    "O'Brien",
-    "Lefèvre",
-    "Costa",
-];
-const FIRSTNAMES: &[&str] = &[
-    "Anna", "José", "Léa", "Mohamed", "Olivia", "Lukas", "Sofia", "Noah", "Chloé", "Mateo", "Zoë",
-    "Ingrid", "Émile", "Aiko",
-];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -67,7 +39,9 @@ async fn main() -> Result<()> {
 
 async fn run(pool: &MySqlPool) -> Result<()> {
     let started = Instant::now();
-    seed(pool).await?;
+    registry_testkit::seed::people(pool, PEOPLE)
+        .await
+        .context("seeding people")?;
     println!(
         "seeded {PEOPLE} people in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -127,62 +101,6 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         "ratio handler / query, first",
         ms(first) / ms(first_db)
     );
-    Ok(())
-}
-
-/// Multi-row INSERTs of people in every status; most have a photo to presign.
-async fn seed(pool: &MySqlPool) -> Result<()> {
-    for start in (0..PEOPLE).step_by(INSERT_BATCH) {
-        let end = (start + INSERT_BATCH).min(PEOPLE);
-        let mut insert = QueryBuilder::<MySql>::new(
-            "INSERT INTO person (lastname, firstname, object_key, identity, status, status_reason, \
-             object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height) ",
-        );
-        insert.push_values(start..end, |mut row, i| {
-            let lastname = LASTNAMES[i % LASTNAMES.len()];
-            let firstname = FIRSTNAMES[(i / LASTNAMES.len()) % FIRSTNAMES.len()];
-            let key = format!(
-                "{}_{}-{i}.jpg",
-                registry::names::slug(lastname),
-                registry::names::slug(firstname)
-            );
-            // 80 % indexed, 15 % rejected, 5 % waiting for a first photo.
-            let (status, reason, identity, has_photo) = match i % 20 {
-                0 => ("pending", None, None, false),
-                1..=3 => (
-                    "rejected",
-                    Some("No face was found in the photo."),
-                    None,
-                    true,
-                ),
-                _ => (
-                    "indexed",
-                    None,
-                    Some(format!("{i:08x}-0000-4000-8000-000000000000")),
-                    true,
-                ),
-            };
-            let face = identity.is_some().then_some(0.25_f32);
-            row.push_bind(lastname)
-                .push_bind(format!("{firstname} {i}"))
-                .push_bind(key)
-                .push_bind(identity)
-                .push_bind(status)
-                .push_bind(reason)
-                .push_bind(has_photo.then(|| format!("\"{i:032x}\"")))
-                .push_bind(has_photo.then(|| format!("0067A3F2{i:010X}")))
-                .push_bind(face.map(|_| 99.5_f32))
-                .push_bind(face)
-                .push_bind(face)
-                .push_bind(face.map(|f| f * 2.0))
-                .push_bind(face.map(|f| f * 2.0));
-        });
-        insert
-            .build()
-            .execute(pool)
-            .await
-            .with_context(|| format!("inserting people {start} to {end}"))?;
-    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod faults;
 pub mod people;
 pub mod photos;
 pub mod s3;
+pub mod seed;
 
 pub use audit::{ADMIN_SUBJECT, admin_audit};
 pub use bucket::InMemoryBucket;
