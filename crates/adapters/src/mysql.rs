@@ -20,6 +20,12 @@ use crate::database::Database;
 
 mod reconcile;
 
+/// A face set aside for deletion, once. `IGNORE` rather than `ON DUPLICATE
+/// KEY UPDATE`: the functions may add to this table, never update it (their
+/// grants). It would also cut a value too long for the column, but a FaceId
+/// is a UUID.
+const RETIRE_FACE: &str = "INSERT IGNORE INTO retired_face (face_id) VALUES (?)";
+
 const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, status, status_reason, \
      object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height, \
      duplicate_of, duplicate_similarity, created_at, updated_at";
@@ -113,13 +119,10 @@ impl MysqlPersonStore {
             .identity
             .filter(|old| Some(old) != record.identity.as_ref());
         if let Some(old) = &retired_face {
-            sqlx::query("INSERT IGNORE INTO retired_face (face_id) VALUES (?)")
-                .bind(old)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(RETIRE_FACE).bind(old).execute(&mut *tx).await?;
         }
         for face in &record.discarded_faces {
-            sqlx::query("INSERT IGNORE INTO retired_face (face_id) VALUES (?)")
+            sqlx::query(RETIRE_FACE)
                 .bind(face)
                 .execute(&mut *tx)
                 .await?;
@@ -632,6 +635,25 @@ impl PersonStore for MysqlPersonStore {
             })
             .await
             .map_err(port_error)
+    }
+
+    async fn set_faces_aside(&self, face_ids: &[String]) -> Result<(), PortError> {
+        if face_ids.is_empty() {
+            return Ok(());
+        }
+        self.database
+            .run(|pool| async move {
+                // As RETIRE_FACE, for several faces.
+                let mut query =
+                    QueryBuilder::<MySql>::new("INSERT IGNORE INTO retired_face (face_id) ");
+                query.push_values(face_ids, |mut row, face| {
+                    row.push_bind(face);
+                });
+                query.build().execute(pool).await
+            })
+            .await
+            .map_err(port_error)?;
+        Ok(())
     }
 
     async fn forget_retired_faces(&self, face_ids: &[String]) -> Result<(), PortError> {

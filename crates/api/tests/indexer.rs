@@ -574,6 +574,41 @@ async fn the_faces_of_a_photo_with_several_are_deleted_even_when_the_first_delet
 }
 
 #[tokio::test]
+async fn a_new_face_left_unrecorded_is_set_aside_when_it_cannot_be_deleted() {
+    let h = Harness::new().await;
+    h.photos.put(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    // The index goes away after storing the face: the duplicate guard's
+    // search fails, and so does the deletion of the face.
+    h.faces.similar(
+        "face-1",
+        Err(PortError::Transient(
+            "Rekognition: ServiceUnavailable".into(),
+        )),
+    );
+    h.faces.fail_next_deletions(1);
+
+    h.handle("s3-put.json")
+        .await
+        .expect_err("the search failed: retried");
+    assert_eq!(h.person(OBAMA).await, None, "nothing recorded");
+    assert_eq!(h.retired().await, ["face-1"], "set aside, not orphaned");
+
+    // The retry indexes the photo anew; the next sweep deletes the first face.
+    h.faces.answer(OBAMA, one_face("face-2"));
+    let results = h.handle("s3-put.json").await.expect("the retry");
+    assert!(
+        matches!(&results[..], [IndexingResult::Indexed { face_id, .. }] if face_id == "face-2")
+    );
+    let swept = registry::indexing::sweep_retired_faces(&h.people, &h.faces)
+        .await
+        .expect("the sweep");
+    assert_eq!(swept, 1);
+    assert_eq!(h.faces.deleted_faces(), ["face-1"]);
+    assert!(h.retired().await.is_empty());
+}
+
+#[tokio::test]
 async fn bad_files_are_rejected_with_a_reason_without_calling_the_index() {
     let mut truncated = jpeg();
     truncated.truncate(truncated.len() / 2);

@@ -367,14 +367,24 @@ where
         Ok(possible_duplicate(&matches, &people, key, &ruled_out))
     }
 
-    /// New faces that will not be recorded would be orphans; the retry
-    /// indexes the photo again.
+    /// New faces that will not be recorded would be orphans (the retry
+    /// indexes the photo again): they are deleted, or when the index is
+    /// unavailable, set aside for the next sweep. Should the database be
+    /// unavailable too, reconcile deletes them once its grace has passed.
     async fn discard_unrecorded(&self, face_ids: &[String]) {
         if face_ids.is_empty() {
             return;
         }
-        if let Err(error) = self.faces.delete_faces(face_ids).await {
-            tracing::warn!(?face_ids, %error, "could not delete unrecorded faces");
+        let Err(error) = self.faces.delete_faces(face_ids).await else {
+            return;
+        };
+        match self.people.set_faces_aside(face_ids).await {
+            Ok(()) => {
+                tracing::warn!(?face_ids, %error, "unrecorded faces not deleted: set aside for the next sweep");
+            }
+            Err(aside) => {
+                tracing::warn!(?face_ids, %error, %aside, "unrecorded faces neither deleted nor set aside: reconcile deletes them");
+            }
         }
     }
 

@@ -154,6 +154,10 @@ pub trait PersonStore: Send + Sync {
     async fn faces_ever(&self, id: PersonId) -> Result<Vec<String>, PortError>;
     /// Faces replaced in the registry but maybe still in the collection.
     async fn retired_faces(&self, limit: u32) -> Result<Vec<String>, PortError>;
+    /// Sets faces aside for deletion from the collection, as replaced faces
+    /// are: faces the index stored that no outcome records, whose deletion
+    /// failed, so that the next sweep deletes them.
+    async fn set_faces_aside(&self, face_ids: &[String]) -> Result<(), PortError>;
     /// Forgets retired faces once they are gone from the collection.
     async fn forget_retired_faces(&self, face_ids: &[String]) -> Result<(), PortError>;
     /// Round trip to the database.

@@ -32,6 +32,7 @@ macro_rules! person_store_contract {
             an_outcome_for_a_new_key_enrols_from_the_names_given,
             only_a_newer_object_version_is_recorded,
             a_replaced_face_is_retired_until_forgotten,
+            faces_set_aside_are_retired_until_forgotten,
             a_face_is_one_persons,
             an_erased_key_records_nothing,
             a_plain_key_is_used_again_after_its_erasure,
@@ -606,6 +607,18 @@ pub async fn a_replaced_face_is_retired_until_forgotten<S: PersonStore + AuditTr
         entry[0].detail,
         json!({ "status": "rejected", "sequencer": "04", "retiredFaceId": "face-2" })
     );
+}
+
+pub async fn faces_set_aside_are_retired_until_forgotten<S: PersonStore + AuditTrail>(store: &S) {
+    let faces = ["face-x".to_owned(), "face-y".to_owned()];
+    store.set_faces_aside(&faces).await.unwrap();
+    store.set_faces_aside(&faces[..1]).await.unwrap();
+    store.set_faces_aside(&[]).await.unwrap();
+    let mut retired = store.retired_faces(10).await.unwrap();
+    retired.sort();
+    assert_eq!(retired, faces, "each once");
+    store.forget_retired_faces(&faces).await.unwrap();
+    assert!(store.retired_faces(10).await.unwrap().is_empty());
 }
 
 pub async fn a_face_is_one_persons<S: PersonStore + AuditTrail>(store: &S) {

@@ -149,6 +149,10 @@ impl<S: PersonStore> PersonStore for FaultyPersonStore<S> {
         self.store.forget_retired_faces(face_ids).await
     }
 
+    async fn set_faces_aside(&self, face_ids: &[String]) -> Result<(), PortError> {
+        self.store.set_faces_aside(face_ids).await
+    }
+
     async fn ping(&self) -> Result<(), PortError> {
         self.store.ping().await
     }

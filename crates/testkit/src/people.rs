@@ -158,9 +158,6 @@ impl State {
             Some(&record.object_sequencer),
             SEQUENCER_CHARS,
         )?;
-        for face in &record.discarded_faces {
-            check_length("face_id", Some(face), FACE_ID_CHARS)?;
-        }
         let taken = |face: &String| {
             self.people
                 .values()
@@ -533,6 +530,14 @@ impl PersonStore for InMemoryPersonStore {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+
+    async fn set_faces_aside(&self, face_ids: &[String]) -> Result<(), PortError> {
+        let mut state = self.state();
+        for face in face_ids {
+            state.retire(face);
+        }
+        Ok(())
     }
 
     async fn forget_retired_faces(&self, face_ids: &[String]) -> Result<(), PortError> {

@@ -10,7 +10,7 @@ use registry::person::{PersonId, Status};
 use registry::ports::{Checkpoint, KeyedPerson, PortError, ReconcileStore, Scan, SightingKind};
 use sqlx::{MySql, QueryBuilder};
 
-use super::{MysqlPersonStore, append_audit, port_error, push_in_list, utf8};
+use super::{MysqlPersonStore, RETIRE_FACE, append_audit, port_error, push_in_list, utf8};
 
 /// The `kind` column's value.
 fn kind_value(kind: SightingKind) -> &'static str {
@@ -320,7 +320,7 @@ impl ReconcileStore for MysqlPersonStore {
             .execute(&mut *tx)
             .await?;
             if let Some(face) = &identity {
-                sqlx::query("INSERT IGNORE INTO retired_face (face_id) VALUES (?)")
+                sqlx::query(RETIRE_FACE)
                     .bind(face)
                     .execute(&mut *tx)
                     .await?;
