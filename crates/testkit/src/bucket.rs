@@ -1,9 +1,10 @@
 //! A versioned bucket in memory: for the domain's rules over the photo
-//! store (what reconcile does with each photo it lists). The registry
-//! against the local S3 store is tested end to end.
+//! store (what the indexer checks of a photo, what reconcile does with each
+//! photo it lists). The registry against the local S3 store is tested end
+//! to end.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +16,8 @@ use registry::ports::{
 #[derive(Debug, Clone)]
 struct Version {
     id: String,
+    /// Quoted, as S3 gives it.
+    etag: String,
     /// `None` for a delete marker.
     bytes: Option<Vec<u8>>,
     last_modified: DateTime<Utc>,
@@ -29,20 +32,27 @@ struct State {
     rewrites: Vec<String>,
 }
 
-#[derive(Default)]
+/// Clones share one bucket.
+#[derive(Default, Clone)]
 pub struct InMemoryBucket {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl InMemoryBucket {
     /// Writes a new version of `key`, last modified at `at`.
     pub fn put(&self, key: &str, bytes: &[u8], at: DateTime<Utc>) {
-        self.push(key, Some(bytes.to_vec()), at);
+        self.push(key, Some(bytes.to_vec()), None, at);
+    }
+
+    /// Writes a new version of `key` with the ETag an S3 event for it
+    /// carries (unquoted).
+    pub fn put_with_etag(&self, key: &str, etag: &str, bytes: Vec<u8>) {
+        self.push(key, Some(bytes), Some(format!("\"{etag}\"")), Utc::now());
     }
 
     /// Deletes `key` as a plain DeleteObject does: a delete marker on top.
     pub fn delete(&self, key: &str) {
-        self.push(key, None, Utc::now());
+        self.push(key, None, None, Utc::now());
     }
 
     /// How many versions and delete markers are under `key`.
@@ -55,7 +65,7 @@ impl InMemoryBucket {
         self.lock().rewrites.clone()
     }
 
-    fn push(&self, key: &str, bytes: Option<Vec<u8>>, at: DateTime<Utc>) {
+    fn push(&self, key: &str, bytes: Option<Vec<u8>>, etag: Option<String>, at: DateTime<Utc>) {
         let mut state = self.lock();
         state.next_version += 1;
         let id = format!("v{}", state.next_version);
@@ -64,6 +74,7 @@ impl InMemoryBucket {
             .entry(key.to_owned())
             .or_default()
             .push(Version {
+                etag: etag.unwrap_or_else(|| format!("\"{id}\"")),
                 id,
                 bytes,
                 last_modified: at,
@@ -84,14 +95,10 @@ impl InMemoryBucket {
     }
 }
 
-fn etag(version: &Version) -> String {
-    format!("\"{}\"", version.id)
-}
-
 #[async_trait]
 impl PhotoStore for InMemoryBucket {
     fn bucket(&self) -> &str {
-        "face-registry-test-photos"
+        crate::TEST_BUCKET
     }
 
     async fn presign_upload(
@@ -116,7 +123,7 @@ impl PhotoStore for InMemoryBucket {
         let state = self.lock();
         Ok(Self::current(&state, key).map(|version| StoredObject {
             size: version.bytes.as_ref().map_or(0, Vec::len) as u64,
-            etag: Some(etag(&version)),
+            etag: Some(version.etag.clone()),
             version_id: Some(version.id.clone()),
         }))
     }
@@ -124,7 +131,7 @@ impl PhotoStore for InMemoryBucket {
     async fn read(&self, key: &str, expected: Option<&str>) -> Result<Option<Vec<u8>>, PortError> {
         let state = self.lock();
         Ok(Self::current(&state, key)
-            .filter(|version| expected.is_none_or(|e| e == etag(version)))
+            .filter(|version| expected.is_none_or(|e| e == version.etag))
             .and_then(|version| version.bytes))
     }
 
@@ -137,7 +144,7 @@ impl PhotoStore for InMemoryBucket {
     ) -> Result<bool, PortError> {
         let unchanged = {
             let state = self.lock();
-            Self::current(&state, key).is_some_and(|version| etag(&version) == expected)
+            Self::current(&state, key).is_some_and(|version| version.etag == expected)
         };
         if unchanged {
             self.put(key, &bytes, Utc::now());
