@@ -132,6 +132,28 @@ impl State {
         Ok(())
     }
 
+    /// A new person, `pending`, with the next id (not stored yet).
+    fn new_pending(&mut self, lastname: &str, firstname: &str, object_key: &str) -> Person {
+        self.last_person_id += 1;
+        let at = now();
+        Person {
+            id: PersonId(self.last_person_id),
+            lastname: lastname.to_owned(),
+            firstname: firstname.to_owned(),
+            object_key: object_key.to_owned(),
+            identity: None,
+            status: Status::Pending,
+            status_reason: None,
+            object_etag: None,
+            object_sequencer: None,
+            face_confidence: None,
+            face_box: None,
+            possible_duplicate: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     fn retire(&mut self, face_id: &str) {
         if !self.retired_faces.iter().any(|f| f == face_id) {
             self.retired_faces.push(face_id.to_owned());
@@ -197,25 +219,7 @@ impl State {
         let at = now();
         let mut person = match current.clone() {
             Some(person) => person,
-            None => {
-                self.last_person_id += 1;
-                Person {
-                    id: PersonId(self.last_person_id),
-                    lastname: record.lastname.clone(),
-                    firstname: record.firstname.clone(),
-                    object_key: record.object_key.clone(),
-                    identity: None,
-                    status: Status::Pending,
-                    status_reason: None,
-                    object_etag: None,
-                    object_sequencer: None,
-                    face_confidence: None,
-                    face_box: None,
-                    possible_duplicate: None,
-                    created_at: at,
-                    updated_at: at,
-                }
-            }
+            None => self.new_pending(&record.lastname, &record.firstname, &record.object_key),
         };
         let retired_face = current
             .and_then(|p| p.identity)
@@ -280,24 +284,8 @@ impl PersonStore for InMemoryPersonStore {
             if state.by_key(&person.object_key).is_some() {
                 return Err(duplicate_entry("uq_person_object_key"));
             }
-            state.last_person_id += 1;
-            let at = now();
-            let created = Person {
-                id: PersonId(state.last_person_id),
-                lastname: person.lastname.clone(),
-                firstname: person.firstname.clone(),
-                object_key: person.object_key.clone(),
-                identity: None,
-                status: Status::Pending,
-                status_reason: None,
-                object_etag: None,
-                object_sequencer: None,
-                face_confidence: None,
-                face_box: None,
-                possible_duplicate: None,
-                created_at: at,
-                updated_at: at,
-            };
+            let created =
+                state.new_pending(&person.lastname, &person.firstname, &person.object_key);
             state.people.insert(created.id, created.clone());
             state.append_audit(AuditAction::Enrolment, Some(created.id), audit, json!({}))?;
             Ok(created)
