@@ -20,10 +20,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BenchError, Enrolled};
+use common::{BenchError, Enrolled, ScratchStack};
 use futures::StreamExt;
 use registry_api::reconcile::ReconcileReport;
-use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
+use registry_local::{Group, LocalRuntime};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -125,9 +125,6 @@ async fn run() -> Result<(), BenchError> {
 async fn run_through(outage: Outage) -> Result<(), BenchError> {
     let server_url = std::env::var("DATABASE_URL")
         .map_err(|_| "DATABASE_URL is not set (run `make bench-faults`)")?;
-    let ca = std::env::var("DATABASE_TLS_CA")
-        .map_err(|_| "DATABASE_TLS_CA is not set (run `make bench-faults`)")?;
-    let models = common::models_dir();
     let photos = common::test_photos()?;
 
     // The functions reach the database through the relay.
@@ -145,20 +142,24 @@ async fn run_through(outage: Outage) -> Result<(), BenchError> {
         .set_port(Some(relay.addr.port()))
         .map_err(|()| "the database URL takes no port")?;
 
-    let scratch = ScratchDatabase::create(&server_url, "registry_faults").await?;
-    let state = common::state_dir("registry-local-faults")?;
-    let mut options = RuntimeOptions::new("template.yaml", &state, models, server.as_str(), ca)
-        .with_ephemeral_ports();
-    options.use_scratch_database(scratch.name());
-    options.record_events = Some(state.join("events"));
-    let runtime = LocalRuntime::start(options).await?;
-    let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
-    let result = measure(&runtime, &relay, outage, &photos, &pool, &state).await;
-    pool.close().await;
-    let _ = runtime.drop_database_users().await;
-    runtime.shutdown().await;
-    scratch.drop_database().await?;
-    let _ = std::fs::remove_dir_all(&state);
+    let stack = ScratchStack::start(
+        "registry-local-faults",
+        server.as_str(),
+        |options, state| {
+            options.record_events = Some(state.join("events"));
+        },
+    )
+    .await?;
+    let result = measure(
+        &stack.runtime,
+        &relay,
+        outage,
+        &photos,
+        &stack.pool,
+        &stack.state,
+    )
+    .await;
+    stack.stop().await?;
     result
 }
 

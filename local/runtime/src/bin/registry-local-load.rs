@@ -18,9 +18,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::BenchError;
+use common::{BenchError, ScratchStack};
 use futures::StreamExt;
-use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
+use registry_local::{Group, LocalRuntime};
 use rlt::{BenchSuite, IterInfo, IterReport};
 use serde_json::Value;
 
@@ -48,24 +48,10 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), BenchError> {
     let server_url = std::env::var("DATABASE_URL")
         .map_err(|_| "DATABASE_URL is not set (run `make bench-load`)")?;
-    let ca = std::env::var("DATABASE_TLS_CA")
-        .map_err(|_| "DATABASE_TLS_CA is not set (run `make bench-load`)")?;
-    let models = common::models_dir();
     let photos = common::test_photos()?;
-
-    let scratch = ScratchDatabase::create(&server_url, "registry_load").await?;
-    let state = common::state_dir("registry-local-load")?;
-    let mut options = RuntimeOptions::new("template.yaml", &state, models, &server_url, ca)
-        .with_ephemeral_ports();
-    options.use_scratch_database(scratch.name());
-    let runtime = LocalRuntime::start(options).await?;
-    let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
-    let result = measure(&runtime, &photos, &pool, &state).await;
-    pool.close().await;
-    let _ = runtime.drop_database_users().await;
-    runtime.shutdown().await;
-    scratch.drop_database().await?;
-    let _ = std::fs::remove_dir_all(&state);
+    let stack = ScratchStack::start("registry-local-load", &server_url, |_, _| {}).await?;
+    let result = measure(&stack.runtime, &photos, &stack.pool, &stack.state).await;
+    stack.stop().await?;
     result
 }
 

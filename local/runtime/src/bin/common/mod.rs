@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use registry_local::{LocalRuntime, RuntimeOptions, ScratchDatabase};
 use serde_json::{Value, json};
 
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -119,4 +120,62 @@ pub async fn enrol(
     let key = ticket["key"].as_str().ok_or("no key")?.to_owned();
     put_photo(http, &ticket, photo).await?;
     Ok(Enrolled { key, retries })
+}
+
+/// The whole runtime on a scratch database and state folder of its own.
+pub struct ScratchStack {
+    pub runtime: LocalRuntime,
+    /// The scratch database, as its owner (rows are read and seeded through it).
+    pub pool: sqlx::MySqlPool,
+    pub state: PathBuf,
+    scratch: ScratchDatabase,
+}
+
+impl ScratchStack {
+    /// Starts the stack of `template.yaml` for `program`, its functions
+    /// reaching the database server at `functions_database_url` (the one
+    /// of `DATABASE_URL`, or a relay in front of it); `configure` sets
+    /// further options.
+    pub async fn start(
+        program: &str,
+        functions_database_url: &str,
+        configure: impl FnOnce(&mut RuntimeOptions, &std::path::Path),
+    ) -> Result<Self, BenchError> {
+        let server_url = std::env::var("DATABASE_URL").map_err(
+            |_| "DATABASE_URL is not set (`make bench-load` and `make bench-faults` set it)",
+        )?;
+        let ca = std::env::var("DATABASE_TLS_CA").map_err(
+            |_| "DATABASE_TLS_CA is not set (`make bench-load` and `make bench-faults` set it)",
+        )?;
+        let scratch = ScratchDatabase::create(&server_url, &program.replace('-', "_")).await?;
+        let state = state_dir(program)?;
+        let mut options = RuntimeOptions::new(
+            "template.yaml",
+            &state,
+            models_dir(),
+            functions_database_url,
+            ca,
+        )
+        .with_ephemeral_ports();
+        options.use_scratch_database(scratch.name());
+        configure(&mut options, &state);
+        let runtime = LocalRuntime::start(options).await?;
+        let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
+        Ok(Self {
+            runtime,
+            pool,
+            state,
+            scratch,
+        })
+    }
+
+    /// Stops the stack and removes its database, users and state folder.
+    pub async fn stop(self) -> Result<(), BenchError> {
+        self.pool.close().await;
+        let _ = self.runtime.drop_database_users().await;
+        self.runtime.shutdown().await;
+        self.scratch.drop_database().await?;
+        let _ = std::fs::remove_dir_all(&self.state);
+        Ok(())
+    }
 }
