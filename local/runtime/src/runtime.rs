@@ -712,8 +712,6 @@ impl LocalRuntime {
         Ok(self.rds.drop_users(&prefix).await?)
     }
 
-    /// Stops taking requests, lets pending event deliveries finish, then
-    /// stops the services and closes the functions' connections.
     /// Stops the face engine, as an outage would: connections to it are
     /// refused until [`Self::start_face_engine`]. Requests under way finish.
     pub async fn stop_face_engine(&self) {
@@ -725,6 +723,8 @@ impl LocalRuntime {
         self.engine.start().await
     }
 
+    /// Stops taking requests, lets pending event deliveries finish, then
+    /// stops the services and closes the functions' connections.
     pub async fn shutdown(self) {
         self.stop.cancel();
         self.engine.stop().await;
@@ -765,25 +765,24 @@ impl FaceEngineServer {
         addr: SocketAddr,
         runtime_stop: &CancellationToken,
     ) -> Self {
-        let server = Self {
+        let running = Self::spawn(&engine, runtime_stop, listener);
+        Self {
             engine,
             addr,
             runtime_stop: runtime_stop.clone(),
-            running: tokio::sync::Mutex::new(None),
-        };
-        let running = server.spawn(listener);
-        *server
-            .running
-            .try_lock()
-            .expect("nobody else holds a new lock") = Some(running);
-        server
+            running: tokio::sync::Mutex::new(Some(running)),
+        }
     }
 
-    fn spawn(&self, listener: TcpListener) -> RunningServer {
-        let stop = self.runtime_stop.child_token();
+    fn spawn(
+        engine: &FaceEngine,
+        runtime_stop: &CancellationToken,
+        listener: TcpListener,
+    ) -> RunningServer {
+        let stop = runtime_stop.child_token();
         let task = tokio::spawn(face_engine::serve_with_shutdown(
             listener,
-            self.engine.clone(),
+            engine.clone(),
             stop.clone().cancelled_owned(),
         ));
         RunningServer { stop, task }
@@ -793,7 +792,7 @@ impl FaceEngineServer {
         let mut running = self.running.lock().await;
         if running.is_none() {
             let (listener, _) = bind("face engine", self.addr).await?;
-            *running = Some(self.spawn(listener));
+            *running = Some(Self::spawn(&self.engine, &self.runtime_stop, listener));
         }
         Ok(())
     }
