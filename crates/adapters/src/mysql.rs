@@ -27,7 +27,7 @@ mod reconcile;
 const RETIRE_FACE: &str = "INSERT IGNORE INTO retired_face (face_id) VALUES (?)";
 
 const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, status, status_reason, \
-     object_etag, object_sequencer, face_confidence, face_left, face_top, face_width, face_height, \
+     object_etag, object_sequencer, photo_sha256, face_confidence, face_left, face_top, face_width, face_height, \
      duplicate_of, duplicate_similarity, created_at, updated_at";
 
 /// Attempts of a transaction that InnoDB chose as a deadlock victim.
@@ -97,7 +97,7 @@ impl MysqlPersonStore {
         let duplicate = record.possible_duplicate;
         sqlx::query(
             "UPDATE person SET status = ?, status_reason = ?, identity = ?, object_etag = ?, \
-             object_sequencer = ?, face_confidence = ?, face_left = ?, face_top = ?, face_width = ?, \
+             object_sequencer = ?, photo_sha256 = ?, face_confidence = ?, face_left = ?, face_top = ?, face_width = ?, \
              face_height = ?, duplicate_of = ?, duplicate_similarity = ? WHERE id = ?",
         )
         .bind(record.status.as_str())
@@ -105,6 +105,7 @@ impl MysqlPersonStore {
         .bind(&record.identity)
         .bind(&record.object_etag)
         .bind(&record.object_sequencer)
+        .bind(&record.photo_sha256)
         .bind(record.face_confidence)
         .bind(face.map(|f| f.left))
         .bind(face.map(|f| f.top))
@@ -371,6 +372,9 @@ impl PersonStore for MysqlPersonStore {
                 }
                 if filter.possible_duplicates {
                     query.push(" AND duplicate_of IS NOT NULL");
+                }
+                if let Some(sha256) = &filter.photo_sha256 {
+                    query.push(" AND photo_sha256 = ").push_bind(sha256);
                 }
                 if let Some(before) = filter.before_id {
                     query.push(" AND id < ").push_bind(before.0);
@@ -847,6 +851,7 @@ struct PersonRow {
     status_reason: Option<String>,
     object_etag: Option<String>,
     object_sequencer: Option<String>,
+    photo_sha256: Option<String>,
     face_confidence: Option<f32>,
     face_left: Option<f32>,
     face_top: Option<f32>,
@@ -885,6 +890,7 @@ impl TryFrom<PersonRow> for Person {
             status_reason: row.status_reason,
             object_etag: row.object_etag,
             object_sequencer: row.object_sequencer,
+            photo_sha256: row.photo_sha256,
             face_confidence: row.face_confidence,
             face_box,
             possible_duplicate: row.duplicate_of.map(|other| PossibleDuplicate {

@@ -16,6 +16,10 @@ use registry::ports::{
 use crate::presign::{DownloadSigner, KEY_PATH};
 use crate::sdk::{error_code, port_error};
 
+/// The user metadata (`x-amz-meta-uploaded-sha256`) in which a photo the
+/// indexer rewrote keeps the SHA-256 of the bytes uploaded.
+const UPLOADED_SHA256: &str = "uploaded-sha256";
+
 #[derive(Clone)]
 pub struct S3PhotoStore {
     client: Client,
@@ -138,6 +142,10 @@ impl PhotoStore for S3PhotoStore {
                     .unwrap_or(0),
                 etag: head.e_tag().map(str::to_owned),
                 version_id: head.version_id().map(str::to_owned),
+                uploaded_sha256: head
+                    .metadata()
+                    .and_then(|m| m.get(UPLOADED_SHA256))
+                    .cloned(),
             })),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(error) => Err(port_error("S3", error)),
@@ -185,6 +193,7 @@ impl PhotoStore for S3PhotoStore {
         bytes: Vec<u8>,
         content_type: &str,
         etag: &str,
+        uploaded_sha256: &str,
     ) -> Result<bool, PortError> {
         let written = self
             .client
@@ -192,6 +201,7 @@ impl PhotoStore for S3PhotoStore {
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .metadata(UPLOADED_SHA256, uploaded_sha256)
             .if_match(etag)
             .body(bytes.into())
             .send()
@@ -316,7 +326,12 @@ impl PhotoStore for S3PhotoStore {
     /// metadata, ..."), unless `MetadataDirective` is `REPLACE`: the
     /// metadata is replaced with the same content type. The bucket encrypts
     /// the copy with its default key, and notifies `ObjectCreated:Copy`.
+    /// `REPLACE` drops user metadata, so the upload's hash is read first and
+    /// written again.
     async fn rewrite_in_place(&self, key: &str, content_type: &str) -> Result<bool, PortError> {
+        let Some(object) = self.stat(key).await? else {
+            return Ok(false);
+        };
         let source = format!(
             "{}/{}",
             self.bucket,
@@ -329,6 +344,11 @@ impl PhotoStore for S3PhotoStore {
             .key(key)
             .copy_source(source)
             .metadata_directive(MetadataDirective::Replace)
+            .set_metadata(
+                object
+                    .uploaded_sha256
+                    .map(|hash| [(UPLOADED_SHA256.to_owned(), hash)].into()),
+            )
             .content_type(content_type)
             .send()
             .await;

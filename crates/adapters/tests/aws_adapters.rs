@@ -13,6 +13,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use face_engine::{EngineConfig, FaceEngine};
 use image::{DynamicImage, ImageOutputFormat, imageops};
 use registry::indexing::IndexOutcome;
+use registry::photo::sha256_hex;
 use registry::ports::{FaceIndex, PhotoStore};
 use registry_adapters::{RekognitionFaceIndex, S3PhotoStore};
 use s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
@@ -256,7 +257,7 @@ async fn reads_and_conditional_writes_follow_the_stored_version() {
     for (key, etag) in [("biden_joe.jpg", other), ("gone_person.jpg", other)] {
         let written = world
             .photos
-            .replace_if_unchanged(key, b"x".to_vec(), "image/jpeg", etag)
+            .replace_if_unchanged(key, b"x".to_vec(), "image/jpeg", etag, "hash")
             .await
             .unwrap();
         assert!(!written, "{key}");
@@ -273,10 +274,30 @@ async fn reads_and_conditional_writes_follow_the_stored_version() {
             smaller.clone(),
             "image/jpeg",
             etag.unwrap(),
+            &sha256_hex(&body),
         )
         .await
         .unwrap();
     assert!(written);
+    assert_eq!(
+        world.photos.read("biden_joe.jpg", None).await.unwrap(),
+        Some(smaller.clone())
+    );
+    // The new version keeps the hash of the bytes as uploaded, also when
+    // it is written again in place (reconcile's re-drive).
+    assert_eq!(stored.uploaded_sha256, None);
+    let rewritten = world.photos.stat("biden_joe.jpg").await.unwrap().unwrap();
+    assert_eq!(rewritten.uploaded_sha256, Some(sha256_hex(&body)));
+    assert!(
+        world
+            .photos
+            .rewrite_in_place("biden_joe.jpg", "image/jpeg")
+            .await
+            .unwrap()
+    );
+    let again = world.photos.stat("biden_joe.jpg").await.unwrap().unwrap();
+    assert_ne!(again.version_id, rewritten.version_id);
+    assert_eq!(again.uploaded_sha256, Some(sha256_hex(&body)));
     assert_eq!(
         world.photos.read("biden_joe.jpg", None).await.unwrap(),
         Some(smaller)

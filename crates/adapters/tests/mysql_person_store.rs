@@ -34,6 +34,7 @@ fn indexed(key: &str, sequencer: &str, face_id: &str) -> IndexingRecord {
         status_reason: None,
         identity: Some(face_id.into()),
         object_etag: Some(format!("\"etag-{sequencer}\"")),
+        photo_sha256: None,
         object_sequencer: sequencer.into(),
         object_created_at: chrono::Utc::now(),
         face_confidence: Some(99.5),

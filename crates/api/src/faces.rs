@@ -333,6 +333,7 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
             status: query_param(request, "status")?,
             duplicates: query_param(request, "duplicates")?,
             q: query_param(request, "q")?,
+            sha256: query_param(request, "sha256")?,
             limit: query_param(request, "limit")?,
             cursor: query_param(request, "cursor")?,
         };

@@ -21,6 +21,8 @@ pub struct PersonView<'a> {
     face_confidence: Option<f32>,
     face_box: Option<FaceBox>,
     possible_duplicate: Option<PossibleDuplicate>,
+    /// SHA-256 of the photo as uploaded (hex), once indexed or rejected.
+    photo_sha256: Option<&'a str>,
     created_at: String,
     updated_at: String,
     /// The faces function's link to the photo (`null` while there is none);
@@ -45,6 +47,7 @@ impl<'a> PersonView<'a> {
             face_confidence: person.face_confidence,
             face_box: person.face_box,
             possible_duplicate: person.possible_duplicate,
+            photo_sha256: person.photo_sha256.as_deref(),
             created_at: time(&person.created_at),
             updated_at: time(&person.updated_at),
             photo_url: None,
@@ -83,6 +86,7 @@ mod tests {
             status_reason: None,
             object_etag: None,
             object_sequencer: None,
+            photo_sha256: None,
             face_confidence: None,
             face_box: None,
             possible_duplicate: None,
@@ -101,6 +105,7 @@ mod tests {
                 "id": 7, "lastname": "Dupont", "firstname": "Jean", "key": "dupont_jean.jpg",
                 "status": "pending", "statusReason": null, "identity": null,
                 "faceConfidence": null, "faceBox": null, "possibleDuplicate": null,
+                "photoSha256": null,
                 "createdAt": "2026-12-01T12:00:00.500Z", "updatedAt": "2026-12-01T12:00:00.500Z",
             })
         );

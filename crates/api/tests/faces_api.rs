@@ -83,6 +83,7 @@ impl Harness {
                         status_reason: (!indexed).then(|| "No face was found in the photo.".into()),
                         identity: indexed.then(|| format!("face-{key}")),
                         object_etag: Some("\"5d41402abc4b2a76b9719d911017c592\"".into()),
+                        photo_sha256: None,
                         object_sequencer: "0067A3F2C1B0D4E501".into(),
                         object_created_at: chrono::Utc::now(),
                         face_confidence: indexed.then_some(99.5),

@@ -11,6 +11,7 @@ use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use registry::erasure::{Eraser, ErasureBegun};
 use registry::indexing::{Ignored, IndexingResult};
 use registry::person::{FaceBox, Person, Status};
+use registry::photo::sha256_hex;
 use registry::ports::{
     FaceIndex, FaceMatch, FacePage, IndexAnswer, IndexedFace, PersonStore, PhotoStore, PortError,
 };
@@ -1015,7 +1016,7 @@ async fn a_failed_duplicate_search_records_nothing_and_keeps_no_face() {
 async fn a_photo_with_metadata_is_stored_again_without_it_before_it_is_indexed() {
     let h = Harness::new().await;
     let revealing = registry_testkit::jpeg_with_revealing_metadata(&jpeg(), 1);
-    h.photos.put_with_etag(OBAMA, FIRST_ETAG, revealing);
+    h.photos.put_with_etag(OBAMA, FIRST_ETAG, revealing.clone());
 
     let results = h.handle("s3-put.json").await.expect("stripped");
 
@@ -1030,6 +1031,43 @@ async fn a_photo_with_metadata_is_stored_again_without_it_before_it_is_indexed()
         "the new version's event indexes it"
     );
     assert_eq!(h.rows().await, 0);
+
+    // The new version's event: the person records the hash of the photo as
+    // uploaded, so that a bulk import re-run knows the file is in.
+    let stripped = h
+        .photos
+        .stat(OBAMA)
+        .await
+        .unwrap()
+        .expect("stripped version");
+    let mut event = s3_event("s3-put-replacement.json");
+    event.records[0].s3.object.e_tag = stripped.etag.map(|e| e.trim_matches('"').to_owned());
+    event.records[0].s3.object.version_id = stripped.version_id;
+    h.faces.answer(OBAMA, one_face("face-1"));
+    let results = h.handle_event(&event).await.expect("indexed");
+    assert!(
+        matches!(results[..], [IndexingResult::Indexed { .. }]),
+        "{results:?}"
+    );
+    let person = h.person(OBAMA).await.expect("recorded");
+    assert_eq!(person.photo_sha256, Some(sha256_hex(&revealing)));
+}
+
+#[tokio::test]
+async fn the_hash_of_the_photo_is_recorded_indexed_or_rejected() {
+    let h = Harness::new().await;
+    h.photos.put_with_etag(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(
+        OBAMA,
+        Ok(IndexAnswer::Faces {
+            indexed: vec![],
+            unindexed: vec![],
+        }),
+    );
+    h.handle("s3-put.json").await.expect("rejected");
+    let person = h.person(OBAMA).await.expect("recorded");
+    assert_eq!(person.status, Status::Rejected);
+    assert_eq!(person.photo_sha256, Some(sha256_hex(&jpeg())));
 }
 
 // ---------------------------------------------------------------- faults

@@ -85,6 +85,7 @@ impl World {
                     status_reason: None,
                     identity: Some(face.into()),
                     object_etag: None,
+                    photo_sha256: None,
                     object_sequencer: "0A".into(),
                     object_created_at: Utc::now(),
                     face_confidence: Some(99.0),

@@ -114,6 +114,7 @@ mod tests {
             status_reason: None,
             object_etag: None,
             object_sequencer: None,
+            photo_sha256: None,
             face_confidence: None,
             face_box: None,
             possible_duplicate: None,

@@ -16,7 +16,7 @@ use crate::duplicates::{
 use crate::key::{ObjectKey, PhotoFormat};
 use crate::metadata::strip_metadata;
 use crate::person::{PersonId, Status};
-use crate::photo::check_photo;
+use crate::photo::{check_photo, sha256_hex};
 use crate::ports::{
     FaceIndex, IndexAnswer, IndexedFace, IndexingRecord, PersonStore, PhotoStore, PortError,
     RecordOutcome, StoredObject,
@@ -189,7 +189,7 @@ where
                     .collect();
                 let reason = format!("The file name is not usable: {error}.");
                 return self
-                    .record_rejection(event, lastname, String::new(), reason)
+                    .record_rejection(event, lastname, String::new(), reason, None)
                     .await;
             }
         };
@@ -210,6 +210,12 @@ where
                 None => return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced)),
             }
         };
+        // The hash of the bytes as uploaded: a version the registry rewrote
+        // without metadata carries its upload's hash.
+        let photo_sha256 = object
+            .uploaded_sha256
+            .clone()
+            .or_else(|| (!photo.is_empty()).then(|| sha256_hex(&photo)));
         let stripped = check_photo(key.format(), object.size, &photo)
             .map_err(|problem| problem.to_string())
             .and_then(|()| strip_metadata(key.format(), &photo).map_err(|e| e.to_string()));
@@ -217,12 +223,13 @@ where
             Err(problem) => {
                 let reason = sentence(&format!("the photo cannot be used: {problem}"));
                 return self
-                    .record_rejection(event, lastname, firstname, reason)
+                    .record_rejection(event, lastname, firstname, reason, photo_sha256)
                     .await;
             }
             Ok(Some(stripped)) => {
+                let uploaded_sha256 = photo_sha256.unwrap_or_else(|| sha256_hex(&photo));
                 return self
-                    .store_stripped(event, &object, stripped, key.format())
+                    .store_stripped(event, &object, stripped, key.format(), &uploaded_sha256)
                     .await;
             }
             Ok(None) => {}
@@ -242,6 +249,7 @@ where
             status_reason: None,
             identity: None,
             object_etag: object.etag.clone(),
+            photo_sha256,
             object_sequencer: event.sequencer.as_str().to_owned(),
             object_created_at: event.event_time,
             face_confidence: None,
@@ -296,6 +304,7 @@ where
         lastname: String,
         firstname: String,
         reason: String,
+        photo_sha256: Option<String>,
     ) -> Result<IndexingResult, PortError> {
         self.record(&IndexingRecord {
             object_key: event.key.clone(),
@@ -305,6 +314,7 @@ where
             status_reason: Some(reason),
             identity: None,
             object_etag: event.etag.clone(),
+            photo_sha256,
             object_sequencer: event.sequencer.as_str().to_owned(),
             object_created_at: event.event_time,
             face_confidence: None,
@@ -326,13 +336,20 @@ where
         object: &StoredObject,
         stripped: Vec<u8>,
         format: PhotoFormat,
+        uploaded_sha256: &str,
     ) -> Result<IndexingResult, PortError> {
         let etag = object.etag.as_deref().ok_or_else(|| {
             PortError::Permanent("the photo store gave the object no ETag".into())
         })?;
         let written = self
             .photos
-            .replace_if_unchanged(&event.key, stripped, format.content_type(), etag)
+            .replace_if_unchanged(
+                &event.key,
+                stripped,
+                format.content_type(),
+                etag,
+                uploaded_sha256,
+            )
             .await?;
         if !written {
             return Ok(IndexingResult::Ignored(Ignored::ObjectReplaced));

@@ -21,6 +21,8 @@ pub enum ListError {
     BadQuery,
     #[error("duplicates must be true or false")]
     BadDuplicates,
+    #[error("sha256 must be 64 hexadecimal digits")]
+    BadSha256,
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -32,6 +34,8 @@ pub struct ListParams {
     /// `true`: only possible duplicates.
     pub duplicates: Option<String>,
     pub q: Option<String>,
+    /// Only the people whose photo, as uploaded, has this SHA-256 (hex).
+    pub sha256: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
 }
@@ -73,6 +77,9 @@ pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
     {
         return Err(ListError::BadQuery);
     }
+    let photo_sha256 = non_empty(&params.sha256)
+        .map(|h| crate::photo::parse_sha256_hex(&h).ok_or(ListError::BadSha256))
+        .transpose()?;
     let limit = paging::parse_limit(
         non_empty(&params.limit).as_deref(),
         DEFAULT_PAGE_SIZE,
@@ -86,6 +93,7 @@ pub fn parse_params(params: &ListParams) -> Result<ListFilter, ListError> {
         status,
         name_prefix,
         possible_duplicates,
+        photo_sha256,
         before_id,
         limit,
     })
@@ -121,6 +129,7 @@ mod tests {
             status: status.map(Into::into),
             duplicates: None,
             q: q.map(Into::into),
+            sha256: None,
             limit: limit.map(Into::into),
             cursor: cursor.map(Into::into),
         }
@@ -188,6 +197,19 @@ mod tests {
         assert_eq!(duplicates("true"), Ok(true));
         assert_eq!(duplicates("false"), Ok(false));
         assert_eq!(duplicates("yes"), Err(ListError::BadDuplicates));
+        let sha256 = |value: &str| {
+            parse_params(&ListParams {
+                sha256: Some(value.into()),
+                ..Default::default()
+            })
+            .map(|f| f.photo_sha256)
+        };
+        let upper = "AB".repeat(32);
+        assert_eq!(sha256(&upper), Ok(Some("ab".repeat(32))));
+        assert_eq!(sha256(""), Ok(None));
+        for bad in ["ab", &"g".repeat(64), &"a".repeat(65)] {
+            assert_eq!(sha256(bad), Err(ListError::BadSha256), "{bad}");
+        }
     }
 
     proptest! {

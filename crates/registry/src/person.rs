@@ -74,6 +74,9 @@ pub struct Person {
     /// What identifies the object version that was indexed.
     pub object_etag: Option<String>,
     pub object_sequencer: Option<String>,
+    /// SHA-256 of the recorded photo as it was uploaded: a re-run of a bulk
+    /// import knows by it which files are already in.
+    pub photo_sha256: Option<String>,
     pub face_confidence: Option<f32>,
     pub face_box: Option<FaceBox>,
     /// Another person whose face this person's face matches, until an

@@ -11,6 +11,23 @@ const PNG_IEND: &[u8] = &[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 
 /// How many bytes of the end [`check_photo`] looks at for the end marker.
 const TAIL_BYTES: usize = 12;
 
+/// A photo's content hash as the registry records it: SHA-256, 64 lowercase
+/// hexadecimal digits. S3's ETag cannot serve: it is not an MD5 of the
+/// bytes for objects encrypted with KMS.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A SHA-256 as given (64 hexadecimal digits, either case), as recorded.
+pub fn parse_sha256_hex(text: &str) -> Option<String> {
+    (text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| text.to_ascii_lowercase())
+}
+
 /// The format of a file, judged by its first bytes.
 pub fn sniff(head: &[u8]) -> Option<PhotoFormat> {
     if head.starts_with(JPEG_SOI) {

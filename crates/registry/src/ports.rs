@@ -44,6 +44,8 @@ pub struct ListFilter {
     pub name_prefix: Option<String>,
     /// Only the people flagged as possible duplicates.
     pub possible_duplicates: bool,
+    /// Only the people whose photo, as uploaded, has this SHA-256.
+    pub photo_sha256: Option<String>,
     /// Only ids below this one (the keyset cursor).
     pub before_id: Option<PersonId>,
     pub limit: u32,
@@ -60,6 +62,9 @@ pub struct IndexingRecord {
     pub status_reason: Option<String>,
     pub identity: Option<String>,
     pub object_etag: Option<String>,
+    /// SHA-256 of the photo as uploaded (see [`crate::photo::sha256_hex`]);
+    /// `None` when it was not read.
+    pub photo_sha256: Option<String>,
     pub object_sequencer: String,
     /// When S3 created the object version (its event's time).
     pub object_created_at: DateTime<Utc>,
@@ -296,6 +301,9 @@ pub struct StoredObject {
     pub size: u64,
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// For a photo the registry rewrote without its metadata, the SHA-256
+    /// of the bytes as they were uploaded (kept with the new version).
+    pub uploaded_sha256: Option<String>,
 }
 
 /// One version of an object, or a delete marker.
@@ -347,13 +355,15 @@ pub trait PhotoStore: Send + Sync {
     async fn read(&self, key: &str, etag: Option<&str>) -> Result<Option<Vec<u8>>, PortError>;
     /// Writes `bytes` as the new version of `key`, provided the object is
     /// still the version with `etag`; `false` (nothing written) when it is
-    /// gone or was replaced.
+    /// gone or was replaced. The new version keeps `uploaded_sha256`, the
+    /// hash of the bytes it stands for (see [`StoredObject`]).
     async fn replace_if_unchanged(
         &self,
         key: &str,
         bytes: Vec<u8>,
         content_type: &str,
         etag: &str,
+        uploaded_sha256: &str,
     ) -> Result<bool, PortError>;
     /// Every version of the object under exactly `key`, delete markers included.
     async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, PortError>;

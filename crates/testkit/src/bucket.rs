@@ -21,6 +21,8 @@ struct Version {
     /// `None` for a delete marker.
     bytes: Option<Vec<u8>>,
     last_modified: DateTime<Utc>,
+    /// The user metadata the registry writes with a rewritten photo.
+    uploaded_sha256: Option<String>,
 }
 
 #[derive(Default)]
@@ -41,18 +43,24 @@ pub struct InMemoryBucket {
 impl InMemoryBucket {
     /// Writes a new version of `key`, last modified at `at`.
     pub fn put(&self, key: &str, bytes: &[u8], at: DateTime<Utc>) {
-        self.push(key, Some(bytes.to_vec()), None, at);
+        self.push(key, Some(bytes.to_vec()), None, at, None);
     }
 
     /// Writes a new version of `key` with the ETag an S3 event for it
     /// carries (unquoted).
     pub fn put_with_etag(&self, key: &str, etag: &str, bytes: Vec<u8>) {
-        self.push(key, Some(bytes), Some(format!("\"{etag}\"")), Utc::now());
+        self.push(
+            key,
+            Some(bytes),
+            Some(format!("\"{etag}\"")),
+            Utc::now(),
+            None,
+        );
     }
 
     /// Deletes `key` as a plain DeleteObject does: a delete marker on top.
     pub fn delete(&self, key: &str) {
-        self.push(key, None, None, Utc::now());
+        self.push(key, None, None, Utc::now(), None);
     }
 
     /// How many versions and delete markers are under `key`.
@@ -65,7 +73,14 @@ impl InMemoryBucket {
         self.lock().rewrites.clone()
     }
 
-    fn push(&self, key: &str, bytes: Option<Vec<u8>>, etag: Option<String>, at: DateTime<Utc>) {
+    fn push(
+        &self,
+        key: &str,
+        bytes: Option<Vec<u8>>,
+        etag: Option<String>,
+        at: DateTime<Utc>,
+        uploaded_sha256: Option<String>,
+    ) {
         let mut state = self.lock();
         state.next_version += 1;
         let id = format!("v{}", state.next_version);
@@ -78,6 +93,7 @@ impl InMemoryBucket {
                 id,
                 bytes,
                 last_modified: at,
+                uploaded_sha256,
             });
     }
 
@@ -125,6 +141,7 @@ impl PhotoStore for InMemoryBucket {
             size: version.bytes.as_ref().map_or(0, Vec::len) as u64,
             etag: Some(version.etag.clone()),
             version_id: Some(version.id.clone()),
+            uploaded_sha256: version.uploaded_sha256.clone(),
         }))
     }
 
@@ -141,13 +158,15 @@ impl PhotoStore for InMemoryBucket {
         bytes: Vec<u8>,
         _content_type: &str,
         expected: &str,
+        uploaded_sha256: &str,
     ) -> Result<bool, PortError> {
         let unchanged = {
             let state = self.lock();
             Self::current(&state, key).is_some_and(|version| version.etag == expected)
         };
         if unchanged {
-            self.put(key, &bytes, Utc::now());
+            let hash = Some(uploaded_sha256.to_owned());
+            self.push(key, Some(bytes), None, Utc::now(), hash);
         }
         Ok(unchanged)
     }
@@ -199,14 +218,19 @@ impl PhotoStore for InMemoryBucket {
     }
 
     async fn rewrite_in_place(&self, key: &str, _content_type: &str) -> Result<bool, PortError> {
-        let bytes = {
+        let current = {
             let state = self.lock();
-            Self::current(&state, key).and_then(|version| version.bytes)
+            Self::current(&state, key)
         };
-        let Some(bytes) = bytes else {
+        let Some(Version {
+            bytes: Some(bytes),
+            uploaded_sha256,
+            ..
+        }) = current
+        else {
             return Ok(false);
         };
-        self.put(key, &bytes, Utc::now());
+        self.push(key, Some(bytes), None, Utc::now(), uploaded_sha256);
         self.lock().rewrites.push(key.to_owned());
         Ok(true)
     }

@@ -12,6 +12,7 @@ use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use registry::erasure::{Checked, ErasureBegun, ErasureReceipt, Removed};
 use registry::listing::{ListParams, list_people, parse_params};
 use registry::person::{FaceBox, Person, PersonId, Status};
+use registry::photo::sha256_hex;
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
 };
@@ -27,6 +28,7 @@ macro_rules! person_store_contract {
             enrolment_creates_a_pending_person,
             values_longer_than_their_columns_are_refused_whole,
             listing_pages_and_filters,
+            people_are_found_by_their_photos_hash,
             an_outcome_for_a_new_key_enrols_from_the_names_given,
             only_a_newer_object_version_is_recorded,
             a_replaced_face_is_retired_until_forgotten,
@@ -107,6 +109,7 @@ fn indexed(key: &str, sequencer: &str, face: &str) -> IndexingRecord {
         status_reason: None,
         identity: Some(face.into()),
         object_etag: Some(format!("\"etag-{sequencer}\"")),
+        photo_sha256: Some(sha256_hex(format!("{key}@{sequencer}").as_bytes())),
         object_sequencer: sequencer.into(),
         object_created_at: Utc::now(),
         face_confidence: Some(99.5),
@@ -350,6 +353,51 @@ pub async fn listing_pages_and_filters<S: PersonStore + AuditTrail>(store: &S) {
     assert!(store.find_by_identities(&[]).await.unwrap().is_empty());
 }
 
+/// A re-run of a bulk import finds the files already in by their hash:
+/// indexed or rejected, and only for the photo recorded now.
+pub async fn people_are_found_by_their_photos_hash<S: PersonStore + AuditTrail>(store: &S) {
+    let audit = registry_audit();
+    let first = indexed("lovelace_ada.jpg", "0A", "face-1");
+    let refused = rejected(
+        "babbage_charles.jpg",
+        "0A",
+        "No face was found in the photo.",
+    );
+    let (ada, _) = recorded(store.record_indexing(&first, &audit).await.unwrap());
+    let (charles, _) = recorded(store.record_indexing(&refused, &audit).await.unwrap());
+    let by_hash = |hash: &Option<String>| ListFilter {
+        photo_sha256: hash.clone(),
+        limit: 10,
+        ..ListFilter::default()
+    };
+    let ids = |people: Vec<Person>| people.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list(&by_hash(&first.photo_sha256)).await.unwrap()),
+        [ada.id]
+    );
+    assert_eq!(
+        ids(store.list(&by_hash(&refused.photo_sha256)).await.unwrap()),
+        [charles.id]
+    );
+    let unknown = Some(sha256_hex(b"never uploaded"));
+    assert!(store.list(&by_hash(&unknown)).await.unwrap().is_empty());
+
+    // A new photo of Ada: her record holds its hash, not the old one's.
+    let second = indexed("lovelace_ada.jpg", "0B", "face-2");
+    store.record_indexing(&second, &audit).await.unwrap();
+    assert!(
+        store
+            .list(&by_hash(&first.photo_sha256))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(store.list(&by_hash(&second.photo_sha256)).await.unwrap()),
+        [ada.id]
+    );
+}
+
 pub async fn an_outcome_for_a_new_key_enrols_from_the_names_given<S: PersonStore + AuditTrail>(
     store: &S,
 ) {
@@ -371,6 +419,7 @@ pub async fn an_outcome_for_a_new_key_enrols_from_the_names_given<S: PersonStore
     assert_eq!(person.identity.as_deref(), Some("face-1"));
     assert_eq!(person.object_etag, record.object_etag);
     assert_eq!(person.object_sequencer.as_deref(), Some("0A"));
+    assert_eq!(person.photo_sha256, record.photo_sha256);
     assert_eq!(person.face_confidence, Some(99.5));
     assert_eq!(person.face_box, record.face_box);
     assert_eq!(store.get(person.id).await.unwrap(), Some(person.clone()));
@@ -940,6 +989,7 @@ async fn walk_from<S: PersonStore>(
             status: status.map(Into::into),
             duplicates: None,
             q: None,
+            sha256: None,
             limit: Some(limit.to_string()),
             cursor: cursor.clone(),
         })
@@ -1365,6 +1415,7 @@ pub async fn listing_filters_by_status_and_by_name_prefix<S: PersonStore + Audit
         status: Some(Status::Indexed),
         name_prefix: Some("obama".into()),
         possible_duplicates: false,
+        photo_sha256: None,
         limit: 100,
         before_id: None,
     };

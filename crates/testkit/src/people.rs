@@ -32,6 +32,7 @@ const FACE_ID_CHARS: usize = 64;
 const STATUS_REASON_CHARS: usize = 500;
 const ETAG_CHARS: usize = 128;
 const SEQUENCER_CHARS: usize = 64;
+const PHOTO_SHA256_CHARS: usize = 64;
 const ACTOR_CHARS: usize = 128;
 const ACTOR_GROUPS_CHARS: usize = 512;
 const REQUEST_ID_CHARS: usize = 128;
@@ -146,6 +147,7 @@ impl State {
             status_reason: None,
             object_etag: None,
             object_sequencer: None,
+            photo_sha256: None,
             face_confidence: None,
             face_box: None,
             possible_duplicate: None,
@@ -179,6 +181,11 @@ impl State {
             "object_sequencer",
             Some(&record.object_sequencer),
             SEQUENCER_CHARS,
+        )?;
+        check_length(
+            "photo_sha256",
+            record.photo_sha256.as_deref(),
+            PHOTO_SHA256_CHARS,
         )?;
         let taken = |face: &String| {
             self.people
@@ -229,6 +236,7 @@ impl State {
         person.identity = record.identity.clone();
         person.object_etag = record.object_etag.clone();
         person.object_sequencer = Some(record.object_sequencer.clone());
+        person.photo_sha256 = record.photo_sha256.clone();
         person.face_confidence = record.face_confidence;
         person.face_box = record.face_box;
         person.possible_duplicate = record.possible_duplicate;
@@ -369,6 +377,12 @@ impl PersonStore for InMemoryPersonStore {
             .filter(|p| filter.before_id.is_none_or(|before| p.id < before))
             .filter(|p| filter.status.is_none_or(|status| p.status == status))
             .filter(|p| !filter.possible_duplicates || p.possible_duplicate.is_some())
+            .filter(|p| {
+                filter
+                    .photo_sha256
+                    .as_ref()
+                    .is_none_or(|h| p.photo_sha256.as_ref() == Some(h))
+            })
             .filter(|p| {
                 prefix.as_ref().is_none_or(|prefix| {
                     fold(&p.lastname).starts_with(prefix) || fold(&p.firstname).starts_with(prefix)
