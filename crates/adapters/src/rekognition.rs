@@ -256,6 +256,7 @@ impl FaceSearch for RekognitionFaceIndex {
                 Some(DetectedFace {
                     face_box: face_box(face.bounding_box()?),
                     confidence: face.confidence().unwrap_or_default(),
+                    sharpness: face.quality().and_then(|q| q.sharpness()),
                 })
             })
             .collect())

@@ -241,6 +241,7 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
             }
             faces.push(json!({
                 "box": face.face_box,
+                "sharpness": face.sharpness,
                 "unknown": face.is_unknown(),
                 "matches": matches,
             }));

@@ -499,6 +499,7 @@ async fn a_search_answers_every_face_and_is_recorded_without_keeping_the_photo()
             height: 0.3,
         },
         confidence: 99.0,
+        sharpness: Some(40.0),
     };
     h.api.face_search.answer(
         vec![face(0.1), face(0.6)],
@@ -528,6 +529,7 @@ async fn a_search_answers_every_face_and_is_recorded_without_keeping_the_photo()
     assert_eq!(first["matches"][0]["person"]["id"], ada.0);
     assert!(first["matches"][0]["person"]["photoUrl"].is_string());
     assert_eq!(first["box"]["left"], 0.1_f32 as f64);
+    assert_eq!(first["sharpness"], 40.0);
 
     // Above every similarity: unknown, explicitly.
     let (_, strict) = h

@@ -432,6 +432,8 @@ pub trait FaceIndex: Send + Sync {
 pub struct DetectedFace {
     pub face_box: FaceBox,
     pub confidence: f32,
+    /// 0–100, as DetectFaces' default attributes give it (`Quality.Sharpness`).
+    pub sharpness: Option<f32>,
 }
 
 /// A face of the collection like a searched one.

@@ -87,6 +87,8 @@ pub struct Match {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FoundFace {
     pub face_box: FaceBox,
+    /// 0–100, when the index measured it.
+    pub sharpness: Option<f32>,
     pub matches: Vec<Match>,
 }
 
@@ -138,7 +140,7 @@ where
             .search_by_image(&cut, settings.threshold, settings.max_matches)
             .await?
             .unwrap_or_default();
-        found.push((face.face_box, matches));
+        found.push((face, matches));
     }
 
     // Who the matched faces are, in one query.
@@ -154,7 +156,7 @@ where
         .collect();
     Ok(found
         .into_iter()
-        .map(|(face_box, matches)| {
+        .map(|(face, matches)| {
             let mut matches: Vec<Match> = matches
                 .into_iter()
                 // A face no person records now (replaced, being erased) is nobody.
@@ -166,7 +168,11 @@ where
                 })
                 .collect();
             matches.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-            FoundFace { face_box, matches }
+            FoundFace {
+                face_box: face.face_box,
+                sharpness: face.sharpness,
+                matches,
+            }
         })
         .collect())
 }

@@ -979,6 +979,7 @@ async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept()
     assert!(best["similarity"].as_f64().unwrap() >= 80.0, "{answer}");
     assert!(best["person"]["photoUrl"].is_string());
     assert!(faces[0]["box"]["width"].as_f64().unwrap() > 0.0);
+    assert!(faces[0]["sharpness"].as_f64().unwrap() > 0.0, "{answer}");
 
     // A stranger: an explicit unknown.
     let (status, answer) = identify(&harness, &viewer, &test_image("biden.jpg"), "").await;
