@@ -10,6 +10,8 @@
 #   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
 #   make invoke FUNCTION=HealthFunction EVENT=events/healthz.json
 #                                 invoke one function, as `sam local invoke`
+#   make import DIR=photos        enrol a folder of photos into the running
+#                                 stack (ARGS="--report r.csv" and more)
 #   make reconcile                run reconcile now and print its report
 #   make rebuild-collection       index every person's photo again
 #   make test-e2e                 end-to-end tests, then the browser test
@@ -29,7 +31,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-e2e-rust test-browser node-deps browser-deps bench-load
+.PHONY: dev dev-token import invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-e2e-rust test-browser node-deps browser-deps bench-load
 
 registry-local:
 	cargo build --locked $(if $(filter release,$(PROFILE)),--release) -p registry-local --bin registry-local
@@ -39,6 +41,12 @@ dev: setup database registry-local
 
 dev-token:
 	@cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group $(GROUP)
+
+# `registry import` against `make dev`, as an admin (see `registry import --help`).
+import:
+	@test -n "$(DIR)" || { echo "give DIR=<a folder of photos>"; exit 2; }
+	@REGISTRY_TOKEN="$$(cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group admins)" \
+		cargo run --locked -q -p registry-cli -- --url http://127.0.0.1:3000 import "$(DIR)" $(ARGS)
 
 invoke: setup database registry-local
 	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) invoke $(FUNCTION) --event $(EVENT) --models-dir $(MODELS_DIR)
