@@ -1,7 +1,7 @@
 //! A versioned bucket in memory: for the domain's rules over the photo
 //! store (what the indexer checks of a photo, what reconcile does with each
-//! photo it lists). The registry against the local S3 store is tested end
-//! to end.
+//! photo it lists). It keeps the photo store's contract
+//! ([`crate::photo_contract`]), as the S3 adapter on the local S3 store does.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

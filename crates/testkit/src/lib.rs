@@ -12,6 +12,7 @@ pub mod events;
 pub mod faces;
 pub mod faults;
 pub mod people;
+pub mod photo_contract;
 pub mod photos;
 pub mod s3;
 pub mod seed;
