@@ -3,3 +3,4 @@
 
 pub mod client;
 pub mod import;
+pub mod sign_in;

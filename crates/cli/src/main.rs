@@ -18,7 +18,8 @@ struct Cli {
     /// deployed stack's `ApiUrl` output.
     #[arg(long, env = "REGISTRY_URL", global = true)]
     url: Option<Url>,
-    /// An admin's access token (the `Authorization: Bearer` of the pages).
+    /// An admin's access token (the `Authorization: Bearer` of the pages);
+    /// without one, the command signs in through a browser.
     #[arg(long, env = "REGISTRY_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     #[command(subcommand)]
@@ -27,6 +28,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Signs in through a browser (the pages' sign-in) and prints the
+    /// access token, for `export REGISTRY_TOKEN=$(registry sign-in)`.
+    SignIn,
     /// Enrols every lastname_firstname.jpg|png of DIR, and the best photo
     /// of every folder "Lastname Firstname/". Run again, it skips what is
     /// already in (same bytes). Ctrl-C stops starting new files; a second
@@ -57,7 +61,14 @@ enum Format {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let Some(url) = cli.url else {
+        bail!("give the registry's --url (or REGISTRY_URL)");
+    };
     match cli.command {
+        Command::SignIn => {
+            println!("{}", sign_in(&url).await?);
+            Ok(())
+        }
         Command::Import {
             dir,
             concurrency,
@@ -65,10 +76,9 @@ async fn main() -> anyhow::Result<()> {
             report,
             format,
         } => {
-            let (Some(url), Some(token)) = (cli.url, cli.token) else {
-                bail!(
-                    "give the registry's --url and an admin's --token (or REGISTRY_URL and REGISTRY_TOKEN)"
-                );
+            let token = match cli.token {
+                Some(token) => token,
+                None => sign_in(&url).await?,
             };
             let format = match (format, report.as_ref().and_then(|p| p.extension())) {
                 (Some(format), _) => format,
@@ -130,6 +140,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The pages' sign-in, in the user's browser.
+async fn sign_in(api: &Url) -> anyhow::Result<String> {
+    let token = registry_cli::sign_in::sign_in(api, |authorize| {
+        eprintln!("Open this address in a browser and sign in:\n\n  {authorize}\n");
+    })
+    .await?;
+    eprintln!("signed in");
+    Ok(token)
 }
 
 /// The first Ctrl-C stops new files from starting; the second quits.

@@ -1404,3 +1404,58 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
     );
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_command_line_signs_in_through_its_loopback_redirect() {
+    let harness = Harness::start().await;
+    let (email, password) = harness.member("admins");
+    let api = url::Url::parse(&harness.url("/")).unwrap();
+    let (shown, authorize) = tokio::sync::oneshot::channel();
+    let signing_in = tokio::spawn(async move {
+        registry_cli::sign_in::sign_in(&api, |url| shown.send(url.to_string()).unwrap()).await
+    });
+    let authorize = authorize.await.expect("the address to open");
+
+    // The user's browser: the pool's form, then back to the command line.
+    let browser = common::browser();
+    let answer = common::fill_in_sign_in_form(&browser, &authorize, &email, &password).await;
+    let callback = common::redirect_location(&answer);
+    assert!(
+        callback.starts_with(&format!("{}?", registry_cli::sign_in::REDIRECT_URI)),
+        "{callback}"
+    );
+    let page = browser
+        .get(&callback)
+        .send()
+        .await
+        .expect("the loopback answers");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Signed in"));
+
+    let token = signing_in.await.unwrap().expect("signed in");
+    let (status, listed) = harness.get("/api/faces", Some(&token)).await;
+    assert_eq!(status, 200, "{listed}");
+
+    // An answer that is not this sign-in's (another state) is refused.
+    let api = url::Url::parse(&harness.url("/")).unwrap();
+    let (shown, authorize) = tokio::sync::oneshot::channel();
+    let signing_in = tokio::spawn(async move {
+        registry_cli::sign_in::sign_in(&api, |url| shown.send(url.to_string()).unwrap()).await
+    });
+    authorize.await.expect("the address to open");
+    let forged = format!(
+        "{}?code=stolen&state=not-this-one",
+        registry_cli::sign_in::REDIRECT_URI
+    );
+    browser
+        .get(&forged)
+        .send()
+        .await
+        .expect("the loopback answers");
+    let refused = signing_in.await.unwrap().expect_err("not this sign-in's");
+    assert!(
+        matches!(refused, registry_cli::sign_in::SignInError::StateMismatch),
+        "{refused}"
+    );
+    harness.stop().await;
+}
