@@ -481,8 +481,7 @@ impl PersonStore for MysqlPersonStore {
         audit: &AuditContext,
     ) -> Result<(), PortError> {
         let id = erasure.person_id;
-        let receipt_json = serde_json::to_value(receipt)
-            .map_err(|e| PortError::Permanent(format!("the erasure receipt: {e}")))?;
+        let receipt_json = detail::erasure(receipt);
         async {
             let mut tx = self.database.run(|pool| pool.begin()).await?;
             sqlx::query("DELETE FROM person WHERE id = ?")

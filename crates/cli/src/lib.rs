@@ -2,5 +2,6 @@
 //! `registry` binary and by the end-to-end tests alike.
 
 pub mod client;
+pub mod dead_letters;
 pub mod import;
 pub mod sign_in;

@@ -285,6 +285,11 @@ pub mod detail {
         })
     }
 
+    /// An erasure finished: its receipt (ids and counts, no name or key).
+    pub fn erasure(receipt: &crate::erasure::ErasureReceipt) -> Value {
+        json!(receipt)
+    }
+
     /// Reconcile rejected a person (`reason`), retiring their face, if any.
     pub fn reconcile_rejection(reason: &str, retired_face: Option<&str>) -> Value {
         json!({

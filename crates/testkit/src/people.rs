@@ -446,8 +446,7 @@ impl PersonStore for InMemoryPersonStore {
         audit: &AuditContext,
     ) -> Result<(), PortError> {
         let id = erasure.person_id;
-        let receipt_json = serde_json::to_value(receipt)
-            .map_err(|e| PortError::Permanent(format!("the erasure receipt: {e}")))?;
+        let receipt_json = detail::erasure(receipt);
         transaction(&mut self.state(), |state| {
             state.people.remove(&id);
             state.person_faces.retain(|(_, owner)| *owner != id);
