@@ -154,6 +154,7 @@ async fn the_listing_shows_people_newest_first_with_presigned_photos() {
             "identity",
             "key",
             "lastname",
+            "photoSha256",
             "photoUrl",
             "possibleDuplicate",
             "status",
