@@ -50,15 +50,38 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Python face_recognition's figures on the same photos, when `make
+/// bench` measured them (`scripts/face_recognition_baseline.py`).
+fn python_baseline() -> Result<Option<serde_json::Value>, Box<dyn std::error::Error>> {
+    let Some(path) = std::env::var_os("FACE_ENGINE_PYTHON_BASELINE") else {
+        return Ok(None);
+    };
+    Ok(Some(serde_json::from_slice(&std::fs::read(path)?)?))
+}
+
+/// The engine's share of Python's time, for the same photo.
+fn ratio(engine_ms: f64, python_ms: Option<f64>) -> String {
+    python_ms.map_or_else(|| "-".to_owned(), |p| format!("{:.2}x", engine_ms / p))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let models_dir = local_dir("FACE_ENGINE_MODELS_DIR", "models");
     let images_dir = local_dir("FACE_ENGINE_TEST_IMAGES", "test-images");
     let models = FaceModels::load(&models_dir, true)?;
+    let python = python_baseline()?;
 
     println!("face-engine: detection + landmarks + embedding per photo (median of {RUNS})");
     println!(
-        "{:<12} {:>11} {:>6} {:>10} {:>10}",
-        "image", "size", "faces", "hog ms", "cnn ms"
+        "{:<12} {:>11} {:>6} {:>10} {:>10} {:>12} {:>12} {:>11} {:>11}",
+        "image",
+        "size",
+        "faces",
+        "hog ms",
+        "cnn ms",
+        "python ms",
+        "python up1",
+        "hog/python",
+        "hog/up1"
     );
     for name in IMAGES {
         let image = image::open(images_dir.join(name))?.to_rgb8();
@@ -77,18 +100,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect();
             row.push(millis(median(samples)));
         }
+        let python_ms = |field: &str| python.as_ref().and_then(|p| p[name][field].as_f64());
+        let (python0, python1) = (python_ms("upsample0Ms"), python_ms("upsample1Ms"));
+        let shown = |ms: Option<f64>| ms.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.1}"));
         println!(
-            "{:<12} {:>11} {:>6} {:>10.1} {:>10.1}",
+            "{:<12} {:>11} {:>6} {:>10.1} {:>10.1} {:>12} {:>12} {:>11} {:>11}",
             name,
             format!("{}x{}", image.width(), image.height()),
             faces,
             row[0],
-            row[1]
+            row[1],
+            shown(python0),
+            shown(python1),
+            ratio(row[0], python0),
+            ratio(row[0], python1),
         );
     }
     println!(
         "(the CNN detector scans a copy scaled to 640 px on its longest side, HOG one of at most 1600 px)"
     );
+    if python.is_some() {
+        println!(
+            "goal: HOG at most 0.5x Python face_recognition 1.3.0 (dlib-bin), which scans the whole photo; \
+             `python ms` without upsampling, `python up1` with its default of one"
+        );
+    } else {
+        println!("(no Python baseline: `make bench-face-engine` measures it)");
+    }
 
     println!();
     println!(
