@@ -81,7 +81,7 @@ test-browser: setup database browser-deps registry-local
 	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(REGISTRY_LOCAL_BIN) node --test
 
 bench-load: setup database
-	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --release -p registry-local --bin registry-local-load
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --release -p registry-local --features bench --bin registry-local-load
 
 # 100 enrolments while the database goes away and comes back: what became of each.
 bench-faults: setup database

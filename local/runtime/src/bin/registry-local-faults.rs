@@ -123,8 +123,7 @@ async fn run() -> Result<(), BenchError> {
 
 /// A fresh stack and database, and the enrolments through `outage`.
 async fn run_through(outage: Outage) -> Result<(), BenchError> {
-    let server_url = std::env::var("DATABASE_URL")
-        .map_err(|_| "DATABASE_URL is not set (run `make bench-faults`)")?;
+    let server_url = common::database_url()?;
     let photos = common::test_photos()?;
 
     // The functions reach the database through the relay.
@@ -144,7 +143,7 @@ async fn run_through(outage: Outage) -> Result<(), BenchError> {
 
     let stack = ScratchStack::start(
         "registry-local-faults",
-        server.as_str(),
+        Some(server.as_str()),
         |options, state| {
             options.record_events = Some(state.join("events"));
         },

@@ -46,10 +46,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), BenchError> {
-    let server_url = std::env::var("DATABASE_URL")
-        .map_err(|_| "DATABASE_URL is not set (run `make bench-load`)")?;
     let photos = common::test_photos()?;
-    let stack = ScratchStack::start("registry-local-load", &server_url, |_, _| {}).await?;
+    let stack = ScratchStack::start("registry-local-load", None, |_, _| {}).await?;
     let result = measure(&stack.runtime, &photos, &stack.pool, &stack.state).await;
     stack.stop().await?;
     result

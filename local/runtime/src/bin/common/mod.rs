@@ -122,6 +122,13 @@ pub async fn enrol(
     Ok(Enrolled { key, retries })
 }
 
+/// The database server where scratch databases are made.
+pub fn database_url() -> Result<String, BenchError> {
+    Ok(std::env::var("DATABASE_URL").map_err(
+        |_| "DATABASE_URL is not set (`make bench-load` and `make bench-faults` set it)",
+    )?)
+}
+
 /// The whole runtime on a scratch database and state folder of its own.
 pub struct ScratchStack {
     pub runtime: LocalRuntime,
@@ -133,17 +140,15 @@ pub struct ScratchStack {
 
 impl ScratchStack {
     /// Starts the stack of `template.yaml` for `program`, its functions
-    /// reaching the database server at `functions_database_url` (the one
-    /// of `DATABASE_URL`, or a relay in front of it); `configure` sets
+    /// reaching the database server of `DATABASE_URL`, or
+    /// `functions_database_url` (a relay in front of it); `configure` sets
     /// further options.
     pub async fn start(
         program: &str,
-        functions_database_url: &str,
+        functions_database_url: Option<&str>,
         configure: impl FnOnce(&mut RuntimeOptions, &std::path::Path),
     ) -> Result<Self, BenchError> {
-        let server_url = std::env::var("DATABASE_URL").map_err(
-            |_| "DATABASE_URL is not set (`make bench-load` and `make bench-faults` set it)",
-        )?;
+        let server_url = database_url()?;
         let ca = std::env::var("DATABASE_TLS_CA").map_err(
             |_| "DATABASE_TLS_CA is not set (`make bench-load` and `make bench-faults` set it)",
         )?;
@@ -153,7 +158,7 @@ impl ScratchStack {
             "template.yaml",
             &state,
             models_dir(),
-            functions_database_url,
+            functions_database_url.unwrap_or(&server_url),
             ca,
         )
         .with_ephemeral_ports();
