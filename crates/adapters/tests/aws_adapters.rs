@@ -326,3 +326,42 @@ async fn a_missing_collection_is_not_the_photos_fault() {
     );
     world.store.shutdown().await.unwrap();
 }
+
+/// The collection's contract on the Rekognition adapter and the local face
+/// engine (faces added by indexing a photo), and on the in-memory collection.
+mod collection_contract {
+    use async_trait::async_trait;
+    use registry_testkit::collection_contract::CollectionUnderTest;
+
+    use super::*;
+
+    #[async_trait]
+    impl CollectionUnderTest for World {
+        type Index = RekognitionFaceIndex;
+
+        fn index(&self) -> &RekognitionFaceIndex {
+            &self.faces
+        }
+
+        async fn add_face(&self) -> String {
+            static ADDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = ADDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let key = format!("person-{n}_face.jpg");
+            self.put(&key, photo("obama.jpg")).await;
+            match IndexOutcome::of(self.faces.index_photo(BUCKET, &key, None).await.unwrap()) {
+                IndexOutcome::OneFace(face) => face.face_id,
+                other => panic!("one face expected, got {other:?}"),
+            }
+        }
+    }
+
+    mod face_engine {
+        registry_testkit::face_index_contract!(async { ((), super::world().await) });
+    }
+
+    mod in_memory {
+        registry_testkit::face_index_contract!(async {
+            ((), registry_testkit::InMemoryCollection::default())
+        });
+    }
+}

@@ -11,7 +11,9 @@ use registry::ports::{
     DetectedFace, FaceIndex, FaceMatch, FacePage, FaceSearch, IndexAnswer, PortError,
 };
 
-/// A collection holding the FaceIds a test adds; it indexes no photo.
+/// A collection holding the FaceIds a test adds; it indexes no photo. It
+/// keeps the collection's contract ([`crate::collection_contract`]), as the
+/// Rekognition adapter on the local face engine does.
 #[derive(Default)]
 pub struct InMemoryCollection {
     faces: Mutex<BTreeSet<String>>,

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod bucket;
+pub mod collection_contract;
 pub mod contract;
 pub mod database;
 pub mod events;
