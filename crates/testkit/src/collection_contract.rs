@@ -45,19 +45,10 @@ impl CollectionUnderTest for InMemoryCollection {
 #[macro_export]
 macro_rules! face_index_contract {
     ($new_collection:expr) => {
-        $crate::face_index_contract!(@cases $new_collection;
+        $crate::contract_tests!(collection_contract, $new_collection;
             every_face_is_listed_once_page_by_page,
             deleted_faces_are_gone_and_unknown_ones_are_no_error,
         );
-    };
-    (@cases $new_collection:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                let (_guard, collection) = $new_collection.await;
-                $crate::collection_contract::$case(&collection).await;
-            }
-        )*
     };
 }
 

@@ -24,7 +24,7 @@ use crate::admin_audit;
 #[macro_export]
 macro_rules! person_store_contract {
     ($new_store:expr) => {
-        $crate::person_store_contract!(@cases $new_store;
+        $crate::contract_tests!(contract, $new_store;
             enrolment_creates_a_pending_person,
             values_longer_than_their_columns_are_refused_whole,
             listing_pages_and_filters,
@@ -53,12 +53,19 @@ macro_rules! person_store_contract {
             every_change_is_in_the_audit_trail_with_its_caller_and_no_name,
         );
     };
-    (@cases $new_store:expr; $($case:ident),* $(,)?) => {
+}
+
+/// One test per case of the contract in module `$module`, each on what
+/// `$new_subject` makes (an expression whose future yields `(guard,
+/// subject)`; the guard lives as long as the test).
+#[macro_export]
+macro_rules! contract_tests {
+    ($module:ident, $new_subject:expr; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {
-                let (_guard, store) = $new_store.await;
-                $crate::contract::$case(&store).await;
+                let (_guard, subject) = $new_subject.await;
+                $crate::$module::$case(&subject).await;
             }
         )*
     };

@@ -48,7 +48,7 @@ impl BucketUnderTest for InMemoryBucket {
 #[macro_export]
 macro_rules! photo_store_contract {
     ($new_bucket:expr) => {
-        $crate::photo_store_contract!(@cases $new_bucket;
+        $crate::contract_tests!(photo_contract, $new_bucket;
             a_photo_is_stated_and_read_by_its_version,
             a_conditional_replace_writes_only_over_the_version_named,
             versions_are_every_version_and_delete_marker_of_exactly_the_key,
@@ -56,15 +56,6 @@ macro_rules! photo_store_contract {
             photos_are_listed_in_key_order_after_a_key_in_pages,
             a_rewrite_in_place_is_a_new_version_of_the_same_bytes,
         );
-    };
-    (@cases $new_bucket:expr; $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                let (_guard, bucket) = $new_bucket.await;
-                $crate::photo_contract::$case(&bucket).await;
-            }
-        )*
     };
 }
 
