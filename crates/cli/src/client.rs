@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use registry::duplicates::PossibleDuplicate;
+use registry::person::Status;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -35,16 +37,10 @@ impl ClientError {
 #[serde(rename_all = "camelCase")]
 pub struct RemotePerson {
     pub id: u64,
-    pub status: String,
+    pub status: Status,
     pub status_reason: Option<String>,
-    pub possible_duplicate: Option<RemoteDuplicate>,
+    pub possible_duplicate: Option<PossibleDuplicate>,
     pub photo_sha256: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RemoteDuplicate {
-    pub person_id: u64,
 }
 
 /// Where and how to send a photo: `POST /api/uploads`'s answer.

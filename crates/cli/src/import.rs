@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use registry::names::name_from_slug;
+use registry::person::Status;
 use registry::photo::sha256_hex;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -248,15 +249,15 @@ impl Importing {
     fn recorded(mut self, person: &RemotePerson, already_in: bool) -> FileReport {
         self.0.person_id = Some(person.id);
         self.0.already_in = already_in;
-        self.0.possible_duplicate_of = person.possible_duplicate.map(|d| d.person_id);
-        if person.status == "indexed" {
+        self.0.possible_duplicate_of = person.possible_duplicate.map(|d| d.person_id.0);
+        if person.status == Status::Indexed {
             self.0.outcome = Outcome::Indexed;
             self.0
         } else {
             let reason = person
                 .status_reason
                 .clone()
-                .unwrap_or_else(|| format!("recorded {}", person.status));
+                .unwrap_or_else(|| format!("recorded {}", person.status.as_str()));
             self.end(Outcome::Rejected, reason)
         }
     }
@@ -314,7 +315,7 @@ async fn enrol(
             Err(error) => return failed(report, error),
         };
         // Erased people are gone; a person found is indexed or rejected.
-        if let Some(person) = found.iter().find(|p| p.status != "pending") {
+        if let Some(person) = found.iter().find(|p| p.status != Status::Pending) {
             report.0.photo = Some(photo.path.display().to_string());
             report.0.sha256 = Some(photo.sha256.clone());
             return report.recorded(person, true);
@@ -351,7 +352,9 @@ async fn enrol(
     let started = Instant::now();
     loop {
         match client.person(ticket.person_id).await {
-            Ok(person) if person.status != "pending" => return report.recorded(&person, false),
+            Ok(person) if person.status != Status::Pending => {
+                return report.recorded(&person, false);
+            }
             Ok(_) => {}
             Err(error) => return failed(report, error),
         }
