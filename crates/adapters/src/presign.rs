@@ -3,8 +3,10 @@
 //! (about 0.1 ms a URL). This signs the same `GetObject` URL with the SDK's
 //! SigV4 primitives (`aws-sigv4`: the signing key, the signature), the
 //! endpoint learned once from a URL the SDK presigned; a test checks the
-//! URLs byte for byte against the SDK's.
+//! URLs byte for byte against the SDK's. What the URLs of one second share
+//! (time, scope, credential, token, signing key) is made once for them all.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -50,8 +52,25 @@ pub struct DownloadSigner {
     /// or `http://127.0.0.1:3001/<bucket>/` path-style).
     base: OnceCell<String>,
     credentials: Mutex<Option<Credentials>>,
-    /// The day's signing key: (date, access key id, key).
-    signing_key: std::sync::Mutex<Option<(String, String, Vec<u8>)>>,
+    /// What the URLs signed in the last second share.
+    shared: std::sync::Mutex<Option<Arc<SharedPart>>>,
+}
+
+/// The part of a presigned URL that depends on the second it is signed in,
+/// its lifetime and the credentials, not on the key.
+struct SharedPart {
+    /// Seconds since the epoch.
+    second: u64,
+    ttl: Duration,
+    /// `X-Amz-Date`: `20261201T104950Z`.
+    date_time: String,
+    /// `<date>/<region>/s3/aws4_request`.
+    scope: String,
+    /// The signed query parameters that sort before the token.
+    signed_query: String,
+    /// `&X-Amz-Security-Token=...`, or empty without a session token.
+    token: String,
+    signing_key: Vec<u8>,
 }
 
 impl DownloadSigner {
@@ -66,15 +85,14 @@ impl DownloadSigner {
             bucket: bucket.into(),
             base: OnceCell::new(),
             credentials: Mutex::new(None),
-            signing_key: std::sync::Mutex::new(None),
+            shared: std::sync::Mutex::new(None),
         }
     }
 
     /// A presigned `GetObject` URL of `key`, valid `ttl` from `now`: SigV4
     /// query authentication as the SDK computes it for S3 (its canonical
     /// request: the path as encoded once, the query sorted, `host` the only
-    /// signed header, an unsigned payload), the day's signing key derived
-    /// once.
+    /// signed header, an unsigned payload).
     pub async fn presign_get(
         &self,
         key: &str,
@@ -82,19 +100,68 @@ impl DownloadSigner {
         now: SystemTime,
     ) -> Result<String, PortError> {
         let base = self.base.get_or_try_init(|| self.learn_base()).await?;
-        let credentials = self.credentials().await?;
-        let region = self
-            .client
-            .config()
-            .region()
-            .ok_or_else(|| PortError::Permanent("S3: no region is configured".into()))?;
         let (host, path) = base
             .split_once("://")
             .and_then(|(_, rest)| rest.split_once('/'))
             .ok_or_else(|| {
                 PortError::Permanent(format!("S3: a bucket URL without a path: {base}"))
             })?;
+        let shared = self.shared_part(ttl, now).await?;
         let key = percent_encoding::utf8_percent_encode(key, KEY_PATH).to_string();
+        let mut canonical_request = Sha256::new();
+        for part in [
+            "GET\n/",
+            path,
+            &key,
+            "\n",
+            &shared.signed_query,
+            &shared.token,
+            "&X-Amz-SignedHeaders=host&x-id=GetObject\nhost:",
+            host,
+            "\n\nhost\nUNSIGNED-PAYLOAD",
+        ] {
+            canonical_request.update(part.as_bytes());
+        }
+        let string_to_sign = format!(
+            "AWS4-HMAC-SHA256\n{}\n{}\n{:x}",
+            shared.date_time,
+            shared.scope,
+            canonical_request.finalize()
+        );
+        let signature = v4::calculate_signature(&shared.signing_key, string_to_sign.as_bytes());
+        Ok(format!(
+            "{base}{key}?x-id=GetObject&{}&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}{}",
+            shared.signed_query, shared.token
+        ))
+    }
+
+    /// The shared part of the URLs signed in `now`'s second for `ttl`: made
+    /// (the signing key's four HMACs included) once for them.
+    async fn shared_part(
+        &self,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<Arc<SharedPart>, PortError> {
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let lock = || {
+            self.shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(shared) = lock().as_ref()
+            && shared.second == second
+            && shared.ttl == ttl
+        {
+            return Ok(Arc::clone(shared));
+        }
+        let credentials = self.credentials().await?;
+        let region = self
+            .client
+            .config()
+            .region()
+            .ok_or_else(|| PortError::Permanent("S3: no region is configured".into()))?;
         let date_time = chrono::DateTime::<chrono::Utc>::from(now)
             .format("%Y%m%dT%H%M%SZ")
             .to_string();
@@ -111,49 +178,21 @@ impl DownloadSigner {
             .session_token()
             .map(|token| format!("&X-Amz-Security-Token={}", encode(token)))
             .unwrap_or_default();
-        let canonical_request = format!(
-            "GET\n/{path}{key}\n{signed_query}{token}&X-Amz-SignedHeaders=host&x-id=GetObject\n\
-             host:{host}\n\nhost\nUNSIGNED-PAYLOAD"
-        );
-        let string_to_sign = format!(
-            "AWS4-HMAC-SHA256\n{date_time}\n{scope}\n{:x}",
-            Sha256::digest(canonical_request.as_bytes())
-        );
-        let signing_key = self.signing_key(&credentials, now, date, region.as_ref());
-        let signature = v4::calculate_signature(signing_key, string_to_sign.as_bytes());
-        Ok(format!(
-            "{base}{key}?x-id=GetObject&{signed_query}&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}{token}"
-        ))
-    }
-
-    /// The signing key of `credentials` for `date`, in `region`: derived
-    /// (four HMACs) once a day per access key.
-    fn signing_key(
-        &self,
-        credentials: &Credentials,
-        now: SystemTime,
-        date: &str,
-        region: &str,
-    ) -> Vec<u8> {
-        let mut cached = self
-            .signing_key
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((for_date, for_key, key)) = cached.as_ref()
-            && for_date == date
-            && for_key == credentials.access_key_id()
-        {
-            return key.clone();
-        }
-        let key = v4::generate_signing_key(credentials.secret_access_key(), now, region, "s3")
-            .as_ref()
-            .to_vec();
-        *cached = Some((
-            date.to_owned(),
-            credentials.access_key_id().to_owned(),
-            key.clone(),
-        ));
-        key
+        let signing_key =
+            v4::generate_signing_key(credentials.secret_access_key(), now, region.as_ref(), "s3")
+                .as_ref()
+                .to_vec();
+        let shared = Arc::new(SharedPart {
+            second,
+            ttl,
+            date_time,
+            scope,
+            signed_query,
+            token,
+            signing_key,
+        });
+        *lock() = Some(Arc::clone(&shared));
+        Ok(shared)
     }
 
     /// The bucket's URL, from one URL the SDK presigns (its endpoint rules:
