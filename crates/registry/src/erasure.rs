@@ -220,10 +220,7 @@ mod tests {
     #[test]
     fn the_digest_is_the_keys_sha256() {
         assert_eq!(
-            key_digest("abc")
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
+            hex::encode(key_digest("abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }

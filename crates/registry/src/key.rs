@@ -95,12 +95,7 @@ impl ObjectKey {
         format: PhotoFormat,
     ) -> Self {
         let token: [u8; TOKEN_CHARS / 2] = rand::random();
-        Self::with_token(
-            token.iter().map(|b| format!("{b:02x}")).collect(),
-            lastname,
-            firstname,
-            format,
-        )
+        Self::with_token(hex::encode(token), lastname, firstname, format)
     }
 
     fn with_token(

@@ -16,10 +16,7 @@ const TAIL_BYTES: usize = 12;
 /// bytes for objects encrypted with KMS.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A SHA-256 as given (64 hexadecimal digits, either case), as recorded.

@@ -215,7 +215,7 @@ fn last_key_of(page: &PhotoPage) -> Result<Option<String>, PortError> {
 
 /// How a photo's sighting is remembered: by its key's digest, not its key.
 fn photo_subject(key: &str) -> String {
-    key_digest(key).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(key_digest(key))
 }
 
 /// The services a run needs.

@@ -42,10 +42,7 @@ fn signed_form(key: &str, secret: &str) -> Vec<(String, String)> {
         hmac(&hmac(format!("AWS4{secret}").as_bytes(), &date), REGION),
         |key, part| hmac(&key, part),
     );
-    let signature: String = hmac(&signing_key, &policy)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let signature = hex::encode(hmac(&signing_key, &policy));
     [
         ("key", key.to_owned()),
         ("x-amz-algorithm", "AWS4-HMAC-SHA256".to_owned()),

@@ -538,18 +538,14 @@ fn elb_name(stack: &str, logical_id: &str, resource: &Value) -> String {
 }
 
 fn uuid_like(stack: &str, name: &str) -> String {
-    let hex: String = Sha256::digest(format!("{stack}/{name}").as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digits = hex::encode(&Sha256::digest(format!("{stack}/{name}").as_bytes())[..16]);
     format!(
         "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
+        &digits[0..8],
+        &digits[8..12],
+        &digits[12..16],
+        &digits[16..20],
+        &digits[20..32],
     )
 }
 
