@@ -203,16 +203,26 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             photos: &self.photos,
             faces: &self.faces,
         };
-        let receipt = eraser.erase(id, &audit_context(request, &caller)).await?;
-        tracing::info!(
-            person_id = id.0,
-            caller = caller.subject.as_deref().unwrap_or("-"),
-            faces = receipt.removed.face_ids.len(),
-            photo_versions = receipt.removed.photo_versions,
-            "person erased"
-        );
-        self.metrics.emit(&[("PeopleErased", 1.0, Unit::Count)]);
-        let receipt = serde_json::to_value(&receipt)
+        let erased = eraser.erase(id, &audit_context(request, &caller)).await?;
+        let receipt = &erased.receipt;
+        let caller_id = caller.subject.as_deref().unwrap_or("-");
+        if erased.by_this_request {
+            tracing::info!(
+                person_id = id.0,
+                caller = caller_id,
+                faces = receipt.removed.face_ids.len(),
+                photo_versions = receipt.removed.photo_versions,
+                "person erased"
+            );
+            self.metrics.emit(&[("PeopleErased", 1.0, Unit::Count)]);
+        } else {
+            tracing::info!(
+                person_id = id.0,
+                caller = caller_id,
+                "erased before; its receipt answered again"
+            );
+        }
+        let receipt = serde_json::to_value(receipt)
             .map_err(|e| ApiError::Internal(format!("the erasure receipt: {e}")))?;
         Ok(json_response(StatusCode::OK, &receipt))
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
-use registry::erasure::{Eraser, ErasureBegun};
+use registry::erasure::{Erased, Eraser, ErasureBegun};
 use registry::indexing::{Ignored, IndexingResult};
 use registry::person::{FaceBox, Person, Status};
 use registry::photo::sha256_hex;
@@ -866,10 +866,12 @@ async fn no_indexing_run_records_an_erased_person_again() {
     };
     // As after a crash between recording the erasure and carrying it out:
     // asking again finishes it.
-    let receipt = eraser
+    let erased = eraser
         .erase(person.id, &registry_testkit::admin_audit())
         .await
         .expect("erased");
+    assert!(erased.by_this_request);
+    let receipt = erased.receipt;
     assert_eq!(
         receipt.requested_at, erasure.requested_at,
         "the same erasure"
@@ -883,8 +885,20 @@ async fn no_indexing_run_records_an_erased_person_again() {
             .begin_erasure(person.id)
             .await
             .expect("asked again"),
-        ErasureBegun::Finished(receipt),
+        ErasureBegun::Finished(receipt.clone()),
         "asked again, the same receipt"
+    );
+    let again = eraser
+        .erase(person.id, &registry_testkit::admin_audit())
+        .await
+        .expect("answered again");
+    assert_eq!(
+        again,
+        Erased {
+            receipt,
+            by_this_request: false
+        },
+        "asked again, the receipt of the erasure before: nothing erased twice"
     );
 
     // A late event whose photo the run still read: nothing comes back.

@@ -117,6 +117,15 @@ pub enum ErasureError {
     Port(#[from] PortError),
 }
 
+/// The answer to an erasure request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Erased {
+    pub receipt: ErasureReceipt,
+    /// `false` when the erasure was finished before and its receipt is
+    /// answered again: this request erased nothing.
+    pub by_this_request: bool,
+}
+
 /// The services an erasure needs.
 pub struct Eraser<'a, P: ?Sized, S: ?Sized, F: ?Sized> {
     pub people: &'a P,
@@ -132,15 +141,17 @@ where
 {
     /// Erases person `id`, or finishes an erasure begun earlier; for a
     /// person already erased, the receipt of that erasure.
-    pub async fn erase(
-        &self,
-        id: PersonId,
-        audit: &AuditContext,
-    ) -> Result<ErasureReceipt, ErasureError> {
+    pub async fn erase(&self, id: PersonId, audit: &AuditContext) -> Result<Erased, ErasureError> {
         match self.people.begin_erasure(id).await? {
             ErasureBegun::NoSuchPerson => Err(ErasureError::NoSuchPerson(id)),
-            ErasureBegun::Finished(receipt) => Ok(receipt),
-            ErasureBegun::Started(erasure) => self.finish(&erasure, audit).await,
+            ErasureBegun::Finished(receipt) => Ok(Erased {
+                receipt,
+                by_this_request: false,
+            }),
+            ErasureBegun::Started(erasure) => Ok(Erased {
+                receipt: self.finish(&erasure, audit).await?,
+                by_this_request: true,
+            }),
         }
     }
 
