@@ -40,7 +40,7 @@ use local_stack::elb::{
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Map, Value, json};
-use user_pool::UserPool;
+use user_pool::{UserPool, cookies};
 
 use crate::lambda::LocalLambda;
 
@@ -382,17 +382,6 @@ fn found(location: &str) -> Response {
     response
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 async fn handle(
     State(alb): State<Arc<LocalAlb>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -499,7 +488,7 @@ async fn authenticate(
     headers: &HeaderMap,
 ) -> Authenticated {
     let name = format!("{}-0", config.session_cookie_name);
-    let Some(id) = cookie(headers, &name) else {
+    let Some(id) = cookies::read(headers, &name) else {
         return Authenticated::No;
     };
     let session = {
@@ -670,13 +659,12 @@ async fn idp_response(alb: &LocalAlb, query: Option<&str>) -> Response {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(id.clone(), session);
     let mut response = found(&login.original);
-    let cookie = format!(
-        "{}-0={id}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax",
-        login.cookie_name
+    cookies::set(
+        &mut response,
+        &format!("{}-0", login.cookie_name),
+        &id,
+        COOKIE_MAX_AGE,
     );
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
     response
 }
 

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod client;
+pub mod cookies;
 mod oauth;
 pub mod tokens;
 pub mod users;

@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 
 use crate::{
     CODE_LIFETIME, ClientSettings, CodeGrant, PasswordChallenge, RefreshGrant, SESSION_LIFETIME,
-    Session, SignedIn, User, UserPool, UserStatus, random_token,
+    Session, SignedIn, User, UserPool, UserStatus, cookies, random_token,
 };
 
 const SESSION_COOKIE: &str = "cognito";
@@ -182,7 +182,7 @@ impl UserPool {
 
     /// The user signed in at the domain (by the session cookie), if any.
     fn session(&self, headers: &HeaderMap) -> Option<(User, i64)> {
-        let id = cookie(headers, SESSION_COOKIE)?;
+        let id = cookies::read(headers, SESSION_COOKIE)?;
         let session = self.grants().sessions.get(&id).cloned()?;
         let user = self.users.get(&session.username)?;
         Some((user, session.auth_time))
@@ -221,31 +221,13 @@ impl UserPool {
             pairs.push(("state", state));
         }
         let mut response = redirect(&with_query(&authorization.redirect_uri, &pairs));
-        set_cookie(
+        cookies::set(
             &mut response,
             SESSION_COOKIE,
             &session_id,
             SESSION_LIFETIME.as_secs(),
         );
         response
-    }
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v.to_owned())
-}
-
-fn set_cookie(response: &mut Response, name: &str, value: &str, max_age: u64) {
-    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
 
@@ -287,7 +269,7 @@ async fn login(
     };
     let fields: HashMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
-    let csrf = cookie(&headers, CSRF_COOKIE)
+    let csrf = cookies::read(&headers, CSRF_COOKIE)
         .filter(|expected| !expected.is_empty() && expected == field("_csrf"));
     if csrf.is_none() {
         return form(
@@ -406,7 +388,7 @@ fn form(status: StatusCode, kind: &Form, error: Option<&str>, csrf: Option<Strin
     )) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    set_cookie(&mut response, CSRF_COOKIE, &csrf, CODE_LIFETIME.as_secs());
+    cookies::set(&mut response, CSRF_COOKIE, &csrf, CODE_LIFETIME.as_secs());
     response
 }
 
@@ -783,11 +765,11 @@ async fn logout(
             "logout_uri or redirect_uri is missing.",
         );
     };
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(id) = cookies::read(&headers, SESSION_COOKIE) {
         pool.grants().sessions.remove(&id);
     }
     let mut response = redirect(&next);
-    set_cookie(&mut response, SESSION_COOKIE, "", 0);
+    cookies::set(&mut response, SESSION_COOKIE, "", 0);
     response
 }
 
