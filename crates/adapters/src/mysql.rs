@@ -6,7 +6,9 @@ use registry::audit::{
     Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail, detail,
 };
 use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
-use registry::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt, key_digest};
+use registry::erasure::{
+    Erasure, ErasureBegun, ErasureFinished, ErasureMark, ErasureReceipt, key_digest,
+};
 use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
@@ -479,15 +481,29 @@ impl PersonStore for MysqlPersonStore {
         erasure: &Erasure,
         receipt: &ErasureReceipt,
         audit: &AuditContext,
-    ) -> Result<(), PortError> {
+    ) -> Result<ErasureFinished, PortError> {
         let id = erasure.person_id;
         let receipt_json = detail::erasure(receipt);
         async {
             let mut tx = self.database.run(|pool| pool.begin()).await?;
+            // The person's row first, as everywhere: a second finisher
+            // waits here for the first to commit...
             sqlx::query("DELETE FROM person WHERE id = ?")
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
+            // ...then reads (locking, so the latest) the receipt it kept.
+            let kept: Option<Option<Vec<u8>>> =
+                sqlx::query_scalar("SELECT receipt FROM erasure WHERE person_id = ? FOR UPDATE")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(Some(earlier)) = kept {
+                tx.rollback().await?;
+                return serde_json::from_slice(&earlier)
+                    .map(ErasureFinished::Before)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)));
+            }
             sqlx::query("DELETE FROM person_face WHERE person_id = ?")
                 .bind(id.0)
                 .execute(&mut *tx)
@@ -525,7 +541,8 @@ impl PersonStore for MysqlPersonStore {
                 &receipt_json,
             )
             .await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok(ErasureFinished::Recorded)
         }
         .await
         .map_err(port_error)

@@ -117,6 +117,15 @@ pub enum ErasureError {
     Port(#[from] PortError),
 }
 
+/// What became of a receipt given to [`PersonStore::finish_erasure`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ErasureFinished {
+    /// It is the erasure's receipt.
+    Recorded,
+    /// Another finished the erasure first; its receipt stands.
+    Before(ErasureReceipt),
+}
+
 /// The answer to an erasure request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Erased {
@@ -148,20 +157,18 @@ where
                 receipt,
                 by_this_request: false,
             }),
-            ErasureBegun::Started(erasure) => Ok(Erased {
-                receipt: self.finish(&erasure, audit).await?,
-                by_this_request: true,
-            }),
+            ErasureBegun::Started(erasure) => self.finish(&erasure, audit).await,
         }
     }
 
     /// Removes what `erasure` names, checks that nothing is left, then
-    /// removes the record with the receipt.
+    /// removes the record with the receipt; if another finished it
+    /// meanwhile, the receipt kept then.
     pub async fn finish(
         &self,
         erasure: &Erasure,
         audit: &AuditContext,
-    ) -> Result<ErasureReceipt, ErasureError> {
+    ) -> Result<Erased, ErasureError> {
         let key = &erasure.object_key;
         let (mut photo_versions, mut delete_markers) = (0, 0);
         let mut left = (0, 0);
@@ -211,7 +218,13 @@ where
                 record_left: false,
             },
         };
-        self.people.finish_erasure(erasure, &receipt, audit).await?;
+        let by_this_request = match self.people.finish_erasure(erasure, &receipt, audit).await? {
+            ErasureFinished::Recorded => true,
+            ErasureFinished::Before(earlier) => {
+                receipt = earlier;
+                false
+            }
+        };
         receipt.checked.record_left = self.people.get(erasure.person_id).await?.is_some();
         if receipt.checked.record_left {
             return Err(PortError::Permanent(format!(
@@ -220,7 +233,10 @@ where
             ))
             .into());
         }
-        Ok(receipt)
+        Ok(Erased {
+            receipt,
+            by_this_request,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::AuditContext;
 use crate::duplicates::{PossibleDuplicate, Resolution, Resolved};
-use crate::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt};
+use crate::erasure::{Erasure, ErasureBegun, ErasureFinished, ErasureMark, ErasureReceipt};
 use crate::person::{FaceBox, Person, PersonId, Status};
 
 /// Errors of an adapter, classified by what the caller can do about them.
@@ -138,13 +138,14 @@ pub trait PersonStore: Send + Sync {
     async fn begin_erasure(&self, id: PersonId) -> Result<ErasureBegun, PortError>;
     /// Once the faces and photos are gone: removes the record and what is
     /// kept about the person's faces, and keeps the receipt (also in the
-    /// audit trail).
+    /// audit trail). If another finished the erasure first, changes nothing
+    /// and answers the receipt kept then.
     async fn finish_erasure(
         &self,
         erasure: &Erasure,
         receipt: &ErasureReceipt,
         audit: &AuditContext,
-    ) -> Result<(), PortError>;
+    ) -> Result<ErasureFinished, PortError>;
     /// Clears person `id`'s possible duplicate as `resolution` says (for
     /// "different people", the pair is remembered).
     async fn resolve_duplicate(

@@ -331,7 +331,9 @@ where
                 break;
             }
             match eraser.finish(&erasure, self.audit).await {
-                Ok(_) => report.erasures_finished += 1,
+                Ok(erased) if erased.by_this_request => report.erasures_finished += 1,
+                // Finished meanwhile by the request that began it.
+                Ok(_) => {}
                 Err(ErasureError::Port(error)) => return Err(error),
                 Err(error) => {
                     tracing::warn!(person_id = erasure.person_id.0, %error, "erasure still unfinished")

@@ -9,7 +9,7 @@
 use chrono::{Duration, Utc};
 use registry::audit::{Actor, AuditAction, AuditContext, AuditFilter, AuditTrail};
 use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
-use registry::erasure::{Checked, ErasureBegun, ErasureReceipt, Removed};
+use registry::erasure::{Checked, ErasureBegun, ErasureFinished, ErasureReceipt, Removed};
 use registry::listing::{ListParams, list_people, parse_params};
 use registry::person::{FaceBox, Person, PersonId, Status};
 use registry::photo::sha256_hex;
@@ -37,6 +37,7 @@ macro_rules! person_store_contract {
             an_erased_key_records_nothing,
             a_plain_key_is_used_again_after_its_erasure,
             erasure_removes_the_person_and_keeps_the_receipt,
+            two_finishers_of_one_erasure_keep_one_receipt,
             duplicates_are_resolved_and_remembered,
             the_trail_filters_and_pages,
             namesakes_are_two_people_and_keys_compare_byte_for_byte,
@@ -767,6 +768,63 @@ pub async fn erasure_removes_the_person_and_keeps_the_receipt<S: PersonStore + A
         .unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].detail, serde_json::to_value(&receipt).unwrap());
+}
+
+pub async fn two_finishers_of_one_erasure_keep_one_receipt<S: PersonStore + AuditTrail>(store: &S) {
+    let ada = enrol(store, "Lovelace", "Ada").await;
+    let ErasureBegun::Started(erasure) = store.begin_erasure(ada.id).await.unwrap() else {
+        panic!("the erasure starts");
+    };
+    // The request that began it and reconcile, say, finish it at once.
+    let first = receipt(ada.id, erasure.requested_at, &erasure.face_ids);
+    let mut second = first.clone();
+    second.completed_at = first.completed_at + Duration::seconds(1);
+    let audit = admin_audit();
+    let (a, b) = tokio::join!(
+        store.finish_erasure(&erasure, &first, &audit),
+        store.finish_erasure(&erasure, &second, &audit),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let kept = match (&a, &b) {
+        (ErasureFinished::Recorded, ErasureFinished::Before(kept)) => {
+            assert_eq!(
+                kept, &first,
+                "the second finisher is answered the first's receipt"
+            );
+            first.clone()
+        }
+        (ErasureFinished::Before(kept), ErasureFinished::Recorded) => {
+            assert_eq!(
+                kept, &second,
+                "the first finisher is answered the second's receipt"
+            );
+            second.clone()
+        }
+        _ => panic!("exactly one receipt is recorded: {a:?}, {b:?}"),
+    };
+    assert_eq!(
+        store.begin_erasure(ada.id).await.unwrap(),
+        ErasureBegun::Finished(kept.clone())
+    );
+    let entries = store
+        .audit_trail(&AuditFilter {
+            person_id: Some(ada.id),
+            action: Some(AuditAction::Erasure),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 1, "one erasure in the trail");
+    assert_eq!(entries[0].detail, serde_json::to_value(&kept).unwrap());
+    // Finished long after, it is the same answer.
+    assert_eq!(
+        store
+            .finish_erasure(&erasure, &first, &audit)
+            .await
+            .unwrap(),
+        ErasureFinished::Before(kept)
+    );
 }
 
 pub async fn duplicates_are_resolved_and_remembered<S: PersonStore + AuditTrail>(store: &S) {

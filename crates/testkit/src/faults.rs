@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use registry::audit::AuditContext;
 use registry::duplicates::{Resolution, Resolved};
-use registry::erasure::{Erasure, ErasureBegun, ErasureReceipt};
+use registry::erasure::{Erasure, ErasureBegun, ErasureFinished, ErasureReceipt};
 use registry::person::{Person, PersonId};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
@@ -120,7 +120,7 @@ impl<S: PersonStore> PersonStore for FaultyPersonStore<S> {
         erasure: &Erasure,
         receipt: &ErasureReceipt,
         audit: &AuditContext,
-    ) -> Result<(), PortError> {
+    ) -> Result<ErasureFinished, PortError> {
         self.store.finish_erasure(erasure, receipt, audit).await
     }
 

@@ -15,7 +15,9 @@ use chrono::{DateTime, SubsecRound, Utc};
 use registry::Sequencer;
 use registry::audit::{AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail, detail};
 use registry::duplicates::{Resolution, Resolved};
-use registry::erasure::{Erasure, ErasureBegun, ErasureMark, ErasureReceipt, key_digest};
+use registry::erasure::{
+    Erasure, ErasureBegun, ErasureFinished, ErasureMark, ErasureReceipt, key_digest,
+};
 use registry::person::{Person, PersonId, Status};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
@@ -444,10 +446,13 @@ impl PersonStore for InMemoryPersonStore {
         erasure: &Erasure,
         receipt: &ErasureReceipt,
         audit: &AuditContext,
-    ) -> Result<(), PortError> {
+    ) -> Result<ErasureFinished, PortError> {
         let id = erasure.person_id;
         let receipt_json = detail::erasure(receipt);
         transaction(&mut self.state(), |state| {
+            if let Some(earlier) = state.erasures.get(&id).and_then(|row| row.receipt.clone()) {
+                return Ok(ErasureFinished::Before(earlier));
+            }
             state.people.remove(&id);
             state.person_faces.retain(|(_, owner)| *owner != id);
             state
@@ -464,7 +469,8 @@ impl PersonStore for InMemoryPersonStore {
             if let Some(row) = state.erasures.get_mut(&id) {
                 row.receipt = Some(receipt.clone());
             }
-            state.append_audit(AuditAction::Erasure, Some(id), audit, receipt_json)
+            state.append_audit(AuditAction::Erasure, Some(id), audit, receipt_json)?;
+            Ok(ErasureFinished::Recorded)
         })
     }
 
