@@ -174,6 +174,18 @@ async fn trail<S: AuditTrail>(store: &S, person: PersonId) -> Vec<AuditAction> {
     entries.into_iter().rev().map(|e| e.action).collect()
 }
 
+/// The details (receipts) of the erasures of `person` in the trail.
+async fn erasures_in_trail<S: AuditTrail>(store: &S, person: PersonId) -> Vec<serde_json::Value> {
+    let filter = AuditFilter {
+        person_id: Some(person),
+        action: Some(AuditAction::Erasure),
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    let entries = store.audit_trail(&filter).await.expect("the trail is read");
+    entries.into_iter().map(|e| e.detail).collect()
+}
+
 async fn enrol<S: PersonStore>(store: &S, lastname: &str, firstname: &str) -> Person {
     let key = format!(
         "{TOKEN}.{}_{}.jpg",
@@ -757,17 +769,10 @@ pub async fn erasure_removes_the_person_and_keeps_the_receipt<S: PersonStore + A
         store.begin_erasure(ada.id).await.unwrap(),
         ErasureBegun::Finished(receipt.clone())
     );
-    let entries = store
-        .audit_trail(&AuditFilter {
-            person_id: Some(ada.id),
-            action: Some(AuditAction::Erasure),
-            limit: 10,
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0].detail, serde_json::to_value(&receipt).unwrap());
+    assert_eq!(
+        erasures_in_trail(store, ada.id).await,
+        [serde_json::to_value(&receipt).unwrap()]
+    );
 }
 
 pub async fn two_finishers_of_one_erasure_keep_one_receipt<S: PersonStore + AuditTrail>(store: &S) {
@@ -806,17 +811,11 @@ pub async fn two_finishers_of_one_erasure_keep_one_receipt<S: PersonStore + Audi
         store.begin_erasure(ada.id).await.unwrap(),
         ErasureBegun::Finished(kept.clone())
     );
-    let entries = store
-        .audit_trail(&AuditFilter {
-            person_id: Some(ada.id),
-            action: Some(AuditAction::Erasure),
-            limit: 10,
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(entries.len(), 1, "one erasure in the trail");
-    assert_eq!(entries[0].detail, serde_json::to_value(&kept).unwrap());
+    assert_eq!(
+        erasures_in_trail(store, ada.id).await,
+        [serde_json::to_value(&kept).unwrap()],
+        "one erasure in the trail"
+    );
     // Finished long after, it is the same answer.
     assert_eq!(
         store
