@@ -374,14 +374,21 @@ fn cognito(config: RawCognito, what: &str) -> Result<CognitoAuthentication, Stac
     })
 }
 
-/// A rule's conditions: path patterns and methods; any other condition
-/// is refused.
+/// ELB: at most three values (match evaluations) in a condition, five in a
+/// rule, and five wildcards in a rule's values.
+const VALUES_PER_CONDITION: usize = 3;
+const VALUES_PER_RULE: usize = 5;
+const WILDCARDS_PER_RULE: usize = 5;
+
+/// A rule's conditions: path patterns and methods, within ELB's quotas;
+/// any other condition is refused.
 pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, StackError> {
     let items = value.and_then(Value::as_array).cloned().unwrap_or_default();
     if items.is_empty() {
         return Err(invalid(what, "a rule needs at least one condition"));
     }
     let mut conditions = Conditions::default();
+    let mut fields_seen = Vec::new();
     for condition in &items {
         let field = condition.get("Field").and_then(Value::as_str);
         let (config, target) = match field {
@@ -395,6 +402,14 @@ pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, Stack
             }
         };
         let field = field.unwrap_or_default();
+        // ELB: a rule has at most one path-pattern and one method condition.
+        if fields_seen.contains(&field) {
+            return Err(invalid(
+                what,
+                format!("a rule has at most one {field} condition"),
+            ));
+        }
+        fields_seen.push(field);
         let values = condition
             .get(config)
             .and_then(|c| c.get("Values"))
@@ -404,6 +419,15 @@ pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, Stack
             .unwrap_or_default();
         if values.is_empty() {
             return Err(invalid(what, format!("the {field} condition needs values")));
+        }
+        if values.len() > VALUES_PER_CONDITION {
+            return Err(invalid(
+                what,
+                format!(
+                    "the {field} condition has {} values; ELB allows {VALUES_PER_CONDITION} per condition",
+                    values.len()
+                ),
+            ));
         }
         for value in values {
             let value = value
@@ -428,6 +452,26 @@ pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, Stack
             }
             target.push(value.to_owned());
         }
+    }
+    let values = conditions.path_patterns.len() + conditions.methods.len();
+    if values > VALUES_PER_RULE {
+        return Err(invalid(
+            what,
+            format!(
+                "the rule has {values} condition values; ELB allows {VALUES_PER_RULE} per rule"
+            ),
+        ));
+    }
+    let wildcards: usize = conditions
+        .path_patterns
+        .iter()
+        .map(|pattern| pattern.matches(['*', '?']).count())
+        .sum();
+    if wildcards > WILDCARDS_PER_RULE {
+        return Err(invalid(
+            what,
+            format!("the rule has {wildcards} wildcards; ELB allows {WILDCARDS_PER_RULE} per rule"),
+        ));
     }
     Ok(conditions)
 }
@@ -534,5 +578,37 @@ mod tests {
         ));
         let lower = json!([{"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["post"]}}]);
         assert!(conditions(Some(&lower), "rule").is_err());
+    }
+
+    #[test]
+    fn conditions_beyond_elbs_quotas_are_refused() {
+        let refused = |conditions_json: Value, reason: &str| {
+            let Err(StackError::Invalid(message)) = conditions(Some(&conditions_json), "Rule")
+            else {
+                panic!("accepted: {conditions_json}");
+            };
+            assert!(message.contains(reason), "{message}");
+        };
+        let paths = |values: &[&str]| json!({"Field": "path-pattern", "PathPatternConfig": {"Values": values}});
+        let methods = |values: &[&str]| json!({"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": values}});
+        refused(json!([paths(&["/a", "/b", "/c", "/d"])]), "3 per condition");
+        refused(
+            json!([paths(&["/a", "/b", "/c"]), methods(&["GET", "POST", "PUT"])]),
+            "5 per rule",
+        );
+        refused(
+            json!([paths(&["/a"]), paths(&["/b"])]),
+            "at most one path-pattern",
+        );
+        refused(json!([paths(&["/*/*/*", "/?/?/?"])]), "6 wildcards");
+        // At the quotas, accepted.
+        conditions(
+            Some(&json!([
+                paths(&["/*/*", "/?", "/a*"]),
+                methods(&["GET", "POST"])
+            ])),
+            "Rule",
+        )
+        .unwrap();
     }
 }
