@@ -873,6 +873,12 @@ async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
     assert_eq!(upload(&viewer).await.unwrap().status(), 403);
     let (admin, _) = sign_in_at_alb("admins").await;
     assert_eq!(upload(&admin).await.unwrap().status(), 201);
+    // The audit trail and search have a rule of their own (ELB: three
+    // values in a condition), to the faces function too.
+    let audit = admin.get(format!("{alb}/api/audit")).send().await.unwrap();
+    assert_eq!(audit.status(), 200);
+    let audit: Value = audit.json().await.unwrap();
+    assert!(audit["items"].is_array(), "{audit}");
     // Over 1 MB never reaches a Lambda target.
     let too_large = admin
         .post(format!("{alb}/api/uploads"))
