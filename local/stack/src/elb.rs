@@ -388,7 +388,6 @@ pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, Stack
         return Err(invalid(what, "a rule needs at least one condition"));
     }
     let mut conditions = Conditions::default();
-    let mut fields_seen = Vec::new();
     for condition in &items {
         let field = condition.get("Field").and_then(Value::as_str);
         let (config, target) = match field {
@@ -402,14 +401,14 @@ pub fn conditions(value: Option<&Value>, what: &str) -> Result<Conditions, Stack
             }
         };
         let field = field.unwrap_or_default();
-        // ELB: a rule has at most one path-pattern and one method condition.
-        if fields_seen.contains(&field) {
+        // ELB: a rule has at most one path-pattern and one method condition
+        // (an earlier one of the kind has left its values).
+        if !target.is_empty() {
             return Err(invalid(
                 what,
                 format!("a rule has at most one {field} condition"),
             ));
         }
-        fields_seen.push(field);
         let values = condition
             .get(config)
             .and_then(|c| c.get("Values"))
