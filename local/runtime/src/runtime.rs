@@ -1191,6 +1191,11 @@ fn store_config(
                             reason: "has no key pair".into(),
                         })?,
                     queue_arn: queue.arn.clone(),
+                    policy: queue
+                        .policy
+                        .as_ref()
+                        .map(|document| policy(&queue.logical_id, document))
+                        .transpose()?,
                     key: queue
                         .kms_key
                         .as_deref()

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use local_iam::{Access, Call, Conditions, Identity};
+use local_iam::{Access, Call, Conditions, Identity, Policy};
 use s3_store::{EventTarget, FailureDestination, InvocationError, KmsKey, S3Event, event_to_json};
 
 use crate::lambda::LocalFunction;
@@ -31,6 +31,8 @@ pub struct QueueDestination {
     pub access: Access,
     pub sender: Arc<Identity>,
     pub queue_arn: String,
+    /// The queue policy, which must not deny it.
+    pub policy: Option<Policy>,
     pub key: Option<KmsKey>,
     pub region: String,
 }
@@ -48,7 +50,7 @@ impl FailureDestination for QueueDestination {
         };
         self.access
             .authorizer
-            .authorize(send, None, None)
+            .authorize(send, self.policy.as_ref(), None)
             .map_err(|e| e.to_string())?;
         if let Some(key) = &self.key {
             let conditions = conditions

@@ -278,8 +278,12 @@ pub struct Queue {
     pub logical_id: String,
     pub name: String,
     pub arn: String,
+    /// Its URL (its `Ref`), as SQS names it.
+    pub url: String,
     /// ARN of the key its messages are encrypted with.
     pub kms_key: Option<String>,
+    /// Its queue policy (`AWS::SQS::QueuePolicy`).
+    pub policy: Option<Value>,
 }
 
 /// A gateway VPC endpoint: traffic from the subnets of its route tables to
@@ -1039,6 +1043,8 @@ impl<'t> Builder<'t> {
             lambda_permissions: Vec::new(),
         };
         let mut bucket_policies: BTreeMap<String, Value> = BTreeMap::new();
+        // Queue URL (the queue's `Ref`) → policy.
+        let mut queue_policies: BTreeMap<String, Value> = BTreeMap::new();
         let mut aliases: Vec<(String, String)> = Vec::new();
         // Clients, groups and domains name their pool; attached after the loop.
         let mut pool_parts: Vec<(String, PoolPart)> = Vec::new();
@@ -1106,6 +1112,15 @@ impl<'t> Builder<'t> {
                     let policy = resolve("PolicyDocument")?.unwrap_or(Value::Null);
                     bucket_policies.insert(bucket, policy);
                 }
+                "AWS::SQS::QueuePolicy" => {
+                    let policy = resolve("PolicyDocument")?.unwrap_or(Value::Null);
+                    let queues = resolve("Queues")?.unwrap_or(Value::Null);
+                    for url in queues.as_array().into_iter().flatten() {
+                        if let Some(url) = url.as_str() {
+                            queue_policies.insert(url.to_owned(), policy.clone());
+                        }
+                    }
+                }
                 "AWS::KMS::Key" => stack.keys.push(Key {
                     logical_id: logical_id.clone(),
                     id: reference(),
@@ -1171,7 +1186,9 @@ impl<'t> Builder<'t> {
                     logical_id: logical_id.clone(),
                     name: attribute("QueueName"),
                     arn: attribute("Arn"),
+                    url: reference(),
                     kms_key: resolve("KmsMasterKeyId")?.and_then(|v| v.as_str().map(str::to_owned)),
+                    policy: None,
                 }),
                 "AWS::EC2::VPCEndpoint" => {
                     let service_name = resolve("ServiceName")?
@@ -1377,6 +1394,9 @@ impl<'t> Builder<'t> {
         }
         for bucket in &mut stack.buckets {
             bucket.policy = bucket_policies.remove(&bucket.name);
+        }
+        for queue in &mut stack.queues {
+            queue.policy = queue_policies.remove(&queue.url);
         }
         for (pool_id, part) in pool_parts {
             let pool = stack

@@ -155,6 +155,12 @@ fn policies_are_resolved_documents() {
     let destination = indexer.asynchronous.on_failure.as_deref().unwrap();
     let queue = stack.queues.iter().find(|q| q.arn == destination).unwrap();
     assert_eq!(queue.kms_key.as_deref(), Some(stack.keys[0].arn.as_str()));
+    assert_eq!(
+        queue.url,
+        "https://sqs.us-east-1.amazonaws.com/123456789012/face-registry-indexer-dlq"
+    );
+    let policy = queue.policy.as_ref().expect("its queue policy");
+    assert_eq!(policy["Statement"][0]["Sid"], "DenyInsecureTransport");
     // SAM lets the role send failed events to the queue.
     let (name, sqs) = indexer.policies.last().unwrap();
     assert_eq!(name, "IndexerFunctionEventInvokeConfigOnFailureSQSPolicy");
