@@ -280,7 +280,7 @@ impl DeadLetterQueue {
         let answer = self
             .lambda
             .invoke()
-            .function_name(&record.request_context.function_arn)
+            .function_name(function_to_invoke(&record.request_context.function_arn))
             .payload(Blob::new(
                 serde_json::to_vec(payload).map_err(|e| e.to_string())?,
             ))
@@ -299,6 +299,14 @@ impl DeadLetterQueue {
             }
         }
     }
+}
+
+/// The function a record names, unqualified when it names `$LATEST`: that
+/// is the same function, and a permission on the function's ARN covers
+/// only invocations by that ARN, not by a qualified one (Lambda developer
+/// guide, "Versioning, aliases and resource policies").
+fn function_to_invoke(arn: &str) -> &str {
+    arn.strip_suffix(":$LATEST").unwrap_or(arn)
 }
 
 /// The service's error code and message; the whole chain for an error
@@ -361,6 +369,14 @@ mod tests {
             summary.objects,
             ["face-registry-123456789012-us-east-1-photos/obama_barack.jpg"]
         );
+    }
+
+    #[test]
+    fn latest_is_invoked_by_the_unqualified_arn() {
+        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:stack-indexer";
+        assert_eq!(function_to_invoke(&format!("{arn}:$LATEST")), arn);
+        assert_eq!(function_to_invoke(&format!("{arn}:7")), format!("{arn}:7"));
+        assert_eq!(function_to_invoke(arn), arn);
     }
 
     #[test]
