@@ -1,6 +1,6 @@
-//! The AWS JSON 1.1 protocol as the local services speak it: the operation
-//! named by `X-Amz-Target`, and answers and errors in its shape
-//! (`{"__type": ..., "message": ...}`).
+//! The AWS JSON protocols (1.1, and SQS's 1.0) as the local services speak
+//! them: the operation named by `X-Amz-Target`, and answers and errors in
+//! their shape (`{"__type": ..., "message": ...}`).
 
 use std::time::SystemTime;
 
@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 use crate::sigv4::{self, Scope, SignatureError};
 use crate::{Identity, KeyRing};
 
-const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// The content type of AWS JSON 1.1 (Rekognition, Secrets Manager, Cognito).
+pub const JSON_1_1: &str = "application/x-amz-json-1.1";
+/// The content type of AWS JSON 1.0 (SQS).
+pub const JSON_1_0: &str = "application/x-amz-json-1.0";
 
 /// An error answer: its `__type` and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,7 @@ impl From<SignatureError> for JsonError {
 
 /// The operation of a request: its `X-Amz-Target` after the service's
 /// prefix (`secretsmanager.`, `AWSCognitoIdentityProviderService.`).
-fn operation(headers: &HeaderMap, prefix: &str) -> String {
+pub fn operation(headers: &HeaderMap, prefix: &str) -> String {
     headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -80,7 +83,17 @@ pub fn respond(
     dispatch: impl FnOnce(&str, &Identity) -> Result<Value, JsonError>,
 ) -> http::Response<String> {
     let operation = operation(request.headers, prefix);
-    let result = sigv4::verify(
+    let result = caller(keys, scope, request).and_then(|caller| dispatch(&operation, &caller));
+    answer(JSON_1_1, result)
+}
+
+/// Who signed `request` (SigV4, by `keys` and `scope`).
+pub fn caller(
+    keys: &KeyRing,
+    scope: Scope<'_>,
+    request: Request<'_>,
+) -> Result<std::sync::Arc<Identity>, JsonError> {
+    sigv4::verify(
         keys,
         scope,
         request.method,
@@ -90,12 +103,13 @@ pub fn respond(
         SystemTime::now(),
     )
     .map_err(JsonError::from)
-    .and_then(|caller| dispatch(&operation, &caller));
-    answer(result)
 }
 
-/// The answer to a request.
-fn answer(result: Result<Value, JsonError>) -> http::Response<String> {
+/// The answer to a request, as `content_type` (`JSON_1_1`, `JSON_1_0`).
+pub fn answer(
+    content_type: &'static str,
+    result: Result<Value, JsonError>,
+) -> http::Response<String> {
     let (status, body) = match result {
         Ok(value) => (StatusCode::OK, value.to_string()),
         Err(error) => (
@@ -107,7 +121,7 @@ fn answer(result: Result<Value, JsonError>) -> http::Response<String> {
     *response.status_mut() = status;
     response
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -121,23 +135,26 @@ mod tests {
         headers.insert("x-amz-target", HeaderValue::from_static("svc.GetThing"));
         assert_eq!(operation(&headers, "svc."), "GetThing");
         assert_eq!(operation(&headers, "other."), "");
-        let error = answer(Err(JsonError::new("ResourceNotFoundException", "gone")));
+        let error = answer(
+            JSON_1_1,
+            Err(JsonError::new("ResourceNotFoundException", "gone")),
+        );
         assert_eq!(error.status(), 400);
         assert_eq!(
             error.body(),
             r#"{"__type":"ResourceNotFoundException","message":"gone"}"#
         );
         assert_eq!(
-            answer(Err(JsonError::new("InternalServiceError", "x"))).status(),
+            answer(JSON_1_1, Err(JsonError::new("InternalServiceError", "x"))).status(),
             500
         );
-        let ok = answer(Ok(json!({"a": 1})));
+        let ok = answer(JSON_1_0, Ok(json!({"a": 1})));
         assert_eq!(
             (
                 ok.status(),
                 ok.headers()[header::CONTENT_TYPE].to_str().unwrap()
             ),
-            (StatusCode::OK, CONTENT_TYPE)
+            (StatusCode::OK, JSON_1_0)
         );
         let bad: Result<Value, _> = parse(b"{", "InvalidParameterException");
         assert_eq!(bad.unwrap_err().kind, "InvalidParameterException");

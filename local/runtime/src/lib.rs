@@ -17,6 +17,7 @@ pub mod apigw;
 pub mod cloudformation;
 pub mod gateway;
 pub mod lambda;
+pub mod lambda_api;
 pub mod network;
 pub mod principals;
 pub mod rds;
@@ -26,6 +27,7 @@ pub mod scheduler;
 pub mod scratch;
 pub mod sdk;
 mod secrets;
+pub mod sqs;
 pub mod targets;
 pub mod urls;
 

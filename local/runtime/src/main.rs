@@ -10,8 +10,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use face_engine::DetectorKind;
 use registry_local::runtime::{
-    DEFAULT_ACCOUNT, DEFAULT_ALB, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_REGION, DEFAULT_S3,
-    DEFAULT_SECRETS, DEFAULT_SIGN_IN, DEFAULT_STACK, token_authority,
+    DEFAULT_ACCOUNT, DEFAULT_ALB, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_LAMBDA, DEFAULT_REGION,
+    DEFAULT_S3, DEFAULT_SECRETS, DEFAULT_SIGN_IN, DEFAULT_SQS, DEFAULT_STACK, token_authority,
 };
 use registry_local::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 use s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
@@ -53,7 +53,7 @@ struct StackArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the stack until Ctrl-C.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Invoke one function of the template with an event file, as `sam local
     /// invoke` does: the answer on standard output, logs on standard error.
     Invoke(InvokeArgs),
@@ -157,6 +157,12 @@ struct ServeArgs {
     /// The load balancer's listener (with `EnableAlb=true`).
     #[arg(long, default_value = DEFAULT_ALB)]
     alb_listen: SocketAddr,
+    /// The functions' Lambda Invoke API.
+    #[arg(long, default_value = DEFAULT_LAMBDA)]
+    lambda_listen: SocketAddr,
+    /// The functions' on-failure queues (SQS).
+    #[arg(long, default_value = DEFAULT_SQS)]
+    sqs_listen: SocketAddr,
     /// Keep a copy of every S3 event delivered in this folder (JSON, as
     /// Lambda receives it).
     #[arg(long)]
@@ -222,7 +228,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let state = StatePaths::new(&cli.state_dir);
     let result = match cli.command {
-        Command::Serve(args) => serve(state, &cli.stack, args).await,
+        Command::Serve(args) => serve(state, &cli.stack, *args).await,
         Command::Invoke(args) => invoke(state, &cli.stack, args).await,
         Command::Token { group } => token(&state, &cli.stack, &group),
         Command::Env {
@@ -342,6 +348,8 @@ async fn serve(state: StatePaths, stack: &StackArgs, args: ServeArgs) -> Result<
     options.secrets_listen = args.secrets_listen;
     options.sign_in_listen = args.sign_in_listen;
     options.alb_listen = args.alb_listen;
+    options.lambda_listen = args.lambda_listen;
+    options.sqs_listen = args.sqs_listen;
     options.record_events = args.record_events;
     let template = options.template.clone();
     let (mut runtime, scratch) = start(options, scratch).await?;
@@ -398,6 +406,13 @@ fn print_banner(
         collections.join(", ")
     );
     println!("  Secrets       {}", runtime.secrets_endpoint());
+    println!("  Lambda        {}  (Invoke)", runtime.lambda_endpoint());
+    let queues: Vec<&str> = stack.queues.iter().map(|q| q.url.as_str()).collect();
+    println!(
+        "  SQS           {}  (queues {})",
+        runtime.sqs_endpoint(),
+        queues.join(", ")
+    );
     println!(
         "  Sign-in       {}  (the user pool's domain)",
         runtime.sign_in_url()

@@ -25,11 +25,13 @@ use crate::apigw::Route;
 use crate::cloudformation::{LocalCloudFormation, response_bucket};
 use crate::gateway::Gateway;
 use crate::lambda::{LOCAL_RETRY_DELAYS, LocalFunction, LocalLambda};
+use crate::lambda_api::LambdaApi;
 use crate::network::{Route as NetworkRoute, Routes};
 use crate::principals::{self, CLOUDFORMATION, OPERATOR};
 use crate::rds::{LocalRds, new_password};
 use crate::recording::RecordingTarget;
 use crate::secrets::{SecretFileError, read_or_create};
+use crate::sqs::{DeadLetterQueue, LocalSqs};
 use crate::targets::{FunctionTarget, QueueDestination};
 use crate::urls::LocalUrls;
 use user_pool::{PoolSpec, TokenAuthority, TokenError, UserPool};
@@ -42,6 +44,10 @@ pub const DEFAULT_SECRETS: &str = "127.0.0.1:3003";
 pub const DEFAULT_SIGN_IN: &str = "127.0.0.1:3004";
 /// The load balancer's listener, when the stack has one (`EnableAlb`).
 pub const DEFAULT_ALB: &str = "127.0.0.1:3005";
+/// The functions' Lambda Invoke API.
+pub const DEFAULT_LAMBDA: &str = "127.0.0.1:3006";
+/// The functions' on-failure queues (SQS).
+pub const DEFAULT_SQS: &str = "127.0.0.1:3007";
 pub const DEFAULT_STACK: &str = "face-registry";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -124,6 +130,8 @@ pub struct RuntimeOptions {
     pub secrets_listen: SocketAddr,
     pub sign_in_listen: SocketAddr,
     pub alb_listen: SocketAddr,
+    pub lambda_listen: SocketAddr,
+    pub sqs_listen: SocketAddr,
     pub stack_name: String,
     pub region: String,
     pub account_id: String,
@@ -166,6 +174,8 @@ impl RuntimeOptions {
             secrets_listen: addr(DEFAULT_SECRETS),
             sign_in_listen: addr(DEFAULT_SIGN_IN),
             alb_listen: addr(DEFAULT_ALB),
+            lambda_listen: addr(DEFAULT_LAMBDA),
+            sqs_listen: addr(DEFAULT_SQS),
             stack_name: DEFAULT_STACK.to_owned(),
             region: DEFAULT_REGION.to_owned(),
             account_id: DEFAULT_ACCOUNT.to_owned(),
@@ -188,6 +198,8 @@ impl RuntimeOptions {
         self.secrets_listen = any;
         self.sign_in_listen = any;
         self.alb_listen = any;
+        self.lambda_listen = any;
+        self.sqs_listen = any;
         self
     }
 
@@ -258,6 +270,8 @@ pub struct LocalRuntime {
     engine: FaceEngineServer,
     secrets_addr: SocketAddr,
     sign_in_addr: SocketAddr,
+    lambda_addr: SocketAddr,
+    sqs_addr: SocketAddr,
     user_pool: Option<Arc<UserPool>>,
     load_balancer: Option<Arc<LocalAlb>>,
     s3: RunningS3Store,
@@ -310,6 +324,8 @@ impl LocalRuntime {
         let (secrets_listener, secrets_addr) =
             bind("secrets manager", options.secrets_listen).await?;
         let (sign_in_listener, sign_in_addr) = bind("user pool", options.sign_in_listen).await?;
+        let (lambda_listener, lambda_addr) = bind("Lambda API", options.lambda_listen).await?;
+        let (sqs_listener, sqs_addr) = bind("SQS", options.sqs_listen).await?;
 
         let rds = LocalRds::new(&options.database_url)?;
         let mut settings = StackSettings::new(&options.stack_name);
@@ -325,7 +341,6 @@ impl LocalRuntime {
             &stack,
             Arc::clone(&options.authorizer),
         )?;
-        write_operator_credentials(&options.state, &access)?;
         // The load balancer's listener, when the stack has one.
         let alb_listener = if stack.load_balancers.is_empty() {
             None
@@ -337,11 +352,14 @@ impl LocalRuntime {
             rekognition: format!("http://{engine_addr}"),
             secrets: format!("http://{secrets_addr}"),
             cognito: format!("http://{sign_in_addr}"),
+            lambda: format!("http://{lambda_addr}"),
+            sqs: format!("http://{sqs_addr}"),
             load_balancer: alb_listener
                 .as_ref()
                 .map(|(_, addr)| format!("http://{addr}"))
                 .unwrap_or_default(),
         };
+        write_operator_credentials(&options.state, &access, &stack.region, &endpoints)?;
         let local_urls = endpoints.local_urls(&stack);
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
@@ -454,6 +472,29 @@ impl LocalRuntime {
             store_config(&options, &stack, &access, &lambda)?;
         let s3 = S3Store::start(store_config, s3_listener).await?;
 
+        // The Lambda API, and the on-failure queues of the functions S3
+        // notifies.
+        let lambda_api = Arc::new(LambdaApi {
+            region: stack.region.clone(),
+            account: stack.account_id.clone(),
+            access: access.clone(),
+            lambda: Arc::clone(&lambda),
+        });
+        tasks.push((
+            "Lambda API",
+            tokio::spawn(lambda_api.serve(lambda_listener, stop.clone().cancelled_owned())),
+        ));
+        let sqs = Arc::new(LocalSqs {
+            region: stack.region.clone(),
+            account: stack.account_id.clone(),
+            access: access.clone(),
+            queues: dead_letter_queues(&stack, &lambda, &s3)?,
+        });
+        tasks.push((
+            "SQS",
+            tokio::spawn(sqs.serve(sqs_listener, stop.clone().cancelled_owned())),
+        ));
+
         // The face engine, with the stack's collections.
         let mut engine_config =
             EngineConfig::new(options.state.faces(), &options.models_dir, access.clone());
@@ -543,6 +584,8 @@ impl LocalRuntime {
             engine,
             secrets_addr,
             sign_in_addr,
+            lambda_addr,
+            sqs_addr,
             user_pool,
             load_balancer,
             s3,
@@ -645,6 +688,14 @@ impl LocalRuntime {
     pub fn secrets_endpoint(&self) -> String {
         format!("http://{}", self.secrets_addr)
     }
+    /// The functions' Lambda Invoke API.
+    pub fn lambda_endpoint(&self) -> String {
+        format!("http://{}", self.lambda_addr)
+    }
+    /// The functions' on-failure queues.
+    pub fn sqs_endpoint(&self) -> String {
+        format!("http://{}", self.sqs_addr)
+    }
     pub fn stack(&self) -> &LocalStack {
         &self.stack
     }
@@ -687,6 +738,8 @@ impl LocalRuntime {
             rekognition: self.engine_endpoint(),
             secrets: self.secrets_endpoint(),
             cognito: self.sign_in_url(),
+            lambda: self.lambda_endpoint(),
+            sqs: self.sqs_endpoint(),
             load_balancer: self
                 .load_balancer
                 .as_ref()
@@ -858,6 +911,8 @@ struct Endpoints {
     secrets: String,
     /// The user pool: its API and its domain.
     cognito: String,
+    lambda: String,
+    sqs: String,
     /// The load balancer's listener (empty without one).
     load_balancer: String,
 }
@@ -878,6 +933,8 @@ impl Endpoints {
                 "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER".to_owned(),
                 self.cognito.clone(),
             ),
+            ("AWS_ENDPOINT_URL_LAMBDA".to_owned(), self.lambda.clone()),
+            ("AWS_ENDPOINT_URL_SQS".to_owned(), self.sqs.clone()),
         ])
     }
 
@@ -938,6 +995,8 @@ fn routes(stack: &LocalStack, function: &Function, endpoints: &Endpoints) -> Rou
         ("rekognition", &endpoints.rekognition),
         ("secretsmanager", &endpoints.secrets),
         ("cognito-idp", &endpoints.cognito),
+        ("lambda", &endpoints.lambda),
+        ("sqs", &endpoints.sqs),
     ] {
         let route = if function.subnets.is_empty() {
             NetworkRoute::Direct
@@ -968,6 +1027,46 @@ fn function_http_client(routes: &Routes, s3: &str) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap_or_default()
+}
+
+/// The queues that are on-failure destinations of functions S3 notifies:
+/// what the S3 store could not deliver to the function.
+fn dead_letter_queues(
+    stack: &LocalStack,
+    lambda: &LocalLambda,
+    s3: &RunningS3Store,
+) -> Result<Vec<DeadLetterQueue>, StartError> {
+    let mut queues = Vec::new();
+    for function in lambda.functions() {
+        let Some(queue) = function
+            .spec
+            .asynchronous
+            .on_failure
+            .as_deref()
+            .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
+        else {
+            continue;
+        };
+        let Some(letters) = s3.dead_letters(&function.spec.logical_id) else {
+            continue;
+        };
+        queues.push(DeadLetterQueue::new(
+            queue,
+            queue
+                .policy
+                .as_ref()
+                .map(|document| policy(&queue.logical_id, document))
+                .transpose()?,
+            queue
+                .kms_key
+                .as_deref()
+                .map(|arn| key_of(stack, arn))
+                .transpose()?,
+            &function.spec.arn,
+            letters.clone(),
+        ));
+    }
+    Ok(queues)
 }
 
 fn key_of(stack: &LocalStack, arn: &str) -> Result<KmsKey, StartError> {
@@ -1386,15 +1485,26 @@ async fn create_collection(engine: &FaceEngine, id: &str) -> Result<(), StartErr
     }
 }
 
-fn write_operator_credentials(state: &StatePaths, access: &Access) -> Result<(), StartError> {
+/// The operator's key pair, region and the local endpoints, so that the AWS
+/// CLI and SDKs (and `registry dead-letters`) reach the local services with
+/// `set -a; . aws.env`.
+fn write_operator_credentials(
+    state: &StatePaths,
+    access: &Access,
+    region: &str,
+    endpoints: &Endpoints,
+) -> Result<(), StartError> {
     let operator = access.keys.named(OPERATOR).expect("the operator principal");
     let path = state.operator_credentials();
-    let contents = format!(
+    let mut contents = format!(
         "# The local operator's key pair (may do anything), for the AWS CLI and SDKs against the local services.\n\
-         AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\n",
+         AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nAWS_REGION={region}\n",
         operator.access_key_id,
         operator.secret_access_key()
     );
+    for (name, url) in endpoints.variables() {
+        contents.push_str(&format!("{name}={url}\n"));
+    }
     crate::secrets::write_private(&path, contents.as_bytes())?;
     Ok(())
 }
@@ -1476,6 +1586,8 @@ pub fn function_environment_for(
         rekognition: format!("http://{DEFAULT_ENGINE}"),
         secrets: format!("http://{DEFAULT_SECRETS}"),
         cognito: format!("http://{DEFAULT_SIGN_IN}"),
+        lambda: format!("http://{DEFAULT_LAMBDA}"),
+        sqs: format!("http://{DEFAULT_SQS}"),
         load_balancer: format!("http://{DEFAULT_ALB}"),
     };
     let ca = std::env::var_os("DATABASE_TLS_CA")
