@@ -35,6 +35,7 @@ pub mod api;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hog;
 pub mod image_input;
 pub mod pagination;
 pub mod quality;

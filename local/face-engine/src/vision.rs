@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use dlib_face_recognition::{
-    FaceDetector, FaceDetectorCnn, FaceDetectorTrait, FaceEncoderNetwork, FaceEncoderTrait,
-    FaceLandmarks, ImageMatrix, LandmarkPredictor, LandmarkPredictorTrait, Rectangle,
+    FaceDetectorCnn, FaceDetectorTrait, FaceEncoderNetwork, FaceEncoderTrait, FaceLandmarks,
+    ImageMatrix, LandmarkPredictor, LandmarkPredictorTrait, Rectangle,
 };
 use image::{RgbImage, imageops};
 use tokio::sync::Semaphore;
 
 use crate::config::DetectorKind;
+use crate::hog::HogDetector;
 use crate::quality::{self, FivePoints, PixelBox, PixelPoint, QualityMeasures};
 use crate::store::EMBEDDING_LEN;
 
@@ -54,7 +55,7 @@ pub struct ImageAnalysis {
 
 /// One set of loaded models; used by one thread at a time.
 pub struct FaceModels {
-    hog: FaceDetector,
+    hog: HogDetector,
     cnn: Option<FaceDetectorCnn>,
     landmarks: LandmarkPredictor,
     encoder: FaceEncoderNetwork,
@@ -94,7 +95,7 @@ impl FaceModels {
             None
         };
         Ok(Self {
-            hog: FaceDetector::new(),
+            hog: HogDetector::new(),
             cnn,
             landmarks,
             encoder,
