@@ -70,9 +70,22 @@ fn model_path(dir: &Path, name: &str) -> Result<PathBuf, VisionError> {
     }
 }
 
+// OpenBLAS, which dlib's embedding network and CNN detector multiply with
+// (`dlib-face-recognition`'s `openblas` feature links it).
+unsafe extern "C" {
+    fn openblas_set_num_threads(num_threads: std::ffi::c_int);
+}
+
 impl FaceModels {
     /// Loads the models from `dir`; the CNN detector only when `with_cnn`.
     pub fn load(dir: &Path, with_cnn: bool) -> Result<Self, VisionError> {
+        // The engine keeps both cores busy itself (the HOG detector's two
+        // threads, photos analysed side by side); OpenBLAS's own threads spin
+        // between calls and take those cores from the detector (obama.jpg:
+        // 69 to 121 ms over three benchmark runs, 69 to 72 ms with one
+        // BLAS thread).
+        // SAFETY: sets a process-wide count; no BLAS call needs more.
+        unsafe { openblas_set_num_threads(1) };
         let landmark_path = model_path(dir, LANDMARK_MODEL)?;
         let encoder_path = model_path(dir, EMBEDDING_MODEL)?;
         let landmarks =
