@@ -14,7 +14,7 @@ use rand::Rng;
 use uuid::Uuid;
 
 const IMAGES: [&str; 4] = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
-const RUNS: usize = 3;
+const RUNS: usize = 11;
 
 fn local_dir(var: &str, name: &str) -> PathBuf {
     std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
