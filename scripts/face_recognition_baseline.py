@@ -11,7 +11,7 @@ import time
 
 import face_recognition
 
-RUNS = 3
+RUNS = 11
 
 
 def timed(image, upsample):
