@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use crate::auth::{ADMINS, Authenticator, Caller, VIEWERS};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, query_param, request_id};
-use crate::metrics::Metrics;
 use crate::people::{PersonView, parse_person_id};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));
@@ -60,7 +59,6 @@ pub struct FacesApi<P, S, F> {
     pub photo_links: PhotoLinks,
     pub sign_in: Option<SignInSettings>,
     pub auth: Authenticator,
-    pub metrics: Metrics,
 }
 
 /// An entry of the audit trail as the API shows it.
@@ -108,7 +106,6 @@ fn alb_sign_out() -> Response<Body> {
 
 impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.metrics.cold_start();
         let routed = self.route(&request).await;
         routed.unwrap_or_else(|error| error.into_response(&request_id(&request)))
     }

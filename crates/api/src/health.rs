@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::http::{json_response, request_id};
-use crate::metrics::Metrics;
 
 /// A database slower than this to answer counts as down.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
@@ -18,12 +17,10 @@ pub struct HealthApi<P> {
     pub people: P,
     pub bucket: String,
     pub collection: String,
-    pub metrics: Metrics,
 }
 
 impl<P: PersonStore> HealthApi<P> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.metrics.cold_start();
         match (request.method(), request.uri().path()) {
             (&Method::GET | &Method::HEAD, "/healthz") => self.check().await,
             (method, "/healthz") => {

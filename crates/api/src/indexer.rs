@@ -8,7 +8,7 @@ use registry::indexing::{Indexer, IndexingResult, ObjectCreated};
 use registry::key::decode_event_key;
 use registry::ports::{FaceIndex, PersonStore, PhotoStore, PortError};
 
-use crate::metrics::{Metrics, Unit};
+use crate::metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexerError {
@@ -43,7 +43,6 @@ pub struct IndexerFn<P, S, F> {
     pub people: P,
     pub photos: S,
     pub faces: F,
-    pub metrics: Metrics,
 }
 
 impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
@@ -54,7 +53,6 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
         event: &S3Event,
         request_id: &str,
     ) -> Result<IndexerReport, IndexerError> {
-        self.metrics.cold_start();
         let indexer = Indexer {
             people: &self.people,
             photos: &self.photos,
@@ -66,7 +64,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
         for record in &event.records {
             let Some(created) = object_created(record) else {
                 report.skipped += 1;
-                self.metrics.emit(&[("EventsIgnored", 1.0, Unit::Count)]);
+                metrics::count("EventsIgnored", 1);
                 continue;
             };
             let started = Instant::now();
@@ -81,7 +79,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
                     // Logs name the object by its event's sequencer, never by its
                     // key: the key holds the person's name.
                     tracing::error!(sequencer = created.sequencer.as_str(), version_id = created.version_id.as_deref().unwrap_or("-"), %error, "indexing failed; the event will be retried");
-                    self.metrics.emit(&[("IndexingErrors", 1.0, Unit::Count)]);
+                    metrics::count("IndexingErrors", 1);
                     failures.push(error);
                 }
             }
@@ -102,18 +100,14 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
         match result {
             IndexingResult::Indexed { person, face_id } => {
                 tracing::info!(person_id = person.0, face_id = %face_id, elapsed_ms, "photo indexed");
-                self.metrics.emit(&[
-                    ("PhotosIndexed", 1.0, Unit::Count),
-                    ("IndexingDuration", elapsed_ms, Unit::Milliseconds),
-                ]);
+                metrics::count("PhotosIndexed", 1);
+                metrics::milliseconds("IndexingDuration", elapsed_ms);
             }
             IndexingResult::Rejected { person, .. } => {
                 // The reason is the person's record (it may quote the file name).
                 tracing::info!(person_id = person.0, elapsed_ms, "photo rejected");
-                self.metrics.emit(&[
-                    ("PhotosRejected", 1.0, Unit::Count),
-                    ("IndexingDuration", elapsed_ms, Unit::Milliseconds),
-                ]);
+                metrics::count("PhotosRejected", 1);
+                metrics::milliseconds("IndexingDuration", elapsed_ms);
             }
             IndexingResult::Ignored(why) => {
                 tracing::info!(
@@ -124,7 +118,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
                 // Counted, so that events that keep changing nothing (a
                 // file that never arrives, keys that are not the
                 // registry's) show on the dashboard.
-                self.metrics.emit(&[("EventsIgnored", 1.0, Unit::Count)]);
+                metrics::count("EventsIgnored", 1);
             }
         }
     }

@@ -19,6 +19,5 @@ pub use error::ApiError;
 pub use faces::{FacesApi, PhotoLinks, SignInSettings};
 pub use health::HealthApi;
 pub use indexer::{IndexerError, IndexerFn, IndexerReport};
-pub use metrics::{Metrics, Sink as MetricsSink};
 pub use reconcile::{ReconcileError, ReconcileFn};
 pub use upload::UploadApi;

@@ -1,152 +1,73 @@
-//! Custom metrics in CloudWatch Embedded Metric Format: one JSON line on
-//! standard output, which CloudWatch Logs turns into metrics. Off Lambda
-//! (the local runtime, tests, benchmarks) the same documents go to `tracing`
-//! instead, where they do not mix with what the terminal shows.
+//! The functions' custom metrics. Handlers record them through the `metrics`
+//! facade; `metrics_cloudwatch_embedded` writes them in CloudWatch Embedded
+//! Metric Format: in Lambda on standard output after each invocation (the
+//! mains run their handler with its `MetricsLayer`), with the function's
+//! name as the `FunctionName` dimension the dashboard and alarms name.
+//! Without a collector installed (tests, benchmarks) recording costs
+//! nothing and goes nowhere.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use metrics::Unit;
+use metrics_cloudwatch_embedded::Builder;
 
-use serde_json::{Map, Value, json};
+pub use metrics_cloudwatch_embedded::{Collector, Error as MetricsError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    Count,
-    Milliseconds,
+/// Counted once by each new instance, on its first invocation.
+pub const COLD_START: &str = "ColdStart";
+
+/// Every metric the handlers record, with its unit.
+const METRICS: [(&str, Unit); 19] = [
+    (COLD_START, Unit::Count),
+    ("UploadUrlsIssued", Unit::Count),
+    ("PeopleErased", Unit::Count),
+    ("PhotosIndexed", Unit::Count),
+    ("PhotosRejected", Unit::Count),
+    ("IndexingErrors", Unit::Count),
+    ("IndexingDuration", Unit::Milliseconds),
+    ("EventsIgnored", Unit::Count),
+    ("ReconcileDrift", Unit::Count),
+    ("ReconcileRepaired", Unit::Count),
+    ("OrphanFacesFound", Unit::Count),
+    ("OrphanFacesDeleted", Unit::Count),
+    ("UnindexedPhotosFound", Unit::Count),
+    ("PhotosRedriven", Unit::Count),
+    ("PendingExpired", Unit::Count),
+    ("PhotosGone", Unit::Count),
+    ("UnfinishedErasuresFound", Unit::Count),
+    ("ErasuresFinished", Unit::Count),
+    ("RetiredFacesDeleted", Unit::Count),
+];
+
+/// Installs the process's collector: `namespace`, and `function_name` as
+/// the `FunctionName` dimension of every metric. Once per process.
+pub fn collector(namespace: &str, function_name: &str) -> Result<&'static Collector, MetricsError> {
+    let collector = Builder::new()
+        .cloudwatch_namespace(namespace.to_owned())
+        .with_dimension("FunctionName", function_name.to_owned())
+        .lambda_cold_start_metric(COLD_START)
+        .init()?;
+    for (name, unit) in METRICS {
+        if unit == Unit::Milliseconds {
+            metrics::describe_histogram!(name, unit, "");
+        } else {
+            metrics::describe_counter!(name, unit, "");
+            metrics::describe_gauge!(name, unit, "");
+        }
+    }
+    Ok(collector)
 }
 
-impl Unit {
-    fn as_str(self) -> &'static str {
-        match self {
-            Unit::Count => "Count",
-            Unit::Milliseconds => "Milliseconds",
-        }
-    }
+/// Counts `n` of `name`.
+pub fn count(name: &'static str, n: u64) {
+    metrics::counter!(name).increment(n);
 }
 
-/// Where the documents go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sink {
-    /// Standard output, which CloudWatch Logs reads in Lambda.
-    Stdout,
-    /// `debug` events of the `metrics` target.
-    Tracing,
+/// One duration of `name`, in milliseconds.
+pub fn milliseconds(name: &'static str, value: f64) {
+    metrics::histogram!(name).record(value);
 }
 
-#[derive(Debug)]
-pub struct Metrics {
-    namespace: String,
-    function_name: String,
-    cold: AtomicBool,
-    sink: Sink,
-}
-
-impl Metrics {
-    /// Metrics on standard output, for Lambda. `function_name` is the
-    /// dimension; Lambda's own name wins when set.
-    pub fn new(namespace: impl Into<String>, function_name: &str) -> Self {
-        let function_name =
-            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function_name.to_owned());
-        Self {
-            namespace: namespace.into(),
-            function_name,
-            cold: AtomicBool::new(true),
-            sink: Sink::Stdout,
-        }
-    }
-
-    /// The same documents as `debug` events of the `metrics` target
-    /// (`RUST_LOG=metrics=debug` shows them).
-    pub fn traced(namespace: impl Into<String>, function_name: &str) -> Self {
-        Self::to(Sink::Tracing, namespace, function_name)
-    }
-
-    pub fn to(sink: Sink, namespace: impl Into<String>, function_name: &str) -> Self {
-        Self {
-            sink,
-            ..Self::new(namespace, function_name)
-        }
-    }
-
-    /// `ColdStart` = 1 on the first invocation of this instance only.
-    pub fn cold_start(&self) {
-        if self.cold.swap(false, Ordering::Relaxed) {
-            self.emit(&[("ColdStart", 1.0, Unit::Count)]);
-        }
-    }
-
-    pub fn emit(&self, values: &[(&str, f64, Unit)]) {
-        let line = self.document(values, chrono::Utc::now().timestamp_millis());
-        match self.sink {
-            Sink::Stdout => {
-                // One write per line so concurrent invocations do not interleave.
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{line}");
-            }
-            Sink::Tracing => tracing::debug!(target: "metrics", emf = %line),
-        }
-    }
-
-    fn document(&self, values: &[(&str, f64, Unit)], timestamp_ms: i64) -> Value {
-        let definitions: Vec<Value> = values
-            .iter()
-            .map(|(name, _, unit)| json!({ "Name": name, "Unit": unit.as_str() }))
-            .collect();
-        let mut root = Map::new();
-        root.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": self.namespace,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": definitions,
-                }]
-            }),
-        );
-        root.insert("FunctionName".into(), json!(self.function_name));
-        for (name, value, _) in values {
-            root.insert((*name).into(), json!(value));
-        }
-        Value::Object(root)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn documents_follow_the_embedded_metric_format() {
-        let metrics = Metrics {
-            namespace: "FaceRegistry".into(),
-            function_name: "indexer".into(),
-            cold: AtomicBool::new(true),
-            sink: Sink::Stdout,
-        };
-        let doc = metrics.document(
-            &[
-                ("PhotosIndexed", 2.0, Unit::Count),
-                ("IndexingDuration", 12.5, Unit::Milliseconds),
-            ],
-            1700000000000,
-        );
-        assert_eq!(doc["_aws"]["Timestamp"], 1700000000000i64);
-        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Namespace"], "FaceRegistry");
-        assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
-        assert_eq!(
-            directive["Metrics"][1],
-            json!({"Name": "IndexingDuration", "Unit": "Milliseconds"})
-        );
-        assert_eq!(doc["FunctionName"], "indexer");
-        assert_eq!(doc["PhotosIndexed"], 2.0);
-    }
-
-    #[test]
-    fn cold_start_is_counted_once() {
-        let metrics = Metrics::traced("FaceRegistry", "health");
-        assert_eq!(metrics.sink, Sink::Tracing);
-        metrics.cold_start();
-        assert!(!metrics.cold.load(Ordering::Relaxed));
-    }
+/// What one run measured: sent by every flush that follows, zero included
+/// (an alarm on the minimum of a run's figure needs its zeros).
+pub fn per_run(name: &'static str, value: u64) {
+    metrics::gauge!(name).set(value as f64);
 }

@@ -10,7 +10,7 @@ pub use registry::reconcile::{RebuildReport, ReconcileReport};
 use registry::reconcile::{ReconcileSettings, Reconciler};
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{Metrics, Unit};
+use crate::metrics;
 
 /// Time kept back from the invocation's deadline: the page under way ends
 /// and its checkpoint is saved before Lambda stops the function.
@@ -54,7 +54,6 @@ pub struct ReconcileFn<P, S, F> {
     pub photos: S,
     pub faces: F,
     pub settings: ReconcileSettings,
-    pub metrics: Metrics,
 }
 
 impl<P, S, F> ReconcileFn<P, S, F>
@@ -71,7 +70,6 @@ where
         request_id: &str,
         deadline_ms: u64,
     ) -> Result<ReconcileAnswer, ReconcileError> {
-        self.metrics.cold_start();
         let audit = AuditContext {
             actor: Actor::registry(),
             request_id: request_id.to_owned(),
@@ -92,8 +90,7 @@ where
                 complete = report.complete,
                 "collection rebuild"
             );
-            self.metrics
-                .emit(&[("PhotosRedriven", report.photos_redriven as f64, Unit::Count)]);
+            metrics::per_run("PhotosRedriven", report.photos_redriven);
             return Ok(ReconcileAnswer::Rebuilt(report));
         }
         let report = reconciler.run(deadline).await?;
@@ -120,44 +117,21 @@ where
             photos_pass_complete = report.photos_pass_complete,
             "reconciled"
         );
-        let count = |n: u64| n as f64;
-        self.metrics.emit(&[
-            ("ReconcileDrift", count(report.drift()), Unit::Count),
-            ("ReconcileRepaired", count(report.repaired()), Unit::Count),
-            (
-                "OrphanFacesFound",
-                count(report.orphan_faces_found),
-                Unit::Count,
-            ),
-            (
-                "OrphanFacesDeleted",
-                count(report.orphan_faces_deleted),
-                Unit::Count,
-            ),
-            (
-                "UnindexedPhotosFound",
-                count(report.unindexed_photos_found),
-                Unit::Count,
-            ),
-            ("PhotosRedriven", count(report.photos_redriven), Unit::Count),
-            ("PendingExpired", count(report.pending_expired), Unit::Count),
-            ("PhotosGone", count(report.photos_gone), Unit::Count),
-            (
-                "UnfinishedErasuresFound",
-                count(report.unfinished_erasures_found),
-                Unit::Count,
-            ),
-            (
-                "ErasuresFinished",
-                count(report.erasures_finished),
-                Unit::Count,
-            ),
-            (
-                "RetiredFacesDeleted",
-                count(report.retired_faces_deleted),
-                Unit::Count,
-            ),
-        ]);
+        for (name, value) in [
+            ("ReconcileDrift", report.drift()),
+            ("ReconcileRepaired", report.repaired()),
+            ("OrphanFacesFound", report.orphan_faces_found),
+            ("OrphanFacesDeleted", report.orphan_faces_deleted),
+            ("UnindexedPhotosFound", report.unindexed_photos_found),
+            ("PhotosRedriven", report.photos_redriven),
+            ("PendingExpired", report.pending_expired),
+            ("PhotosGone", report.photos_gone),
+            ("UnfinishedErasuresFound", report.unfinished_erasures_found),
+            ("ErasuresFinished", report.erasures_finished),
+            ("RetiredFacesDeleted", report.retired_faces_deleted),
+        ] {
+            metrics::per_run(name, value);
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::auth::{ADMINS, Authenticator, Caller};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, read_json, request_id};
-use crate::metrics::{Metrics, Unit};
+use crate::metrics;
 use crate::people::{PersonView, parse_person_id};
 
 static UPLOAD_PAGE: Page = Page::new(page_html!("upload"));
@@ -65,12 +65,10 @@ pub struct UploadApi<P, S, F> {
     pub faces: F,
     pub url_ttl: Duration,
     pub auth: Authenticator,
-    pub metrics: Metrics,
 }
 
 impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        self.metrics.cold_start();
         let routed = self.route(&request).await;
         routed.unwrap_or_else(|error| error.into_response(&request_id(&request)))
     }
@@ -120,7 +118,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             caller = caller.subject.as_deref().unwrap_or("-"),
             "upload URL issued"
         );
-        self.metrics.emit(&[("UploadUrlsIssued", 1.0, Unit::Count)]);
+        metrics::count("UploadUrlsIssued", 1);
         Ok(ticket_response(StatusCode::CREATED, &ticket))
     }
 
@@ -143,7 +141,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             caller = caller.subject.as_deref().unwrap_or("-"),
             "replacement upload URL issued"
         );
-        self.metrics.emit(&[("UploadUrlsIssued", 1.0, Unit::Count)]);
+        metrics::count("UploadUrlsIssued", 1);
         Ok(ticket_response(StatusCode::OK, &ticket))
     }
 
@@ -214,7 +212,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
                 photo_versions = receipt.removed.photo_versions,
                 "person erased"
             );
-            self.metrics.emit(&[("PeopleErased", 1.0, Unit::Count)]);
+            metrics::count("PeopleErased", 1);
         } else {
             tracing::info!(
                 person_id = id.0,

@@ -9,7 +9,7 @@ use registry::names::slug;
 use registry::person::{FaceBox, PersonId, Status};
 use registry::ports::{IndexingRecord, NewPerson, PersonStore};
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
-use registry_api::{FacesApi, Metrics, PhotoLinks};
+use registry_api::{FacesApi, PhotoLinks};
 use registry_testkit::{
     ApiEvent, ScriptedFaceSearch, TEST_ENDPOINT, TestDatabase, presigning_photo_store,
     response_json, test_secret_access_key,
@@ -35,7 +35,6 @@ impl Harness {
             photo_links,
             sign_in: None,
             auth: Default::default(),
-            metrics: Metrics::traced("FaceRegistryTest", "faces"),
         };
         Self {
             _database: database,

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use registry_adapters::database::connect;
 use registry_adapters::{DatabaseCa, DatabaseSource, MysqlPersonStore};
-use registry_api::{HealthApi, Metrics};
+use registry_api::HealthApi;
 use registry_testkit::{ApiEvent, TestDatabase, closed_port_url, response_json};
 use serde_json::Value;
 
@@ -13,7 +13,6 @@ fn health(people: MysqlPersonStore) -> HealthApi<MysqlPersonStore> {
         people,
         bucket: "face-registry-123456789012-us-east-1-photos".into(),
         collection: "face-registry".into(),
-        metrics: Metrics::traced("FaceRegistryTest", "health"),
     }
 }
 

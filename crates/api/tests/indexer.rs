@@ -16,7 +16,7 @@ use registry::ports::{
     FaceIndex, FaceMatch, FacePage, IndexAnswer, IndexedFace, PersonStore, PhotoStore, PortError,
 };
 use registry_adapters::MysqlPersonStore;
-use registry_api::{IndexerError, IndexerFn, Metrics};
+use registry_api::{IndexerError, IndexerFn};
 use registry_testkit::{FaultyPersonStore, InMemoryBucket, TEST_BUCKET, TestDatabase, s3_event};
 
 // ---------------------------------------------------------------- fakes
@@ -250,7 +250,6 @@ impl Harness {
             people: FaultyPersonStore::new(people.clone()),
             photos: photos.clone(),
             faces: faces.clone(),
-            metrics: Metrics::traced("FaceRegistryTest", "indexer"),
         };
         Self {
             database,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use registry::person::Status;
 use registry::ports::PersonStore;
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
-use registry_api::{Metrics, UploadApi};
+use registry_api::UploadApi;
 use registry_testkit::{
     ApiEvent, InMemoryCollection, TEST_ENDPOINT, TestDatabase, presigning_photo_store,
     response_json, test_secret_access_key,
@@ -33,7 +33,6 @@ impl Harness {
             faces: InMemoryCollection::default(),
             url_ttl: Duration::from_secs(300),
             auth: Default::default(),
-            metrics: Metrics::traced("FaceRegistryTest", "upload"),
         };
         Self { database, api }
     }

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail, ensure};
 use registry::listing::{ListParams, parse_params};
 use registry::ports::{PersonStore, PhotoStore};
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
-use registry_api::{FacesApi, Metrics, PhotoLinks};
+use registry_api::{FacesApi, PhotoLinks};
 use registry_testkit::{ApiEvent, ScriptedFaceSearch, TestDatabase, presigning_photo_store};
 use serde_json::Value;
 use sqlx::mysql::MySqlPool;
@@ -57,7 +57,6 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         },
         sign_in: None,
         auth: Default::default(),
-        metrics: Metrics::traced("FaceRegistryBench", "faces"),
     };
 
     let deep_cursor = walk_to_depth(&api, DEPTH).await?;

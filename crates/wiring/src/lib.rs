@@ -1,7 +1,7 @@
 //! Each function's handler, built from its typed configuration. The Lambda
 //! mains and the local runtime both call these, so that a function is wired
 //! the same way in both: only what the [`Setup`] holds differs (the AWS
-//! configuration its clients use, where its metrics go).
+//! configuration its clients use).
 
 use aws_config::SdkConfig;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
@@ -15,9 +15,9 @@ use registry_adapters::{
 };
 use registry_api::auth::{AlbTokens, Authenticator, KeysError};
 use registry_api::custom_resource::{Attributes, CustomResourceError};
+use registry_api::metrics::{Collector, MetricsError};
 use registry_api::{
-    FacesApi, HealthApi, IndexerFn, Metrics, MetricsSink, PhotoLinks, ReconcileFn, SignInSettings,
-    UploadApi,
+    FacesApi, HealthApi, IndexerFn, PhotoLinks, ReconcileFn, SignInSettings, UploadApi,
 };
 use serde_json::Value;
 
@@ -32,7 +32,6 @@ pub struct Setup {
     pub config: Config,
     /// The AWS configuration every client of the function uses.
     pub aws: SdkConfig,
-    pub metrics: MetricsSink,
     /// The `FunctionName` dimension of its metrics.
     pub function_name: String,
     pub pool_size: u32,
@@ -40,24 +39,21 @@ pub struct Setup {
 
 impl Setup {
     /// A Lambda instance: the standard AWS configuration chain (region,
-    /// credentials, `AWS_ENDPOINT_URL_<SERVICE>`), metrics on standard output.
+    /// credentials, `AWS_ENDPOINT_URL_<SERVICE>`).
     pub async fn lambda(config: Config, function_name: &str) -> Self {
         Self {
             config,
             aws: registry_adapters::aws::config_loader().load().await,
-            metrics: MetricsSink::Stdout,
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|_| function_name.to_owned()),
             pool_size: POOL_SIZE,
         }
     }
 
-    fn metrics(&self) -> Metrics {
-        Metrics::to(
-            self.metrics,
-            &self.config.metrics_namespace,
-            &self.function_name,
-        )
+    /// The collector of the instance's metrics, which the mains' `run`
+    /// flushes after each invocation. Once per process.
+    pub fn metrics(&self) -> Result<&'static Collector, MetricsError> {
+        registry_api::metrics::collector(&self.config.metrics_namespace, &self.function_name)
     }
 
     async fn adapters(&self) -> Result<Adapters, DatabaseError> {
@@ -95,7 +91,6 @@ pub async fn upload(setup: &Setup) -> Result<Upload, WiringError> {
         faces: adapters.faces(&setup.config),
         url_ttl: setup.config.upload_url_ttl,
         auth,
-        metrics: setup.metrics(),
     })
 }
 
@@ -118,7 +113,6 @@ pub async fn faces(setup: &Setup) -> Result<Faces, WiringError> {
             client_id: s.client_id.clone(),
         }),
         auth,
-        metrics: setup.metrics(),
     })
 }
 
@@ -128,7 +122,6 @@ pub async fn health(setup: &Setup) -> Result<Health, DatabaseError> {
         people: adapters.people(),
         bucket: setup.config.bucket.clone(),
         collection: setup.config.collection.clone(),
-        metrics: setup.metrics(),
     })
 }
 
@@ -138,7 +131,6 @@ pub async fn indexer(setup: &Setup) -> Result<Indexer, DatabaseError> {
         people: adapters.people(),
         photos: adapters.photos(&setup.config),
         faces: adapters.faces(&setup.config),
-        metrics: setup.metrics(),
     })
 }
 
@@ -156,7 +148,6 @@ pub async fn reconcile(setup: &Setup) -> Result<Reconcile, DatabaseError> {
             page_size: RECONCILE_PAGE_SIZE,
             late_events_for: duration(setup.config.dead_letter_retention),
         },
-        metrics: setup.metrics(),
     })
 }
 

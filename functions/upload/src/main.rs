@@ -2,7 +2,8 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{Error, run, service_fn, tracing};
+use lambda_http::{Error, service_fn, tracing};
+use metrics_cloudwatch_embedded::lambda::service::run_http;
 use registry_adapters::Config;
 use registry_wiring::Setup;
 
@@ -10,9 +11,11 @@ use registry_wiring::Setup;
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let setup = Setup::lambda(Config::from_env()?, "upload").await;
+    let metrics = setup.metrics()?;
     let api = registry_wiring::upload(&setup).await?;
-    run(service_fn(|request| async {
-        Ok::<_, Infallible>(api.handle(request).await)
-    }))
+    run_http(
+        metrics,
+        service_fn(|request| async { Ok::<_, Infallible>(api.handle(request).await) }),
+    )
     .await
 }

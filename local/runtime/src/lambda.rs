@@ -20,7 +20,6 @@ use lambda_http::{Adapter, Service, service_fn};
 use lambda_runtime::{Config as LambdaConfig, Context, LambdaEvent};
 use local_stack::Function;
 use registry_adapters::Config;
-use registry_api::MetricsSink;
 use registry_api::indexer::S3Event;
 use registry_wiring::{Faces, Health, Indexer, Migrate, Reconcile, Setup, Upload, UserPoolSetupFn};
 use serde_json::Value;
@@ -145,7 +144,6 @@ impl LocalFunction {
         let setup = Setup {
             config: self.config().map_err(|e| init(&e))?,
             aws: self.sdk.clone(),
-            metrics: MetricsSink::Tracing,
             function_name: self.spec.name.clone(),
             pool_size: POOL_SIZE,
         };
