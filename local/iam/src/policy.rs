@@ -54,6 +54,18 @@ impl Conditions {
             .string("aws:PrincipalAccount", caller.account.clone())
     }
 
+    /// What KMS sees besides when `service` (`s3`, `sqs`, ...) calls it with
+    /// `caller`'s permissions: `kms:ViaService` and `kms:CallerAccount`. The
+    /// service's encryption context is the caller's to add.
+    #[must_use]
+    pub fn via_service(self, service: &str, region: &str, caller: &crate::Identity) -> Self {
+        self.string(
+            "kms:ViaService",
+            format!("{service}.{region}.amazonaws.com"),
+        )
+        .string("kms:CallerAccount", caller.account.clone())
+    }
+
     #[must_use]
     pub fn string(mut self, key: &str, value: impl Into<String>) -> Self {
         self.0

@@ -328,11 +328,7 @@ impl LocalSqs {
             return Ok(());
         };
         let conditions = Conditions::of_caller(caller)
-            .string(
-                "kms:ViaService",
-                format!("sqs.{}.amazonaws.com", self.region),
-            )
-            .string("kms:CallerAccount", caller.account.clone())
+            .via_service("sqs", &self.region, caller)
             .string("kms:EncryptionContext:aws:sqs:arn", queue.arn.clone());
         let call = Call {
             caller,

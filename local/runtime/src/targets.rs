@@ -39,9 +39,7 @@ pub struct QueueDestination {
 
 impl FailureDestination for QueueDestination {
     fn admit(&self) -> Result<(), String> {
-        let conditions = Conditions::new()
-            .boolean("aws:SecureTransport", true)
-            .string("aws:PrincipalArn", self.sender.role_arn.clone());
+        let conditions = Conditions::of_caller(&self.sender);
         let send = Call {
             caller: &self.sender,
             action: "sqs:SendMessage",
@@ -54,10 +52,7 @@ impl FailureDestination for QueueDestination {
             .map_err(|e| e.to_string())?;
         if let Some(key) = &self.key {
             let conditions = conditions
-                .string(
-                    "kms:ViaService",
-                    format!("sqs.{}.amazonaws.com", self.region),
-                )
+                .via_service("sqs", &self.region, &self.sender)
                 .string("kms:EncryptionContext:aws:sqs:arn", self.queue_arn.clone());
             let data_key = Call {
                 caller: &self.sender,

@@ -146,11 +146,7 @@ impl StoreAccess {
         let conditions = caller
             .conditions
             .clone()
-            .string(
-                "kms:ViaService",
-                format!("s3.{}.amazonaws.com", self.region),
-            )
-            .string("kms:CallerAccount", caller.identity.account.clone())
+            .via_service("s3", &self.region, &caller.identity)
             .string("kms:EncryptionContext:aws:s3:arn", bucket_arn(bucket));
         let call = Call {
             caller: &caller.identity,

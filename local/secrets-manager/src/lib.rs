@@ -308,11 +308,7 @@ impl SecretsManager {
             return Ok(());
         };
         let conditions = Conditions::of_caller(caller)
-            .string(
-                "kms:ViaService",
-                format!("secretsmanager.{}.amazonaws.com", self.region),
-            )
-            .string("kms:CallerAccount", caller.account.clone())
+            .via_service("secretsmanager", &self.region, caller)
             .string("kms:EncryptionContext:SecretARN", spec.arn.clone());
         let call = Call {
             caller,
