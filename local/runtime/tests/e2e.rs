@@ -565,28 +565,37 @@ async fn the_gateway_guards_routes_as_api_gateway_does() {
     harness.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn failed_events_become_dead_letters_and_replay() {
-    let harness = Harness::start().await;
-    let admin = harness.token("admins").await;
+/// Enrols obama.jpg with the collection deleted: indexing fails on every
+/// attempt, and the event becomes a dead letter. The upload ticket, and the
+/// Rekognition client to create the collection again with.
+async fn enrol_while_indexing_fails(
+    harness: &Harness,
+    admin: &str,
+) -> (Value, aws_sdk_rekognition::Client) {
     let rekognition = harness.rekognition().await;
-    // Without its collection, indexing fails on every attempt.
     rekognition
         .delete_collection()
         .collection_id(harness.collection())
         .send()
         .await
         .expect("DeleteCollection");
-
     let ticket = harness
         .enrol(
-            &admin,
+            admin,
             "Obama",
             "Barack",
             &test_image("obama.jpg"),
             "image/jpeg",
         )
         .await;
+    (ticket, rekognition)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_events_become_dead_letters_and_replay() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let (ticket, rekognition) = enrol_while_indexing_fails(&harness, &admin).await;
     let started = std::time::Instant::now();
     let letter = loop {
         let (status, letters) = harness.get("/local/dead-letters", Some(&admin)).await;
@@ -649,23 +658,7 @@ async fn dead_letters_are_read_from_the_queue_and_replayed_through_the_lambda_ap
 
     let harness = Harness::start().await;
     let admin = harness.token("admins").await;
-    let rekognition = harness.rekognition().await;
-    // Without its collection, indexing fails on every attempt.
-    rekognition
-        .delete_collection()
-        .collection_id(harness.collection())
-        .send()
-        .await
-        .expect("DeleteCollection");
-    let ticket = harness
-        .enrol(
-            &admin,
-            "Obama",
-            "Barack",
-            &test_image("obama.jpg"),
-            "image/jpeg",
-        )
-        .await;
+    let (ticket, rekognition) = enrol_while_indexing_fails(&harness, &admin).await;
 
     let stack = harness.runtime.stack();
     let indexer = stack.function("IndexerFunction").expect("the indexer");
