@@ -53,12 +53,14 @@ lint: fmt clippy
 
 clippy: rds-ca
 
+# Every crate's tests, the local runtime's end-to-end ones among them: one
+# build of the workspace serves them all, and the browser test's binary.
 test-rust: setup database
-	$(DB_ENV); cargo test --workspace --locked --exclude registry-local
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --workspace --locked
 
 # Every check, stage by stage, each stage's time printed as it ends and all
 # of them at the end.
-TEST_STAGES := setup database lint test-rust test-iac test-e2e build
+TEST_STAGES := setup database lint test-rust test-iac test-browser build
 
 test:
 	@times=""; \

@@ -14,7 +14,8 @@
 #                                 stack (ARGS="--report r.csv" and more)
 #   make reconcile                run reconcile now and print its report
 #   make rebuild-collection       index every person's photo again
-#   make test-e2e                 end-to-end tests, then the browser test
+#   make test-e2e                 every crate's tests (the end-to-end ones among
+#                                 them), then the browser test
 #   make bench-load               release runtime: indexing latency and throughput,
 #                                 GET /api/faces under load on 100,000 people
 #   make bench-faults             100 enrolments through a database outage
@@ -31,7 +32,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token import invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-e2e-rust test-browser node-deps browser-deps bench-load
+.PHONY: dev dev-token import invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
 
 registry-local:
 	cargo build --locked $(if $(filter release,$(PROFILE)),--release) -p registry-local --bin registry-local
@@ -59,10 +60,13 @@ reconcile:
 rebuild-collection:
 	@$(MAKE) --no-print-directory invoke FUNCTION=ReconcileFunction EVENT=events/rebuild-collection.json
 
-test-e2e: test-e2e-rust test-browser
+test-e2e: test-rust test-browser
 
-test-e2e-rust: setup database
-	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --locked -p registry-local
+# The binaries `cargo test --workspace` builds (for the end-to-end tests):
+# building the runtime on its own would compile the workspace again, with the
+# features of fewer packages.
+tested-binaries:
+	cargo test --workspace --locked --no-run
 
 $(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json | node-deps
 	cd $(BROWSER_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
@@ -77,8 +81,8 @@ node-deps:
 
 browser-deps: system-deps node-deps $(BROWSER_DIR)/node_modules/.package-lock.json
 
-test-browser: setup database browser-deps registry-local
-	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(REGISTRY_LOCAL_BIN) node --test
+test-browser: setup database browser-deps tested-binaries
+	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(CARGO_TARGET)/debug/registry-local node --test
 
 bench-load: setup database
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --release -p registry-local --features bench --bin registry-local-load
