@@ -123,9 +123,9 @@ impl DeadLetterQueue {
         Ok(received)
     }
 
-    /// The message `receipt` names, with the receipt the latest receive gave.
-    fn delivery_of(&self, receipt: &str) -> Result<(String, Option<Delivery>), JsonError> {
-        let id = receipt
+    /// The message `receipt` names (the receipt may be an old one).
+    fn message_of(receipt: &str) -> Result<&str, JsonError> {
+        receipt
             .rsplit_once('.')
             .map(|(id, _)| id)
             .filter(|id| !id.is_empty())
@@ -136,19 +136,22 @@ impl DeadLetterQueue {
                         "The input receipt handle \"{receipt}\" is not a valid receipt handle."
                     ),
                 )
-            })?;
-        Ok((id.to_owned(), self.deliveries().get(id).cloned()))
+            })
     }
 
     async fn delete(&self, receipt: &str) -> Result<(), JsonError> {
-        let (id, delivery) = self.delivery_of(receipt)?;
-        if delivery.is_none_or(|d| d.receipt != receipt) {
+        let id = Self::message_of(receipt)?;
+        let latest = self
+            .deliveries()
+            .get(id)
+            .is_some_and(|d| d.receipt == receipt);
+        if !latest {
             // Not the latest receipt: SQS answers success and keeps it.
             return Ok(());
         }
-        match self.letters.delete(&id).await {
+        match self.letters.delete(id).await {
             Ok(()) | Err(DeadLetterError::NotFound(_)) => {
-                self.deliveries().remove(&id);
+                self.deliveries().remove(id);
                 Ok(())
             }
             Err(error) => Err(internal(error)),
@@ -156,10 +159,9 @@ impl DeadLetterQueue {
     }
 
     fn change_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), JsonError> {
-        let (id, _) = self.delivery_of(receipt)?;
-        let mut deliveries = self.deliveries();
+        let id = Self::message_of(receipt)?;
         let now = Instant::now();
-        match deliveries.get_mut(&id) {
+        match self.deliveries().get_mut(id) {
             Some(delivery) if delivery.receipt == receipt && delivery.hidden_until > now => {
                 delivery.hidden_until = now + visibility;
                 Ok(())
