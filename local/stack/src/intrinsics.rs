@@ -378,7 +378,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// A condition expression: `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`,
-    /// `Condition`.
+    /// `Condition`, and in `Rules` `Fn::Contains`.
     pub fn truth(&self, expression: &Value) -> Result<bool, StackError> {
         let invalid = || StackError::Invalid(format!("{expression} is not a condition"));
         let object = expression
@@ -418,6 +418,17 @@ impl<'a> Resolver<'a> {
                     }
                 }
                 Ok(false)
+            }
+            // Rules only: whether a list of strings holds a string.
+            "Fn::Contains" => {
+                let [items, item] = pair(argument, "Fn::Contains")?;
+                let item = scalar(&self.resolve(item)?.unwrap_or_default(), "Fn::Contains")?;
+                match self.resolve(items)? {
+                    Some(Value::Array(items)) => Ok(items
+                        .iter()
+                        .any(|i| scalar(i, "Fn::Contains").is_ok_and(|i| i == item))),
+                    _ => Err(invalid()),
+                }
             }
             _ => Err(invalid()),
         }

@@ -260,6 +260,19 @@ fn parameters_are_checked_as_cloudformation_checks_them() {
 }
 
 #[test]
+fn a_region_without_rekognition_is_refused_by_the_template_rule() {
+    let mut settings = settings();
+    settings.region = "eu-west-3".into();
+    let error = LocalStack::load(&template(), &settings).unwrap_err();
+    assert!(
+        matches!(error, StackError::Rule { ref rule, .. } if rule == "RegionOffersEveryService"),
+        "{error}"
+    );
+    settings.region = "eu-central-1".into();
+    load(&settings);
+}
+
+#[test]
 fn with_iam_authentication_functions_have_no_password_secret() {
     let mut settings = settings();
     settings
@@ -347,6 +360,17 @@ fn with_the_alb_its_listener_rules_forward_to_lambda_target_groups() {
     let pool = &stack.user_pools[0];
     assert_eq!(api.user_pool_arn, pool.arn);
     assert_eq!(Some(&api.domain), pool.domain_prefix.as_ref());
+    // The pages served through the ALB PUT photos from its origin.
+    let bucket = stack
+        .bucket("face-registry-123456789012-us-east-1-photos")
+        .expect("the photo bucket");
+    assert!(
+        bucket.cors[0]
+            .allowed_origins
+            .contains(&"https://registry.example.org".to_owned()),
+        "{:?}",
+        bucket.cors
+    );
     // Every target group holds a function of the stack that ELB may invoke.
     assert_eq!(stack.target_groups.len(), 3);
     for group in &stack.target_groups {
