@@ -5,7 +5,8 @@
 #   make build         every function cross-built for arm64 in one cargo-lambda invocation,
 #                      then sam build (which finds them built), then check every
 #                      function's arm64 bootstrap, zip it, print sizes
-#   make deploy        sam deploy --config-env $(ENV)   (ENV=dev|prod; needs AWS)
+#   make deploy        the stack checked as CloudFormation would check it (tests/iac/account.py),
+#                      then sam deploy --config-env $(ENV)   (ENV=dev|prod, REGION=...; needs AWS)
 #   make smoke         checks the deployed stack's outputs (ENV=dev|prod; needs AWS)
 
 IAC_REGION         ?= eu-west-1
@@ -20,6 +21,8 @@ ARM64_TARGET       := aarch64-unknown-linux-gnu
 ENV                ?= dev
 # Extra template parameters for `make deploy`, e.g. PARAMS="AlarmEmail=ops@example.org".
 PARAMS             ?=
+# The region of `make deploy`: samconfig.toml's, unless REGION names another.
+REGION             ?=
 
 # Offline checks need a region and must never find credentials.
 IAC_OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
@@ -67,8 +70,10 @@ build: venv arm64-target rds-ca
 
 deploy: venv
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac
+	$(PY) tests/iac/account.py preflight --config-env $(ENV) $(if $(REGION),--region $(REGION)) \
+		Stage=$(ENV) $(PARAMS)
 	$(MAKE) build
-	sam deploy --config-env $(ENV) \
+	sam deploy --config-env $(ENV) $(if $(REGION),--region $(REGION)) \
 		--parameter-overrides Stage=$(ENV) MigrationsVersion=$(MIGRATIONS_VERSION) $(PARAMS)
 
 smoke: venv
