@@ -16,8 +16,16 @@ pub const DEFAULT_THRESHOLD: f32 = 80.0;
 /// Matches answered per face, unless asked otherwise.
 pub const DEFAULT_MATCHES: u32 = 5;
 pub const MAX_MATCHES: u32 = 20;
-/// Rekognition's limit for an image passed as bytes: 5 MB.
-pub const MAX_SEARCH_PHOTO_BYTES: u64 = 5 * 1024 * 1024;
+/// The largest photo a search takes. Rekognition takes 5 MB of image bytes,
+/// but the photo reaches the function base64-encoded in its event (a binary
+/// body), and Lambda takes 6 MB of synchronous payload: what is left of it
+/// once 64 KiB are kept for the rest of the event, as base64 carries it
+/// (3 bytes in 4 characters), about 4.45 MiB.
+pub const MAX_SEARCH_PHOTO_BYTES: u64 = (LAMBDA_SYNC_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES) / 4 * 3;
+/// "For synchronous invocations, the maximum payload size is 6 MB" (Lambda quotas).
+const LAMBDA_SYNC_PAYLOAD_BYTES: u64 = 6 * 1024 * 1024;
+/// The headers, the request context and the JSON around the body.
+const EVENT_ENVELOPE_BYTES: u64 = 64 * 1024;
 /// What a face's cut-out keeps around the face's box, as a share of the
 /// box's width and height on each side: enough for the index to find the
 /// face again, little enough that a neighbour's face stays smaller.
@@ -203,6 +211,15 @@ fn cut_out(image: &image::DynamicImage, face: &FaceBox) -> Result<Vec<u8>, Searc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_searchable_photo_fits_lambdas_payload_once_base64_encoded() {
+        use base64::Engine;
+        let photo = vec![0xA5_u8; MAX_SEARCH_PHOTO_BYTES as usize];
+        let body = base64::engine::general_purpose::STANDARD.encode(&photo);
+        assert!(body.len() as u64 + EVENT_ENVELOPE_BYTES <= LAMBDA_SYNC_PAYLOAD_BYTES);
+        assert!(MAX_SEARCH_PHOTO_BYTES > 4 * 1024 * 1024);
+    }
 
     #[test]
     fn settings_default_to_rekognitions_and_are_checked() {
