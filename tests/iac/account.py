@@ -32,7 +32,6 @@ resource type the region lacks all pass them. Here a deployment:
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import re
 import shlex
@@ -44,17 +43,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
 from cfnlint.api import lint
 from cfnlint.config import ManualArgs
 import cfnlint.data.schemas
 from samtranslator.model.exceptions import InvalidDocumentException
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from translate import load_template, stand_in_packaged_code  # noqa: E402
+from translate import load_template, translate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -432,7 +428,6 @@ def resolve_template(template: Template, values: dict[str, Any]) -> Template:
 class Stack:
     name: str
     region: str
-    parameters: dict[str, str]
     template: Template  # resolved CloudFormation
     names: dict[NameKey, str]  # -> the logical id that gives it
     reserved_concurrency: int
@@ -462,7 +457,10 @@ class Account:
         values = parameter_values(sam, parameters or {})
         pseudo = self.pseudo_parameters(stack_name, region)
         Resolver(sam, {**values, **pseudo}).check_rules()
-        translated = self.translate(sam, values, region)
+        try:
+            translated = translate(sam, values, region)
+        except InvalidDocumentException as error:
+            raise DeployError("; ".join(cause.message for cause in error.causes)) from None
         missing = missing_types(translated, region)
         if missing:
             raise DeployError(
@@ -471,7 +469,7 @@ class Account:
                 "RegionOffersEveryService rule)")
         template = resolve_template(translated, {**values, **pseudo})
         check_properties(template, region)
-        stack = Stack(stack_name, region, values, template, unique_names(template, region, self.account_id),
+        stack = Stack(stack_name, region, template, unique_names(template, region, self.account_id),
                       reserved_concurrency(template))
         self.check_quotas(stack)
         self.check_names(stack)
@@ -487,16 +485,6 @@ class Account:
             "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
             "AWS::NotificationARNs": [],
         }
-
-    @staticmethod
-    def translate(sam: Template, values: dict[str, str], region: str) -> Template:
-        """SAM's transform, as CloudFormation runs it: with the stack's parameter values, in its region."""
-        translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
-        try:
-            return translator.translate(stand_in_packaged_code(copy.deepcopy(sam)), parameter_values=dict(values),
-                                        get_managed_policy_map=dict)
-        except InvalidDocumentException as error:
-            raise DeployError("; ".join(cause.message for cause in error.causes)) from None
 
     def check_quotas(self, stack: Stack) -> None:
         # Lambda's quota is per region; a reservation that leaves less than the
@@ -554,7 +542,7 @@ def unique_names(template: Template, region: str, account_id: str) -> dict[NameK
         "region": (account_id, region), "account": (account_id,),
         "partition-region": (partition, region), "partition": (partition,),
     }
-    names: dict[tuple[str, ...], str] = {}
+    names: dict[NameKey, str] = {}
     for logical_id, resource in template["Resources"].items():
         kind = resource["Type"]
         for prop, value in (resource.get("Properties") or {}).items():

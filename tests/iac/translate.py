@@ -15,9 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 from samcli.yamlhelper import yaml_parse
 from samtranslator.model.exceptions import InvalidDocumentException
-from samtranslator.translator.transform import transform
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
 
 
 class OfflinePolicyLoader:
@@ -52,13 +55,20 @@ def default_parameter_values(template: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def translate(template: dict[str, Any]) -> dict[str, Any]:
-    """Return the CloudFormation that AWS::Serverless-2016-10-31 expands `template` to."""
-    return transform(
-        stand_in_packaged_code(copy.deepcopy(template)),
-        default_parameter_values(template),
-        OfflinePolicyLoader(),
-    )
+def translate(
+    template: dict[str, Any], parameter_values: dict[str, Any] | None = None, region: str | None = None
+) -> dict[str, Any]:
+    """Return the CloudFormation that AWS::Serverless-2016-10-31 expands `template` to, as
+    CloudFormation runs the transform: with the stack's parameter values (the defaults unless
+    given) in its region (the environment's unless given)."""
+    fragment = stand_in_packaged_code(copy.deepcopy(template))
+    values = dict(default_parameter_values(template) if parameter_values is None else parameter_values)
+    # What samtranslator's own transform() does, with the region's session.
+    to_py27_compatible_template(fragment, values)
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    translated = translator.translate(fragment, parameter_values=values,
+                                      get_managed_policy_map=OfflinePolicyLoader().load)
+    return undo_mark_unicode_str_in_template(translated)
 
 
 def main(argv: list[str]) -> int:
