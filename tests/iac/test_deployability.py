@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from account import Account, Resolver, partition_of
+
 Template = dict[str, Any]
 
 # Regions that offer Rekognition, with the name CloudFormation gives the bucket
@@ -24,30 +26,9 @@ RESPONSE_BUCKETS = {
 }
 
 
-def resolve(node: Any, region: str, partition: str = "aws") -> Any:
-    """The intrinsic functions the endpoint policy uses, for one region."""
-    pseudo = {
-        "AWS::Region": region, "AWS::Partition": partition,
-        "AWS::StackName": "face-registry", "AWS::AccountId": "123456789012",
-    }
-    if isinstance(node, list):
-        return [resolve(item, region, partition) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if set(node) == {"Ref"}:
-        return pseudo[node["Ref"]]
-    if set(node) == {"Fn::Split"}:
-        separator, source = node["Fn::Split"]
-        return resolve(source, region, partition).split(separator)
-    if set(node) == {"Fn::Join"}:
-        separator, items = node["Fn::Join"]
-        return separator.join(resolve(items, region, partition))
-    if set(node) == {"Fn::Sub"}:
-        body = node["Fn::Sub"]
-        text, variables = (body, {}) if isinstance(body, str) else body
-        values = {**pseudo, **{k: resolve(v, region, partition) for k, v in variables.items()}}
-        return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
-    return {key: resolve(value, region, partition) for key, value in node.items()}
+def resolve(template: Template, node: Any, region: str) -> Any:
+    """`node` as the stack `face-registry` in `region` sees it."""
+    return Resolver(template, Account().pseudo_parameters("face-registry", region)).resolve(node)
 
 
 def props(template: Template, logical_id: str) -> dict[str, Any]:
@@ -65,11 +46,12 @@ def test_the_migrations_can_answer_cloudformation_through_the_endpoint(sam_templ
     # gateway endpoint: its policy must let the answer reach CloudFormation's bucket.
     statements = props(sam_template, "S3GatewayEndpoint")["PolicyDocument"]["Statement"]
     allowed = [
-        resolve(s["Resource"], region)
+        resolve(sam_template, s["Resource"], region)
         for s in statements
         if s["Effect"] == "Allow" and "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     ]
-    answer = f"arn:aws:s3:::{RESPONSE_BUCKETS[region]}/arn%3Aaws%3Acloudformation/stack/answer"
+    partition = partition_of(region)
+    answer = f"arn:{partition}:s3:::{RESPONSE_BUCKETS[region]}/arn%3A{partition}%3Acloudformation/stack/answer"
     patterns = [r for resource in allowed for r in (resource if isinstance(resource, list) else [resource])]
     assert any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), answer) for p in patterns), patterns
 
@@ -149,3 +131,52 @@ def test_every_reader_of_a_secret_may_decrypt_it(sam_template: Template) -> None
         actions = {a for s in _statements(resource["Properties"]) for a in _actions(s)}
         if "secretsmanager:GetSecretValue" in actions:
             assert "kms:Decrypt" in actions, logical_id
+
+
+def test_the_database_exports_its_logs_into_log_groups_of_the_stack(sam_template: Template) -> None:
+    # Aurora exports to /aws/rds/cluster/<cluster>/<log> and uses a log group
+    # that is already there; otherwise it makes one itself, never expiring,
+    # without the stack's key and kept after it ("Publishing Aurora MySQL logs
+    # to Amazon CloudWatch Logs"). The groups must exist before the cluster.
+    cluster = props(sam_template, "DbCluster")
+    identifier = cluster["DBClusterIdentifier"]["Fn::Sub"]
+    groups = {
+        resource["Properties"]["LogGroupName"]["Fn::Sub"]: logical_id
+        for logical_id, resource in sam_template["Resources"].items()
+        if resource["Type"] == "AWS::Logs::LogGroup" and "Fn::Sub" in resource["Properties"]["LogGroupName"]
+    }
+    for log in cluster["EnableCloudwatchLogsExports"]:
+        group = groups[f"/aws/rds/cluster/{identifier}/{log}"]
+        assert props(sam_template, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}, group
+        assert props(sam_template, group)["KmsKeyId"] == {"Fn::GetAtt": ["RegistryKey", "Arn"]}, group
+        assert group in depends_on(sam_template, "DbCluster"), group
+
+
+def test_the_database_writes_what_it_exports_and_no_password(sam_template: Template) -> None:
+    exports = props(sam_template, "DbCluster")["EnableCloudwatchLogsExports"]
+    parameters = props(sam_template, "DbClusterParameters")["Parameters"]
+    # "To publish logs to CloudWatch Logs, the respective logs must be
+    # enabled": the slow query log is off by default.
+    if "slowquery" in exports:
+        assert parameters["slow_query_log"] == "1"
+        assert parameters["log_output"] == "FILE"
+    # The audit log records statements as sent, and AWS does not say it masks
+    # passwords; the migrations set each function user's password (ALTER USER
+    # ... IDENTIFIED BY) on every run: no DCL, and no QUERY (which holds it).
+    events = parameters["server_audit_events"].split(",")
+    assert not {"QUERY", "QUERY_DCL"} & set(events), events
+
+
+def test_an_event_lost_on_its_way_to_the_dead_letters_raises_an_alarm(sam_template: Template) -> None:
+    # DestinationDeliveryFailures: "the number of times Lambda attempts to send
+    # an event to a destination but fails" (Lambda, function metrics).
+    alarms = [r["Properties"] for r in sam_template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    for logical_id, resource in sam_template["Resources"].items():
+        config = resource.get("Properties", {}).get("EventInvokeConfig", {})
+        if "OnFailure" not in config.get("DestinationConfig", {}):
+            continue
+        assert any(
+            alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == "DestinationDeliveryFailures"
+            and alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]
+            for alarm in alarms
+        ), logical_id
