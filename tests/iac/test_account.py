@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 REGION = "eu-west-1"
 PROD = {"Stage": "prod", "AlarmEmail": "ops@example.org"}
-# What AWS's documentation calls a new account's quota is "reduced"; a
-# roomier account for the tests that reserve concurrency on purpose.
+# An account whose concurrency quota was raised to the standard 1,000, for
+# the tests that reserve concurrency on purpose (a new account's is reduced).
 ROOMY = Quotas(lambda_concurrency=1000)
 
 
@@ -61,6 +61,14 @@ def test_a_name_sam_generates_for_both_stacks_collides(tmp_path: Path) -> None:
     account.deploy("face-registry-dev", REGION, template_path=path)
     with pytest.raises(DeployError, match="ReconcileFunctionEvery10Minutes.* already exists"):
         account.deploy("face-registry-prod", REGION, PROD, template_path=path)
+
+
+def test_the_same_stack_lives_in_two_regions_of_one_account() -> None:
+    # Dashboards are unique per account, not per region: a dashboard named
+    # after the stack alone collided here.
+    account = Account()
+    account.deploy("face-registry-dev", REGION)
+    account.deploy("face-registry-dev", "eu-central-1")
 
 
 def test_bucket_names_are_unique_across_accounts() -> None:
