@@ -166,17 +166,3 @@ def test_the_database_writes_what_it_exports_and_no_password(sam_template: Templ
     events = parameters["server_audit_events"].split(",")
     assert not {"QUERY", "QUERY_DCL"} & set(events), events
 
-
-def test_an_event_lost_on_its_way_to_the_dead_letters_raises_an_alarm(sam_template: Template) -> None:
-    # DestinationDeliveryFailures: "the number of times Lambda attempts to send
-    # an event to a destination but fails" (Lambda, function metrics).
-    alarms = [r["Properties"] for r in sam_template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    for logical_id, resource in sam_template["Resources"].items():
-        config = resource.get("Properties", {}).get("EventInvokeConfig", {})
-        if "OnFailure" not in config.get("DestinationConfig", {}):
-            continue
-        assert any(
-            alarm["Namespace"] == "AWS/Lambda" and alarm["MetricName"] == "DestinationDeliveryFailures"
-            and alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": logical_id}}]
-            for alarm in alarms
-        ), logical_id
