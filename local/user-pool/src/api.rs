@@ -122,10 +122,21 @@ impl UserPool {
                 ),
             ));
         }
-        self.clients
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(reference.client_id.clone(), settings.clone());
+        {
+            let mut clients = self
+                .clients
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            clients.insert(reference.client_id.clone(), settings.clone());
+            self.stored_clients
+                .save(&self.spec.clients, &clients)
+                .map_err(|e| {
+                    ApiError::new(
+                        "InternalErrorException",
+                        format!("the client could not be kept: {e}"),
+                    )
+                })?;
+        }
         tracing::info!(client = %reference.client_id, callbacks = settings.callback_urls.len(), "user pool client updated");
         Ok(self.describe(&reference, &settings))
     }

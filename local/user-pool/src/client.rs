@@ -168,3 +168,80 @@ mod tests {
         );
     }
 }
+
+/// The clients' settings as `UpdateUserPoolClient` left them, kept in a
+/// file so that they outlive the process as they outlive a deploy on AWS:
+/// a deploy that does not change a client leaves its settings alone. A
+/// client whose template settings changed is updated by CloudFormation
+/// with those settings, resetting what `UpdateUserPoolClient` set.
+#[derive(Debug)]
+pub(crate) struct StoredClients {
+    path: std::path::PathBuf,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredClient {
+    /// The template's settings when it was stored.
+    deployed: serde_json::Value,
+    current: ClientSettings,
+}
+
+impl StoredClients {
+    pub(crate) fn new(path: std::path::PathBuf) -> Self {
+        Self { path }
+    }
+
+    fn read(&self) -> std::collections::BTreeMap<String, StoredClient> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// The clients as they are: the template's (`deployed`), with what was
+    /// set since wherever the template's client is unchanged.
+    pub(crate) fn load(
+        &self,
+        deployed: &std::collections::BTreeMap<String, ClientSettings>,
+    ) -> std::collections::BTreeMap<String, ClientSettings> {
+        let stored = self.read();
+        deployed
+            .iter()
+            .map(|(id, template)| {
+                let current = match stored.get(id) {
+                    Some(kept) if kept.deployed == serde_json::json!(template) => ClientSettings {
+                        generate_secret: template.generate_secret,
+                        ..kept.current.clone()
+                    },
+                    _ => template.clone(),
+                };
+                (id.clone(), current)
+            })
+            .collect()
+    }
+
+    /// Keeps the clients as they are now.
+    pub(crate) fn save(
+        &self,
+        deployed: &std::collections::BTreeMap<String, ClientSettings>,
+        current: &std::collections::BTreeMap<String, ClientSettings>,
+    ) -> std::io::Result<()> {
+        let stored: std::collections::BTreeMap<&String, StoredClient> = current
+            .iter()
+            .filter_map(|(id, settings)| {
+                let template = deployed.get(id)?;
+                Some((
+                    id,
+                    StoredClient {
+                        deployed: serde_json::json!(template),
+                        current: settings.clone(),
+                    },
+                ))
+            })
+            .collect();
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&self.path, serde_json::to_vec_pretty(&stored)?)
+    }
+}

@@ -26,6 +26,7 @@ use local_iam::Access;
 use tokio::net::TcpListener;
 
 pub use client::ClientSettings;
+use client::StoredClients;
 pub use tokens::{Group, IssuedToken, Rejection, SignedIn, TokenAuthority, TokenError};
 pub use users::{PasswordPolicy, User, UserError, UserStatus, Users};
 
@@ -120,6 +121,7 @@ impl Grants {
 pub struct UserPool {
     spec: PoolSpec,
     clients: RwLock<BTreeMap<String, ClientSettings>>,
+    stored_clients: StoredClients,
     /// The secrets of confidential clients (`GenerateSecret`), made when
     /// the pool opens: only this process's clients (the local ALB) use them.
     client_secrets: BTreeMap<String, String>,
@@ -169,8 +171,11 @@ impl UserPool {
             .filter(|(_, client)| client.generate_secret)
             .map(|(id, _)| (id.clone(), random_token()))
             .collect();
+        // Beside the users: the clients as the last deploy left them.
+        let stored_clients = StoredClients::new(users_file.with_file_name("clients.json"));
         Ok(Self {
-            clients: RwLock::new(spec.clients.clone()),
+            clients: RwLock::new(stored_clients.load(&spec.clients)),
+            stored_clients,
             client_secrets,
             spec,
             users,
