@@ -27,8 +27,14 @@ REGION             ?=
 # Offline checks need a region and must never find credentials.
 IAC_OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
 	AWS_DEFAULT_REGION=$(IAC_REGION) AWS_REGION=$(IAC_REGION) SAM_CLI_TELEMETRY=0
-# A change to migrations/ re-runs them on deploy (Custom::DatabaseMigrations).
-MIGRATIONS_VERSION = $(shell cat $(sort $(wildcard $(ROOT)/migrations/*.sql)) /dev/null | sha256sum | cut -c1-16)
+# Reproducible builds: the same sources build the same bootstraps wherever
+# the clone and cargo's home are. SAM names a function's code by a hash of
+# its built files and publishes a new version of the migrate function
+# (AutoPublishAlias) only when that hash changes; each new version runs the
+# migrations (Custom::DatabaseMigrations). Both cargo-lambda runs below need
+# the same flags, or the second builds again.
+CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
+REPRODUCIBLE   := RUSTFLAGS="--remap-path-prefix=$(ROOT)=/build --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo"
 
 .PHONY: cfn-guard lint-iac test-iac build deploy smoke arm64-target
 
@@ -61,10 +67,10 @@ arm64-target:
 build: venv arm64-target rds-ca
 	@binaries=$$($(PY) tests/iac/artifacts.py binaries template.yaml) || exit 1; \
 	start=$$SECONDS; \
-	cargo lambda build --release --arm64 --locked $$binaries; \
+	$(REPRODUCIBLE) cargo lambda build --release --arm64 --locked $$binaries; \
 	status=$$?; echo "cargo lambda build (all functions): $$(( SECONDS - start )) s"; exit $$status
 	@start=$$SECONDS; \
-	$(IAC_OFFLINE) sam build --template template.yaml; \
+	$(IAC_OFFLINE) $(REPRODUCIBLE) sam build --template template.yaml; \
 	status=$$?; echo "sam build: $$(( SECONDS - start )) s"; exit $$status
 	$(PY) tests/iac/artifacts.py check template.yaml $(SAM_BUILD_DIR) $(FUNCTION_ZIPS)
 
@@ -74,7 +80,7 @@ deploy: venv
 		Stage=$(ENV) $(PARAMS)
 	$(MAKE) build
 	sam deploy --config-env $(ENV) $(if $(REGION),--region $(REGION)) \
-		--parameter-overrides Stage=$(ENV) MigrationsVersion=$(MIGRATIONS_VERSION) $(PARAMS)
+		--parameter-overrides Stage=$(ENV) $(PARAMS)
 
 smoke: venv
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac

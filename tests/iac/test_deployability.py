@@ -67,6 +67,52 @@ def test_the_migrations_answer_before_cloudformation_gives_up(sam_template: Temp
     assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
 
 
+def _invoked_by(cfn: Template, token: Any) -> tuple[str, str]:
+    """The function and qualifier a custom resource's ServiceToken names."""
+    if isinstance(token, dict) and "Fn::GetAtt" in token and token["Fn::GetAtt"][1] == "Arn":
+        return token["Fn::GetAtt"][0], "$LATEST"
+    if isinstance(token, dict) and "Ref" in token:
+        alias = cfn["Resources"][token["Ref"]]
+        assert alias["Type"] == "AWS::Lambda::Alias", token
+        return alias["Properties"]["FunctionName"]["Ref"], alias["Properties"]["Name"]
+    raise AssertionError(f"a ServiceToken that is not one of the stack's functions: {token}")
+
+
+def test_custom_resources_invoke_what_their_event_invoke_config_configures(cfn_template: Template) -> None:
+    # SAM gives a function's EventInvokeConfig to its alias when it has an
+    # AutoPublishAlias; CloudFormation invokes what the ServiceToken names.
+    # Invoking $LATEST there would be retried twice (Lambda's default),
+    # after CloudFormation has its answer.
+    resources = cfn_template["Resources"]
+    customs = [r for r in resources.values() if r["Type"].startswith("Custom::")]
+    assert customs
+    for custom in customs:
+        function, qualifier = _invoked_by(cfn_template, custom["Properties"]["ServiceToken"])
+        configs = [
+            r["Properties"] for r in resources.values()
+            if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+            and r["Properties"]["FunctionName"] == {"Ref": function}
+        ]
+        assert [c["Qualifier"] for c in configs] == [qualifier], (function, configs)
+        assert configs[0]["MaximumRetryAttempts"] == 0
+
+
+def test_the_migrations_run_again_when_the_migrate_code_changes(cfn_template: Template) -> None:
+    # The migrations are embedded in the migrate binary: the custom resource
+    # names the version SAM publishes for each new build, so new code sends
+    # it an Update (and the same code, none).
+    resources = cfn_template["Resources"]
+    properties = resources["DatabaseMigrations"]["Properties"]
+    versions = [
+        value["Ref"] for value in properties.values()
+        if isinstance(value, dict) and resources.get(value.get("Ref", ""), {}).get("Type") == "AWS::Lambda::Version"
+    ]
+    assert len(versions) == 1, properties
+    assert resources[versions[0]]["Properties"]["FunctionName"] == {"Ref": "MigrateFunction"}
+    # Nothing else a deploy must change by hand.
+    assert not any(name.startswith("Migrations") for name in cfn_template.get("Parameters", {}))
+
+
 def test_the_migrations_keep_their_network_until_they_have_answered(sam_template: Template) -> None:
     # Deletion runs in reverse dependency order: what the function answers
     # through must outlive it, or CloudFormation waits for an answer that

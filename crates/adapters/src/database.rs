@@ -280,10 +280,13 @@ pub async fn read_secret(aws: &SdkConfig, arn: &str) -> Result<SecretCredentials
     })
 }
 
-/// Applies the embedded migrations on `connection` (idempotent; sqlx takes
-/// a lock).
-pub async fn migrate(connection: &mut sqlx::mysql::MySqlConnection) -> Result<(), DatabaseError> {
-    crate::MIGRATOR
+/// Applies `migrations` (the build's: [`crate::MIGRATOR`]) on `connection`
+/// (idempotent; sqlx takes a lock).
+pub async fn migrate(
+    connection: &mut sqlx::mysql::MySqlConnection,
+    migrations: &sqlx::migrate::Migrator,
+) -> Result<(), DatabaseError> {
+    migrations
         .run_direct(connection)
         .await
         .map_err(|e| DatabaseError::Migration(e.to_string()))

@@ -24,5 +24,15 @@ pub use rekognition::RekognitionFaceIndex;
 pub use s3::S3PhotoStore;
 pub use wiring::Adapters;
 
+pub use sqlx::migrate::Migrator;
+
 /// The migrations in `migrations/`, embedded.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+///
+/// Migrations a database has applied and this build lacks are ignored, so
+/// that older code answering CloudFormation (a rollback, a redeploy of an
+/// earlier build) changes nothing instead of failing: migrations only add
+/// to the schema, which the previous build must still run against.
+pub static MIGRATOR: Migrator = Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("../../migrations")
+};

@@ -160,6 +160,8 @@ const RECONCILE_PAGE_SIZE: u32 = 1000;
 /// answer CloudFormation with the reason.
 pub struct Migrate {
     ready: Result<Migrator, String>,
+    /// The migrations this build embeds ([`registry_adapters::MIGRATOR`]).
+    migrations: &'static registry_adapters::Migrator,
     http: reqwest::Client,
 }
 
@@ -168,8 +170,10 @@ struct Migrator {
     app_users: Vec<AppUser>,
 }
 
-/// `http` is the client that answers on CloudFormation's presigned URL.
+/// `http` is the client that answers on CloudFormation's presigned URL;
+/// `migrations` are the build's.
 pub async fn migrate(
+    migrations: &'static registry_adapters::Migrator,
     config: Result<Config, ConfigError>,
     aws: SdkConfig,
     http: reqwest::Client,
@@ -189,7 +193,11 @@ pub async fn migrate(
     if let Err(reason) = &ready {
         tracing::error!(%reason, "the migrate function is not ready; every request will be answered FAILED");
     }
-    Migrate { ready, http }
+    Migrate {
+        ready,
+        migrations,
+        http,
+    }
 }
 
 impl Migrate {
@@ -216,7 +224,7 @@ impl Migrate {
             .run(|pool| pool.acquire())
             .await
             .map_err(|e| DatabaseError::Migration(e.to_string()).to_string())?;
-        database::migrate(&mut connection)
+        database::migrate(&mut connection, self.migrations)
             .await
             .map_err(|e| e.to_string())?;
         users::ensure_users(&mut connection, &migrator.adapters.aws, &migrator.app_users)

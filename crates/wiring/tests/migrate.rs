@@ -79,7 +79,13 @@ async fn function(vars: &[(&str, String)]) -> Migrate {
         .no_credentials()
         .load()
         .await;
-    registry_wiring::migrate(config, aws, reqwest::Client::new()).await
+    registry_wiring::migrate(
+        &registry_adapters::MIGRATOR,
+        config,
+        aws,
+        reqwest::Client::new(),
+    )
+    .await
 }
 
 fn environment(database_url: String) -> Vec<(&'static str, String)> {

@@ -9,7 +9,13 @@ use registry_adapters::Config;
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let aws = registry_adapters::aws::config_loader().load().await;
-    let migrate = registry_wiring::migrate(Config::from_env(), aws, reqwest::Client::new()).await;
+    let migrate = registry_wiring::migrate(
+        &registry_adapters::MIGRATOR,
+        Config::from_env(),
+        aws,
+        reqwest::Client::new(),
+    )
+    .await;
     let migrate = &migrate;
     run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move { migrate.handle(&event.payload).await },

@@ -73,6 +73,46 @@ pub struct Answer {
     pub data: Map<String, Value>,
 }
 
+/// A function's latest published version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Published {
+    version: u64,
+    code_sha256: String,
+}
+
+/// `properties` with each function version placeholder replaced by the
+/// version's ARN.
+fn with_versions(
+    properties: &Map<String, Value>,
+    versions: &BTreeMap<String, String>,
+) -> Map<String, Value> {
+    fn replace(value: &mut Value, versions: &BTreeMap<String, String>) {
+        match value {
+            Value::String(text) => {
+                let replaced = local_stack::replace_deferred(text, |resource, attribute| {
+                    match (attribute, versions.get(resource)) {
+                        ("Version", Some(arn)) => Ok::<_, ()>(arn.clone()),
+                        _ => Ok(local_stack::deferred_attribute(resource, attribute)),
+                    }
+                });
+                if let Ok(replaced) = replaced {
+                    *text = replaced;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| replace(v, versions)),
+            Value::Object(map) => map.values_mut().for_each(|v| replace(v, versions)),
+            _ => {}
+        }
+    }
+    let mut value = Value::Object(properties.clone());
+    replace(&mut value, versions);
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 /// What the stack remembers of a deployed custom resource.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,21 +186,38 @@ impl LocalCloudFormation {
         .map_err(io)
     }
 
-    /// A stack deploy: each custom resource created the first time,
-    /// updated afterwards. Returns each one's attributes (its answer's `Data`).
+    /// A new stack (its database was just created): nothing of an earlier
+    /// one is deployed.
+    pub fn forget_deployed(&self) -> Result<(), CloudFormationError> {
+        self.save(&Map::new())
+    }
+
+    /// A stack deploy: the functions' versions published, then each custom
+    /// resource created the first time, and afterwards updated only when
+    /// its properties changed, as CloudFormation does. Returns each one's
+    /// attributes (its answer's `Data`).
     pub async fn deploy(
         &self,
     ) -> Result<BTreeMap<String, Map<String, Value>>, CloudFormationError> {
         let mut records = self.records()?;
+        let versions = self.publish_versions(&mut records);
+        self.save(&records)?;
         let mut attributes = BTreeMap::new();
         for resource in &self.stack.custom_resources {
+            let mut resource = resource.clone();
+            resource.properties = with_versions(&resource.properties, &versions);
             let deployed: Option<Deployed> = records
                 .get(&resource.logical_id)
                 .and_then(|r| serde_json::from_value(r.clone()).ok());
             let answer = match &deployed {
-                None => self.run(resource, RequestType::Create, None).await?,
+                None => self.run(&resource, RequestType::Create, None).await?,
+                Some(deployed) if deployed.properties == resource.properties => {
+                    tracing::info!(resource = %resource.logical_id, "custom resource unchanged");
+                    attributes.insert(resource.logical_id.clone(), deployed.data.clone());
+                    continue;
+                }
                 Some(deployed) => {
-                    self.run(resource, RequestType::Update, Some(deployed))
+                    self.run(&resource, RequestType::Update, Some(deployed))
                         .await?
                 }
             };
@@ -178,6 +235,41 @@ impl LocalCloudFormation {
         Ok(attributes)
     }
 
+    /// Publishes a version of each function with an `AutoPublishAlias`
+    /// whose code is not the latest version's, as SAM's new
+    /// `AWS::Lambda::Version` does for new code; returns each function's
+    /// current version ARN by logical id.
+    fn publish_versions(&self, records: &mut Map<String, Value>) -> BTreeMap<String, String> {
+        let mut versions = BTreeMap::new();
+        for function in self.lambda.functions() {
+            if function.spec.alias.is_none() {
+                continue;
+            }
+            let key = format!("{}.Version", function.spec.logical_id);
+            let code = &function.build.code_sha256;
+            let latest: Option<Published> = records
+                .get(&key)
+                .and_then(|r| serde_json::from_value(r.clone()).ok());
+            let published = match latest {
+                Some(latest) if latest.code_sha256 == *code => latest,
+                latest => {
+                    let version = latest.map_or(1, |l| l.version + 1);
+                    tracing::info!(function = %function.spec.logical_id, version, "version published");
+                    Published {
+                        version,
+                        code_sha256: code.clone(),
+                    }
+                }
+            };
+            versions.insert(
+                function.spec.logical_id.clone(),
+                format!("{}:{}", function.spec.arn, published.version),
+            );
+            records.insert(key, json!(published));
+        }
+        versions
+    }
+
     /// One request to a custom resource, as CloudFormation makes it.
     pub async fn request(
         &self,
@@ -192,11 +284,14 @@ impl LocalCloudFormation {
             .ok_or_else(|| CloudFormationError::NotAFunction {
                 resource: logical_id.to_owned(),
             })?;
-        let deployed: Option<Deployed> = self
-            .records()?
+        let mut records = self.records()?;
+        let mut resource = resource.clone();
+        resource.properties =
+            with_versions(&resource.properties, &self.publish_versions(&mut records));
+        let deployed: Option<Deployed> = records
             .get(logical_id)
             .and_then(|r| serde_json::from_value(r.clone()).ok());
-        self.run(resource, kind, deployed.as_ref()).await
+        self.run(&resource, kind, deployed.as_ref()).await
     }
 
     /// A request event for `resource`, answered at a fresh response URL.
@@ -281,8 +376,12 @@ impl LocalCloudFormation {
         let request_id = event["RequestId"].as_str().unwrap_or_default().to_owned();
         tracing::info!(resource = %resource.logical_id, request = kind.as_str(), "custom resource request");
 
-        // Asynchronous invocation: retried as the function's EventInvokeConfig says.
-        let retries = function.spec.asynchronous.maximum_retry_attempts as usize;
+        // Asynchronous invocation: retried as the EventInvokeConfig of what
+        // the ServiceToken names says.
+        let retries = function
+            .spec
+            .asynchronous_for(&resource.service_token)
+            .maximum_retry_attempts as usize;
         let invocation = tokio::spawn(async move {
             for attempt in 0..=retries {
                 if attempt > 0 {

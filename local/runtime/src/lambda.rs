@@ -26,6 +26,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
+use crate::build::FunctionsBuild;
+
 /// Lambda's limit on a synchronous invocation's payload.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
@@ -78,6 +80,8 @@ pub struct LocalFunction {
     pub sdk: SdkConfig,
     /// The HTTP client of its own requests (the migrate function's answer).
     pub http: reqwest::Client,
+    /// The code it runs.
+    pub build: FunctionsBuild,
     instance: Mutex<Option<Arc<Handler>>>,
 }
 
@@ -87,12 +91,14 @@ impl LocalFunction {
         environment: BTreeMap<String, String>,
         sdk: SdkConfig,
         http: reqwest::Client,
+        build: FunctionsBuild,
     ) -> Self {
         Self {
             spec,
             environment: std::sync::RwLock::new(environment),
             sdk,
             http,
+            build,
             instance: Mutex::new(None),
         }
     }
@@ -138,7 +144,13 @@ impl LocalFunction {
         }
         if self.spec.binary == "migrate" {
             return Ok(Handler::Migrate(Box::new(
-                registry_wiring::migrate(self.config(), self.sdk.clone(), self.http.clone()).await,
+                registry_wiring::migrate(
+                    self.build.migrations,
+                    self.config(),
+                    self.sdk.clone(),
+                    self.http.clone(),
+                )
+                .await,
             )));
         }
         let setup = Setup {

@@ -14,6 +14,7 @@
 
 pub mod alb;
 pub mod apigw;
+pub mod build;
 pub mod cloudformation;
 pub mod gateway;
 pub mod lambda;
@@ -31,6 +32,7 @@ pub mod sqs;
 pub mod targets;
 pub mod urls;
 
+pub use build::FunctionsBuild;
 pub use runtime::{LocalRuntime, RuntimeOptions, StartError, StatePaths};
 pub use scratch::ScratchDatabase;
 pub use secrets::{SecretFileError, write_private};

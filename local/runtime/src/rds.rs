@@ -92,18 +92,27 @@ impl LocalRds {
     }
 
     /// The cluster's database and its master user (`password`), who may
-    /// create the functions' users.
+    /// create the functions' users. Whether the database is new.
     pub async fn create_cluster(
         &self,
         database: &str,
         master: &str,
         password: &str,
-    ) -> Result<(), RdsError> {
+    ) -> Result<bool, RdsError> {
         let (database, master, password) = (
             plain(database)?,
             plain(master)?,
             password_literal(password)?,
         );
+        let mut connection = self.admin.connect().await.map_err(RdsError::Connect)?;
+        let existed: Option<String> = sqlx::query_scalar(
+            "SELECT CAST(schema_name AS CHAR) FROM information_schema.schemata WHERE schema_name = ?",
+        )
+        .bind(database)
+        .fetch_optional(&mut connection)
+        .await
+        .map_err(RdsError::Connect)?;
+        let _ = connection.close().await;
         let account = format!("'{master}'@'%'");
         self.run(&[
             (
@@ -129,7 +138,7 @@ impl LocalRds {
         ])
         .await?;
         tracing::info!(%database, %master, "database cluster ready");
-        Ok(())
+        Ok(existed.is_none())
     }
 
     /// A new password for `user`, as a rotation sets it.

@@ -22,6 +22,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::alb::LocalAlb;
 use crate::apigw::Route;
+use crate::build::FunctionsBuild;
 use crate::cloudformation::{LocalCloudFormation, response_bucket};
 use crate::gateway::Gateway;
 use crate::lambda::{LOCAL_RETRY_DELAYS, LocalFunction, LocalLambda};
@@ -147,6 +148,8 @@ pub struct RuntimeOptions {
     /// Authorizes every call to the local services (tests keep it to read
     /// what it refused).
     pub authorizer: Arc<Authorizer>,
+    /// The functions' code: this executable unless a test gives another.
+    pub build: Option<FunctionsBuild>,
 }
 
 impl RuntimeOptions {
@@ -185,6 +188,7 @@ impl RuntimeOptions {
             retry_delays: LOCAL_RETRY_DELAYS.to_vec(),
             custom_resource_wait: None,
             authorizer: Arc::new(Authorizer::new()),
+            build: None,
         }
     }
 
@@ -372,7 +376,7 @@ impl LocalRuntime {
             access.clone(),
             secret_specs(&stack)?,
         )?);
-        create_database_and_secrets(&stack, &rds, &secrets).await?;
+        let new_cluster = create_database_and_secrets(&stack, &rds, &secrets).await?;
         tasks.push((
             "secrets manager",
             tokio::spawn({
@@ -407,6 +411,13 @@ impl LocalRuntime {
         };
 
         // The functions.
+        let build = match options.build.clone() {
+            Some(build) => build,
+            None => FunctionsBuild::this_executable().map_err(|e| StartError::Resource {
+                what: "this executable (the functions' code)".into(),
+                reason: e.to_string(),
+            })?,
+        };
         let mut functions = Vec::new();
         for function in &stack.functions {
             let identity =
@@ -429,7 +440,13 @@ impl LocalRuntime {
                 crate::sdk::config_for(&identity, &stack.region, &environment, routes.clone())
                     .await;
             let http = function_http_client(&routes, &endpoints.s3);
-            functions.push(LocalFunction::new(function.clone(), environment, sdk, http));
+            functions.push(LocalFunction::new(
+                function.clone(),
+                environment,
+                sdk,
+                http,
+                build.clone(),
+            ));
         }
         let lambda = Arc::new(LocalLambda::new(functions));
 
@@ -572,6 +589,11 @@ impl LocalRuntime {
         );
         cloudformation.wait_at_most = options.custom_resource_wait;
         cloudformation.local_urls = local_urls;
+        if new_cluster {
+            // A database of its own makes a new stack, whatever the state
+            // folder remembers of an earlier one.
+            cloudformation.forget_deployed()?;
+        }
         let runtime = Self {
             stack,
             access,
@@ -1104,12 +1126,14 @@ fn secret_specs(stack: &LocalStack) -> Result<Vec<SecretSpec>, StartError> {
 }
 
 /// The databases and master users of the stack's clusters, and the first
-/// value of every secret, as creating the stack makes them.
+/// value of every secret, as creating the stack makes them. Whether a
+/// cluster's database is new.
 async fn create_database_and_secrets(
     stack: &LocalStack,
     rds: &LocalRds,
     secrets: &SecretsManager,
-) -> Result<(), StartError> {
+) -> Result<bool, StartError> {
+    let mut new_cluster = false;
     for secret in &stack.secrets {
         if secrets
             .current(&secret.arn)
@@ -1153,14 +1177,15 @@ async fn create_database_and_secrets(
                 what: cluster.logical_id.clone(),
                 reason: "locally, a cluster needs a DatabaseName".into(),
             })?;
-        rds.create_cluster(
-            database,
-            &cluster.master_username,
-            value["password"].as_str().unwrap_or_default(),
-        )
-        .await?;
+        new_cluster |= rds
+            .create_cluster(
+                database,
+                &cluster.master_username,
+                value["password"].as_str().unwrap_or_default(),
+            )
+            .await?;
     }
-    Ok(())
+    Ok(new_cluster)
 }
 
 /// Whether a secret's stored value still belongs to what the template

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, edited_template, workspace_root};
+use registry_local::FunctionsBuild;
 use registry_local::cloudformation::RequestType;
 use serde_json::{Value, json};
 use sqlx::Executor;
@@ -129,6 +130,103 @@ async fn the_migrations_answer_updates_and_deletion() {
     let admin = harness.token("admins").await;
     let (status, _) = harness.get("/api/faces", Some(&admin)).await;
     assert_eq!(status, 200, "the data and the users are still there");
+    harness.stop().await;
+}
+
+/// Whether the stack's database has a table `name`.
+async fn has_table(harness: &Harness, name: &str) -> bool {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name = ?",
+    )
+    .bind(name)
+    .fetch_one(&harness.database().await)
+    .await
+    .expect("the tables");
+    count == 1
+}
+
+/// `sam deploy` alone runs new migrations. They are embedded in the migrate
+/// function's code; a new build publishes a new version of it
+/// (AutoPublishAlias), which the migrations' custom resource names, so
+/// CloudFormation sends it an Update. The same build changes no property,
+/// and nothing is sent; an older build (a rollback) ignores the migrations
+/// it lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deploy_of_a_new_build_applies_its_new_migrations() {
+    let harness = Harness::start().await;
+    assert!(!has_table(&harness, "badge").await);
+
+    // The next build: the workspace's migrations and one more.
+    let migrations = tempfile::tempdir().expect("a folder");
+    for entry in std::fs::read_dir(workspace_root().join("migrations")).expect("migrations/") {
+        let path = entry.expect("an entry").path();
+        std::fs::copy(
+            &path,
+            migrations.path().join(path.file_name().expect("a name")),
+        )
+        .expect("copied");
+    }
+    std::fs::write(
+        migrations.path().join("29991231000001_badge.sql"),
+        "CREATE TABLE badge (id BIGINT UNSIGNED PRIMARY KEY) ENGINE=InnoDB;\n",
+    )
+    .expect("written");
+    let mut migrator = registry_adapters::Migrator::new(migrations.path())
+        .await
+        .expect("the migrations load");
+    migrator.set_ignore_missing(true);
+    let next = FunctionsBuild {
+        code_sha256: "0".repeat(64),
+        migrations: Box::leak(Box::new(migrator)),
+    };
+
+    let harness = harness
+        .redeploy(|options| options.build = Some(next.clone()))
+        .await
+        .expect("the new build deploys");
+    assert!(has_table(&harness, "badge").await, "the new migration ran");
+
+    // Undone behind the stack's back: a deploy of the same build sends
+    // the custom resource nothing, so it stays undone.
+    let database = harness.database().await;
+    database.execute("DROP TABLE badge").await.expect("dropped");
+    database
+        .execute("DELETE FROM _sqlx_migrations WHERE version = 29991231000001")
+        .await
+        .expect("forgotten");
+    let harness = harness
+        .redeploy(|options| options.build = Some(next.clone()))
+        .await
+        .expect("the same build deploys");
+    assert!(!has_table(&harness, "badge").await, "nothing ran again");
+
+    // Applied again, then the previous build deployed (as a rollback runs
+    // it): it lacks that migration and changes nothing.
+    let harness = harness
+        .redeploy(|options| {
+            options.build = Some(FunctionsBuild {
+                code_sha256: "1".repeat(64),
+                ..next
+            })
+        })
+        .await
+        .expect("a third build deploys");
+    assert!(has_table(&harness, "badge").await);
+    let harness = harness
+        .redeploy(|options| options.build = None)
+        .await
+        .expect("the previous build deploys over a newer schema");
+    assert!(
+        has_table(&harness, "badge").await,
+        "the newer schema is kept"
+    );
+    // The user pool client's settings, which its custom resource set at
+    // the first deploy and no deploy since has sent again, still hold:
+    // operators sign in through the API.
+    let admin = harness.token("admins").await;
+    let (status, _) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(status, 200);
     harness.stop().await;
 }
 

@@ -19,11 +19,12 @@ pub struct ResourceValues {
     pub deferred: bool,
 }
 
-const DEFERRED_OPEN: &str = "{{custom-resource:";
+const DEFERRED_OPEN: &str = "{{deployed:";
 const DEFERRED_CLOSE: &str = "}}";
 
 /// What `Fn::GetAtt` gives for an attribute of a custom resource before it
-/// has run: a placeholder the runtime replaces with the answer's value.
+/// has run, and `Ref` for a function version before it is published: a
+/// placeholder the runtime replaces with the deployed value.
 pub fn deferred_attribute(resource: &str, attribute: &str) -> String {
     format!("{DEFERRED_OPEN}{resource}.{attribute}{DEFERRED_CLOSE}")
 }

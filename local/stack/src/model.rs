@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::StackError;
 use crate::elb::{self, LambdaPermission, Listener, ListenerRule, LoadBalancer, TargetGroup};
-use crate::intrinsics::{Resolver, ResourceValues, scalar};
+use crate::intrinsics::{Resolver, ResourceValues, deferred_attribute, scalar};
 use crate::yaml::parse_template;
 
 /// Where and as what the stack runs locally.
@@ -86,7 +86,11 @@ pub struct Function {
     /// on-failure destination (`<Function>EventInvokeConfigOnFailureSQSPolicy`).
     pub policies: Vec<(String, Value)>,
     pub routes: Vec<Route>,
+    /// Its `EventInvokeConfig`. With an `AutoPublishAlias`, SAM gives it to
+    /// the alias (`Qualifier`), not to `$LATEST`: see [`Function::asynchronous_for`].
     pub asynchronous: AsyncInvokeConfig,
+    /// Its `AutoPublishAlias`.
+    pub alias: Option<String>,
     /// Subnet ids when it runs in a VPC.
     pub subnets: Vec<String>,
     pub reserved_concurrency: Option<u32>,
@@ -104,6 +108,28 @@ pub struct Schedule {
 }
 
 impl Function {
+    /// The asynchronous invocation settings of what `arn` names: the
+    /// function (`$LATEST`), one of its versions or its alias. Only what
+    /// `EventInvokeConfig` qualifies has its settings; the rest, Lambda's
+    /// defaults.
+    pub fn asynchronous_for(&self, arn: &str) -> AsyncInvokeConfig {
+        let qualifier = arn
+            .strip_prefix(self.arn.as_str())
+            .and_then(|rest| rest.strip_prefix(':'))
+            .unwrap_or("$LATEST");
+        if qualifier == self.alias.as_deref().unwrap_or("$LATEST") {
+            self.asynchronous.clone()
+        } else {
+            AsyncInvokeConfig::default()
+        }
+    }
+
+    /// Whether `arn` names this function, unqualified or qualified.
+    pub fn is_named_by(&self, arn: &str) -> bool {
+        arn.strip_prefix(self.arn.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+    }
+
     /// The ARN its calls are made as: the session of its role.
     pub fn session_arn(&self) -> String {
         let account = self.role_arn.split(':').nth(4).unwrap_or_default();
@@ -863,11 +889,23 @@ impl<'t> Builder<'t> {
                 }
                 "AWS::Serverless::Function" | "AWS::Lambda::Function" => {
                     let name = self.physical_name(logical_id, resource, "FunctionName", 64)?;
-                    attr(
-                        &mut v,
-                        "Arn",
-                        json!(format!("arn:aws:lambda:{region}:{account}:function:{name}")),
-                    );
+                    let arn = format!("arn:aws:lambda:{region}:{account}:function:{name}");
+                    if let Some(alias) = self.auto_publish_alias(resource)? {
+                        // SAM's `Ref Function.Version` and `Ref Function.Alias`:
+                        // the version is published at deploy time, from the
+                        // code (see `deferred_attribute`).
+                        let version = ResourceValues {
+                            reference: Some(json!(deferred_attribute(logical_id, "Version"))),
+                            ..ResourceValues::default()
+                        };
+                        let alias = ResourceValues {
+                            reference: Some(json!(format!("{arn}:{alias}"))),
+                            ..ResourceValues::default()
+                        };
+                        values.insert(format!("{logical_id}.Version"), version);
+                        values.insert(format!("{logical_id}.Alias"), alias);
+                    }
+                    attr(&mut v, "Arn", json!(arn));
                     v.reference = Some(json!(name));
                 }
                 "AWS::Serverless::HttpApi" | "AWS::ApiGatewayV2::Api" => {
@@ -1473,7 +1511,7 @@ impl<'t> Builder<'t> {
             custom.function = stack
                 .functions
                 .iter()
-                .find(|f| f.arn == custom.service_token)
+                .find(|f| f.is_named_by(&custom.service_token))
                 .map(|f| f.logical_id.clone());
         }
         Ok(stack)
@@ -1485,6 +1523,36 @@ impl<'t> Builder<'t> {
             .and_then(|g| g.get(kind))
             .and_then(Value::as_object)
             .unwrap_or(&EMPTY_MAP)
+    }
+
+    /// A function's `AutoPublishAlias` (its own or the Globals'): SAM
+    /// wants a name, or a `Ref` to a parameter it can resolve.
+    fn auto_publish_alias(&self, resource: &Value) -> Result<Option<String>, StackError> {
+        if Self::resource_type(resource) != "AWS::Serverless::Function" {
+            return Ok(None);
+        }
+        let Some(alias) = Self::properties(resource)
+            .get("AutoPublishAlias")
+            .or_else(|| self.globals("Function").get("AutoPublishAlias"))
+        else {
+            return Ok(None);
+        };
+        let no_resources = BTreeMap::new();
+        let alias = self
+            .resolver(&no_resources)?
+            .string(alias, "AutoPublishAlias")?;
+        // Lambda's alias names: (?!^[0-9]+$)([a-zA-Z0-9-_]+), 1 to 128.
+        let valid = (1..=128).contains(&alias.len())
+            && alias
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !alias.bytes().all(|b| b.is_ascii_digit());
+        if !valid {
+            return Err(StackError::Invalid(format!(
+                "AutoPublishAlias {alias:?} is not a Lambda alias name"
+            )));
+        }
+        Ok(Some(alias))
     }
 
     fn function(
@@ -1741,6 +1809,7 @@ impl<'t> Builder<'t> {
             policies,
             routes,
             asynchronous,
+            alias: self.auto_publish_alias(resource)?,
             subnets,
             reserved_concurrency,
             schedules,

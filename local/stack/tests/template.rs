@@ -223,10 +223,22 @@ fn the_migrations_are_a_custom_resource_of_the_migrate_function() {
     assert_eq!(migrations.logical_id, "DatabaseMigrations");
     assert_eq!(migrations.function.as_deref(), Some("MigrateFunction"));
     assert_eq!(migrations.service_timeout, Duration::from_secs(360));
-    assert_eq!(migrations.properties["MigrationsVersion"], "initial");
+    let migrate = stack.function("MigrateFunction").unwrap();
+    // The version its code publishes at deploy time: new code, new version.
     assert_eq!(
-        migrations.properties["ServiceToken"],
-        stack.function("MigrateFunction").unwrap().arn
+        migrations.properties["MigrateVersion"],
+        local_stack::deferred_attribute("MigrateFunction", "Version")
+    );
+    // Its alias, which SAM gives the function's EventInvokeConfig: what
+    // CloudFormation invokes is not retried. $LATEST would be, twice.
+    let token = migrations.properties["ServiceToken"].as_str().unwrap();
+    assert_eq!(token, format!("{}:live", migrate.arn));
+    assert_eq!(migrate.asynchronous_for(token).maximum_retry_attempts, 0);
+    assert_eq!(
+        migrate
+            .asynchronous_for(&migrate.arn)
+            .maximum_retry_attempts,
+        2
     );
 }
 

@@ -14,6 +14,8 @@ pub struct Harness {
     pub runtime: LocalRuntime,
     pub http: reqwest::Client,
     pub events_dir: PathBuf,
+    /// What it was started with (a redeploy starts with the same).
+    options: RuntimeOptions,
     scratch: ScratchDatabase,
     _state: tempfile::TempDir,
 }
@@ -109,11 +111,12 @@ impl Harness {
         options.custom_resource_wait = Some(Duration::from_secs(20));
         adjust(&mut options);
         let authorizer = std::sync::Arc::clone(&options.authorizer);
-        match LocalRuntime::start(options).await {
+        match LocalRuntime::start(options.clone()).await {
             Ok(runtime) => Ok(Self {
                 runtime,
                 http: reqwest::Client::new(),
                 events_dir,
+                options,
                 scratch,
                 _state: state,
             }),
@@ -122,6 +125,44 @@ impl Harness {
                 let _ = rds.drop_users(&prefix).await;
                 let _ = scratch.drop_database().await;
                 Err((error.to_string(), authorizer.refusals()))
+            }
+        }
+    }
+
+    /// The same stack deployed again (its state, database, users and API
+    /// endpoint kept), with what `adjust` changes: a new build, a new
+    /// template. A deploy that fails is cleaned up, and says why.
+    pub async fn redeploy(self, adjust: impl FnOnce(&mut RuntimeOptions)) -> Result<Self, String> {
+        let Self {
+            runtime,
+            http,
+            events_dir,
+            mut options,
+            scratch,
+            _state,
+        } = self;
+        // The API keeps its endpoint, as `make dev` restarts on fixed ports.
+        options.gateway_listen = runtime
+            .gateway_url()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the gateway's address");
+        runtime.shutdown().await;
+        adjust(&mut options);
+        match LocalRuntime::start(options.clone()).await {
+            Ok(runtime) => Ok(Self {
+                runtime,
+                http,
+                events_dir,
+                options,
+                scratch,
+                _state,
+            }),
+            Err(error) => {
+                let rds = registry_local::rds::LocalRds::new(&database_url()).expect("the server");
+                let _ = rds.drop_users(&options.parameters["DbUserPrefix"]).await;
+                let _ = scratch.drop_database().await;
+                Err(error.to_string())
             }
         }
     }
