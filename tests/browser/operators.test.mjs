@@ -4,135 +4,33 @@
 // indexed; a viewer sees people but no enrolment; signing out ends it all;
 // an admin erases the person, once confirmed, and nothing of them is left.
 //
-// Environment: DATABASE_URL and DATABASE_TLS_CA (required), REGISTRY_LOCAL_BIN (the built
-// binary), FACE_ENGINE_MODELS_DIR and REGISTRY_TEST_IMAGES (default to
-// .local/models and .local/test-images), CHROMIUM (default /usr/bin/chromium).
+// Environment: see registry.mjs.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtemp, mkdir, readFile, rm } from "node:fs/promises";
-import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { startRegistry, startBrowser, watchedPage as watched, fillSignInForm, dropPhoto, screenshot, imagesDir } from "./registry.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const binary = process.env.REGISTRY_LOCAL_BIN ?? path.join(root, "target/debug/registry-local");
-const modelsDir = process.env.FACE_ENGINE_MODELS_DIR ?? path.join(root, ".local/models");
-const imagesDir = process.env.REGISTRY_TEST_IMAGES ?? path.join(root, ".local/test-images");
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const artifactsDir = path.join(root, ".local/artifacts");
-
-let server;
-let serverExit;
+let registry;
 let gatewayUrl;
 /** E-mail → password of the first users `serve` created. */
-const passwords = {};
-let stateDir;
-let profileDir;
+let passwords;
 let context;
 
-/** Starts the registry and resolves with the gateway URL it prints. */
-function startRegistry() {
-  server = spawn(binary, [
-    "--state-dir", stateDir,
-    "--template", path.join(root, "template.yaml"),
-    "serve",
-    "--gateway-listen", "127.0.0.1:0",
-    "--s3-listen", "127.0.0.1:0",
-    "--engine-listen", "127.0.0.1:0",
-    "--secrets-listen", "127.0.0.1:0",
-    "--sign-in-listen", "127.0.0.1:0",
-    "--models-dir", modelsDir,
-    "--scratch-database",
-  ], { env: process.env, stdio: ["ignore", "pipe", "pipe"] });
-  serverExit = new Promise((resolve) => server.once("exit", (code, signal) => resolve({ code, signal })));
-  let stderr = "";
-  server.stderr.on("data", (chunk) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    const timer = setTimeout(() => reject(new Error("registry-local did not start within 120 s\n" + stderr)), 120_000);
-    server.stdout.on("data", (chunk) => {
-      stdout += chunk;
-      const match = stdout.match(/^\s*Gateway\s+(http:\/\/127\.0\.0\.1:\d+)\s*$/m);
-      // The banner is whole once it says how to stop.
-      if (match && stdout.includes("Ctrl-C stops.")) {
-        clearTimeout(timer);
-        for (const [, email, file] of stdout.matchAll(/^\s+(\S+@registry\.local)\s+(\S+)\s*$/gm)) {
-          passwords[email] = file;
-        }
-        resolve(match[1]);
-      }
-    });
-    serverExit.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`registry-local exited (code ${code}, signal ${signal}) before starting:\n${stderr}`));
-    });
-  });
-}
-
 before(async () => {
-  assert.ok(process.env.DATABASE_URL, "DATABASE_URL is not set: run `make test-e2e` (it starts the database)");
-  assert.ok(existsSync(binary), `${binary} is missing: build it with cargo build -p registry-local`);
-  assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: install Debian's chromium`);
-  assert.ok(existsSync(path.join(imagesDir, "obama.jpg")), "test photos are missing: run `make test-images`");
-  stateDir = await mkdtemp(path.join(tmpdir(), "registry-browser-state-"));
-  profileDir = await mkdtemp(path.join(tmpdir(), "registry-browser-profile-"));
-  gatewayUrl = await startRegistry();
-  for (const [email, file] of Object.entries(passwords)) {
-    passwords[email] = (await readFile(file, "utf8")).trim();
-  }
+  registry = await startRegistry();
+  gatewayUrl = registry.gateway;
+  passwords = registry.passwords;
   assert.deepEqual(Object.keys(passwords).sort(), ["admin@registry.local", "viewer@registry.local"]);
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  context = await startBrowser();
 });
 
 after(async () => {
   await context?.close();
-  if (server && server.exitCode === null) {
-    server.kill("SIGINT");
-    const { code } = await serverExit;
-    assert.equal(code, 0, "registry-local stops cleanly on SIGINT");
-  }
-  for (const dir of [stateDir, profileDir]) {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }
+  await registry?.stop();
 });
 
-/** A page that records what goes wrong: script errors and failed requests
- * other than `expected` (path → status). */
-async function watchedPage(expected = {}) {
-  const page = await context.newPage();
-  page.problems = [];
-  page.on("pageerror", (error) => page.problems.push(`page error: ${error.message}`));
-  // Failed loads are checked by URL below; the browser's own favicon probe may 404.
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
-      page.problems.push(`console: ${message.text()}`);
-    }
-  });
-  page.on("response", (response) => {
-    const where = new URL(response.url()).pathname;
-    if (response.status() >= 400 && where !== "/favicon.ico" && expected[where] !== response.status()) {
-      page.problems.push(`HTTP ${response.status()} for ${response.request().method()} ${response.url()}`);
-    }
-  });
-  return page;
-}
+const watchedPage = (expected) => watched(context, expected);
 
 /** Signs in through the user pool's form from `path`, back on `path`. */
 async function signIn(page, path, email) {
@@ -140,19 +38,10 @@ async function signIn(page, path, email) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("#username").waitFor({ timeout: 10_000 });
   assert.notEqual(new URL(page.url()).origin, gatewayUrl, "the form is the user pool's domain");
-  await page.fill("#username", email);
-  await page.fill("#password", passwords[email]);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await fillSignInForm(page, email, passwords[email]);
   // Back on the callback page, then where the sign-in began, without the code.
   await page.waitForURL((url) => url.origin === gatewayUrl && url.pathname === path && url.search === "", { timeout: 15_000 });
   await page.locator("#sign-out").waitFor({ state: "visible", timeout: 15_000 });
-}
-
-async function screenshot(page, name) {
-  await mkdir(artifactsDir, { recursive: true });
-  const file = path.join(artifactsDir, `browser-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  console.log(`screenshot: ${file}`);
 }
 
 test("a wrong password is refused on the form", { timeout: 60_000 }, async () => {
@@ -177,16 +66,7 @@ test("an admin signs in, enrols, sees the face indexed and signs out", { timeout
 
   await page.fill("#lastname", "Obama");
   await page.fill("#firstname", "Barack");
-  // The photo is dropped on the form, as from a file manager.
-  const photoBytes = (await readFile(path.join(imagesDir, "obama.jpg"))).toString("base64");
-  const dropped = await page.evaluateHandle((base64) => {
-    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-    const transfer = new DataTransfer();
-    transfer.items.add(new File([bytes], "obama.jpg", { type: "image/jpeg" }));
-    return transfer;
-  }, photoBytes);
-  await page.dispatchEvent("#drop", "drop", { dataTransfer: dropped });
-  await page.locator("#preview").waitFor({ state: "visible" });
+  await dropPhoto(page, "obama.jpg");
   assert.equal(await page.evaluate(() => document.getElementById("photo").files[0].name), "obama.jpg");
   assert.ok(await page.evaluate(() => document.getElementById("preview").naturalWidth > 0), "the preview shows the photo");
   await page.click("#submit");

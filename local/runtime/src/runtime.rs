@@ -486,7 +486,7 @@ impl LocalRuntime {
 
         // The S3 store, with the stack's buckets and CloudFormation's.
         let (store_config, indexer_dead_letters) =
-            store_config(&options, &stack, &access, &lambda)?;
+            store_config(&options, &stack, &access, &lambda, &local_urls)?;
         let s3 = S3Store::start(store_config, s3_listener).await?;
 
         // The Lambda API, and the on-failure queues of the functions S3
@@ -1256,6 +1256,7 @@ fn store_config(
     stack: &LocalStack,
     access: &Access,
     lambda: &Arc<LocalLambda>,
+    local_urls: &LocalUrls,
 ) -> Result<(S3StoreConfig, Option<String>), StartError> {
     let mut config = S3StoreConfig::new(
         options.state.s3(),
@@ -1282,7 +1283,12 @@ fn store_config(
             .iter()
             .map(|rule| CorsRule {
                 allowed_methods: rule.allowed_methods.clone(),
-                allowed_origins: rule.allowed_origins.clone(),
+                // An origin served here (the load balancer's) is the local one.
+                allowed_origins: rule
+                    .allowed_origins
+                    .iter()
+                    .map(|origin| local_urls.local(origin).unwrap_or_else(|| origin.clone()))
+                    .collect(),
                 allowed_headers: rule.allowed_headers.clone(),
                 exposed_headers: rule.exposed_headers.clone(),
                 max_age_seconds: rule.max_age_seconds,
