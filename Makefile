@@ -15,7 +15,7 @@ export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 # found or started.
 DB_ENV = set -a; . $(LOCAL)/database.env; set +a
 
-.PHONY: help setup system-deps venv database test lint fmt clippy test-rust bench
+.PHONY: help setup system-deps venv database test lint fmt clippy architecture test-rust bench
 
 help:
 	@echo "make dev        run the registry locally on http://127.0.0.1:3000"
@@ -49,7 +49,11 @@ fmt:
 clippy:
 	cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-lint: fmt clippy
+# The invariants ARCHITECTURE.md states (tests/architecture).
+architecture: venv
+	$(PY) -m pytest -p no:cacheprovider -q tests/architecture
+
+lint: fmt architecture clippy
 
 clippy: rds-ca
 
