@@ -106,6 +106,24 @@ impl Call<'_> {
     }
 }
 
+/// A KMS key used by an AWS service on a caller's behalf (S3 encrypting an
+/// object, SQS handing out a message, Secrets Manager a secret): KMS sees
+/// the caller, through that service (`kms:ViaService`), with the service's
+/// encryption context.
+pub struct KeyUse<'a> {
+    pub caller: &'a Identity,
+    /// What the caller's request carried (at least `Conditions::of_caller`).
+    pub conditions: Conditions,
+    /// `s3`, `sqs`, `secretsmanager`...
+    pub service: &'a str,
+    pub region: &'a str,
+    /// `kms:Decrypt`, `kms:GenerateDataKey`.
+    pub action: &'a str,
+    pub key_arn: &'a str,
+    /// The service's encryption context: KMS's condition key and its value.
+    pub context: (&'a str, String),
+}
+
 /// A permission a role grants that no call used.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnusedGrant {
@@ -147,6 +165,27 @@ impl Authorizer {
     /// the caller or by a service on its behalf.
     pub fn authorize_key(&self, call: Call<'_>, key_policy: &Policy) -> Result<(), AuthorizeError> {
         self.remember(self.decide_key(call, key_policy))
+    }
+
+    /// A key used by a service on the caller's behalf: the caller's
+    /// permissions and the key policy, as KMS sees the call.
+    pub fn authorize_key_use(
+        &self,
+        key_use: KeyUse<'_>,
+        key_policy: &Policy,
+    ) -> Result<(), AuthorizeError> {
+        let (context_key, context_value) = key_use.context;
+        let conditions = key_use
+            .conditions
+            .via_service(key_use.service, key_use.region, key_use.caller)
+            .string(context_key, context_value);
+        let call = Call {
+            caller: key_use.caller,
+            action: key_use.action,
+            resource: key_use.key_arn,
+            conditions: &conditions,
+        };
+        self.authorize_key(call, key_policy)
     }
 
     /// Every call refused so far, oldest first.

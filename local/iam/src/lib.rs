@@ -19,7 +19,7 @@ pub mod sigv4;
 
 pub use access::{Access, AccessError};
 pub use authorize::{
-    AccessDenied, AuthorizeError, Authorizer, Call, PolicyKind, Refusal, UnusedGrant,
+    AccessDenied, AuthorizeError, Authorizer, Call, KeyUse, PolicyKind, Refusal, UnusedGrant,
 };
 pub use identity::{Identity, KeyRing, Principal};
 pub use policy::{Conditions, Policy, PolicyError, StatementInfo, Verdict, action_matches};

@@ -29,7 +29,7 @@ use axum::routing::post;
 use chrono::SecondsFormat;
 use local_iam::json_api::{self, JsonError};
 use local_iam::sigv4::Scope;
-use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, Policy};
+use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, KeyUse, Policy};
 use md5::{Digest, Md5};
 use s3_store::{DeadLetter, DeadLetterError, DeadLetterReason, DeadLetters, KmsKey};
 use serde::Deserialize;
@@ -329,18 +329,18 @@ impl LocalSqs {
         let Some(key) = &queue.key else {
             return Ok(());
         };
-        let conditions = Conditions::of_caller(caller)
-            .via_service("sqs", &self.region, caller)
-            .string("kms:EncryptionContext:aws:sqs:arn", queue.arn.clone());
-        let call = Call {
+        let key_use = KeyUse {
             caller,
+            conditions: Conditions::of_caller(caller),
+            service: "sqs",
+            region: &self.region,
             action: "kms:Decrypt",
-            resource: &key.arn,
-            conditions: &conditions,
+            key_arn: &key.arn,
+            context: ("kms:EncryptionContext:aws:sqs:arn", queue.arn.clone()),
         };
         self.access
             .authorizer
-            .authorize_key(call, &key.policy)
+            .authorize_key_use(key_use, &key.policy)
             .map_err(|error| refused(caller, &error))
     }
 

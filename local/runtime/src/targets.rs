@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use local_iam::{Access, Call, Conditions, Identity, Policy};
+use local_iam::{Access, Call, Conditions, Identity, KeyUse, Policy};
 use s3_store::{EventTarget, FailureDestination, InvocationError, KmsKey, S3Event, event_to_json};
 
 use crate::lambda::LocalFunction;
@@ -51,18 +51,18 @@ impl FailureDestination for QueueDestination {
             .authorize(send, self.policy.as_ref(), None)
             .map_err(|e| e.to_string())?;
         if let Some(key) = &self.key {
-            let conditions = conditions
-                .via_service("sqs", &self.region, &self.sender)
-                .string("kms:EncryptionContext:aws:sqs:arn", self.queue_arn.clone());
-            let data_key = Call {
+            let data_key = KeyUse {
                 caller: &self.sender,
+                conditions,
+                service: "sqs",
+                region: &self.region,
                 action: "kms:GenerateDataKey",
-                resource: &key.arn,
-                conditions: &conditions,
+                key_arn: &key.arn,
+                context: ("kms:EncryptionContext:aws:sqs:arn", self.queue_arn.clone()),
             };
             self.access
                 .authorizer
-                .authorize_key(data_key, &key.policy)
+                .authorize_key_use(data_key, &key.policy)
                 .map_err(|e| e.to_string())?;
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, Policy};
+use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, KeyUse, Policy};
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{Credentials, S3Auth, SecretKey};
 use s3s::dto::*;
@@ -142,21 +142,19 @@ impl StoreAccess {
         let Some(key) = self.buckets.get(bucket).and_then(|s| s.kms_key.as_ref()) else {
             return Ok(());
         };
-        // With an S3 Bucket Key the encryption context is the bucket's ARN.
-        let conditions = caller
-            .conditions
-            .clone()
-            .via_service("s3", &self.region, &caller.identity)
-            .string("kms:EncryptionContext:aws:s3:arn", bucket_arn(bucket));
-        let call = Call {
+        let key_use = KeyUse {
             caller: &caller.identity,
+            conditions: caller.conditions.clone(),
+            service: "s3",
+            region: &self.region,
             action,
-            resource: &key.arn,
-            conditions: &conditions,
+            key_arn: &key.arn,
+            // With an S3 Bucket Key the encryption context is the bucket's ARN.
+            context: ("kms:EncryptionContext:aws:s3:arn", bucket_arn(bucket)),
         };
         self.access
             .authorizer
-            .authorize_key(call, &key.policy)
+            .authorize_key_use(key_use, &key.policy)
             .map_err(|error| denied(&caller.identity, &error))
     }
 

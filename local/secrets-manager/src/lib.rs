@@ -28,7 +28,7 @@ use axum::routing::post;
 use chrono::{DateTime, Utc};
 use local_iam::json_api::{self, JsonError};
 use local_iam::sigv4::Scope;
-use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, Policy};
+use local_iam::{Access, AuthorizeError, Call, Conditions, Identity, KeyUse, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -307,18 +307,18 @@ impl SecretsManager {
         let Some(key) = &spec.kms_key else {
             return Ok(());
         };
-        let conditions = Conditions::of_caller(caller)
-            .via_service("secretsmanager", &self.region, caller)
-            .string("kms:EncryptionContext:SecretARN", spec.arn.clone());
-        let call = Call {
+        let key_use = KeyUse {
             caller,
+            conditions: Conditions::of_caller(caller),
+            service: "secretsmanager",
+            region: &self.region,
             action: "kms:Decrypt",
-            resource: &key.arn,
-            conditions: &conditions,
+            key_arn: &key.arn,
+            context: ("kms:EncryptionContext:SecretARN", spec.arn.clone()),
         };
         self.access
             .authorizer
-            .authorize_key(call, &key.policy)
+            .authorize_key_use(key_use, &key.policy)
             .map_err(|error| refused(caller, &error, "Access to KMS is not allowed: "))
     }
 
