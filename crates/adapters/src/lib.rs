@@ -12,7 +12,6 @@ pub mod rekognition;
 pub mod s3;
 mod sdk;
 pub mod users;
-pub mod wiring;
 
 pub use config::{
     AlbTokenSettings, AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa,
@@ -22,7 +21,6 @@ pub use database::Database;
 pub use mysql::MysqlPersonStore;
 pub use rekognition::RekognitionFaceIndex;
 pub use s3::S3PhotoStore;
-pub use wiring::Adapters;
 
 pub use sqlx::migrate::Migrator;
 

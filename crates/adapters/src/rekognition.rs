@@ -28,6 +28,11 @@ impl RekognitionFaceIndex {
             collection: collection.into(),
         }
     }
+
+    /// The index of `collection` with the shared AWS configuration.
+    pub fn from_config(aws: &aws_config::SdkConfig, collection: impl Into<String>) -> Self {
+        Self::new(Client::new(aws), collection)
+    }
 }
 
 #[async_trait]

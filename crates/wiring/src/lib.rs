@@ -8,10 +8,8 @@ use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use registry::reconcile::ReconcileSettings;
 use registry_adapters::cognito::{UserPoolClients, signing_keys};
 use registry_adapters::database::{self, DatabaseError};
-use registry_adapters::wiring::POOL_SIZE;
 use registry_adapters::{
-    Adapters, AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore,
-    users,
+    AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore, users,
 };
 use registry_api::auth::{AlbTokens, Authenticator, KeysError};
 use registry_api::custom_resource::{Attributes, CustomResourceError};
@@ -20,6 +18,10 @@ use registry_api::{
     FacesApi, HealthApi, IndexerFn, PhotoLinks, ReconcileFn, SignInSettings, UploadApi,
 };
 use serde_json::Value;
+
+mod adapters;
+
+pub use adapters::{Adapters, POOL_SIZE};
 
 pub type Upload = UploadApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;
 pub type Faces = FacesApi<MysqlPersonStore, S3PhotoStore, RekognitionFaceIndex>;

@@ -1,10 +1,9 @@
-//! Building the adapters once per function instance, from the typed config.
+//! The adapters of one function instance, built once from the typed
+//! configuration: the shared AWS configuration and the database pool.
 
 use aws_config::SdkConfig;
-
-use crate::config::Config;
-use crate::database::{self, Database, DatabaseError};
-use crate::{MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore};
+use registry_adapters::database::{self, Database, DatabaseError};
+use registry_adapters::{Config, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore};
 
 /// A Lambda instance serves one request at a time; two connections leave
 /// room for a health check while a transaction is open.
@@ -40,9 +39,6 @@ impl Adapters {
     }
 
     pub fn faces(&self, config: &Config) -> RekognitionFaceIndex {
-        RekognitionFaceIndex::new(
-            aws_sdk_rekognition::Client::new(&self.aws),
-            &config.collection,
-        )
+        RekognitionFaceIndex::from_config(&self.aws, &config.collection)
     }
 }
