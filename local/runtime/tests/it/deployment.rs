@@ -3,7 +3,7 @@
 //! with a reason rather than leaving the stack waiting, updates and
 //! deletions, rotated database secrets, and function timeouts.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The registry end to end, through the gateway, the S3 store, the indexer
 //! and the face engine, with real photos and a real database.
 
-mod common;
+use crate::common;
 
 use std::io::Cursor;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! the flow fail locally with AccessDenied for that very action, as it would
 //! fail in AWS.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! table, the collection and the bucket, each repaired, and nothing else
 //! touched; then runs that find nothing change nothing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `sam local invoke`) invokes it: the function named by its logical id,
 //! with its template environment, against the local services.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

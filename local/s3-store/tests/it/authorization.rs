@@ -1,7 +1,7 @@
 //! Each caller gets what its policies, the bucket's, the VPC endpoint's and
 //! the KMS key's allow, and S3's answers follow S3's rules.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Delivery follows Lambda's asynchronous invocation: retries, then dead
 //! letters that can be listed, replayed and deleted.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

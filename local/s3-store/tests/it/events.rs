@@ -1,6 +1,6 @@
 //! Object creations through the real AWS SDK produce real S3 events.
 
-mod common;
+use crate::common;
 
 use std::cmp::Ordering;
 use std::time::Duration;

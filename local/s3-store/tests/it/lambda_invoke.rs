@@ -1,7 +1,7 @@
 //! `LambdaInvokeTarget` against a small local server that speaks the Lambda
 //! Invoke API, as `cargo lambda watch` does.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! Browser form uploads (POST with a SigV4-signed policy) emit
 //! `ObjectCreated:Post`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! A versioned bucket, through the AWS SDK: versions on every write, in the
 //! events, readable by id; delete markers; deleting a version.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::primitives::ByteStream;
 use common::{BUCKET, RecordingTarget, fast_policy, record, start_configured};

@@ -1,7 +1,7 @@
 //! A whole stack per test: ephemeral ports, a temporary state folder, and a
 //! fresh database and database users on the DATABASE_URL server.
 
-#![allow(dead_code)] // Each test binary uses part of the harness.
+#![allow(dead_code)] // Not every feature uses every helper.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
