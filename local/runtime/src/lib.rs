@@ -28,6 +28,7 @@ pub mod scheduler;
 pub mod scratch;
 pub mod sdk;
 mod secrets;
+mod services;
 pub mod sqs;
 pub mod targets;
 pub mod urls;

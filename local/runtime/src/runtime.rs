@@ -32,6 +32,7 @@ use crate::principals::{self, CLOUDFORMATION, OPERATOR};
 use crate::rds::{LocalRds, new_password};
 use crate::recording::RecordingTarget;
 use crate::secrets::{SecretFileError, read_or_create};
+use crate::services::Services;
 use crate::sqs::{DeadLetterQueue, LocalSqs};
 use crate::targets::{FunctionTarget, QueueDestination};
 use crate::urls::LocalUrls;
@@ -279,8 +280,7 @@ pub struct LocalRuntime {
     user_pool: Option<Arc<UserPool>>,
     load_balancer: Option<Arc<LocalAlb>>,
     s3: RunningS3Store,
-    stop: CancellationToken,
-    tasks: Vec<(&'static str, JoinHandle<std::io::Result<()>>)>,
+    services: Services,
     /// Waits before the retries of an asynchronous invocation.
     retry_delays: Vec<Duration>,
     _stop_on_drop: DropGuard,
@@ -308,6 +308,184 @@ async fn bind(
     Ok((listener, local))
 }
 
+/// Every listener of the runtime, bound before the stack is read: the API's
+/// endpoint is a value of the template.
+struct Listeners {
+    gateway: (TcpListener, SocketAddr),
+    s3: (TcpListener, SocketAddr),
+    engine: (TcpListener, SocketAddr),
+    secrets: (TcpListener, SocketAddr),
+    sign_in: (TcpListener, SocketAddr),
+    lambda: (TcpListener, SocketAddr),
+    sqs: (TcpListener, SocketAddr),
+}
+
+impl Listeners {
+    async fn bind(options: &RuntimeOptions) -> Result<Self, StartError> {
+        Ok(Self {
+            gateway: bind("gateway", options.gateway_listen).await?,
+            s3: bind("S3 store", options.s3_listen).await?,
+            engine: bind("face engine", options.engine_listen).await?,
+            secrets: bind("secrets manager", options.secrets_listen).await?,
+            sign_in: bind("user pool", options.sign_in_listen).await?,
+            lambda: bind("Lambda API", options.lambda_listen).await?,
+            sqs: bind("SQS", options.sqs_listen).await?,
+        })
+    }
+}
+
+impl Listeners {
+    /// What the services are reached at, as the functions' endpoint
+    /// variables name them.
+    fn endpoints(&self, load_balancer: Option<SocketAddr>) -> Endpoints {
+        let url = |(_, addr): &(TcpListener, SocketAddr)| format!("http://{addr}");
+        Endpoints {
+            s3: url(&self.s3),
+            rekognition: url(&self.engine),
+            secrets: url(&self.secrets),
+            cognito: url(&self.sign_in),
+            lambda: url(&self.lambda),
+            sqs: url(&self.sqs),
+            load_balancer: load_balancer
+                .map(|addr| format!("http://{addr}"))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// The template read for this stack: its parameters, region and account,
+/// the local database server as the cluster's endpoint, the gateway as the
+/// HTTP API's.
+fn load_stack(
+    options: &RuntimeOptions,
+    rds: &LocalRds,
+    gateway: SocketAddr,
+) -> Result<LocalStack, StartError> {
+    let mut settings = StackSettings::new(&options.stack_name);
+    settings.region.clone_from(&options.region);
+    settings.account_id.clone_from(&options.account_id);
+    settings.parameters.clone_from(&options.parameters);
+    settings.database_host.clone_from(&rds.host);
+    settings.database_port = rds.port;
+    settings.api_endpoint = format!("http://{gateway}");
+    Ok(LocalStack::load(&options.template, &settings)?)
+}
+
+/// The face engine, reading photos from the S3 store, with the stack's
+/// collections created.
+async fn open_face_engine(
+    options: &RuntimeOptions,
+    stack: &LocalStack,
+    access: &Access,
+    endpoints: &Endpoints,
+) -> Result<FaceEngine, StartError> {
+    let mut config = EngineConfig::new(options.state.faces(), &options.models_dir, access.clone());
+    config.detector = options.detector;
+    config.region.clone_from(&stack.region);
+    config.account_id.clone_from(&stack.account_id);
+    let s3 = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(stack.region.clone()))
+        .endpoint_url(&endpoints.s3)
+        .force_path_style(true)
+        .http_client(registry_adapters::aws::https_client());
+    let engine = FaceEngine::open(config, s3).await?;
+    for collection in &stack.collections {
+        create_collection(&engine, &collection.id).await?;
+    }
+    Ok(engine)
+}
+
+/// The stack's load balancer on `listener`, signing people in at the user
+/// pool (`sign_in`: the pool and its domain's local URL).
+fn start_load_balancer(
+    services: &mut Services,
+    stack: &LocalStack,
+    lambda: &Arc<LocalLambda>,
+    sign_in: (Option<Arc<UserPool>>, &str),
+    (listener, addr): (TcpListener, SocketAddr),
+) -> Result<Option<Arc<LocalAlb>>, StartError> {
+    let (user_pool, domain) = sign_in;
+    let alb = LocalAlb::of_stack(stack, Arc::clone(lambda), user_pool, domain, addr)
+        .map_err(|e| StartError::Resource {
+            what: "the load balancer".into(),
+            reason: e.to_string(),
+        })?
+        .map(Arc::new);
+    if let Some(alb) = &alb {
+        services.spawn_router("load balancer", listener, Arc::clone(alb).router());
+    }
+    Ok(alb)
+}
+
+/// The stack's functions, each with its environment, its own credentials,
+/// its network's routes and the build it runs.
+async fn local_functions(
+    stack: &LocalStack,
+    access: &Access,
+    endpoints: &Endpoints,
+    database_ca: &Path,
+    build: &FunctionsBuild,
+) -> Result<Vec<LocalFunction>, StartError> {
+    let mut functions = Vec::new();
+    for function in &stack.functions {
+        let identity =
+            access
+                .keys
+                .named(&function.logical_id)
+                .ok_or_else(|| StartError::Resource {
+                    what: function.logical_id.clone(),
+                    reason: "has no key pair".into(),
+                })?;
+        let environment = function_environment(function, stack, endpoints, &identity, database_ca);
+        let routes = routes(stack, function, endpoints);
+        let sdk =
+            crate::sdk::config_for(&identity, &stack.region, &environment, routes.clone()).await;
+        let http = function_http_client(&routes, &endpoints.s3);
+        functions.push(LocalFunction::new(
+            function.clone(),
+            environment,
+            sdk,
+            http,
+            build.clone(),
+        ));
+    }
+    Ok(functions)
+}
+
+/// CloudFormation, which runs the stack's custom resources: it presigns
+/// their response URLs and reads the answers as its own principal.
+async fn local_cloudformation(
+    options: &RuntimeOptions,
+    stack: &Arc<LocalStack>,
+    access: &Access,
+    lambda: &Arc<LocalLambda>,
+    endpoints: &Endpoints,
+) -> LocalCloudFormation {
+    let identity = access
+        .keys
+        .named(CLOUDFORMATION)
+        .expect("the CloudFormation principal");
+    let sdk = crate::sdk::config_for(
+        &identity,
+        &stack.region,
+        &endpoints.variables(),
+        Routes::default(),
+    )
+    .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    LocalCloudFormation::new(
+        Arc::clone(stack),
+        Arc::clone(lambda),
+        s3,
+        options.state.custom_resources(&stack.name),
+    )
+}
+
 fn policy(source: &str, document: &serde_json::Value) -> Result<Policy, StartError> {
     Policy::parse(source, document).map_err(|e| StartError::Resource {
         what: source.to_owned(),
@@ -322,24 +500,9 @@ impl LocalRuntime {
             return Err(StartError::MissingCa(options.database_ca.clone()));
         }
         // Every port first: the API's endpoint is a value of the template.
-        let (gateway_listener, gateway_addr) = bind("gateway", options.gateway_listen).await?;
-        let (s3_listener, s3_addr) = bind("S3 store", options.s3_listen).await?;
-        let (engine_listener, engine_addr) = bind("face engine", options.engine_listen).await?;
-        let (secrets_listener, secrets_addr) =
-            bind("secrets manager", options.secrets_listen).await?;
-        let (sign_in_listener, sign_in_addr) = bind("user pool", options.sign_in_listen).await?;
-        let (lambda_listener, lambda_addr) = bind("Lambda API", options.lambda_listen).await?;
-        let (sqs_listener, sqs_addr) = bind("SQS", options.sqs_listen).await?;
-
+        let listeners = Listeners::bind(&options).await?;
         let rds = LocalRds::new(&options.database_url)?;
-        let mut settings = StackSettings::new(&options.stack_name);
-        settings.region.clone_from(&options.region);
-        settings.account_id.clone_from(&options.account_id);
-        settings.parameters.clone_from(&options.parameters);
-        settings.database_host.clone_from(&rds.host);
-        settings.database_port = rds.port;
-        settings.api_endpoint = format!("http://{gateway_addr}");
-        let stack = Arc::new(LocalStack::load(&options.template, &settings)?);
+        let stack = Arc::new(load_stack(&options, &rds, listeners.gateway.1)?);
         let access = principals::access(
             &options.state.root_secret(),
             &stack,
@@ -351,22 +514,17 @@ impl LocalRuntime {
         } else {
             Some(bind("load balancer", options.alb_listen).await?)
         };
-        let endpoints = Endpoints {
-            s3: format!("http://{s3_addr}"),
-            rekognition: format!("http://{engine_addr}"),
-            secrets: format!("http://{secrets_addr}"),
-            cognito: format!("http://{sign_in_addr}"),
-            lambda: format!("http://{lambda_addr}"),
-            sqs: format!("http://{sqs_addr}"),
-            load_balancer: alb_listener
-                .as_ref()
-                .map(|(_, addr)| format!("http://{addr}"))
-                .unwrap_or_default(),
-        };
+        let endpoints = listeners.endpoints(alb_listener.as_ref().map(|(_, addr)| *addr));
+        let (gateway_listener, gateway_addr) = listeners.gateway;
+        let (s3_listener, s3_addr) = listeners.s3;
+        let (engine_listener, engine_addr) = listeners.engine;
+        let (secrets_listener, secrets_addr) = listeners.secrets;
+        let (sign_in_listener, sign_in_addr) = listeners.sign_in;
+        let (lambda_listener, lambda_addr) = listeners.lambda;
+        let (sqs_listener, sqs_addr) = listeners.sqs;
         write_operator_credentials(&options.state, &access, &stack.region, &endpoints)?;
         let local_urls = endpoints.local_urls(&stack);
-        let stop = CancellationToken::new();
-        let mut tasks = Vec::new();
+        let mut services = Services::new();
 
         // Secrets Manager and the database cluster, as the stack's creation
         // makes them.
@@ -377,40 +535,23 @@ impl LocalRuntime {
             secret_specs(&stack)?,
         )?);
         let new_cluster = create_database_and_secrets(&stack, &rds, &secrets).await?;
-        tasks.push((
-            "secrets manager",
-            tokio::spawn({
-                let (secrets, stop) = (Arc::clone(&secrets), stop.clone());
-                async move {
-                    secrets
-                        .serve(secrets_listener, stop.cancelled_owned())
-                        .await
-                        .map_err(std::io::Error::other)
-                }
-            }),
-        ));
+        services.spawn("secrets manager", |stop| {
+            Arc::clone(&secrets).serve(secrets_listener, stop)
+        });
 
         // The user pool, signing operators in at its domain.
         let user_pool = match user_pool(&options.state, &stack, &local_urls, access.clone())? {
             Some(pool) => {
                 let pool = Arc::new(pool);
-                tasks.push((
-                    "user pool",
-                    tokio::spawn({
-                        let (pool, stop) = (Arc::clone(&pool), stop.clone());
-                        async move {
-                            pool.serve(sign_in_listener, stop.cancelled_owned())
-                                .await
-                                .map_err(std::io::Error::other)
-                        }
-                    }),
-                ));
+                services.spawn("user pool", |stop| {
+                    Arc::clone(&pool).serve(sign_in_listener, stop)
+                });
                 Some(pool)
             }
             None => None,
         };
 
-        // The functions.
+        // The functions, and the load balancer in front of them.
         let build = match options.build.clone() {
             Some(build) => build,
             None => FunctionsBuild::this_executable().map_err(|e| StartError::Resource {
@@ -418,68 +559,13 @@ impl LocalRuntime {
                 reason: e.to_string(),
             })?,
         };
-        let mut functions = Vec::new();
-        for function in &stack.functions {
-            let identity =
-                access
-                    .keys
-                    .named(&function.logical_id)
-                    .ok_or_else(|| StartError::Resource {
-                        what: function.logical_id.clone(),
-                        reason: "has no key pair".into(),
-                    })?;
-            let environment = function_environment(
-                function,
-                &stack,
-                &endpoints,
-                &identity,
-                &options.database_ca,
-            );
-            let routes = routes(&stack, function, &endpoints);
-            let sdk =
-                crate::sdk::config_for(&identity, &stack.region, &environment, routes.clone())
-                    .await;
-            let http = function_http_client(&routes, &endpoints.s3);
-            functions.push(LocalFunction::new(
-                function.clone(),
-                environment,
-                sdk,
-                http,
-                build.clone(),
-            ));
-        }
+        let functions =
+            local_functions(&stack, &access, &endpoints, &options.database_ca, &build).await?;
         let lambda = Arc::new(LocalLambda::new(functions));
-
-        // The load balancer, in front of the functions.
         let load_balancer = match alb_listener {
-            Some((listener, addr)) => {
-                let alb = LocalAlb::of_stack(
-                    &stack,
-                    Arc::clone(&lambda),
-                    user_pool.clone(),
-                    &endpoints.cognito,
-                    addr,
-                )
-                .map_err(|e| StartError::Resource {
-                    what: "the load balancer".into(),
-                    reason: e.to_string(),
-                })?
-                .map(Arc::new);
-                if let Some(alb) = &alb {
-                    let (router, stop) = (Arc::clone(alb).router(), stop.clone());
-                    tasks.push((
-                        "load balancer",
-                        tokio::spawn(async move {
-                            axum::serve(
-                                listener,
-                                router.into_make_service_with_connect_info::<SocketAddr>(),
-                            )
-                            .with_graceful_shutdown(stop.cancelled_owned())
-                            .await
-                        }),
-                    ));
-                }
-                alb
+            Some(listener) => {
+                let sign_in = (user_pool.clone(), endpoints.cognito.as_str());
+                start_load_balancer(&mut services, &stack, &lambda, sign_in, listener)?
             }
             None => None,
         };
@@ -497,38 +583,23 @@ impl LocalRuntime {
             access: access.clone(),
             lambda: Arc::clone(&lambda),
         });
-        tasks.push((
-            "Lambda API",
-            tokio::spawn(lambda_api.serve(lambda_listener, stop.clone().cancelled_owned())),
-        ));
+        services.spawn("Lambda API", |stop| lambda_api.serve(lambda_listener, stop));
         let sqs = Arc::new(LocalSqs {
             region: stack.region.clone(),
             account: stack.account_id.clone(),
             access: access.clone(),
             queues: dead_letter_queues(&stack, &lambda, &s3)?,
         });
-        tasks.push((
-            "SQS",
-            tokio::spawn(sqs.serve(sqs_listener, stop.clone().cancelled_owned())),
-        ));
+        services.spawn("SQS", |stop| sqs.serve(sqs_listener, stop));
 
         // The face engine, with the stack's collections.
-        let mut engine_config =
-            EngineConfig::new(options.state.faces(), &options.models_dir, access.clone());
-        engine_config.detector = options.detector;
-        engine_config.region.clone_from(&stack.region);
-        engine_config.account_id.clone_from(&stack.account_id);
-        let engine_s3 = aws_sdk_s3::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(stack.region.clone()))
-            .endpoint_url(&endpoints.s3)
-            .force_path_style(true)
-            .http_client(registry_adapters::aws::https_client());
-        let engine = FaceEngine::open(engine_config, engine_s3).await?;
-        for collection in &stack.collections {
-            create_collection(&engine, &collection.id).await?;
-        }
-        let engine = FaceEngineServer::serve(engine, engine_listener, engine_addr, &stop);
+        let engine = open_face_engine(&options, &stack, &access, &endpoints).await?;
+        let engine = FaceEngineServer::serve(
+            engine,
+            engine_listener,
+            engine_addr,
+            &services.stop_signal(),
+        );
 
         // The HTTP API.
         let routes = api_routes(&stack);
@@ -546,47 +617,11 @@ impl LocalRuntime {
             dead_letters: indexer_dead_letters.and_then(|name| s3.dead_letters(&name).cloned()),
             local_addr: gateway_addr,
         });
-        tasks.push((
-            "gateway",
-            tokio::spawn({
-                let stop = stop.clone();
-                async move {
-                    axum::serve(
-                        gateway_listener,
-                        gateway
-                            .router()
-                            .into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                }
-            }),
-        ));
+        services.spawn_router("gateway", gateway_listener, gateway.router());
 
         // The stack's custom resources, as CloudFormation runs them.
-        let cloudformation_identity = access
-            .keys
-            .named(CLOUDFORMATION)
-            .expect("the CloudFormation principal");
-        let cloudformation_s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(
-                &crate::sdk::config_for(
-                    &cloudformation_identity,
-                    &stack.region,
-                    &endpoints.variables(),
-                    Routes::default(),
-                )
-                .await,
-            )
-            .force_path_style(true)
-            .build(),
-        );
-        let mut cloudformation = LocalCloudFormation::new(
-            Arc::clone(&stack),
-            Arc::clone(&lambda),
-            cloudformation_s3,
-            options.state.custom_resources(&stack.name),
-        );
+        let mut cloudformation =
+            local_cloudformation(&options, &stack, &access, &lambda, &endpoints).await;
         cloudformation.wait_at_most = options.custom_resource_wait;
         cloudformation.local_urls = local_urls;
         if new_cluster {
@@ -611,9 +646,8 @@ impl LocalRuntime {
             user_pool,
             load_balancer,
             s3,
-            _stop_on_drop: stop.clone().drop_guard(),
-            stop,
-            tasks,
+            _stop_on_drop: services.stop_on_drop(),
+            services,
             retry_delays: options.retry_delays.clone(),
         };
         let deployed = match runtime.cloudformation.deploy().await {
@@ -674,15 +708,13 @@ impl LocalRuntime {
         for function in self.lambda.functions() {
             for schedule in function.spec.schedules.iter().filter(|s| s.enabled) {
                 tracing::info!(function = %function.spec.logical_id, every_s = schedule.every.as_secs(), "schedule started");
-                self.tasks.push((
-                    "schedule",
-                    crate::scheduler::spawn(
-                        Arc::clone(function),
-                        schedule.clone(),
-                        self.retry_delays.clone(),
-                        self.stop.clone(),
-                    ),
-                ));
+                let task = crate::scheduler::spawn(
+                    Arc::clone(function),
+                    schedule.clone(),
+                    self.retry_delays.clone(),
+                    self.services.stop_signal(),
+                );
+                self.services.push("schedule", task);
             }
         }
     }
@@ -801,18 +833,12 @@ impl LocalRuntime {
     /// Stops taking requests, lets pending event deliveries finish, then
     /// stops the services and closes the functions' connections.
     pub async fn shutdown(self) {
-        self.stop.cancel();
+        self.services.stop_signal().cancel();
         self.engine.stop().await;
         if let Err(error) = self.s3.shutdown().await {
             tracing::warn!(%error, "the S3 store stopped with an error");
         }
-        for (what, task) in self.tasks {
-            match task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "the {what} stopped with an error"),
-                Err(error) => tracing::warn!(%error, "the {what} task failed"),
-            }
-        }
+        self.services.stop().await;
         self.lambda.shutdown().await;
         tracing::info!("registry stopped");
     }
