@@ -1,4 +1,4 @@
-# The Rekognition-compatible face engine (local/face-engine).
+# The Rekognition-compatible face engine (local/local-face-engine).
 FACE_ENGINE_LISTEN ?= 127.0.0.1:3002
 FACE_ENGINE_DATA_DIR ?= $(LOCAL)/face-engine
 FACE_ENGINE_DETECTOR ?= hog
@@ -8,14 +8,14 @@ FACE_ENGINE_DETECTOR ?= hog
 # Runs the engine on its own; any AWS SDK can use it through
 # AWS_ENDPOINT_URL_REKOGNITION=http://$(FACE_ENGINE_LISTEN).
 face-engine: models
-	cargo run --locked -p face-engine --bin face-engine -- \
+	cargo run --locked -p local-face-engine --bin face-engine -- \
 		--listen $(FACE_ENGINE_LISTEN) \
 		--data-dir $(FACE_ENGINE_DATA_DIR) \
 		--models-dir $(MODELS_DIR) \
 		--detector $(FACE_ENGINE_DETECTOR)
 
 test-face-engine: models test-images
-	cargo test --locked -p face-engine
+	cargo test --locked -p local-face-engine
 
 # Python's face_recognition on the same photos and models, the baseline the
 # benchmark compares with: its own virtualenv (dlib from the prebuilt
@@ -35,6 +35,6 @@ bench-face-engine: models test-images $(BASELINE_VENV)/.ready
 		> $(LOCAL)/python-baseline.json
 	FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) FACE_ENGINE_TEST_IMAGES=$(TEST_IMAGES_DIR) \
 		FACE_ENGINE_PYTHON_BASELINE=$(LOCAL)/python-baseline.json \
-		cargo run --locked --release -p face-engine --bin face-engine-bench
+		cargo run --locked --release -p local-face-engine --bin face-engine-bench
 
 bench: bench-face-engine

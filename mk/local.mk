@@ -1,4 +1,4 @@
-# The stack of template.yaml on one machine (local/runtime): the gateway on
+# The stack of template.yaml on one machine (local/local-runtime): the gateway on
 # 127.0.0.1:3000, the S3 store on :3001, the face engine on :3002, Secrets
 # Manager on :3003, the functions in the same process, the database server
 # of `make database`.
@@ -35,18 +35,18 @@ EVENT ?= events/healthz.json
 .PHONY: dev dev-token import invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
 
 registry-local:
-	cargo build --locked $(if $(filter release,$(PROFILE)),--release) -p registry-local --bin registry-local
+	cargo build --locked $(if $(filter release,$(PROFILE)),--release) -p local-runtime --bin registry-local
 
 dev: setup database registry-local
 	$(DB_ENV); exec $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) serve --models-dir $(MODELS_DIR) $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 dev-token:
-	@cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group $(GROUP)
+	@cargo run --locked -q -p local-runtime --bin registry-local -- --state-dir $(LOCAL) token --group $(GROUP)
 
 # `registry import` against `make dev`, as an admin (see `registry import --help`).
 import:
 	@test -n "$(DIR)" || { echo "give DIR=<a folder of photos>"; exit 2; }
-	@REGISTRY_TOKEN="$$(cargo run --locked -q -p registry-local --bin registry-local -- --state-dir $(LOCAL) token --group admins)" \
+	@REGISTRY_TOKEN="$$(cargo run --locked -q -p local-runtime --bin registry-local -- --state-dir $(LOCAL) token --group admins)" \
 		cargo run --locked -q -p registry-cli -- --url http://127.0.0.1:3000 import "$(DIR)" $(ARGS)
 
 invoke: setup database registry-local
@@ -85,10 +85,10 @@ test-browser: setup database browser-deps tested-binaries
 	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(CARGO_TARGET)/debug/registry-local node --test
 
 bench-load: setup database
-	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --release -p registry-local --features bench --bin registry-local-load
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --release -p local-runtime --features bench --bin registry-local-load
 
 # 100 enrolments while the database goes away and comes back: what became of each.
 bench-faults: setup database
-	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p registry-local --bin registry-local-faults
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p local-runtime --bin registry-local-faults
 
 bench: bench-load bench-faults

@@ -57,7 +57,7 @@ def test_the_emulators_do_not_know_the_product() -> None:
     # runtime that runs the product's handlers knows them.
     product = set(in_layer("crates")) | set(in_layer("functions"))
     for name in in_layer("local"):
-        if name == "registry-local":
+        if name == "local-runtime":
             continue
         assert not dependencies(name, (None, "build", "dev")) & product, name
 

@@ -27,7 +27,7 @@ const artifactsDir = path.join(root, ".local/artifacts");
  * users' `passwords` by e-mail, and `stop()`. */
 export async function startRegistry(parameters = []) {
   assert.ok(process.env.DATABASE_URL, "DATABASE_URL is not set: run `make test-e2e` (it starts the database)");
-  assert.ok(existsSync(binary), `${binary} is missing: build it with cargo build -p registry-local`);
+  assert.ok(existsSync(binary), `${binary} is missing: build it with cargo build -p local-runtime`);
   assert.ok(existsSync(path.join(imagesDir, "obama.jpg")), "test photos are missing: run `make test-images`");
   const stateDir = await mkdtemp(path.join(tmpdir(), "registry-browser-state-"));
   const any = "127.0.0.1:0";

@@ -1,4 +1,4 @@
-"""The local runtime (local/stack) gives each function the policies of the
+"""The local runtime (local/local-stack) gives each function the policies of the
 role SAM makes for it: the function's own `Policies`, named
 `<Function>RolePolicy<n>`, and for an SQS on-failure destination
 `<Function>EventInvokeConfigOnFailureSQSPolicy` (sqs:SendMessage on the

@@ -261,8 +261,8 @@ mod tests {
 mod alb_tests {
     use std::time::Duration;
 
+    use local_user_pool::{SignedIn, TokenAuthority};
     use serde_json::json;
-    use user_pool::{SignedIn, TokenAuthority};
 
     use super::*;
 

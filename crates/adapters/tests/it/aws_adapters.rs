@@ -10,12 +10,12 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use face_engine::{EngineConfig, FaceEngine};
 use image::{DynamicImage, ImageOutputFormat, imageops};
+use local_face_engine::{EngineConfig, FaceEngine};
+use local_s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
 use registry::indexing::IndexOutcome;
 use registry::ports::{FaceIndex, PhotoStore};
 use registry_adapters::{RekognitionFaceIndex, S3PhotoStore};
-use s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
 use tokio::net::TcpListener;
 
 const ACCESS_KEY: &str = "AKIDADAPTERTESTS";
@@ -80,7 +80,7 @@ async fn world() -> World {
         .expect("face engine opens (run `make models`)");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let engine_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(face_engine::serve(listener, engine));
+    tokio::spawn(local_face_engine::serve(listener, engine));
     let rekognition = aws_sdk_rekognition::Client::new(&sdk_config(&engine_url));
     rekognition
         .create_collection()

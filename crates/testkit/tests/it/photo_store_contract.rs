@@ -7,10 +7,10 @@ mod local_s3 {
     use aws_config::{BehaviorVersion, Region, SdkConfig};
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::SharedCredentialsProvider;
+    use local_s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
     use registry_adapters::S3PhotoStore;
     use registry_testkit::TEST_BUCKET;
     use registry_testkit::photo_contract::BucketUnderTest;
-    use s3_store::{Access, BucketConfig, RunningS3Store, S3Store, S3StoreConfig};
 
     const ACCESS_KEY: &str = "AKIDPHOTOCONTRACT";
     const SECRET_KEY: &str = "photo-contract-secret";

@@ -1,0 +1,202 @@
+//! The commands other than `serve`: invoke one function, tokens, a
+//! function's environment, users, secret rotation and dead letters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use local_runtime::runtime::token_authority;
+use local_runtime::{Group, StatePaths};
+use local_s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
+use serde_json::Value;
+
+use super::{
+    CliError, DeadLetterAction, InvokeArgs, StackArgs, UserAction, finish, options, start,
+};
+
+pub(crate) async fn invoke(
+    state: StatePaths,
+    stack: &StackArgs,
+    args: InvokeArgs,
+) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(&args.event).map_err(|e| CliError::Event {
+        path: args.event.clone(),
+        reason: e.to_string(),
+    })?;
+    let event: Value = serde_json::from_str(&text).map_err(|e| CliError::Event {
+        path: args.event.clone(),
+        reason: format!("not JSON: {e}"),
+    })?;
+    let (options, scratch) = options(&state, stack, args.runtime).await?;
+    let (runtime, scratch) = start(options.with_ephemeral_ports(), scratch).await?;
+    let result = local_runtime::runtime::invoke_event(&runtime, &args.function, event).await;
+    finish(runtime, scratch).await;
+    let answer = result?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&answer).unwrap_or_default()
+    );
+    Ok(())
+}
+
+pub(crate) fn users(
+    state: &StatePaths,
+    stack: &StackArgs,
+    action: UserAction,
+) -> Result<(), CliError> {
+    let users = local_runtime::runtime::users(state, &stack.load()?)?;
+    match action {
+        UserAction::Add {
+            email,
+            group,
+            permanent,
+        } => {
+            let password = users.policy().generate();
+            let user = users.add(&email, &[group], &password, permanent)?;
+            if permanent {
+                println!("{} created; password: {password}", user.email);
+            } else {
+                println!(
+                    "{} created; temporary password (to change at the first sign-in): {password}",
+                    user.email
+                );
+            }
+        }
+        UserAction::List => {
+            for user in users.list() {
+                println!(
+                    "{}\t{}\t{:?}",
+                    user.email,
+                    user.groups.join(","),
+                    user.status
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn token(state: &StatePaths, stack: &StackArgs, group: &str) -> Result<(), CliError> {
+    let group: Group = group.parse()?;
+    let tokens = token_authority(state, &stack.load()?)?;
+    let issued = tokens.issue(group, local_runtime::tokens::TOKEN_LIFETIME)?;
+    println!("{}", issued.token);
+    Ok(())
+}
+
+pub(crate) fn env(
+    state: &StatePaths,
+    stack: &StackArgs,
+    function: &str,
+    show_secret: bool,
+) -> Result<(), CliError> {
+    let loaded = stack.load()?;
+    let variables = local_runtime::runtime::function_environment_for(state, &loaded, function)?;
+    for (name, value) in variables {
+        if name == "AWS_SECRET_ACCESS_KEY" && !show_secret {
+            println!("# AWS_SECRET_ACCESS_KEY: add --show-secret to print it");
+            continue;
+        }
+        println!("export {name}={value}");
+    }
+    Ok(())
+}
+
+/// An admin's request to the running gateway's local endpoints.
+async fn local_request(
+    state: &StatePaths,
+    stack: &StackArgs,
+    gateway_url: &str,
+    path: &[&str],
+    body: Value,
+) -> Result<(), CliError> {
+    let mut url = url::Url::parse(gateway_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| CliError::Usage(format!("{gateway_url:?} is not a valid http URL")))?;
+    url.path_segments_mut()
+        .map_err(|()| CliError::Usage(format!("{gateway_url:?} is not a valid http URL")))?
+        .extend(path);
+    let tokens = token_authority(state, &stack.load()?)?;
+    let token = tokens.issue(Group::Admins, Duration::from_secs(60))?.token;
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(CliError::Gateway)?;
+    let status = response.status();
+    let body = response.text().await.map_err(CliError::Gateway)?;
+    if !status.is_success() {
+        return Err(CliError::Refused {
+            status: status.as_u16(),
+            body,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) async fn rotate(
+    state: &StatePaths,
+    stack: &StackArgs,
+    secret: &str,
+    gateway_url: &str,
+) -> Result<(), CliError> {
+    local_request(
+        state,
+        stack,
+        gateway_url,
+        &["local", "secrets", "rotate"],
+        serde_json::json!({"secret": secret}),
+    )
+    .await?;
+    println!("rotated {secret}");
+    Ok(())
+}
+
+pub(crate) async fn dead_letters(
+    state: &StatePaths,
+    stack: &StackArgs,
+    action: DeadLetterAction,
+) -> Result<(), CliError> {
+    let loaded = stack.load()?;
+    let queue = local_runtime::runtime::indexer_queue(&loaded).ok_or_else(|| {
+        CliError::Usage("no function of the stack has an on-failure destination".into())
+    })?;
+    let letters = DeadLetters::open(state.queue(&queue), Arc::new(NoDelivery)).await?;
+    match action {
+        DeadLetterAction::List => {
+            for letter in letters.list().await? {
+                println!("{}", serde_json::to_string(&letter).unwrap_or_default());
+            }
+        }
+        DeadLetterAction::Delete { id } => {
+            letters.delete(&id).await?;
+            println!("deleted {id}");
+        }
+        DeadLetterAction::Replay { id, gateway_url } => {
+            local_request(
+                state,
+                stack,
+                &gateway_url,
+                &["local", "dead-letters", &id, "replay"],
+                Value::Null,
+            )
+            .await?;
+            println!("replayed {id}");
+        }
+    }
+    Ok(())
+}
+
+/// Listing and deleting never deliver; replays go through the gateway.
+struct NoDelivery;
+
+#[async_trait::async_trait]
+impl EventTarget for NoDelivery {
+    async fn invoke(&self, _event: &S3Event) -> Result<(), InvocationError> {
+        Err(InvocationError::Function(
+            "replays go through the running gateway".to_owned(),
+        ))
+    }
+}
