@@ -1,0 +1,53 @@
+//! One function invoked with an event file, as `sam local invoke` does.
+
+use super::*;
+
+/// Why an invocation by hand failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error(
+        "the template has no function {0} (functions are named by their logical id, e.g. HealthFunction)"
+    )]
+    NoFunction(String),
+    #[error("the function failed: {0}")]
+    Function(#[from] crate::lambda::FunctionError),
+    #[error(transparent)]
+    CloudFormation(#[from] crate::cloudformation::CloudFormationError),
+}
+
+/// Invokes `function` with `event`, as `sam local invoke` does. A custom
+/// resource request gets a local `ResponseURL` (and the ids CloudFormation
+/// would send), so that the function's answer reaches the local bucket.
+pub async fn invoke_event(
+    runtime: &LocalRuntime,
+    function: &str,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, InvokeError> {
+    let target = runtime
+        .lambda()
+        .function(function)
+        .ok_or_else(|| InvokeError::NoFunction(function.to_owned()))?;
+    let custom_resource = runtime
+        .stack()
+        .custom_resources
+        .iter()
+        .find(|r| r.function.as_deref() == Some(function));
+    let kind = match event.get("RequestType").and_then(serde_json::Value::as_str) {
+        Some("Create") => Some(crate::cloudformation::RequestType::Create),
+        Some("Update") => Some(crate::cloudformation::RequestType::Update),
+        Some("Delete") => Some(crate::cloudformation::RequestType::Delete),
+        _ => None,
+    };
+    let event = match (custom_resource, kind) {
+        (Some(resource), Some(kind)) => {
+            let deployed = serde_json::json!({"physicalId": event.get("PhysicalResourceId").cloned().unwrap_or_default(), "properties": resource.properties});
+            let (local, _) = runtime
+                .cloudformation()
+                .event(resource, kind, Some(&deployed))
+                .await?;
+            local
+        }
+        _ => event,
+    };
+    Ok(target.invoke(event).await?)
+}

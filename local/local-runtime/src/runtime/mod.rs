@@ -1,0 +1,464 @@
+//! Starting and stopping the whole stack in one process, from `template.yaml`.
+
+mod cluster;
+mod environment;
+mod face_engine_server;
+mod invoke;
+mod options;
+mod sign_in;
+mod startup;
+mod store;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use local_iam::Access;
+use local_s3_store::{DeadLetters, RunningS3Store, S3Store};
+use local_secrets_manager::SecretsManager;
+use local_stack::LocalStack;
+use local_user_pool::{TokenAuthority, TokenError, UserPool};
+use tokio_util::sync::DropGuard;
+
+use crate::alb::LocalAlb;
+use crate::build::FunctionsBuild;
+use crate::cloudformation::LocalCloudFormation;
+use crate::gateway::Gateway;
+use crate::lambda::LocalLambda;
+use crate::lambda_api::LambdaApi;
+use crate::network::Routes;
+use crate::principals::{self, OPERATOR};
+use crate::rds::LocalRds;
+use crate::secrets::SecretFileError;
+use crate::services::Services;
+use crate::sqs::LocalSqs;
+
+pub use cluster::Rotation;
+use cluster::*;
+pub use environment::function_environment_for;
+use environment::*;
+use face_engine_server::*;
+pub use invoke::{InvokeError, invoke_event};
+pub use options::*;
+use sign_in::*;
+pub use sign_in::{api_routes, token_authority, users};
+use startup::*;
+pub use store::indexer_queue;
+use store::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the {what} must listen on a loopback address, not {addr}")]
+    NotLoopback {
+        what: &'static str,
+        addr: SocketAddr,
+    },
+    #[error("the {what} cannot listen on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the models folder {0} lacks {1} (run `make models`)")]
+    MissingModel(PathBuf, &'static str),
+    #[error("the database's CA {0} is missing: set DATABASE_TLS_CA (make database writes it)")]
+    MissingCa(PathBuf),
+    #[error(transparent)]
+    Stack(#[from] local_stack::StackError),
+    #[error(transparent)]
+    Secret(#[from] SecretFileError),
+    #[error(transparent)]
+    Principals(#[from] crate::principals::PrincipalError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the database server: {0}")]
+    Rds(#[from] crate::rds::RdsError),
+    #[error("the secrets: {0}")]
+    Secrets(#[from] local_secrets_manager::SecretsError),
+    #[error("{what}: {reason}")]
+    Resource { what: String, reason: String },
+    #[error("the face engine could not start: {0}")]
+    Engine(#[from] local_face_engine::OpenError),
+    #[error("the S3 store could not start: {0}")]
+    S3(#[from] local_s3_store::StartError),
+    #[error("deploying the stack: {0}")]
+    Deploy(#[from] crate::cloudformation::CloudFormationError),
+}
+
+/// The stack, running.
+pub struct LocalRuntime {
+    stack: Arc<LocalStack>,
+    access: Access,
+    lambda: Arc<LocalLambda>,
+    tokens: Arc<TokenAuthority>,
+    rds: LocalRds,
+    rotation: Arc<Rotation>,
+    cloudformation: LocalCloudFormation,
+    gateway_addr: SocketAddr,
+    engine: FaceEngineServer,
+    secrets_addr: SocketAddr,
+    sign_in_addr: SocketAddr,
+    lambda_addr: SocketAddr,
+    sqs_addr: SocketAddr,
+    user_pool: Option<Arc<UserPool>>,
+    load_balancer: Option<Arc<LocalAlb>>,
+    s3: RunningS3Store,
+    services: Services,
+    /// Waits before the retries of an asynchronous invocation.
+    retry_delays: Vec<Duration>,
+    _stop_on_drop: DropGuard,
+}
+
+impl LocalRuntime {
+    pub async fn start(options: RuntimeOptions) -> Result<Self, StartError> {
+        check_models(&options.models_dir)?;
+        if !options.database_ca.is_file() {
+            return Err(StartError::MissingCa(options.database_ca.clone()));
+        }
+        // Every port first: the API's endpoint is a value of the template.
+        let listeners = Listeners::bind(&options).await?;
+        let rds = LocalRds::new(&options.database_url)?;
+        let stack = Arc::new(load_stack(&options, &rds, listeners.gateway.1)?);
+        let access = principals::access(
+            &options.state.root_secret(),
+            &stack,
+            Arc::clone(&options.authorizer),
+        )?;
+        // The load balancer's listener, when the stack has one.
+        let alb_listener = if stack.load_balancers.is_empty() {
+            None
+        } else {
+            Some(bind("load balancer", options.alb_listen).await?)
+        };
+        let endpoints = listeners.endpoints(alb_listener.as_ref().map(|(_, addr)| *addr));
+        let (gateway_listener, gateway_addr) = listeners.gateway;
+        let (s3_listener, s3_addr) = listeners.s3;
+        let (engine_listener, engine_addr) = listeners.engine;
+        let (secrets_listener, secrets_addr) = listeners.secrets;
+        let (sign_in_listener, sign_in_addr) = listeners.sign_in;
+        let (lambda_listener, lambda_addr) = listeners.lambda;
+        let (sqs_listener, sqs_addr) = listeners.sqs;
+        write_operator_credentials(&options.state, &access, &stack.region, &endpoints)?;
+        let local_urls = endpoints.local_urls(&stack);
+        let mut services = Services::new();
+
+        // Secrets Manager and the database cluster, as the stack's creation
+        // makes them.
+        let secrets = Arc::new(SecretsManager::open(
+            &options.state.secrets(&stack.name),
+            &stack.region,
+            access.clone(),
+            secret_specs(&stack)?,
+        )?);
+        let new_cluster = create_database_and_secrets(&stack, &rds, &secrets).await?;
+        services.spawn("secrets manager", |stop| {
+            Arc::clone(&secrets).serve(secrets_listener, stop)
+        });
+
+        // The user pool, signing operators in at its domain.
+        let user_pool = match user_pool(&options.state, &stack, &local_urls, access.clone())? {
+            Some(pool) => {
+                let pool = Arc::new(pool);
+                services.spawn("user pool", |stop| {
+                    Arc::clone(&pool).serve(sign_in_listener, stop)
+                });
+                Some(pool)
+            }
+            None => None,
+        };
+
+        // The functions, and the load balancer in front of them.
+        let build = match options.build.clone() {
+            Some(build) => build,
+            None => FunctionsBuild::this_executable().map_err(|e| StartError::Resource {
+                what: "this executable (the functions' code)".into(),
+                reason: e.to_string(),
+            })?,
+        };
+        let functions =
+            local_functions(&stack, &access, &endpoints, &options.database_ca, &build).await?;
+        let lambda = Arc::new(LocalLambda::new(functions));
+        let load_balancer = match alb_listener {
+            Some(listener) => {
+                let sign_in = (user_pool.clone(), endpoints.cognito.as_str());
+                start_load_balancer(&mut services, &stack, &lambda, sign_in, listener)?
+            }
+            None => None,
+        };
+
+        // The S3 store, with the stack's buckets and CloudFormation's.
+        let (store_config, indexer_dead_letters) =
+            store_config(&options, &stack, &access, &lambda, &local_urls)?;
+        let s3 = S3Store::start(store_config, s3_listener).await?;
+
+        // The Lambda API, and the on-failure queues of the functions S3
+        // notifies.
+        let lambda_api = Arc::new(LambdaApi {
+            region: stack.region.clone(),
+            account: stack.account_id.clone(),
+            access: access.clone(),
+            lambda: Arc::clone(&lambda),
+        });
+        services.spawn("Lambda API", |stop| lambda_api.serve(lambda_listener, stop));
+        let sqs = Arc::new(LocalSqs {
+            region: stack.region.clone(),
+            account: stack.account_id.clone(),
+            access: access.clone(),
+            queues: dead_letter_queues(&stack, &lambda, &s3)?,
+        });
+        services.spawn("SQS", |stop| sqs.serve(sqs_listener, stop));
+
+        // The face engine, with the stack's collections.
+        let engine = open_face_engine(&options, &stack, &access, &endpoints).await?;
+        let engine = FaceEngineServer::serve(
+            engine,
+            engine_listener,
+            engine_addr,
+            &services.stop_signal(),
+        );
+
+        // The HTTP API.
+        let routes = api_routes(&stack);
+        let tokens = Arc::new(token_authority(&options.state, &stack)?);
+        let rotation = Arc::new(Rotation {
+            stack: Arc::clone(&stack),
+            rds: rds.clone(),
+            secrets: Arc::clone(&secrets),
+        });
+        let gateway = Arc::new(Gateway {
+            rotation: Arc::clone(&rotation),
+            lambda: Arc::clone(&lambda),
+            routes,
+            tokens: Arc::clone(&tokens),
+            dead_letters: indexer_dead_letters.and_then(|name| s3.dead_letters(&name).cloned()),
+            local_addr: gateway_addr,
+        });
+        services.spawn_router("gateway", gateway_listener, gateway.router());
+
+        // The stack's custom resources, as CloudFormation runs them.
+        let mut cloudformation =
+            local_cloudformation(&options, &stack, &access, &lambda, &endpoints).await;
+        cloudformation.wait_at_most = options.custom_resource_wait;
+        cloudformation.local_urls = local_urls;
+        if new_cluster {
+            // A database of its own makes a new stack, whatever the state
+            // folder remembers of an earlier one.
+            cloudformation.forget_deployed()?;
+        }
+        let runtime = Self {
+            stack,
+            access,
+            lambda,
+            tokens,
+            rds: rds.clone(),
+            rotation,
+            cloudformation,
+            gateway_addr,
+            engine,
+            secrets_addr,
+            sign_in_addr,
+            lambda_addr,
+            sqs_addr,
+            user_pool,
+            load_balancer,
+            s3,
+            _stop_on_drop: services.stop_on_drop(),
+            services,
+            retry_delays: options.retry_delays.clone(),
+        };
+        let deployed = match runtime.cloudformation.deploy().await {
+            Ok(attributes) => runtime.give_custom_resource_attributes(&attributes),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = deployed {
+            runtime.shutdown().await;
+            return Err(error);
+        }
+        tracing::info!(gateway = %gateway_addr, s3 = %s3_addr, engine = %engine_addr, secrets = %secrets_addr, stack = %runtime.stack.name, "registry running");
+        Ok(runtime)
+    }
+
+    /// Variables that name a custom resource's attribute (`Fn::GetAtt`) get
+    /// the value its answer gave, as CloudFormation resolves them; an
+    /// attribute the answer lacks fails the deploy, as there.
+    fn give_custom_resource_attributes(
+        &self,
+        attributes: &BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(), StartError> {
+        let value = |resource: &str, attribute: &str| match attributes
+            .get(resource)
+            .and_then(|data| data.get(attribute))
+        {
+            Some(serde_json::Value::String(text)) => Ok(text.clone()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(StartError::Resource {
+                what: format!("Fn::GetAtt {resource}.{attribute}"),
+                reason: "the custom resource's answer has no such Data".into(),
+            }),
+        };
+        for function in self.lambda.functions() {
+            // Lambda's limit holds for the values, not the placeholders.
+            let mut size = 0;
+            for (name, template_value) in &function.spec.environment {
+                size += name.len() + local_stack::replace_deferred(template_value, value)?.len();
+            }
+            if size > local_stack::MAX_ENVIRONMENT_BYTES {
+                return Err(StartError::Resource {
+                    what: function.spec.logical_id.clone(),
+                    reason: format!(
+                        "its environment variables take {size} bytes; Lambda allows {}",
+                        local_stack::MAX_ENVIRONMENT_BYTES
+                    ),
+                });
+            }
+            function.resolve_deferred(value)?;
+        }
+        Ok(())
+    }
+
+    /// The user pool's domain (its sign-in endpoints), locally.
+    /// Starts the stack's schedules (EventBridge Scheduler invoking their
+    /// functions); until then, a function with a schedule runs only when
+    /// invoked.
+    pub fn start_schedules(&mut self) {
+        for function in self.lambda.functions() {
+            for schedule in function.spec.schedules.iter().filter(|s| s.enabled) {
+                tracing::info!(function = %function.spec.logical_id, every_s = schedule.every.as_secs(), "schedule started");
+                let task = crate::scheduler::spawn(
+                    Arc::clone(function),
+                    schedule.clone(),
+                    self.retry_delays.clone(),
+                    self.services.stop_signal(),
+                );
+                self.services.push("schedule", task);
+            }
+        }
+    }
+
+    pub fn sign_in_url(&self) -> String {
+        format!("http://{}", self.sign_in_addr)
+    }
+    /// The stack's load balancer (`EnableAlb`), when it has one.
+    pub fn load_balancer(&self) -> Option<&Arc<LocalAlb>> {
+        self.load_balancer.as_ref()
+    }
+    /// The stack's user pool, when it has one.
+    pub fn user_pool(&self) -> Option<&Arc<UserPool>> {
+        self.user_pool.as_ref()
+    }
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway_addr)
+    }
+    pub fn s3_endpoint(&self) -> String {
+        self.s3.endpoint_url()
+    }
+    pub fn engine_endpoint(&self) -> String {
+        format!("http://{}", self.engine.addr)
+    }
+    pub fn secrets_endpoint(&self) -> String {
+        format!("http://{}", self.secrets_addr)
+    }
+    /// The functions' Lambda Invoke API.
+    pub fn lambda_endpoint(&self) -> String {
+        format!("http://{}", self.lambda_addr)
+    }
+    /// The functions' on-failure queues.
+    pub fn sqs_endpoint(&self) -> String {
+        format!("http://{}", self.sqs_addr)
+    }
+    pub fn stack(&self) -> &LocalStack {
+        &self.stack
+    }
+    pub fn lambda(&self) -> &LocalLambda {
+        &self.lambda
+    }
+    pub fn tokens(&self) -> &TokenAuthority {
+        &self.tokens
+    }
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+    pub fn cloudformation(&self) -> &LocalCloudFormation {
+        &self.cloudformation
+    }
+    /// What failed deliveries to a function's on-failure destination hold.
+    pub fn dead_letters(&self, function: &str) -> Option<&DeadLetters> {
+        self.s3.dead_letters(function)
+    }
+
+    /// The operator's AWS configuration (may do anything), for tests and tools.
+    pub async fn operator_sdk_config(&self) -> aws_config::SdkConfig {
+        let operator = self
+            .access
+            .keys
+            .named(OPERATOR)
+            .expect("the operator principal");
+        crate::sdk::config_for(
+            &operator,
+            &self.stack.region,
+            &self.endpoints().variables(),
+            Routes::default(),
+        )
+        .await
+    }
+
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            s3: self.s3_endpoint(),
+            rekognition: self.engine_endpoint(),
+            secrets: self.secrets_endpoint(),
+            cognito: self.sign_in_url(),
+            lambda: self.lambda_endpoint(),
+            sqs: self.sqs_endpoint(),
+            load_balancer: self
+                .load_balancer
+                .as_ref()
+                .map(|alb| alb.url().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Rotates a database secret (by name or ARN) as a rotation function
+    /// does: a new password for its user, then the secret's new value.
+    pub async fn rotate_secret(&self, secret: &str) -> Result<(), StartError> {
+        self.rotation.rotate(secret).await
+    }
+
+    /// Drops the users of this stack's database cluster (a scratch stack).
+    pub async fn drop_database_users(&self) -> Result<(), StartError> {
+        let prefix = self
+            .stack
+            .parameters
+            .get("DbUserPrefix")
+            .cloned()
+            .unwrap_or_default();
+        Ok(self.rds.drop_users(&prefix).await?)
+    }
+
+    /// Stops the face engine, as an outage would: connections to it are
+    /// refused until [`Self::start_face_engine`]. Requests under way finish.
+    pub async fn stop_face_engine(&self) {
+        self.engine.stop().await;
+    }
+
+    /// Starts the face engine again on its address, if it was stopped.
+    pub async fn start_face_engine(&self) -> Result<(), StartError> {
+        self.engine.start().await
+    }
+
+    /// Stops taking requests, lets pending event deliveries finish, then
+    /// stops the services and closes the functions' connections.
+    pub async fn shutdown(self) {
+        self.services.stop_signal().cancel();
+        self.engine.stop().await;
+        if let Err(error) = self.s3.shutdown().await {
+            tracing::warn!(%error, "the S3 store stopped with an error");
+        }
+        self.services.stop().await;
+        self.lambda.shutdown().await;
+        tracing::info!("registry stopped");
+    }
+}
