@@ -220,8 +220,8 @@ def test_a_new_account_refuses_any_reservation() -> None:
 
 def test_reservations_add_up_over_the_stacks_of_a_region() -> None:
     account = Account(quotas=ROOMY)
-    reserve = {"ApiReservedConcurrency": "200", "IndexerReservedConcurrency": "100"}
-    account.deploy("face-registry-dev", REGION, reserve)  # 500 of 1000, 100 left unreserved at least
+    reserve = {"ApiReservedConcurrency": "250"}
+    account.deploy("face-registry-dev", REGION, reserve)  # 500 of 1000 (upload and faces), 100 left unreserved at least
     account.deploy("face-registry-dev", "eu-central-1", reserve)  # another region, another quota
     with pytest.raises(DeployError, match=r"below its minimum value of \[100\]"):
         account.deploy("face-registry-prod", REGION, PROD | reserve)

@@ -212,3 +212,24 @@ def test_the_database_writes_what_it_exports_and_no_password(sam_template: Templ
     events = parameters["server_audit_events"].split(",")
     assert not {"QUERY", "QUERY_DCL"} & set(events), events
 
+
+
+def test_photo_events_wait_in_a_queue_the_indexer_can_keep_up_with(sam_template: Template) -> None:
+    queue = props(sam_template, "IndexQueue")
+    indexer = props(sam_template, "IndexerFunction")
+    mappings = sam_template["Mappings"]
+    # Lambda advises a visibility timeout of six times the function's
+    # timeout, and refuses one below it.
+    assert queue["VisibilityTimeout"] >= 6 * indexer["Timeout"]
+    # The dead letters keep the first enqueue time: they must outlive the
+    # queue's own retention (SQS developer guide).
+    retention = int(mappings["IndexQueue"]["Retention"]["Seconds"])
+    assert int(mappings["DeadLetters"]["Retention"]["Seconds"]) > retention
+    # A million photos at 5 IndexFaces per second wait 56 hours.
+    assert retention >= 56 * 3600
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    [event] = indexer["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "IndexerMaximumConcurrency"}}
+    assert "ReservedConcurrentExecutions" not in indexer and "EventInvokeConfig" not in indexer

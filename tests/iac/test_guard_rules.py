@@ -13,7 +13,7 @@ RULES = {
     "bucket_private", "bucket_encrypted", "bucket_tls_only",
     "database_encrypted", "database_not_public", "faces_db_sg_only_from_app",
     "functions_in_vpc", "functions_traced", "functions_log_retention",
-    "alarm_function_errors", "alarm_function_throttles", "alarm_dead_letter_queue", "alarm_dead_letter_delivery",
+    "alarm_function_errors", "alarm_function_throttles", "alarm_dead_letter_queue", "alarm_event_queue_age",
     "alarm_api_5xx", "alarm_api_latency", "alarm_alb_latency",
     "alarm_db_connections", "alarm_db_cpu", "alarms_notify_encrypted_topic", "alarm_reconcile_drift",
 }
@@ -190,7 +190,7 @@ ALARMS = {
     "MigrateThrottlesAlarm": "alarm_function_throttles",
     "UserPoolSetupThrottlesAlarm": "alarm_function_throttles",
     "DeadLetterQueueAlarm": "alarm_dead_letter_queue",
-    "IndexerDeadLetterDeliveryAlarm": "alarm_dead_letter_delivery",
+    "IndexQueueAgeAlarm": "alarm_event_queue_age",
     "Api5xxAlarm": "alarm_api_5xx",
     "ApiLatencyAlarm": "alarm_api_latency",
     "AlbLatencyAlarm": "alarm_alb_latency",

@@ -2,10 +2,11 @@
 role SAM makes for it: the function's own `Policies`, named
 `<Function>RolePolicy<n>`, and for an SQS on-failure destination
 `<Function>EventInvokeConfigOnFailureSQSPolicy` (sqs:SendMessage on the
-queue). This checks that SAM's translation makes exactly those, plus managed
-policies that grant nothing on the services the local runtime authorizes (S3,
-Rekognition, Secrets Manager, KMS, SQS), so that what is allowed locally is
-what is allowed in AWS.
+queue), and for an SQS event the managed `AWSLambdaSQSQueueExecutionRole`,
+whose document local-stack holds. This checks that SAM's translation makes
+exactly those, plus managed policies that grant nothing on the services the
+local runtime authorizes (S3, Rekognition, Secrets Manager, KMS, SQS), so
+that what is allowed locally is what is allowed in AWS.
 """
 
 from __future__ import annotations
@@ -46,4 +47,9 @@ def test_each_role_holds_the_functions_policies_and_the_on_failure_queue(
                 "Statement": [{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": on_failure["Destination"]}]
             }
         assert inline == expected, logical_id
-        assert set(role.get("ManagedPolicyArns", [])) <= MANAGED_POLICIES, logical_id
+        managed = MANAGED_POLICIES
+        if any(event["Type"] == "SQS" for event in function.get("Events", {}).values()):
+            # sqs:ReceiveMessage, DeleteMessage, GetQueueAttributes: local-stack
+            # gives the role this very document (SQS_EXECUTION_POLICY).
+            managed = managed | {"arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"}
+        assert set(role.get("ManagedPolicyArns", [])) <= managed, logical_id

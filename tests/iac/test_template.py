@@ -249,9 +249,10 @@ def _cfn_lint(template: Template, tmp_path: Path, *regions: str) -> subprocess.C
 
 
 def test_the_translation_lint_catches_a_circular_dependency(mutable_template: Template, tmp_path: Path) -> None:
-    # The classic mistake: the indexer's policy names the bucket that names the indexer.
-    statements = mutable_template["Resources"]["IndexerFunction"]["Properties"]["Policies"][0]["Statement"]
-    statements[0]["Resource"] = {"Fn::Sub": "${PhotoBucket.Arn}/*"}
+    # The classic mistake: the queue's policy names the bucket, which waits
+    # for that policy (S3 checks it may send when the notification is set).
+    statements = mutable_template["Resources"]["IndexQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements[0]["Condition"]["ArnEquals"]["aws:SourceArn"] = {"Fn::GetAtt": ["PhotoBucket", "Arn"]}
     result = _cfn_lint(mutable_template, tmp_path)
     assert result.returncode != 0
     assert "E3004" in result.stdout, result.stdout

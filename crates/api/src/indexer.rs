@@ -1,8 +1,14 @@
-//! The `indexer` function: S3 `ObjectCreated` events.
+//! The `indexer` function: the photo bucket's S3 `ObjectCreated` events,
+//! as SQS messages of the stack's `IndexQueue` (S3 sends each event there
+//! as a message body; Lambda hands the function a batch of messages).
+//! Each message that fails is reported alone (`batchItemFailures`): SQS
+//! shows it again after its visibility timeout and, after five receives,
+//! moves it to the dead-letter queue; the rest of the batch is done.
 
 use std::time::Instant;
 
 pub use aws_lambda_events::s3::{S3Event, S3EventRecord};
+pub use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use registry::Sequencer;
 use registry::indexing::{Indexer, IndexingResult, ObjectCreated};
 use registry::key::decode_event_key;
@@ -20,6 +26,8 @@ pub enum IndexerError {
         total: usize,
         first: PortError,
     },
+    #[error("a message that failed has no message id")]
+    Unidentified,
 }
 
 impl From<IndexerError> for lambda_runtime::Diagnostic {
@@ -27,6 +35,36 @@ impl From<IndexerError> for lambda_runtime::Diagnostic {
         lambda_runtime::Diagnostic {
             error_type: "Indexer.RecordsFailed".to_owned(),
             error_message: error.to_string(),
+        }
+    }
+}
+
+/// What an IndexQueue message holds.
+#[derive(Debug)]
+pub enum QueuedEvent {
+    /// The bucket's event.
+    Photos(S3Event),
+    /// What S3 sends when a notification is set, to check the queue.
+    Test,
+    /// Not an S3 event: why (never the body, which may hold names).
+    Unreadable(String),
+}
+
+impl QueuedEvent {
+    pub fn parse(body: &str) -> Self {
+        let value: serde_json::Value = match serde_json::from_str(body) {
+            Ok(value) => value,
+            Err(error) => return Self::Unreadable(format!("not JSON: {error}")),
+        };
+        if value["Event"] == "s3:TestEvent" {
+            return Self::Test;
+        }
+        if !value["Records"].is_array() {
+            return Self::Unreadable("no Records".into());
+        }
+        match serde_json::from_value(value) {
+            Ok(event) => Self::Photos(event),
+            Err(error) => Self::Unreadable(format!("not an S3 event: {error}")),
         }
     }
 }
@@ -94,6 +132,46 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> IndexerFn<P, S, F> {
                 first: failures.swap_remove(0),
             })
         }
+    }
+
+    /// Handles a batch of IndexQueue messages; the answer names those that
+    /// failed, to be received again (an unreadable message too: it ends in
+    /// the dead-letter queue, where it can be read).
+    pub async fn handle_messages(
+        &self,
+        batch: &SqsEvent,
+        request_id: &str,
+    ) -> Result<SqsBatchResponse, IndexerError> {
+        let mut response = SqsBatchResponse::default();
+        for message in &batch.records {
+            let failed = match QueuedEvent::parse(message.body.as_deref().unwrap_or_default()) {
+                QueuedEvent::Photos(event) => self.handle(&event, request_id).await.is_err(),
+                QueuedEvent::Test => {
+                    tracing::info!("S3's test event; nothing to index");
+                    false
+                }
+                QueuedEvent::Unreadable(why) => {
+                    tracing::error!(
+                        message_id = message.message_id.as_deref().unwrap_or("-"),
+                        why,
+                        "unreadable message; it will be dead-lettered"
+                    );
+                    metrics::count("IndexingErrors", 1);
+                    true
+                }
+            };
+            if failed {
+                // Without its id a message cannot be reported alone: the
+                // whole batch is received again.
+                let Some(id) = message.message_id.clone() else {
+                    return Err(IndexerError::Unidentified);
+                };
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+        }
+        Ok(response)
     }
 
     fn observe(&self, created: &ObjectCreated, result: &IndexingResult, elapsed_ms: f64) {

@@ -1,51 +1,34 @@
-//! The indexer's dead letters in a deployed stack: the invocation records
-//! Lambda sends to the on-failure destination (the SQS queue of the stack's
-//! `IndexerDeadLetterQueueUrl` output) once it gives up on an S3 event. SQS
-//! redrive cannot send them back to S3, so a replay invokes the function
-//! the record names with the event it wraps (`requestPayload`), and deletes
-//! the message only once the function has handled it.
+//! The indexer's dead letters in a deployed stack: the photo events the
+//! indexer failed on five times, which IndexQueue's redrive policy moved to
+//! the dead-letter queue (the stack's `IndexerDeadLetterQueueUrl` output).
+//! Each message is the S3 event as S3 sent it. A replay sends it back to
+//! the queue it came from (`ListDeadLetterSourceQueues`), where the
+//! indexer reads it again, and deletes it from the dead-letter queue once
+//! it is sent.
 //!
-//! The caller needs `sqs:ReceiveMessage`, `sqs:ChangeMessageVisibility` and
-//! `sqs:DeleteMessage` on the queue, `kms:Decrypt` on the stack's key (the
-//! queue is encrypted with it), and `lambda:InvokeFunction` on the indexer.
+//! The caller needs `sqs:ReceiveMessage`, `sqs:ChangeMessageVisibility`,
+//! `sqs:DeleteMessage` and `sqs:ListDeadLetterSourceQueues` on the
+//! dead-letter queue, `sqs:SendMessage` on IndexQueue, and `kms:Decrypt`
+//! and `kms:GenerateDataKey` on the stack's key (both queues are encrypted
+//! with it).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-
-/// Lambda's invocation record for an asynchronous invocation it gave up on
-/// (Lambda developer guide, "Capturing records of Lambda asynchronous
-/// invocations"): `condition` is `RetriesExhausted` or `EventAgeExceeded`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InvocationRecord {
-    pub timestamp: String,
-    pub request_context: RequestContext,
-    /// The event as the function received it.
-    pub request_payload: Option<Value>,
-    pub response_payload: Option<Value>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RequestContext {
-    /// The function, with the qualifier invoked (`...:function:name:$LATEST`).
-    pub function_arn: String,
-    pub condition: String,
-    pub approximate_invoke_count: Option<u32>,
-}
 
 /// One message of the queue.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
     pub message_id: String,
     receipt_handle: String,
-    /// The record, or why the body is not one.
-    pub record: Result<InvocationRecord, String>,
+    body: String,
+    /// When S3 first sent it (ms since the epoch).
+    sent_at_ms: Option<i64>,
+    receives: Option<u32>,
 }
 
 /// What the listing shows of a dead letter.
@@ -53,57 +36,76 @@ pub struct DeadLetter {
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub id: String,
-    pub failed_at: Option<String>,
-    pub condition: Option<String>,
-    pub attempts: Option<u32>,
-    pub function: Option<String>,
-    /// The function's last error message.
-    pub error: Option<String>,
+    /// When S3 sent the event (RFC 3339).
+    pub sent_at: Option<String>,
+    /// SQS's `ApproximateReceiveCount`: the indexer's receives, and this
+    /// listing's.
+    pub receives: Option<u32>,
     /// `bucket/key` of each object the event was about.
     pub objects: Vec<String>,
+    /// Why the message is not an S3 event, if it is not.
+    pub error: Option<String>,
 }
 
 impl DeadLetter {
-    pub fn parse(message_id: String, receipt_handle: String, body: &str) -> Self {
-        let record = serde_json::from_str::<InvocationRecord>(body)
-            .map_err(|e| format!("the message is not a Lambda invocation record: {e}"));
-        Self {
-            message_id,
-            receipt_handle,
-            record,
-        }
+    pub fn new(message: &aws_sdk_sqs::types::Message) -> Option<Self> {
+        let attribute = |name: MessageSystemAttributeName| {
+            message
+                .attributes()
+                .and_then(|attributes| attributes.get(&name))
+                .cloned()
+                .unwrap_or_default()
+        };
+        Some(Self {
+            message_id: message.message_id()?.to_owned(),
+            receipt_handle: message.receipt_handle()?.to_owned(),
+            body: message.body().unwrap_or_default().to_owned(),
+            sent_at_ms: attribute(MessageSystemAttributeName::SentTimestamp)
+                .parse()
+                .ok(),
+            receives: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                .parse()
+                .ok(),
+        })
     }
 
     pub fn summary(&self) -> Summary {
-        let record = self.record.as_ref().ok();
-        let objects = record
-            .and_then(|r| r.request_payload.as_ref())
-            .and_then(|payload| payload["Records"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|event| {
-                let bucket = event["s3"]["bucket"]["name"].as_str()?;
-                let key = event["s3"]["object"]["key"].as_str()?;
-                Some(format!("{bucket}/{key}"))
-            })
-            .collect();
+        let (objects, error) = match serde_json::from_str::<Value>(&self.body) {
+            Ok(event) if event["Records"].is_array() => (objects_of(&event), None),
+            Ok(_) => (
+                Vec::new(),
+                Some("the message is not an S3 event".to_owned()),
+            ),
+            Err(error) => (
+                Vec::new(),
+                Some(format!("the message is not JSON: {error}")),
+            ),
+        };
         Summary {
             id: self.message_id.clone(),
-            failed_at: record.map(|r| r.timestamp.clone()),
-            condition: record.map(|r| r.request_context.condition.clone()),
-            attempts: record.and_then(|r| r.request_context.approximate_invoke_count),
-            function: record.map(|r| r.request_context.function_arn.clone()),
-            error: match &self.record {
-                Ok(record) => record
-                    .response_payload
-                    .as_ref()
-                    .and_then(|p| p["errorMessage"].as_str())
-                    .map(str::to_owned),
-                Err(problem) => Some(problem.clone()),
-            },
+            sent_at: self
+                .sent_at_ms
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            receives: self.receives,
             objects,
+            error,
         }
     }
+}
+
+/// `bucket/key` of each record of an S3 event.
+fn objects_of(event: &Value) -> Vec<String> {
+    event["Records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|record| {
+            let bucket = record["s3"]["bucket"]["name"].as_str()?;
+            let key = record["s3"]["object"]["key"].as_str()?;
+            Some(format!("{bucket}/{key}"))
+        })
+        .collect()
 }
 
 /// What became of one replay.
@@ -111,9 +113,9 @@ impl DeadLetter {
 #[serde(rename_all = "camelCase")]
 pub struct Replayed {
     pub id: String,
-    /// Handled, and deleted from the queue.
+    /// Sent back to the indexer's queue.
     pub replayed: bool,
-    /// Why not: the message stays.
+    /// Why not, or what went wrong after: the message stays.
     pub error: Option<String>,
 }
 
@@ -121,39 +123,41 @@ pub struct Replayed {
 pub enum DeadLetterError {
     #[error("SQS: {0}")]
     Sqs(String),
+    #[error("the dead-letter queue is the dead-letter queue of {0} queues, not one")]
+    Sources(usize),
 }
 
 pub struct DeadLetterQueue {
     sqs: aws_sdk_sqs::Client,
-    lambda: aws_sdk_lambda::Client,
     queue_url: String,
 }
 
 /// How long messages stay hidden from other readers while they are listed
-/// or replayed; they are released (visible again) as soon as that is done.
-const LIST_HOLD: Duration = Duration::from_secs(60);
-const REPLAY_HOLD: Duration = Duration::from_secs(15 * 60);
+/// or replayed; those kept are released (visible again) as soon as that is
+/// done.
+const HOLD: Duration = Duration::from_secs(60);
 
 impl DeadLetterQueue {
     pub fn new(aws: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
         Self {
             sqs: aws_sdk_sqs::Client::new(aws),
-            lambda: aws_sdk_lambda::Client::new(aws),
             queue_url: queue_url.into(),
         }
     }
 
     /// Every dead letter, left in the queue.
     pub async fn list(&self) -> Result<Vec<Summary>, DeadLetterError> {
-        let letters = self.receive_all(LIST_HOLD).await?;
+        let letters = self.receive_all().await?;
         let summaries = letters.iter().map(DeadLetter::summary).collect();
         self.release(&letters).await;
         Ok(summaries)
     }
 
-    /// Replays the dead letters `ids` names (all when `None`), one at a time.
+    /// Sends the dead letters `ids` names (all when `None`) back to the
+    /// queue they came from.
     pub async fn replay(&self, ids: Option<&[String]>) -> Result<Vec<Replayed>, DeadLetterError> {
-        let letters = self.receive_all(REPLAY_HOLD).await?;
+        let source = self.source_queue().await?;
+        let letters = self.receive_all().await?;
         let wanted: Option<BTreeSet<&str>> =
             ids.map(|ids| ids.iter().map(String::as_str).collect());
         let mut outcomes = Vec::new();
@@ -166,17 +170,21 @@ impl DeadLetterQueue {
                 kept.push(letter);
                 continue;
             }
-            let outcome = match self.invoke(&letter).await {
+            let outcome = match self.send_back(&source, &letter).await {
                 Ok(()) => match self.delete(&letter).await {
                     Ok(()) => Replayed {
                         id: letter.message_id.clone(),
                         replayed: true,
                         error: None,
                     },
+                    // It would be replayed twice: the indexer changes
+                    // nothing the second time.
                     Err(error) => Replayed {
                         id: letter.message_id.clone(),
                         replayed: true,
-                        error: Some(format!("handled, but not deleted from the queue: {error}")),
+                        error: Some(format!(
+                            "sent back, but not deleted from the queue: {error}"
+                        )),
                     },
                 },
                 Err(error) => {
@@ -205,8 +213,23 @@ impl DeadLetterQueue {
         Ok(outcomes)
     }
 
-    /// Every message, each received once and hidden for `hold`.
-    async fn receive_all(&self, hold: Duration) -> Result<Vec<DeadLetter>, DeadLetterError> {
+    /// The queue whose redrive policy names this one.
+    async fn source_queue(&self) -> Result<String, DeadLetterError> {
+        let sources = self
+            .sqs
+            .list_dead_letter_source_queues()
+            .queue_url(&self.queue_url)
+            .send()
+            .await
+            .map_err(|e| DeadLetterError::Sqs(aws_message(&e)))?;
+        match sources.queue_urls() {
+            [one] => Ok(one.clone()),
+            others => Err(DeadLetterError::Sources(others.len())),
+        }
+    }
+
+    /// Every message, each received once and hidden for [`HOLD`].
+    async fn receive_all(&self) -> Result<Vec<DeadLetter>, DeadLetterError> {
         let mut letters: Vec<DeadLetter> = Vec::new();
         loop {
             let received = self
@@ -214,8 +237,10 @@ impl DeadLetterQueue {
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
-                .visibility_timeout(i32::try_from(hold.as_secs()).unwrap_or(i32::MAX))
+                .visibility_timeout(i32::try_from(HOLD.as_secs()).unwrap_or(i32::MAX))
                 .wait_time_seconds(1)
+                .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+                .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
                 .send()
                 .await
                 .map_err(|e| DeadLetterError::Sqs(aws_message(&e)))?;
@@ -223,19 +248,10 @@ impl DeadLetterQueue {
             if messages.is_empty() {
                 return Ok(letters);
             }
-            for message in messages {
-                let (Some(id), Some(receipt)) = (message.message_id(), message.receipt_handle())
-                else {
-                    continue;
-                };
-                if letters.iter().any(|l| l.message_id == id) {
-                    continue;
+            for letter in messages.iter().filter_map(DeadLetter::new) {
+                if !letters.iter().any(|l| l.message_id == letter.message_id) {
+                    letters.push(letter);
                 }
-                letters.push(DeadLetter::parse(
-                    id.to_owned(),
-                    receipt.to_owned(),
-                    message.body().unwrap_or_default(),
-                ));
             }
         }
     }
@@ -269,44 +285,16 @@ impl DeadLetterQueue {
             .map_err(|e| aws_message(&e))
     }
 
-    /// Invokes the function the record names with the event it wraps, and
-    /// waits for its answer: handled only without a function error.
-    async fn invoke(&self, letter: &DeadLetter) -> Result<(), String> {
-        let record = letter.record.as_ref().map_err(Clone::clone)?;
-        let payload = record
-            .request_payload
-            .as_ref()
-            .ok_or("the record holds no event (requestPayload) to replay")?;
-        let answer = self
-            .lambda
-            .invoke()
-            .function_name(function_to_invoke(&record.request_context.function_arn))
-            .payload(Blob::new(
-                serde_json::to_vec(payload).map_err(|e| e.to_string())?,
-            ))
+    async fn send_back(&self, source: &str, letter: &DeadLetter) -> Result<(), String> {
+        self.sqs
+            .send_message()
+            .queue_url(source)
+            .message_body(&letter.body)
             .send()
             .await
-            .map_err(|e| aws_message(&e))?;
-        match answer.function_error() {
-            None => Ok(()),
-            Some(kind) => {
-                let detail = answer
-                    .payload()
-                    .and_then(|p| serde_json::from_slice::<Value>(p.as_ref()).ok())
-                    .and_then(|p| p["errorMessage"].as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                Err(format!("the function failed again ({kind}): {detail}"))
-            }
-        }
+            .map(drop)
+            .map_err(|e| aws_message(&e))
     }
-}
-
-/// The function a record names, unqualified when it names `$LATEST`: that
-/// is the same function, and a permission on the function's ARN covers
-/// only invocations by that ARN, not by a qualified one (Lambda developer
-/// guide, "Versioning, aliases and resource policies").
-fn function_to_invoke(arn: &str) -> &str {
-    arn.strip_suffix(":$LATEST").unwrap_or(arn)
 }
 
 /// The service's error code and message; the whole chain for an error
@@ -326,45 +314,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sqs::types::Message;
 
-    /// A record as Lambda writes it for the indexer, wrapping a sample event.
-    fn record(payload: Option<Value>) -> String {
-        let mut record = serde_json::json!({
-            "version": "1.0",
-            "timestamp": "2026-12-01T10:00:00.000Z",
-            "requestContext": {
-                "requestId": "c2a6f2ae-7dbb-4d22-8782-d0485c9877e2",
-                "functionArn": "arn:aws:lambda:eu-west-1:123456789012:function:face-registry-IndexerFunction:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": 3
-            },
-            "responseContext": { "statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled" },
-            "responsePayload": { "errorMessage": "the database is unavailable", "errorType": "Retry" }
-        });
-        if let Some(payload) = payload {
-            record["requestPayload"] = payload;
-        }
-        record.to_string()
+    fn message(body: &str) -> Message {
+        Message::builder()
+            .message_id("m-1")
+            .receipt_handle("r-1")
+            .body(body)
+            .attributes(MessageSystemAttributeName::SentTimestamp, "1796119200000")
+            .attributes(MessageSystemAttributeName::ApproximateReceiveCount, "6")
+            .build()
     }
 
     #[test]
-    fn a_record_is_summarised_with_the_objects_of_its_event() {
-        let event: Value =
-            serde_json::from_str(include_str!("../../../events/s3-put.json")).unwrap();
-        let letter = DeadLetter::parse("m-1".into(), "r-1".into(), &record(Some(event)));
+    fn a_dead_letter_is_summarised_with_the_objects_of_its_event() {
+        let letter =
+            DeadLetter::new(&message(include_str!("../../../events/s3-put.json"))).unwrap();
         let summary = letter.summary();
-        assert_eq!(summary.condition.as_deref(), Some("RetriesExhausted"));
-        assert_eq!(summary.attempts, Some(3));
-        assert_eq!(
-            summary.error.as_deref(),
-            Some("the database is unavailable")
-        );
-        assert!(
-            summary
-                .function
-                .unwrap()
-                .ends_with("IndexerFunction:$LATEST")
-        );
+        assert_eq!(summary.receives, Some(6));
+        assert_eq!(summary.sent_at.as_deref(), Some("2026-12-01T10:00:00.000Z"));
+        assert_eq!(summary.error, None);
         assert_eq!(
             summary.objects,
             ["face-registry-123456789012-us-east-1-photos/obama_barack.jpg"]
@@ -372,25 +341,21 @@ mod tests {
     }
 
     #[test]
-    fn latest_is_invoked_by_the_unqualified_arn() {
-        let arn = "arn:aws:lambda:eu-west-1:123456789012:function:stack-indexer";
-        assert_eq!(function_to_invoke(&format!("{arn}:$LATEST")), arn);
-        assert_eq!(function_to_invoke(&format!("{arn}:7")), format!("{arn}:7"));
-        assert_eq!(function_to_invoke(arn), arn);
-    }
-
-    #[test]
-    fn a_body_that_is_not_a_record_says_so() {
-        let letter = DeadLetter::parse("m-2".into(), "r-2".into(), "{\"hello\": 1}");
-        let summary = letter.summary();
+    fn a_body_that_is_not_an_s3_event_says_so() {
+        let summary = DeadLetter::new(&message("{\"hello\": 1}"))
+            .unwrap()
+            .summary();
+        assert_eq!(
+            summary.error.as_deref(),
+            Some("the message is not an S3 event")
+        );
+        assert!(summary.objects.is_empty());
+        let summary = DeadLetter::new(&message("not json")).unwrap().summary();
         assert!(
             summary
                 .error
                 .unwrap()
-                .starts_with("the message is not a Lambda invocation record")
+                .starts_with("the message is not JSON")
         );
-        assert!(summary.objects.is_empty());
-        let without_event = DeadLetter::parse("m-3".into(), "r-3".into(), &record(None));
-        assert!(without_event.record.unwrap().request_payload.is_none());
     }
 }

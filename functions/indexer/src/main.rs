@@ -1,9 +1,9 @@
-//! `indexer`: S3 `ObjectCreated` events.
+//! `indexer`: the photo bucket's S3 events, read from IndexQueue (SQS).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn, tracing};
 use metrics_cloudwatch_embedded::lambda::service::run;
 use registry_adapters::Config;
-use registry_api::indexer::S3Event;
+use registry_api::indexer::SqsEvent;
 use registry_wiring::Setup;
 
 #[tokio::main]
@@ -15,11 +15,10 @@ async fn main() -> Result<(), Error> {
     let indexer = &indexer;
     run(
         metrics,
-        service_fn(|event: LambdaEvent<S3Event>| async move {
+        service_fn(|event: LambdaEvent<SqsEvent>| async move {
             indexer
-                .handle(&event.payload, &event.context.request_id)
+                .handle_messages(&event.payload, &event.context.request_id)
                 .await
-                .map(|_| ())
         }),
     )
     .await

@@ -152,7 +152,7 @@ impl Policy {
     }
 
     /// Which statements match `action` on `resource` by `principal_arn`
-    /// with these condition keys.
+    /// (or by a service principal's name) with these condition keys.
     pub fn evaluate(
         &self,
         principal_arn: &str,
@@ -165,12 +165,14 @@ impl Policy {
             reason,
         };
         let arn = Arn::parse(resource).map_err(|e| fail(format!("resource {resource}: {e}")))?;
-        let request = IAMRequest::new_with_context(
-            IamPrincipal::Aws(PrincipalId::String(principal_arn.to_owned())),
-            action,
-            arn,
-            conditions.context(),
-        );
+        // A service principal (`s3.amazonaws.com`) is named without an ARN.
+        let principal = PrincipalId::String(principal_arn.to_owned());
+        let principal = if principal_arn.starts_with("arn:") {
+            IamPrincipal::Aws(principal)
+        } else {
+            IamPrincipal::Service(principal)
+        };
+        let request = IAMRequest::new_with_context(principal, action, arn, conditions.context());
         let evaluator = PolicyEvaluator::with_policies(vec![self.document.clone()]).with_options(
             EvaluationOptions {
                 stop_on_explicit_deny: false,

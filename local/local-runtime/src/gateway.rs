@@ -13,7 +13,6 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, Request, StatusCode, header};
-use local_s3_store::{DeadLetterError, DeadLetters};
 use registry_api::auth::parse_groups;
 use serde::Deserialize;
 use serde_json::json;
@@ -21,6 +20,7 @@ use serde_json::json;
 use crate::apigw::{self, IncomingRequest, Route};
 use crate::lambda::LocalLambda;
 use crate::runtime::Rotation;
+use crate::sqs::dead_letters::{DeadLetters, ReplayError};
 use local_user_pool::tokens::{GROUPS_CLAIM, Group, Rejection, TokenAuthority};
 
 /// API Gateway's payload limit.
@@ -33,7 +33,7 @@ pub struct Gateway {
     pub rotation: Arc<Rotation>,
     pub routes: Vec<Route>,
     pub tokens: Arc<TokenAuthority>,
-    /// The indexer's dead letters (its on-failure destination).
+    /// The photo events the indexer failed on.
     pub dead_letters: Option<DeadLetters>,
     pub local_addr: SocketAddr,
 }
@@ -214,24 +214,21 @@ fn require_admin(tokens: &TokenAuthority, headers: &HeaderMap) -> Result<(), Sta
     }
 }
 
-/// `GET /local/dead-letters`: S3 events the indexer could not handle.
+/// `GET /local/dead-letters`: photo events the indexer failed on.
 async fn list_dead_letters(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
         return apigw::gateway_error(status, &apigw::new_request_id());
     }
-    let Some(dead_letters) = &gateway.dead_letters else {
-        return json_response(StatusCode::OK, json!({ "items": [] }));
-    };
-    match dead_letters.list().await {
-        Ok(letters) => match serde_json::to_value(&letters) {
-            Ok(items) => json_response(StatusCode::OK, json!({ "items": items })),
-            Err(error) => dead_letter_error(&DeadLetterError::Serialize(error)),
-        },
-        Err(error) => dead_letter_error(&error),
-    }
+    let items = gateway
+        .dead_letters
+        .as_ref()
+        .map(DeadLetters::list)
+        .unwrap_or_default();
+    json_response(StatusCode::OK, json!({ "items": items }))
 }
 
-/// `POST /local/dead-letters/{id}/replay`: delivers one again to the indexer.
+/// `POST /local/dead-letters/{id}/replay`: sends one back to the queue the
+/// indexer reads; 202, since it is indexed when the indexer gets to it.
 async fn replay_dead_letter(
     State(gateway): State<Arc<Gateway>>,
     Path(id): Path<String>,
@@ -240,26 +237,24 @@ async fn replay_dead_letter(
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
         return apigw::gateway_error(status, &apigw::new_request_id());
     }
-    let Some(dead_letters) = &gateway.dead_letters else {
-        return dead_letter_error(&DeadLetterError::NotFound(id));
+    let replayed = match &gateway.dead_letters {
+        Some(dead_letters) => dead_letters.replay(&id),
+        None => Err(ReplayError::NotFound(id.clone())),
     };
-    match dead_letters.replay(&id).await {
-        Ok(()) => json_response(StatusCode::OK, json!({ "replayed": id })),
-        Err(error) => dead_letter_error(&error),
+    match replayed {
+        Ok(()) => json_response(StatusCode::ACCEPTED, json!({ "replayed": id })),
+        Err(error @ ReplayError::NotFound(_)) => json_response(
+            StatusCode::NOT_FOUND,
+            json!({ "message": error.to_string() }),
+        ),
+        Err(error) => {
+            tracing::error!(%error, "a dead letter could not be replayed");
+            json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({ "message": "the dead letter could not be sent back" }),
+            )
+        }
     }
-}
-
-fn dead_letter_error(error: &DeadLetterError) -> Response {
-    let status = match error {
-        DeadLetterError::InvalidId(_) => StatusCode::BAD_REQUEST,
-        DeadLetterError::NotFound(_) => StatusCode::NOT_FOUND,
-        DeadLetterError::ReplayFailed { .. } => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    if status == StatusCode::INTERNAL_SERVER_ERROR {
-        tracing::error!(%error, "dead letters could not be read");
-    }
-    json_response(status, json!({ "message": error.to_string() }))
 }
 
 #[derive(Debug, Deserialize)]

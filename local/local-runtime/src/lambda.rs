@@ -20,7 +20,7 @@ use lambda_http::{Adapter, Service, service_fn};
 use lambda_runtime::{Config as LambdaConfig, Context, LambdaEvent};
 use local_stack::Function;
 use registry_adapters::Config;
-use registry_api::indexer::S3Event;
+use registry_api::indexer::SqsEvent;
 use registry_wiring::{Faces, Health, Indexer, Migrate, Reconcile, Setup, Upload, UserPoolSetupFn};
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -286,12 +286,13 @@ impl Handler {
             Handler::Faces(api) => http(payload, context, |request| api.handle(request)).await,
             Handler::Health(api) => http(payload, context, |request| api.handle(request)).await,
             Handler::Indexer(indexer) => {
-                let event: S3Event = serde_json::from_value(payload).map_err(bad_event)?;
-                indexer
-                    .handle(&event, &context.request_id)
+                let event: SqsEvent = serde_json::from_value(payload).map_err(bad_event)?;
+                let answer = indexer
+                    .handle_messages(&event, &context.request_id)
                     .await
-                    .map(|_| Value::Null)
-                    .map_err(FunctionError::from_diagnostic)
+                    .map_err(FunctionError::from_diagnostic)?;
+                serde_json::to_value(answer)
+                    .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string()))
             }
             Handler::Reconcile(reconcile) => {
                 let request = serde_json::from_value(payload).map_err(bad_event)?;

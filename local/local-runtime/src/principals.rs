@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::cloudformation::response_bucket;
 use crate::secrets::{SecretFileError, read_or_create};
+use crate::targets::S3_SERVICE;
 
 pub const OPERATOR: &str = "operator";
 pub const CLOUDFORMATION: &str = "cloudformation";
@@ -77,6 +78,15 @@ pub fn access(
                     "Resource": [format!("arn:aws:s3:::{}", response_bucket(&stack.region)),
                                  format!("arn:aws:s3:::{}/*", response_bucket(&stack.region))]}]),
         )],
+    });
+    // S3 sending a bucket's events to a queue: a service principal, with
+    // no policies of its own (the queue's and the key's policies decide).
+    keys.add(Principal {
+        name: S3_SERVICE.to_owned(),
+        principal_arn: S3_SERVICE.to_owned(),
+        role_arn: S3_SERVICE.to_owned(),
+        account: account.clone(),
+        policies: Vec::new(),
     });
     keys.add(Principal {
         name: OPERATOR.to_owned(),

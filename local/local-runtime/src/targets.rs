@@ -1,72 +1,61 @@
-//! A bucket's notifications delivered to a function: the event as the JSON
-//! S3 sends, through the local Lambda service; what fails every attempt
-//! goes to the function's on-failure queue, sent as its role.
+//! A bucket's notifications sent to an SQS queue, as S3 sends them: the
+//! event's JSON as the message body, sent by the service principal
+//! `s3.amazonaws.com` with the bucket and its account as the request's
+//! source (`aws:SourceArn`, `aws:SourceAccount`), which the queue policy
+//! must allow and, for an encrypted queue, the key policy too (S3 user
+//! guide, "Granting permissions to publish event notification messages to
+//! a destination"). S3 checks this when the notification is set, so a
+//! stack whose policies refuse it does not deploy.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use local_iam::{Access, Call, Conditions, Identity, KeyUse, Policy};
-use local_s3_store::{
-    EventTarget, FailureDestination, InvocationError, KmsKey, S3Event, event_to_json,
-};
+use local_iam::{Access, AuthorizeError, Call, Conditions, Identity};
+use local_s3_store::{EventTarget, InvocationError, S3Event, event_to_json};
 
-use crate::lambda::LocalFunction;
+use crate::sqs::Queue;
 
-pub struct FunctionTarget(pub Arc<LocalFunction>);
+/// The name (and ARN) the S3 service calls as.
+pub const S3_SERVICE: &str = "s3.amazonaws.com";
 
-#[async_trait]
-impl EventTarget for FunctionTarget {
-    async fn invoke(&self, event: &S3Event) -> Result<(), InvocationError> {
-        let payload = event_to_json(event)?;
-        self.0
-            .invoke(payload)
-            .await
-            .map(drop)
-            .map_err(InvocationError::function)
+pub struct QueueTarget {
+    pub queue: Arc<Queue>,
+    pub access: Access,
+    /// The S3 service principal.
+    pub s3: Arc<Identity>,
+    pub bucket_arn: String,
+}
+
+impl QueueTarget {
+    /// Whether S3 may send the bucket's events to the queue.
+    pub fn check(&self) -> Result<(), AuthorizeError> {
+        let conditions = Conditions::new()
+            .string("aws:SourceArn", self.bucket_arn.clone())
+            .string("aws:SourceAccount", self.s3.account.clone())
+            .boolean("aws:SecureTransport", true);
+        self.queue
+            .authorize(&self.access, &self.s3, "sqs:SendMessage", &conditions)?;
+        if let Some(key) = &self.queue.spec.key {
+            let call = Call {
+                caller: &self.s3,
+                action: "kms:GenerateDataKey",
+                resource: &key.arn,
+                conditions: &conditions,
+            };
+            self.access.authorizer.authorize_key(call, &key.policy)?;
+        }
+        Ok(())
     }
 }
 
-/// An SQS on-failure destination: Lambda sends there as the function's role,
-/// which needs `sqs:SendMessage` on the queue and, for an encrypted queue,
-/// `kms:GenerateDataKey` on its key (which the key policy must allow).
-pub struct QueueDestination {
-    pub access: Access,
-    pub sender: Arc<Identity>,
-    pub queue_arn: String,
-    /// The queue policy, which must not deny it.
-    pub policy: Option<Policy>,
-    pub key: Option<KmsKey>,
-    pub region: String,
-}
-
-impl FailureDestination for QueueDestination {
-    fn admit(&self) -> Result<(), String> {
-        let conditions = Conditions::of_caller(&self.sender);
-        let send = Call {
-            caller: &self.sender,
-            action: "sqs:SendMessage",
-            resource: &self.queue_arn,
-            conditions: &conditions,
-        };
-        self.access
-            .authorizer
-            .authorize(send, self.policy.as_ref(), None)
-            .map_err(|e| e.to_string())?;
-        if let Some(key) = &self.key {
-            let data_key = KeyUse {
-                caller: &self.sender,
-                conditions,
-                service: "sqs",
-                region: &self.region,
-                action: "kms:GenerateDataKey",
-                key_arn: &key.arn,
-                context: ("kms:EncryptionContext:aws:sqs:arn", self.queue_arn.clone()),
-            };
-            self.access
-                .authorizer
-                .authorize_key_use(data_key, &key.policy)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(())
+#[async_trait]
+impl EventTarget for QueueTarget {
+    async fn invoke(&self, event: &S3Event) -> Result<(), InvocationError> {
+        self.check().map_err(InvocationError::function)?;
+        let body = serde_json::to_string(&event_to_json(event)?)?;
+        self.queue
+            .send(body)
+            .map(drop)
+            .map_err(InvocationError::function)
     }
 }

@@ -147,29 +147,46 @@ fn policies_are_resolved_documents() {
         statements.iter().all(|s| s["Sid"] != "ConnectWithIamAuth"),
         "no IAM auth by default"
     );
-    assert_eq!(indexer.asynchronous.maximum_retry_attempts, 2);
+    // It reads IndexQueue (its SQS event), whose redrive policy sends what
+    // fails five times to the dead-letter queue.
+    let [source] = indexer.queue_sources.as_slice() else {
+        panic!("one SQS event: {:?}", indexer.queue_sources)
+    };
     assert_eq!(
-        indexer.asynchronous.maximum_event_age,
-        Duration::from_secs(3600)
+        (source.batch_size, source.maximum_concurrency),
+        (5, Some(5))
     );
-    let destination = indexer.asynchronous.on_failure.as_deref().unwrap();
-    let queue = stack.queues.iter().find(|q| q.arn == destination).unwrap();
+    assert!(source.reports_item_failures);
+    let queue = stack
+        .queues
+        .iter()
+        .find(|q| q.arn == source.queue_arn)
+        .unwrap();
+    assert_eq!(queue.logical_id, "IndexQueue");
     assert_eq!(queue.kms_key.as_deref(), Some(stack.keys[0].arn.as_str()));
+    assert_eq!(queue.visibility_timeout, Duration::from_secs(360));
+    let redrive = queue.redrive.as_ref().expect("a redrive policy");
+    assert_eq!(redrive.max_receive_count, 5);
+    let dead_letters = stack
+        .queues
+        .iter()
+        .find(|q| q.arn == redrive.dead_letter_arn)
+        .unwrap();
     assert_eq!(
-        queue.url,
+        dead_letters.url,
         "https://sqs.us-east-1.amazonaws.com/123456789012/face-registry-indexer-dlq"
     );
+    assert!(dead_letters.retention > queue.retention);
     let policy = queue.policy.as_ref().expect("its queue policy");
-    assert_eq!(policy["Statement"][0]["Sid"], "DenyInsecureTransport");
-    // SAM lets the role send failed events to the queue.
+    assert_eq!(policy["Statement"][0]["Sid"], "PhotoBucketSendsItsEvents");
+    // SAM attaches AWS's managed policy for polling a queue.
     let (name, sqs) = indexer.policies.last().unwrap();
-    assert_eq!(name, "IndexerFunctionEventInvokeConfigOnFailureSQSPolicy");
-    assert_eq!(sqs["Statement"][0]["Action"], "sqs:SendMessage");
-    assert_eq!(sqs["Statement"][0]["Resource"], destination);
+    assert_eq!(name, "AWSLambdaSQSQueueExecutionRole");
+    assert_eq!(sqs["Statement"][0]["Action"][0], "sqs:ReceiveMessage");
 }
 
 #[test]
-fn the_photo_bucket_is_versioned_encrypted_and_notifies_the_indexer() {
+fn the_photo_bucket_is_versioned_encrypted_and_notifies_the_index_queue() {
     let stack = load(&settings());
     let bucket = stack
         .bucket("face-registry-123456789012-us-east-1-photos")
@@ -180,12 +197,7 @@ fn the_photo_bucket_is_versioned_encrypted_and_notifies_the_indexer() {
     assert_eq!(policy["Statement"][0]["Sid"], "DenyInsecureTransport");
     assert_eq!(bucket.cors[0].allowed_origins, ["http://127.0.0.1:3000"]);
     assert_eq!(bucket.notifications.len(), 2);
-    assert!(
-        bucket
-            .notifications
-            .iter()
-            .all(|n| n.function == "IndexerFunction")
-    );
+    assert!(bucket.notifications.iter().all(|n| n.queue == "IndexQueue"));
     let jpg = &bucket.notifications[0];
     assert!(jpg.matches("ObjectCreated:Put", "obama_barack.jpg"));
     assert!(!jpg.matches("ObjectCreated:Put", "obama_barack.txt"));
@@ -320,6 +332,22 @@ fn a_function_setting_a_reserved_variable_is_refused() {
     let template = local_stack::parse_template(&text).unwrap();
     let error = LocalStack::from_template(&template, &settings()).unwrap_err();
     assert!(error.to_string().contains("AWS_REGION"), "{error}");
+}
+
+/// Lambda refuses an SQS event source whose queue hides a message for
+/// less time than the function may run.
+#[test]
+fn a_queue_that_hides_messages_for_less_than_the_function_runs_is_refused() {
+    let text = std::fs::read_to_string(template()).unwrap().replace(
+        "      VisibilityTimeout: 360\n",
+        "      VisibilityTimeout: 30\n",
+    );
+    let template = local_stack::parse_template(&text).unwrap();
+    let error = LocalStack::from_template(&template, &settings()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "IndexerFunction: InvalidParameterValueException: Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds"
+    );
 }
 
 #[test]

@@ -698,6 +698,79 @@ async fn a_failed_record_in_a_batch_fails_the_invocation_and_the_others_stay_rec
     assert_eq!(h.rows().await, 3);
 }
 
+// ---------------------------------------------------------- queue messages
+
+/// An IndexQueue message holding `body`, as Lambda hands it over.
+fn message(id: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({
+        "messageId": id,
+        "receiptHandle": format!("{id}.1"),
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1796119200000"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:face-registry-index",
+        "awsRegion": "us-east-1"
+    })
+}
+
+fn batch(messages: Vec<serde_json::Value>) -> registry_api::indexer::SqsEvent {
+    serde_json::from_value(serde_json::json!({ "Records": messages })).unwrap()
+}
+
+fn failed_ids(response: &registry_api::indexer::SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+/// Only the message that failed comes back; S3's test event and the
+/// handled photo do not, and a message that is not an S3 event is sent on
+/// to the dead letters, where it can be read.
+#[tokio::test]
+async fn only_the_messages_that_failed_are_reported() {
+    let h = Harness::new().await;
+    h.photos.put_with_etag(OBAMA, FIRST_ETAG, jpeg());
+    h.faces.answer(OBAMA, one_face("face-1"));
+    h.photos
+        .put_with_etag("biden_joe.jpg", "0cc175b9c0f1b6a831c399e269772661", jpeg());
+    h.faces.answer(
+        "biden_joe.jpg",
+        Err(PortError::Transient(
+            "Rekognition: ThrottlingException".into(),
+        )),
+    );
+    let obama = registry_testkit::events::event_json("s3-put.json").to_string();
+    let mut biden = registry_testkit::events::event_json("s3-put.json");
+    biden["Records"][0]["s3"]["object"]["key"] = serde_json::json!("biden_joe.jpg");
+    biden["Records"][0]["s3"]["object"]["eTag"] =
+        serde_json::json!("0cc175b9c0f1b6a831c399e269772661");
+    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-12-01T10:00:00.000Z","Bucket":"face-registry-123456789012-us-east-1-photos","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}"#;
+
+    let response = h
+        .indexer
+        .handle_messages(
+            &batch(vec![
+                message("m-obama", &obama),
+                message("m-test", test_event),
+                message("m-biden", &biden.to_string()),
+                message("m-garbage", "not an event"),
+            ]),
+            "indexer-request",
+        )
+        .await
+        .expect("an answer");
+
+    assert_eq!(failed_ids(&response), ["m-biden", "m-garbage"]);
+    assert_eq!(
+        h.person(OBAMA).await.expect("obama").identity.as_deref(),
+        Some("face-1")
+    );
+    assert_eq!(h.person("biden_joe.jpg").await, None, "nothing recorded");
+}
+
 // ---------------------------------------------------------------- order
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Faults, measured: 100 enrolments through the whole local runtime while
 //! the database goes away mid-way and comes back (every connection to it
-//! cut, new ones refused, for longer than the indexer's retries last); then
+//! cut, new ones refused, for longer than IndexQueue's five receives last); then
 //! 100 more, on a fresh stack, while the face engine is stopped and started
 //! again. After each, the dead letters are replayed, reconcile runs twice
 //! with its grace period let pass between the runs (the times it noted moved
@@ -32,9 +32,10 @@ const ENROLMENTS: usize = 100;
 /// Uploads in flight at once.
 const CONCURRENCY: usize = 4;
 /// The database or the face engine is away this long once half the
-/// enrolments have started: longer than the indexer's retries (1 s and 2 s
-/// locally), so that some events reach the dead-letter queue.
-const OUTAGE: Duration = Duration::from_secs(5);
+/// enrolments have started: longer than IndexQueue's five receives (a
+/// failed message comes back after 1 s locally), so that some events reach
+/// the dead-letter queue.
+const OUTAGE: Duration = Duration::from_secs(8);
 const SETTLE_WITHIN: Duration = Duration::from_secs(180);
 const REPLAYS: usize = 3;
 
@@ -225,8 +226,8 @@ async fn measure(
 
     // Until every photo is recorded or dead-lettered.
     let letters = runtime
-        .dead_letters("IndexerFunction")
-        .ok_or("the indexer has no dead-letter queue")?;
+        .dead_letters()
+        .ok_or("IndexQueue has no dead-letter queue")?;
     let settled = |now: &BTreeMap<String, Row>| {
         enrolled
             .iter()
@@ -238,21 +239,16 @@ async fn measure(
     };
     loop {
         let now = snapshot(pool).await?;
-        let dead = letters.list().await?.len();
+        let dead = letters.list().len();
         if settled(&now) + dead >= ENROLMENTS || began.elapsed() > SETTLE_WITHIN {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let before_replay = snapshot(pool).await?;
-    let dead_lettered = letters.list().await?;
-    let mut why: BTreeMap<String, usize> = BTreeMap::new();
+    let dead_lettered = letters.list();
     for letter in &dead_lettered {
-        *why.entry(letter.error.chars().take(160).collect())
-            .or_default() += 1;
-    }
-    for letter in &dead_lettered {
-        letters.replay(&letter.id).await?;
+        letters.replay(letter["id"].as_str().unwrap_or_default())?;
     }
     // A replayed photo with metadata is written again without it, and that
     // version's own event is indexed after the replay returns.
@@ -291,7 +287,7 @@ async fn measure(
         .ok_or("no indexer")?;
     for _ in 0..REPLAYS {
         for event in &events {
-            indexer.invoke(event.clone()).await?;
+            indexer.invoke(queue_message(event)).await?;
         }
     }
     let replayed = snapshot(pool).await?;
@@ -371,9 +367,6 @@ async fn measure(
         "  dead-lettered, then replayed                   {:>5}",
         dead_lettered.len()
     );
-    for (error, n) in &why {
-        println!("      {n:>4}  {error}");
-    }
     println!(
         "  indexed                                        {:>5}",
         count("indexed")
@@ -404,4 +397,15 @@ async fn measure(
         events.len()
     );
     Ok(())
+}
+
+/// `event` as the indexer receives it from IndexQueue: one message.
+fn queue_message(event: &Value) -> Value {
+    serde_json::json!({"Records": [{
+        "messageId": uuid::Uuid::new_v4().to_string(),
+        "receiptHandle": "replay",
+        "body": event.to_string(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "eventSource": "aws:sqs",
+    }]})
 }

@@ -1,12 +1,11 @@
 //! The commands other than `serve`: invoke one function, tokens, a
 //! function's environment, users, secret rotation and dead letters.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use local_runtime::runtime::token_authority;
+use local_runtime::sqs::{Queue, QueueSpec};
 use local_runtime::{Group, StatePaths};
-use local_s3_store::{DeadLetters, EventTarget, InvocationError, S3Event};
 use serde_json::Value;
 
 use super::{
@@ -160,18 +159,29 @@ pub(crate) async fn dead_letters(
     action: DeadLetterAction,
 ) -> Result<(), CliError> {
     let loaded = stack.load()?;
-    let queue = local_runtime::runtime::indexer_queue(&loaded).ok_or_else(|| {
-        CliError::Usage("no function of the stack has an on-failure destination".into())
-    })?;
-    let letters = DeadLetters::open(state.queue(&queue), Arc::new(NoDelivery)).await?;
+    let (_, queue) = local_runtime::runtime::photo_dead_letter_queue(&loaded)
+        .ok_or_else(|| CliError::Usage("no queue of the stack has a dead-letter queue".into()))?;
+    // Read from its folder: the runtime need not run to list or delete.
+    let spec = QueueSpec {
+        name: queue.name.clone(),
+        arn: queue.arn.clone(),
+        url: queue.url.clone(),
+        policy: None,
+        key: None,
+        visibility_timeout: queue.visibility_timeout,
+        retention: queue.retention,
+    };
+    let letters = Queue::open(spec, None, &state.queue(&queue.name))?;
     match action {
         DeadLetterAction::List => {
-            for letter in letters.list().await? {
-                println!("{}", serde_json::to_string(&letter).unwrap_or_default());
+            for letter in letters.messages() {
+                println!("{}", local_runtime::sqs::dead_letters::summary(&letter));
             }
         }
         DeadLetterAction::Delete { id } => {
-            letters.delete(&id).await?;
+            if letters.take(&id).is_none() {
+                return Err(CliError::Usage(format!("no dead letter {id}")));
+            }
             println!("deleted {id}");
         }
         DeadLetterAction::Replay { id, gateway_url } => {
@@ -187,16 +197,4 @@ pub(crate) async fn dead_letters(
         }
     }
     Ok(())
-}
-
-/// Listing and deleting never deliver; replays go through the gateway.
-struct NoDelivery;
-
-#[async_trait::async_trait]
-impl EventTarget for NoDelivery {
-    async fn invoke(&self, _event: &S3Event) -> Result<(), InvocationError> {
-        Err(InvocationError::Function(
-            "replays go through the running gateway".to_owned(),
-        ))
-    }
 }

@@ -82,7 +82,7 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
-    /// S3 events a function failed on (its on-failure destination).
+    /// The photo events the indexer failed on (its queue's dead letters).
     DeadLetters {
         #[command(subcommand)]
         action: DeadLetterAction,
@@ -110,7 +110,7 @@ pub(crate) enum UserAction {
 pub(crate) enum DeadLetterAction {
     /// Print every dead letter as one JSON line.
     List,
-    /// Deliver one again to the indexer, through the running gateway.
+    /// Send one back to the indexer's queue, through the running gateway.
     Replay {
         id: String,
         #[arg(long, default_value = "http://127.0.0.1:3000")]
@@ -194,8 +194,8 @@ pub(crate) enum CliError {
     Group(#[from] local_runtime::tokens::UnknownGroup),
     #[error(transparent)]
     Principals(#[from] local_runtime::principals::PrincipalError),
-    #[error(transparent)]
-    DeadLetter(#[from] local_s3_store::DeadLetterError),
+    #[error("the dead-letter queue's folder: {0}")]
+    Queue(#[from] std::io::Error),
     #[error(transparent)]
     User(#[from] local_user_pool::UserError),
     #[error(transparent)]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use local_iam::Access;
-use local_s3_store::{DeadLetters, RunningS3Store, S3Store};
+use local_s3_store::{RunningS3Store, S3Store};
 use local_secrets_manager::SecretsManager;
 use local_stack::LocalStack;
 use local_user_pool::{TokenAuthority, TokenError, UserPool};
@@ -33,7 +33,9 @@ use crate::principals::{self, OPERATOR};
 use crate::rds::LocalRds;
 use crate::secrets::SecretFileError;
 use crate::services::Services;
-use crate::sqs::LocalSqs;
+use crate::sqs::dead_letters::DeadLetters;
+use crate::sqs::poller::QueuePoller;
+use crate::sqs::{LocalSqs, Queue};
 
 pub use cluster::Rotation;
 use cluster::*;
@@ -45,7 +47,7 @@ pub use options::*;
 use sign_in::*;
 pub use sign_in::{api_routes, token_authority, users};
 use startup::*;
-pub use store::indexer_queue;
+pub use store::photo_dead_letter_queue;
 use store::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,10 @@ pub struct LocalRuntime {
     user_pool: Option<Arc<UserPool>>,
     load_balancer: Option<Arc<LocalAlb>>,
     s3: RunningS3Store,
+    /// The stack's queues, by logical id.
+    queues: BTreeMap<String, Arc<Queue>>,
+    /// How soon a failed message comes back (local timings).
+    redelivery_delay: Option<Duration>,
     services: Services,
     /// Waits before the retries of an asynchronous invocation.
     retry_delays: Vec<Duration>,
@@ -189,13 +195,13 @@ impl LocalRuntime {
             None => None,
         };
 
-        // The S3 store, with the stack's buckets and CloudFormation's.
-        let (store_config, indexer_dead_letters) =
-            store_config(&options, &stack, &access, &lambda, &local_urls)?;
+        // The queues, and the S3 store with the stack's buckets (their
+        // events sent to the queues) and CloudFormation's.
+        let queues = open_queues(&options, &stack)?;
+        let store_config = store_config(&options, &stack, &access, &queues, &local_urls)?;
         let s3 = S3Store::start(store_config, s3_listener).await?;
 
-        // The Lambda API, and the on-failure queues of the functions S3
-        // notifies.
+        // The Lambda API and SQS.
         let lambda_api = Arc::new(LambdaApi {
             region: stack.region.clone(),
             account: stack.account_id.clone(),
@@ -207,7 +213,7 @@ impl LocalRuntime {
             region: stack.region.clone(),
             account: stack.account_id.clone(),
             access: access.clone(),
-            queues: dead_letter_queues(&stack, &lambda, &s3)?,
+            queues: queues.values().cloned().collect(),
         });
         services.spawn("SQS", |stop| sqs.serve(sqs_listener, stop));
 
@@ -233,7 +239,7 @@ impl LocalRuntime {
             lambda: Arc::clone(&lambda),
             routes,
             tokens: Arc::clone(&tokens),
-            dead_letters: indexer_dead_letters.and_then(|name| s3.dead_letters(&name).cloned()),
+            dead_letters: photo_dead_letters(&stack, &queues),
             local_addr: gateway_addr,
         });
         services.spawn_router("gateway", gateway_listener, gateway.router());
@@ -265,6 +271,8 @@ impl LocalRuntime {
             user_pool,
             load_balancer,
             s3,
+            queues,
+            redelivery_delay: options.redelivery_delay,
             _stop_on_drop: services.stop_on_drop(),
             services,
             retry_delays: options.retry_delays.clone(),
@@ -277,6 +285,8 @@ impl LocalRuntime {
             runtime.shutdown().await;
             return Err(error);
         }
+        let mut runtime = runtime;
+        runtime.start_event_sources()?;
         tracing::info!(gateway = %gateway_addr, s3 = %s3_addr, engine = %engine_addr, secrets = %secrets_addr, stack = %runtime.stack.name, "registry running");
         Ok(runtime)
     }
@@ -319,7 +329,48 @@ impl LocalRuntime {
         Ok(())
     }
 
-    /// The user pool's domain (its sign-in endpoints), locally.
+    /// Starts the functions' `SQS` events (Lambda's event source mappings),
+    /// once the stack is deployed, as Lambda enables them.
+    fn start_event_sources(&mut self) -> Result<(), StartError> {
+        for function in self.lambda.functions() {
+            for source in &function.spec.queue_sources {
+                let queue = self
+                    .queues
+                    .values()
+                    .find(|q| q.spec.arn == source.queue_arn)
+                    .cloned()
+                    .ok_or_else(|| StartError::Resource {
+                        what: function.spec.logical_id.clone(),
+                        reason: format!("reads {}, which is not running", source.queue_arn),
+                    })?;
+                let role = self
+                    .access
+                    .keys
+                    .named(&function.spec.logical_id)
+                    .ok_or_else(|| StartError::Resource {
+                        what: function.spec.logical_id.clone(),
+                        reason: "has no key pair".into(),
+                    })?;
+                let poller = Arc::new(QueuePoller {
+                    queue,
+                    function: Arc::clone(function),
+                    source: source.clone(),
+                    access: self.access.clone(),
+                    role,
+                    region: self.stack.region.clone(),
+                    redelivery_delay: self.redelivery_delay,
+                });
+                let stop = self.services.stop_signal();
+                let task = tokio::spawn(async move {
+                    poller.run(stop).await;
+                    Ok(())
+                });
+                self.services.push("event source mapping", task);
+            }
+        }
+        Ok(())
+    }
+
     /// Starts the stack's schedules (EventBridge Scheduler invoking their
     /// functions); until then, a function with a schedule runs only when
     /// invoked.
@@ -384,9 +435,13 @@ impl LocalRuntime {
     pub fn cloudformation(&self) -> &LocalCloudFormation {
         &self.cloudformation
     }
-    /// What failed deliveries to a function's on-failure destination hold.
-    pub fn dead_letters(&self, function: &str) -> Option<&DeadLetters> {
-        self.s3.dead_letters(function)
+    /// A queue of the stack, by logical id.
+    pub fn queue(&self, logical_id: &str) -> Option<&Arc<Queue>> {
+        self.queues.get(logical_id)
+    }
+    /// The photo events the indexer failed on.
+    pub fn dead_letters(&self) -> Option<DeadLetters> {
+        photo_dead_letters(&self.stack, &self.queues)
     }
 
     /// The operator's AWS configuration (may do anything), for tests and tools.

@@ -12,6 +12,7 @@ use local_iam::Authorizer;
 
 use crate::build::FunctionsBuild;
 use crate::lambda::LOCAL_RETRY_DELAYS;
+use crate::sqs::poller::LOCAL_REDELIVERY_DELAY;
 
 pub const DEFAULT_GATEWAY: &str = "127.0.0.1:3000";
 pub const DEFAULT_S3: &str = "127.0.0.1:3001";
@@ -70,9 +71,14 @@ impl StatePaths {
     pub fn s3_versions(&self) -> PathBuf {
         self.root.join("s3-versions")
     }
-    /// What lands in a queue (an on-failure destination), one folder each.
+    /// A queue's messages, one folder per queue.
     pub fn queue(&self, name: &str) -> PathBuf {
-        self.root.join("queues").join(name)
+        self.root.join("sqs").join(name)
+    }
+    /// The events the S3 store could not send to a queue, one folder per
+    /// queue (S3 would lose them; here they are kept to be seen).
+    pub fn undelivered(&self, queue: &str) -> PathBuf {
+        self.root.join("undelivered").join(queue)
     }
     /// The face engine's collections.
     pub fn faces(&self) -> PathBuf {
@@ -119,6 +125,9 @@ pub struct RuntimeOptions {
     pub record_events: Option<PathBuf>,
     /// Waits before the retries of an asynchronous invocation.
     pub retry_delays: Vec<Duration>,
+    /// How soon a message that failed comes back, instead of its queue's
+    /// visibility timeout (minutes in AWS; local timings, as `retry_delays`).
+    pub redelivery_delay: Option<Duration>,
     /// Tests wait less than a custom resource's ServiceTimeout.
     pub custom_resource_wait: Option<Duration>,
     /// Authorizes every call to the local services (tests keep it to read
@@ -162,6 +171,7 @@ impl RuntimeOptions {
             detector: DetectorKind::Hog,
             record_events: None,
             retry_delays: LOCAL_RETRY_DELAYS.to_vec(),
+            redelivery_delay: Some(LOCAL_REDELIVERY_DELAY),
             custom_resource_wait: None,
             authorizer: Arc::new(Authorizer::new()),
             build: None,

@@ -1,63 +1,86 @@
-//! The S3 store's buckets, notifications and CloudFormation's response
-//! bucket; the on-failure queues of the functions S3 notifies.
+//! The stack's queues, the S3 store's buckets with their notifications
+//! sent to those queues, and CloudFormation's response bucket.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use local_iam::Access;
 use local_s3_store::{
-    BucketConfig, CorsRule, DeliveryPolicy, EventTarget, FailureDestination, KmsKey, Notification,
-    NotificationTarget, RunningS3Store, S3StoreConfig,
+    BucketConfig, CorsRule, DeliveryPolicy, EventTarget, KmsKey, Notification, NotificationTarget,
+    S3StoreConfig,
 };
 use local_stack::LocalStack;
 
 use crate::cloudformation::response_bucket;
-use crate::lambda::LocalLambda;
 use crate::recording::RecordingTarget;
-use crate::sqs::DeadLetterQueue;
-use crate::targets::{FunctionTarget, QueueDestination};
+use crate::sqs::dead_letters::DeadLetters;
+use crate::sqs::{Queue, QueueSpec};
+use crate::targets::{QueueTarget, S3_SERVICE};
 use crate::urls::LocalUrls;
 
 use super::*;
 
-/// The queues that are on-failure destinations of functions S3 notifies:
-/// what the S3 store could not deliver to the function.
-pub(super) fn dead_letter_queues(
+/// The stack's queues by logical id, their messages kept in the state
+/// folder; a dead-letter queue is opened before the queues that name it.
+pub(super) fn open_queues(
+    options: &RuntimeOptions,
     stack: &LocalStack,
-    lambda: &LocalLambda,
-    s3: &RunningS3Store,
-) -> Result<Vec<DeadLetterQueue>, StartError> {
-    let mut queues = Vec::new();
-    for function in lambda.functions() {
-        let Some(queue) = function
-            .spec
-            .asynchronous
-            .on_failure
-            .as_deref()
-            .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
-        else {
-            continue;
-        };
-        let Some(letters) = s3.dead_letters(&function.spec.logical_id) else {
-            continue;
-        };
-        queues.push(DeadLetterQueue::new(
-            queue,
-            queue
-                .policy
-                .as_ref()
-                .map(|document| policy(&queue.logical_id, document))
-                .transpose()?,
-            queue
-                .kms_key
-                .as_deref()
-                .map(|arn| key_of(stack, arn))
-                .transpose()?,
-            &function.spec.arn,
-            letters.clone(),
-        ));
+) -> Result<BTreeMap<String, Arc<Queue>>, StartError> {
+    let mut opened: BTreeMap<String, Arc<Queue>> = BTreeMap::new();
+    // Each pass opens the queues whose dead-letter queue is open.
+    while opened.len() < stack.queues.len() {
+        let before = opened.len();
+        for spec in &stack.queues {
+            if opened.contains_key(&spec.logical_id) {
+                continue;
+            }
+            let redrive = match &spec.redrive {
+                None => None,
+                Some(redrive) => match opened
+                    .values()
+                    .find(|q| q.spec.arn == redrive.dead_letter_arn)
+                {
+                    Some(dead_letters) => {
+                        Some((Arc::clone(dead_letters), redrive.max_receive_count))
+                    }
+                    None => continue,
+                },
+            };
+            let queue = Queue::open(
+                QueueSpec {
+                    name: spec.name.clone(),
+                    arn: spec.arn.clone(),
+                    url: spec.url.clone(),
+                    policy: spec
+                        .policy
+                        .as_ref()
+                        .map(|document| policy(&spec.logical_id, document))
+                        .transpose()?,
+                    key: spec
+                        .kms_key
+                        .as_deref()
+                        .map(|arn| key_of(stack, arn))
+                        .transpose()?,
+                    visibility_timeout: spec.visibility_timeout,
+                    retention: spec.retention,
+                },
+                redrive,
+                &options.state.queue(&spec.name),
+            )
+            .map_err(|error| StartError::Resource {
+                what: spec.logical_id.clone(),
+                reason: format!("its messages cannot be read: {error}"),
+            })?;
+            opened.insert(spec.logical_id.clone(), Arc::new(queue));
+        }
+        if opened.len() == before {
+            return Err(StartError::Resource {
+                what: "the stack's queues".into(),
+                reason: "their redrive policies name each other in a cycle".into(),
+            });
+        }
     }
-    Ok(queues)
+    Ok(opened)
 }
 
 pub(super) fn key_of(stack: &LocalStack, arn: &str) -> Result<KmsKey, StartError> {
@@ -71,23 +94,30 @@ pub(super) fn key_of(stack: &LocalStack, arn: &str) -> Result<KmsKey, StartError
     })
 }
 
-/// The S3 store's buckets: the stack's, with their notifications delivered
-/// to the functions as Lambda's asynchronous invocation does, and
-/// CloudFormation's response bucket. Also names the indexer's dead letters.
+/// The S3 store's buckets: the stack's, with their notifications sent to
+/// the stack's queues as S3 sends them, and CloudFormation's response
+/// bucket. A notification S3 may not send to fails here, as S3 refuses to
+/// set it ("Unable to validate the following destination configurations").
 pub(super) fn store_config(
     options: &RuntimeOptions,
     stack: &LocalStack,
     access: &Access,
-    lambda: &Arc<LocalLambda>,
+    queues: &BTreeMap<String, Arc<Queue>>,
     local_urls: &LocalUrls,
-) -> Result<(S3StoreConfig, Option<String>), StartError> {
+) -> Result<S3StoreConfig, StartError> {
     let mut config = S3StoreConfig::new(
         options.state.s3(),
         options.state.s3_versions(),
         access.clone(),
     );
     config.region.clone_from(&stack.region);
-    let mut notified = None;
+    let s3 = access
+        .keys
+        .named(S3_SERVICE)
+        .ok_or_else(|| StartError::Resource {
+            what: S3_SERVICE.into(),
+            reason: "has no key pair".into(),
+        })?;
     for bucket in &stack.buckets {
         let mut local = BucketConfig::new(&bucket.name);
         local.versioned = bucket.versioned;
@@ -118,51 +148,21 @@ pub(super) fn store_config(
             })
             .collect();
         for (index, notification) in bucket.notifications.iter().enumerate() {
-            let function = lambda
-                .function(&notification.function)
-                .cloned()
-                .ok_or_else(|| StartError::Resource {
-                    what: bucket.logical_id.clone(),
-                    reason: format!(
-                        "notifies {}, which the local runtime does not run",
-                        notification.function
-                    ),
-                })?;
-            let asynchronous = &function.spec.asynchronous;
-            let queue = asynchronous
-                .on_failure
-                .as_deref()
-                .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn));
-            let destination: Option<Arc<dyn FailureDestination>> = match queue {
-                Some(queue) => Some(Arc::new(QueueDestination {
-                    access: access.clone(),
-                    sender: access
-                        .keys
-                        .named(&function.spec.logical_id)
-                        .ok_or_else(|| StartError::Resource {
-                            what: function.spec.logical_id.clone(),
-                            reason: "has no key pair".into(),
-                        })?,
-                    queue_arn: queue.arn.clone(),
-                    policy: queue
-                        .policy
-                        .as_ref()
-                        .map(|document| policy(&queue.logical_id, document))
-                        .transpose()?,
-                    key: queue
-                        .kms_key
-                        .as_deref()
-                        .map(|arn| key_of(stack, arn))
-                        .transpose()?,
-                    region: stack.region.clone(),
-                })),
-                None => None,
+            let queue = &queues[&notification.queue];
+            let target = QueueTarget {
+                queue: Arc::clone(queue),
+                access: access.clone(),
+                s3: Arc::clone(&s3),
+                bucket_arn: bucket.arn.clone(),
             };
-            let queue = queue.map_or_else(
-                || format!("{}-unhandled", function.spec.name),
-                |q| q.name.clone(),
-            );
-            let target: Arc<dyn EventTarget> = Arc::new(FunctionTarget(Arc::clone(&function)));
+            target.check().map_err(|error| StartError::Resource {
+                what: bucket.logical_id.clone(),
+                reason: format!(
+                    "Unable to validate the following destination configurations: {}: {error}",
+                    queue.spec.arn
+                ),
+            })?;
+            let target: Arc<dyn EventTarget> = Arc::new(target);
             let target = match &options.record_events {
                 Some(dir) => Arc::new(RecordingTarget {
                     inner: target,
@@ -170,28 +170,21 @@ pub(super) fn store_config(
                 }),
                 None => target,
             };
-            let retries =
-                (asynchronous.maximum_retry_attempts as usize).min(options.retry_delays.len());
             local.notifications.push(Notification {
-                id: format!("{}-{}-{index}", bucket.logical_id, notification.function),
+                id: format!("{}-{}-{index}", bucket.logical_id, notification.queue),
                 event: notification.event.clone(),
                 prefix: notification.prefix.clone(),
                 suffix: notification.suffix.clone(),
                 target: NotificationTarget {
-                    name: notification.function.clone(),
+                    name: notification.queue.clone(),
                     target,
-                    delivery: DeliveryPolicy {
-                        retry_delays: options.retry_delays[..retries].to_vec(),
-                        max_event_age: asynchronous.maximum_event_age,
-                        // The local Lambda service times the function out itself.
-                        attempt_timeout: function.spec.timeout + Duration::from_secs(5),
-                        ..DeliveryPolicy::default()
-                    },
-                    dead_letter_dir: options.state.queue(&queue),
-                    destination,
+                    // S3 retries a send that fails; what still fails is
+                    // kept here, where S3 would lose it.
+                    delivery: DeliveryPolicy::default(),
+                    dead_letter_dir: options.state.undelivered(&queue.spec.name),
+                    destination: None,
                 },
             });
-            notified = Some(notification.function.clone());
         }
         config.buckets.push(local);
     }
@@ -204,17 +197,34 @@ pub(super) fn store_config(
             Some(policy(&endpoint.logical_id, &endpoint.policy)?),
         );
     }
-    Ok((config, notified))
+    Ok(config)
 }
 
-/// The queue a bucket's notified function sends failed events to.
-pub fn indexer_queue(stack: &LocalStack) -> Option<String> {
-    stack
+/// The queue a bucket notifies and its dead-letter queue: where the events
+/// its reader failed on end.
+pub fn photo_dead_letter_queue(
+    stack: &LocalStack,
+) -> Option<(&local_stack::Queue, &local_stack::Queue)> {
+    let notified = stack
         .buckets
         .iter()
         .flat_map(|b| &b.notifications)
-        .filter_map(|n| stack.function(&n.function))
-        .find_map(|f| f.asynchronous.on_failure.as_deref())
-        .and_then(|arn| stack.queues.iter().find(|q| q.arn == arn))
-        .map(|q| q.name.clone())
+        .find_map(|n| stack.queues.iter().find(|q| q.logical_id == n.queue))?;
+    let redrive = notified.redrive.as_ref()?;
+    let dead_letters = stack
+        .queues
+        .iter()
+        .find(|q| q.arn == redrive.dead_letter_arn)?;
+    Some((notified, dead_letters))
+}
+
+pub(super) fn photo_dead_letters(
+    stack: &LocalStack,
+    queues: &BTreeMap<String, Arc<Queue>>,
+) -> Option<DeadLetters> {
+    let (source, dead_letters) = photo_dead_letter_queue(stack)?;
+    Some(DeadLetters {
+        queue: Arc::clone(queues.get(&dead_letters.logical_id)?),
+        source: Arc::clone(queues.get(&source.logical_id)?),
+    })
 }

@@ -17,13 +17,11 @@ const WITHIN: Duration = Duration::from_secs(20);
 async fn no_dead_letter(harness: &Harness) -> Result<(), String> {
     let letters = harness
         .runtime
-        .dead_letters("IndexerFunction")
+        .dead_letters()
         .expect("the indexer's dead letters")
-        .list()
-        .await
-        .map_err(|e| e.to_string())?;
+        .list();
     match letters.first() {
-        Some(letter) => Err(format!("an event was dead-lettered: {}", letter.error)),
+        Some(letter) => Err(format!("an event was dead-lettered: {letter}")),
         None => Ok(()),
     }
 }
@@ -220,7 +218,7 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
     gone["Records"][0]["s3"]["object"]["key"] = json!("gone_person.jpg");
     let event = serde_json::from_value(gone).map_err(|e| e.to_string())?;
     harness
-        .invoke("IndexerFunction", &event)
+        .invoke_indexer(&event)
         .await
         .map_err(|e| format!("an event for a gone object: {e}"))?;
 
@@ -233,12 +231,9 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let ticket = enrol(harness, &admin, &test_image("obama3.jpg")).await?;
-    let letters = harness
-        .runtime
-        .dead_letters("IndexerFunction")
-        .expect("dead letters");
+    let letters = harness.runtime.dead_letters().expect("dead letters");
     let started = Instant::now();
-    while letters.list().await.map_err(|e| e.to_string())?.is_empty() {
+    while letters.list().is_empty() {
         if started.elapsed() > WITHIN {
             return Err(format!(
                 "the failing event for {} never reached the dead-letter queue",
@@ -405,7 +400,14 @@ async fn the_whole_flow_uses_every_permission_the_template_grants() {
         .access()
         .authorizer
         .unused_grants(functions.iter().map(AsRef::as_ref));
-    let report: Vec<String> = unused.iter().map(ToString::to_string).collect();
+    // AWS's managed policy SAM attaches for an SQS event is not the
+    // template's to trim (its logs grants serve CloudWatch Logs, which the
+    // local runtime does not stand in for).
+    let report: Vec<String> = unused
+        .iter()
+        .filter(|grant| grant.policy != "AWSLambdaSQSQueueExecutionRole")
+        .map(ToString::to_string)
+        .collect();
     assert!(
         report.is_empty(),
         "granted, and used by no code path:\n{}",

@@ -14,8 +14,11 @@ use serde_json::Value;
 enum Expected {
     /// An HTTP function's response status.
     Status(&'static [u16]),
-    /// An event function that succeeds (answers null).
-    Handled,
+    /// What S3 sends to IndexQueue (a message body): handed to the indexer
+    /// as one message, which it does not report as failed.
+    QueueBody,
+    /// A batch of queue messages, none reported as failed.
+    NoFailedMessages,
     /// A custom resource request answered SUCCESS.
     CustomResource,
     /// A reconcile run's report, both scans to their end.
@@ -93,25 +96,34 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
     ),
     ("faces-page.json", "FacesFunction", Expected::Status(&[200])),
     ("healthz.json", "HealthFunction", Expected::Status(&[200])),
-    ("s3-put.json", "IndexerFunction", Expected::Handled),
-    ("s3-put-replay.json", "IndexerFunction", Expected::Handled),
+    ("s3-put.json", "IndexerFunction", Expected::QueueBody),
+    ("s3-put-replay.json", "IndexerFunction", Expected::QueueBody),
     (
         "s3-put-replacement.json",
         "IndexerFunction",
-        Expected::Handled,
+        Expected::QueueBody,
     ),
     (
         "s3-put-out-of-order.json",
         "IndexerFunction",
-        Expected::Handled,
+        Expected::QueueBody,
     ),
-    ("s3-put-batch.json", "IndexerFunction", Expected::Handled),
+    ("s3-put-batch.json", "IndexerFunction", Expected::QueueBody),
     (
         "s3-put-accented-key.json",
         "IndexerFunction",
-        Expected::Handled,
+        Expected::QueueBody,
     ),
-    ("s3-put-plus-key.json", "IndexerFunction", Expected::Handled),
+    (
+        "s3-put-plus-key.json",
+        "IndexerFunction",
+        Expected::QueueBody,
+    ),
+    (
+        "index-queue-messages.json",
+        "IndexerFunction",
+        Expected::NoFailedMessages,
+    ),
     (
         "migrate-create.json",
         "MigrateFunction",
@@ -148,7 +160,12 @@ async fn every_sample_event_is_invoked_as_lambda_would() {
     for (file, function, expected) in SAMPLES {
         let text =
             std::fs::read_to_string(workspace_root().join("events").join(file)).expect("the event");
-        let event: Value = serde_json::from_str(&text).expect("JSON");
+        let mut event: Value = serde_json::from_str(&text).expect("JSON");
+        if let Expected::QueueBody = expected {
+            event = serde_json::json!({"Records": [{
+                "messageId": file, "receiptHandle": file, "body": text, "eventSource": "aws:sqs",
+            }]});
+        }
         let answer = local_runtime::runtime::invoke_event(&harness.runtime, function, event)
             .await
             .unwrap_or_else(|error| panic!("{file} -> {function}: {error}"));
@@ -160,7 +177,11 @@ async fn every_sample_event_is_invoked_as_lambda_would() {
                     "{file} -> {function}: status {status}, expected {statuses:?}: {answer}"
                 );
             }
-            Expected::Handled => assert_eq!(answer, Value::Null, "{file}"),
+            Expected::QueueBody | Expected::NoFailedMessages => assert_eq!(
+                answer,
+                serde_json::json!({"batchItemFailures": []}),
+                "{file}"
+            ),
             Expected::CustomResource => assert_eq!(answer["Status"], "SUCCESS", "{file}: {answer}"),
             Expected::Reconciled => {
                 assert_eq!(answer["facesPassComplete"], true, "{file}: {answer}");

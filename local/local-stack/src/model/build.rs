@@ -178,14 +178,10 @@ impl<'t> Builder<'t> {
                     id: reference(),
                     arn: attribute("Arn"),
                 }),
-                "AWS::SQS::Queue" => stack.queues.push(Queue {
-                    logical_id: logical_id.clone(),
-                    name: attribute("QueueName"),
-                    arn: attribute("Arn"),
-                    url: reference(),
-                    kms_key: resolve("KmsMasterKeyId")?.and_then(|v| v.as_str().map(str::to_owned)),
-                    policy: None,
-                }),
+                "AWS::SQS::Queue" => stack.queues.push(
+                    self.queue(&resolver, logical_id, resource)
+                        .map_err(in_resource)?,
+                ),
                 "AWS::EC2::VPCEndpoint" => {
                     let service_name = resolve("ServiceName")?
                         .and_then(|v| v.as_str().map(str::to_owned))
@@ -447,24 +443,10 @@ impl<'t> Builder<'t> {
         for queue in &mut stack.queues {
             resolve_key(&queue.logical_id, &mut queue.kms_key)?;
         }
-        let functions = &stack.functions;
         for bucket in &mut stack.buckets {
             resolve_key(&bucket.logical_id, &mut bucket.kms_key)?;
-            for notification in &mut bucket.notifications {
-                // The notification names the function by ARN.
-                let function = functions
-                    .iter()
-                    .find(|f| f.arn == notification.function)
-                    .ok_or_else(|| StackError::Resource {
-                        resource: bucket.logical_id.clone(),
-                        reason: format!(
-                            "notifies {}, which is not one of the stack's functions",
-                            notification.function
-                        ),
-                    })?;
-                notification.function = function.logical_id.clone();
-            }
         }
+        super::queues::link_queues(&mut stack)?;
         for custom in &mut stack.custom_resources {
             custom.function = stack
                 .functions

@@ -144,6 +144,7 @@ impl<'t> Builder<'t> {
 
         let mut routes = Vec::new();
         let mut schedules = Vec::new();
+        let mut queue_sources = Vec::new();
         if let Some(events) = properties.get("Events").and_then(Value::as_object) {
             for (event_id, event) in events {
                 let kind = event
@@ -159,6 +160,10 @@ impl<'t> Builder<'t> {
                     "HttpApi" => {}
                     "ScheduleV2" => {
                         schedules.push(schedule(event_id, &props)?);
+                        continue;
+                    }
+                    "SQS" => {
+                        queue_sources.push(super::queues::queue_source(event_id, &props)?);
                         continue;
                     }
                     _ => {
@@ -213,6 +218,13 @@ impl<'t> Builder<'t> {
                     authorizer,
                 });
             }
+        }
+
+        if !queue_sources.is_empty() {
+            policies.push((
+                super::queues::SQS_EXECUTION_POLICY.to_owned(),
+                super::queues::sqs_execution_policy(),
+            ));
         }
 
         let mut asynchronous = AsyncInvokeConfig::default();
@@ -310,6 +322,7 @@ impl<'t> Builder<'t> {
             subnets,
             reserved_concurrency,
             schedules,
+            queue_sources,
         })
     }
 }

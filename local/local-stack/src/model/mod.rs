@@ -5,6 +5,7 @@
 mod build;
 mod function;
 mod parameters;
+mod queues;
 mod resources;
 mod values;
 
@@ -104,6 +105,24 @@ pub struct Function {
     pub reserved_concurrency: Option<u32>,
     /// Its `ScheduleV2` events: EventBridge Scheduler invoking it.
     pub schedules: Vec<Schedule>,
+    /// Its `SQS` events: Lambda polling a queue and invoking it.
+    pub queue_sources: Vec<QueueSource>,
+}
+
+/// An `SQS` event: an event source mapping that receives batches of a
+/// queue's messages and invokes the function with them, synchronously.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSource {
+    pub event_id: String,
+    pub queue_arn: String,
+    /// Messages per invocation at most.
+    pub batch_size: u32,
+    /// Invocations at once at most (`ScalingConfig.MaximumConcurrency`).
+    pub maximum_concurrency: Option<u32>,
+    /// `FunctionResponseTypes: [ReportBatchItemFailures]`: the function
+    /// names the messages that failed; otherwise a failure fails the batch.
+    pub reports_item_failures: bool,
+    pub enabled: bool,
 }
 
 /// A `ScheduleV2` event: EventBridge Scheduler invokes the function
@@ -207,7 +226,7 @@ pub struct Bucket {
     /// Its bucket policy (`AWS::S3::BucketPolicy`).
     pub policy: Option<Value>,
     pub cors: Vec<CorsRule>,
-    pub notifications: Vec<LambdaNotification>,
+    pub notifications: Vec<QueueNotification>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,20 +238,21 @@ pub struct CorsRule {
     pub max_age_seconds: Option<u64>,
 }
 
-/// A `LambdaConfigurations` entry of a bucket's notifications.
+/// A `QueueConfigurations` entry of a bucket's notifications: S3 sends
+/// the events it matches to an SQS queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LambdaNotification {
+pub struct QueueNotification {
     /// e.g. `s3:ObjectCreated:*`
     pub event: String,
-    /// The function's logical id.
-    pub function: String,
+    /// The queue's logical id.
+    pub queue: String,
     pub prefix: Option<String>,
     pub suffix: Option<String>,
 }
 
-impl LambdaNotification {
+impl QueueNotification {
     /// Whether an event named `event_name` (e.g. `ObjectCreated:Put`) for
-    /// `key` is sent to the function.
+    /// `key` is sent to the queue.
     pub fn matches(&self, event_name: &str, key: &str) -> bool {
         let pattern = self.event.strip_prefix("s3:").unwrap_or(&self.event);
         let event = match pattern.strip_suffix('*') {
@@ -318,6 +338,21 @@ pub struct Queue {
     pub kms_key: Option<String>,
     /// Its queue policy (`AWS::SQS::QueuePolicy`).
     pub policy: Option<Value>,
+    /// How long a received message stays hidden (`VisibilityTimeout`).
+    pub visibility_timeout: Duration,
+    /// How long a message is kept after it was first sent.
+    pub retention: Duration,
+    /// Where messages received too often go (`RedrivePolicy`).
+    pub redrive: Option<Redrive>,
+}
+
+/// A queue's `RedrivePolicy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redrive {
+    /// The dead-letter queue's ARN.
+    pub dead_letter_arn: String,
+    /// Receives after which a message is moved there.
+    pub max_receive_count: u32,
 }
 
 /// A gateway VPC endpoint: traffic from the subnets of its route tables to

@@ -124,7 +124,7 @@ impl<'t> Builder<'t> {
         let mut notifications = Vec::new();
         if let Some(configuration) = get("NotificationConfiguration")? {
             for (kind, entries) in configuration.as_object().into_iter().flatten() {
-                if kind != "LambdaConfigurations" {
+                if kind != "QueueConfigurations" {
                     return Err(StackError::Unsupported(format!("notifications by {kind}")));
                 }
                 for entry in entries.as_array().into_iter().flatten() {
@@ -148,14 +148,14 @@ impl<'t> Builder<'t> {
                             _ => return Err(StackError::Invalid(format!("filter rule {rule}"))),
                         }
                     }
-                    notifications.push(LambdaNotification {
+                    notifications.push(QueueNotification {
                         event: entry
                             .get("Event")
                             .and_then(Value::as_str)
                             .unwrap_or_default()
                             .to_owned(),
-                        function: entry
-                            .get("Function")
+                        queue: entry
+                            .get("Queue")
                             .and_then(Value::as_str)
                             .unwrap_or_default()
                             .to_owned(),

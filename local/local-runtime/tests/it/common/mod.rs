@@ -402,19 +402,32 @@ impl Harness {
         self.runtime.operator_sdk_config().await
     }
 
-    /// Invokes a function of the template with `event`, as Lambda does.
-    pub async fn invoke(
-        &self,
-        function: &str,
-        event: &S3Event,
-    ) -> Result<Value, local_runtime::lambda::FunctionError> {
-        let payload = local_s3_store::event_to_json(event).expect("the event as JSON");
-        self.runtime
+    /// Hands `event` to the indexer as its queue's event source mapping
+    /// does: one message of IndexQueue. A message it reports as failed is
+    /// an error.
+    pub async fn invoke_indexer(&self, event: &S3Event) -> Result<(), String> {
+        let body = local_s3_store::event_to_json(event).expect("the event as JSON");
+        let payload = json!({"Records": [{
+            "messageId": "m-1",
+            "receiptHandle": "m-1.1",
+            "body": body.to_string(),
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+            "messageAttributes": {},
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.runtime.stack().queues.iter().find(|q| q.logical_id == "IndexQueue").expect("IndexQueue").arn,
+        }]});
+        let answer = self
+            .runtime
             .lambda()
-            .function(function)
-            .expect("the function")
+            .function("IndexerFunction")
+            .expect("the indexer")
             .invoke(payload)
             .await
+            .map_err(|e| e.to_string())?;
+        match answer["batchItemFailures"].as_array() {
+            Some(failures) if failures.is_empty() => Ok(()),
+            _ => Err(format!("the indexer failed on the event: {answer}")),
+        }
     }
 
     pub async fn rekognition(&self) -> aws_sdk_rekognition::Client {
