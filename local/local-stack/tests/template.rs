@@ -154,7 +154,7 @@ fn policies_are_resolved_documents() {
     };
     assert_eq!(
         (source.batch_size, source.maximum_concurrency),
-        (5, Some(5))
+        (1, Some(5))
     );
     assert!(source.reports_item_failures);
     let queue = stack
