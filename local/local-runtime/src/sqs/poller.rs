@@ -26,7 +26,7 @@ use crate::lambda::LocalFunction;
 /// `MaximumConcurrency` (it scales further; this is enough here).
 const DEFAULT_CONCURRENCY: u32 = 5;
 /// How long an idle poller waits for a message before it looks again.
-const IDLE_WAIT: Duration = Duration::from_millis(500);
+const IDLE_WAIT: Duration = Duration::from_millis(200);
 /// How soon a failed message comes back locally: a queue's visibility
 /// timeout is minutes (six times the function's timeout).
 pub const LOCAL_REDELIVERY_DELAY: Duration = Duration::from_secs(1);
