@@ -66,13 +66,7 @@ impl<'t> Builder<'t> {
             &Value::Object(Self::properties(resource).clone()),
         );
         let properties = merged.as_object().unwrap_or(&self.empty);
-        let get = |name: &str| -> Result<Option<Value>, StackError> {
-            properties
-                .get(name)
-                .map(|v| resolver.resolve(v))
-                .transpose()
-                .map(Option::flatten)
-        };
+        let get = |name: &str| Self::resolved(resolver, properties, name);
         let values = &self.values[logical_id];
         let name = values
             .reference

@@ -705,6 +705,19 @@ impl<'t> Builder<'t> {
             .unwrap_or_default()
     }
 
+    /// The property `name` of `properties`, its intrinsics resolved.
+    pub(super) fn resolved(
+        resolver: &Resolver<'_>,
+        properties: &Map<String, Value>,
+        name: &str,
+    ) -> Result<Option<Value>, StackError> {
+        properties
+            .get(name)
+            .map(|v| resolver.resolve(v))
+            .transpose()
+            .map(Option::flatten)
+    }
+
     pub(super) fn properties(resource: &Value) -> &Map<String, Value> {
         resource
             .get("Properties")

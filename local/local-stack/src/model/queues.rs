@@ -34,13 +34,7 @@ impl Builder<'_> {
         resource: &Value,
     ) -> Result<Queue, StackError> {
         let properties = Self::properties(resource);
-        let get = |name: &str| -> Result<Option<Value>, StackError> {
-            properties
-                .get(name)
-                .map(|v| resolver.resolve(v))
-                .transpose()
-                .map(Option::flatten)
-        };
+        let get = |name: &str| Self::resolved(resolver, properties, name);
         let seconds = |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
             let Some(value) = get(name)? else {
                 return Ok(Duration::from_secs(default));

@@ -73,13 +73,7 @@ impl<'t> Builder<'t> {
         resource: &Value,
     ) -> Result<Bucket, StackError> {
         let properties = Self::properties(resource);
-        let get = |name: &str| -> Result<Option<Value>, StackError> {
-            properties
-                .get(name)
-                .map(|v| resolver.resolve(v))
-                .transpose()
-                .map(Option::flatten)
-        };
+        let get = |name: &str| Self::resolved(resolver, properties, name);
         let values = &self.values[logical_id];
         let versioned = get("VersioningConfiguration")?
             .and_then(|v| {
