@@ -524,3 +524,53 @@ async fn an_alb_target_without_the_invoke_permission_fails_the_deploy() {
         "{error}"
     );
 }
+
+/// S3 checks that it may send to a notification's queue when the
+/// notification is set: without the queue policy's grant, or without the
+/// key policy letting S3 use the queue's key, the stack does not deploy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_photo_bucket_needs_leave_to_send_to_its_encrypted_queue() {
+    let without = |resource: &'static str, path: &'static str, sid: &'static str| {
+        move |template: &mut Value| {
+            template["Resources"][resource]["Properties"][path]["Statement"]
+                .as_array_mut()
+                .expect("the policy's statements")
+                .retain(|s| s["Sid"] != sid);
+        }
+    };
+    for (edit, action) in [
+        (
+            without(
+                "IndexQueuePolicy",
+                "PolicyDocument",
+                "PhotoBucketSendsItsEvents",
+            ),
+            "sqs:SendMessage",
+        ),
+        (
+            without(
+                "RegistryKey",
+                "KeyPolicy",
+                "S3SendsPhotoEventsToTheEncryptedQueue",
+            ),
+            "kms:GenerateDataKey",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("a folder");
+        let template = edited_template(dir.path(), edit);
+        let started = Harness::try_start_with(|options| options.template = template).await;
+        let Err((error, refusals)) = started else {
+            panic!("the stack deployed although S3 may not use {action}");
+        };
+        assert!(
+            error.contains("Unable to validate the following destination configurations"),
+            "{error}"
+        );
+        assert!(
+            refusals
+                .iter()
+                .any(|r| r.action == action && r.principal == "s3.amazonaws.com"),
+            "{action} refused to S3: {refusals:?}"
+        );
+    }
+}
