@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::StackError;
-use crate::elb::{self, LambdaPermission, Listener, ListenerRule, LoadBalancer, TargetGroup};
+use crate::elb::{LambdaPermission, LoadBalancer, TargetGroup};
 use crate::intrinsics::{Resolver, ResourceValues};
 use crate::yaml::parse_template;
 
@@ -51,7 +51,7 @@ impl StackSettings {
 }
 
 /// The stack: the resources the local runtime stands in for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LocalStack {
     pub name: String,
     pub region: String,
@@ -426,12 +426,6 @@ pub struct UserPoolClient {
     pub properties: Map<String, Value>,
 }
 
-enum PoolPart {
-    Client(UserPoolClient),
-    Group(String),
-    Domain(String),
-}
-
 /// Lambda refuses functions that set these (reserved) variables.
 const RESERVED_VARIABLES: &[&str] = &[
     "_HANDLER",
@@ -540,50 +534,6 @@ fn suffix(stack: &str, name: &str, length: usize) -> String {
         .take(length)
         .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
         .collect()
-}
-
-/// Rules go to their listener (by priority, which ELB keeps unique per
-/// listener), listeners to their load balancer.
-fn attach_listeners(
-    stack: &mut LocalStack,
-    mut listeners: Vec<Listener>,
-    mut rules: Vec<ListenerRule>,
-) -> Result<(), StackError> {
-    rules.sort_by_key(|r| r.priority);
-    for rule in rules {
-        let listener = listeners
-            .iter_mut()
-            .find(|l| l.arn == rule.listener_arn)
-            .ok_or_else(|| StackError::Resource {
-                resource: rule.logical_id.clone(),
-                reason: format!("no listener {} in the stack", rule.listener_arn),
-            })?;
-        if let Some(other) = listener.rules.iter().find(|r| r.priority == rule.priority) {
-            return Err(StackError::Resource {
-                resource: rule.logical_id.clone(),
-                reason: format!(
-                    "priority {} is already {}'s (ELB: PriorityInUse)",
-                    rule.priority, other.logical_id
-                ),
-            });
-        }
-        listener.rules.push(rule);
-    }
-    for listener in listeners {
-        let balancer = stack
-            .load_balancers
-            .iter_mut()
-            .find(|b| b.arn == listener.load_balancer_arn)
-            .ok_or_else(|| StackError::Resource {
-                resource: listener.logical_id.clone(),
-                reason: format!(
-                    "no load balancer {} in the stack",
-                    listener.load_balancer_arn
-                ),
-            })?;
-        balancer.listeners.push(listener);
-    }
-    Ok(())
 }
 
 /// 16 hexadecimal digits, as in ELB's ARNs.
