@@ -183,6 +183,24 @@ async fn snapshot(pool: &sqlx::MySqlPool) -> Result<BTreeMap<String, Row>, Bench
         .collect())
 }
 
+/// What became of the enrolments, and what is out of place.
+struct Report {
+    outage: &'static str,
+    took: Duration,
+    client_retries: usize,
+    settled_before_replay: usize,
+    dead_lettered: usize,
+    indexed: usize,
+    rejected: usize,
+    reasons: BTreeMap<String, usize>,
+    orphan_faces: usize,
+    duplicate_rows: i64,
+    unrequested: usize,
+    reconciles: Vec<ReconcileReport>,
+    events: usize,
+    changed_by_replays: usize,
+}
+
 async fn measure(
     runtime: &LocalRuntime,
     relay: &Relay,
@@ -191,6 +209,94 @@ async fn measure(
     pool: &sqlx::MySqlPool,
     state: &std::path::Path,
 ) -> Result<(), BenchError> {
+    let began = Instant::now();
+    let enrolled = enrol_through(runtime, relay, outage, photos).await?;
+    let letters = runtime
+        .dead_letters()
+        .ok_or("IndexQueue has no dead-letter queue")?;
+    let settled = |now: &BTreeMap<String, Row>| {
+        enrolled
+            .iter()
+            .filter(|e| {
+                now.get(&e.key)
+                    .is_some_and(|(status, _, _)| status != "pending")
+            })
+            .count()
+    };
+    // Until every photo is recorded or dead-lettered.
+    loop {
+        let now = snapshot(pool).await?;
+        let dead = letters.list().len();
+        if settled(&now) + dead >= ENROLMENTS || began.elapsed() > SETTLE_WITHIN {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before_replay = snapshot(pool).await?;
+    let dead_lettered = letters.list();
+    for letter in &dead_lettered {
+        letters.replay(letter["id"].as_str().unwrap_or_default())?;
+    }
+    // A replayed photo with metadata is written again without it, and that
+    // version's own event is indexed after the replay returns.
+    let replayed_at = Instant::now();
+    while settled(&snapshot(pool).await?) < ENROLMENTS && replayed_at.elapsed() < SETTLE_WITHIN {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reconciles = reconcile_twice(runtime, pool).await?;
+    let after = snapshot(pool).await?;
+    let (events, changed_by_replays) = replay_every_event(runtime, state, pool, &after).await?;
+
+    let count = |status: &str| {
+        enrolled
+            .iter()
+            .filter(|e| after.get(&e.key).is_some_and(|(s, _, _)| s == status))
+            .count()
+    };
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &enrolled {
+        if let Some((status, Some(reason), _)) = after.get(&e.key)
+            && status == "rejected"
+        {
+            *reasons.entry(reason.clone()).or_default() += 1;
+        }
+    }
+    let duplicate_rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT object_key FROM person GROUP BY object_key HAVING COUNT(*) > 1) d",
+    )
+    .fetch_one(pool)
+    .await?;
+    Report {
+        outage: outage.what(),
+        took: began.elapsed(),
+        client_retries: enrolled.iter().map(|e| e.retries).sum(),
+        settled_before_replay: settled(&before_replay),
+        dead_lettered: dead_lettered.len(),
+        indexed: count("indexed"),
+        rejected: count("rejected"),
+        reasons,
+        orphan_faces: orphan_faces(runtime, pool).await?,
+        duplicate_rows,
+        unrequested: after
+            .keys()
+            .filter(|key| !enrolled.iter().any(|e| &e.key == *key))
+            .count(),
+        reconciles,
+        events,
+        changed_by_replays,
+    }
+    .print();
+    Ok(())
+}
+
+/// Every enrolment, `CONCURRENCY` at a time; half-way through, the
+/// database or the engine goes away, then comes back.
+async fn enrol_through(
+    runtime: &LocalRuntime,
+    relay: &Relay,
+    outage: Outage,
+    photos: &[Vec<u8>],
+) -> Result<Vec<Enrolled>, BenchError> {
     let http = reqwest::Client::new();
     let token = runtime
         .tokens()
@@ -198,9 +304,6 @@ async fn measure(
         .token;
     let gateway = runtime.gateway_url();
     let started = AtomicUsize::new(0);
-    let began = Instant::now();
-
-    // Half-way through, the database or the engine goes away, then comes back.
     let away = async {
         while started.load(Ordering::Relaxed) < ENROLMENTS / 2 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -221,41 +324,15 @@ async fn measure(
         .collect::<Vec<Result<Enrolled, BenchError>>>();
     let (back, enrolled) = tokio::join!(away, enrolments);
     back?;
-    let enrolled = enrolled.into_iter().collect::<Result<Vec<_>, _>>()?;
-    let client_retries: usize = enrolled.iter().map(|e| e.retries).sum();
+    enrolled.into_iter().collect()
+}
 
-    // Until every photo is recorded or dead-lettered.
-    let letters = runtime
-        .dead_letters()
-        .ok_or("IndexQueue has no dead-letter queue")?;
-    let settled = |now: &BTreeMap<String, Row>| {
-        enrolled
-            .iter()
-            .filter(|e| {
-                now.get(&e.key)
-                    .is_some_and(|(status, _, _)| status != "pending")
-            })
-            .count()
-    };
-    loop {
-        let now = snapshot(pool).await?;
-        let dead = letters.list().len();
-        if settled(&now) + dead >= ENROLMENTS || began.elapsed() > SETTLE_WITHIN {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let before_replay = snapshot(pool).await?;
-    let dead_lettered = letters.list();
-    for letter in &dead_lettered {
-        letters.replay(letter["id"].as_str().unwrap_or_default())?;
-    }
-    // A replayed photo with metadata is written again without it, and that
-    // version's own event is indexed after the replay returns.
-    let replayed_at = Instant::now();
-    while settled(&snapshot(pool).await?) < ENROLMENTS && replayed_at.elapsed() < SETTLE_WITHIN {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Two reconcile passes, the drift of the first an hour old at the second
+/// (reconcile repairs what it has seen twice, an hour apart).
+async fn reconcile_twice(
+    runtime: &LocalRuntime,
+    pool: &sqlx::MySqlPool,
+) -> Result<Vec<ReconcileReport>, BenchError> {
     let reconciler = runtime
         .lambda()
         .function("ReconcileFunction")
@@ -274,9 +351,17 @@ async fn measure(
             .await?;
         reconciles.push(serde_json::from_value::<ReconcileReport>(report)?);
     }
-    let after = snapshot(pool).await?;
+    Ok(reconciles)
+}
 
-    // Every event delivered, three more times.
+/// Every event delivered, `REPLAYS` more times: how many events, and how
+/// many rows differ from `after` once they are replayed.
+async fn replay_every_event(
+    runtime: &LocalRuntime,
+    state: &std::path::Path,
+    pool: &sqlx::MySqlPool,
+    after: &BTreeMap<String, Row>,
+) -> Result<(usize, usize), BenchError> {
     let events: Vec<Value> = std::fs::read_dir(state.join("events"))?
         .filter_map(Result::ok)
         .filter_map(|entry| serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok())
@@ -291,7 +376,7 @@ async fn measure(
         }
     }
     let replayed = snapshot(pool).await?;
-    let changed_by_replays = replayed
+    let changed = replayed
         .iter()
         .filter(|(key, row)| after.get(*key) != Some(*row))
         .count()
@@ -299,32 +384,11 @@ async fn measure(
             .keys()
             .filter(|key| !replayed.contains_key(*key))
             .count();
+    Ok((events.len(), changed))
+}
 
-    // What became of each enrolment, and what is out of place.
-    let count = |status: &str| {
-        enrolled
-            .iter()
-            .filter(|e| after.get(&e.key).is_some_and(|(s, _, _)| s == status))
-            .count()
-    };
-    let lost = ENROLMENTS - count("indexed") - count("rejected");
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for e in &enrolled {
-        if let Some((status, Some(reason), _)) = after.get(&e.key)
-            && status == "rejected"
-        {
-            *reasons.entry(reason.clone()).or_default() += 1;
-        }
-    }
-    let duplicate_rows: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT object_key FROM person GROUP BY object_key HAVING COUNT(*) > 1) d",
-    )
-    .fetch_one(pool)
-    .await?;
-    let unrequested: usize = after
-        .keys()
-        .filter(|key| !enrolled.iter().any(|e| &e.key == *key))
-        .count();
+/// Faces in the collection that no person (nor a retired face) records.
+async fn orphan_faces(runtime: &LocalRuntime, pool: &sqlx::MySqlPool) -> Result<usize, BenchError> {
     let mut faces = Vec::new();
     let rekognition = aws_sdk_rekognition::Client::new(&runtime.operator_sdk_config().await);
     let mut next = None;
@@ -350,53 +414,67 @@ async fn measure(
     )
     .fetch_all(pool)
     .await?;
-    let orphan_faces = faces.iter().filter(|f| !recorded.contains(f)).count();
+    Ok(faces.iter().filter(|f| !recorded.contains(f)).count())
+}
 
-    println!(
-        "Faults: {ENROLMENTS} enrolments, {CONCURRENCY} at a time, {} away for {} s half-way (in-process runtime, {:.0} s in all):",
-        outage.what(),
-        OUTAGE.as_secs(),
-        began.elapsed().as_secs_f64()
-    );
-    println!("  upload URL requests retried by the client      {client_retries:>5}");
-    println!(
-        "  settled before the replay (indexed/rejected)   {:>5}",
-        settled(&before_replay)
-    );
-    println!(
-        "  dead-lettered, then replayed                   {:>5}",
-        dead_lettered.len()
-    );
-    println!(
-        "  indexed                                        {:>5}",
-        count("indexed")
-    );
-    println!(
-        "  rejected, with a reason                        {:>5}",
-        count("rejected")
-    );
-    for (reason, n) in &reasons {
-        println!("      {n:>4}  {reason}");
-    }
-    println!("  lost (no outcome)                              {lost:>5}   (goal 0)");
-    println!("  faces no person records                        {orphan_faces:>5}   (goal 0)");
-    println!("  duplicate rows                                 {duplicate_rows:>5}   (goal 0)");
-    println!(
-        "  pending rows of retried requests               {unrequested:>5}   (expired by reconcile after the upload URL)"
-    );
-    for (run, report) in reconciles.iter().enumerate() {
+impl Report {
+    fn print(&self) {
         println!(
-            "  reconcile run {}: drift found {}, repaired {}",
-            run + 1,
-            report.drift(),
-            report.repaired()
+            "Faults: {ENROLMENTS} enrolments, {CONCURRENCY} at a time, {} away for {} s half-way (in-process runtime, {:.0} s in all):",
+            self.outage,
+            OUTAGE.as_secs(),
+            self.took.as_secs_f64()
+        );
+        let lost = ENROLMENTS - self.indexed - self.rejected;
+        println!(
+            "  upload URL requests retried by the client      {:>5}",
+            self.client_retries
+        );
+        println!(
+            "  settled before the replay (indexed/rejected)   {:>5}",
+            self.settled_before_replay
+        );
+        println!(
+            "  dead-lettered, then replayed                   {:>5}",
+            self.dead_lettered
+        );
+        println!(
+            "  indexed                                        {:>5}",
+            self.indexed
+        );
+        println!(
+            "  rejected, with a reason                        {:>5}",
+            self.rejected
+        );
+        for (reason, n) in &self.reasons {
+            println!("      {n:>4}  {reason}");
+        }
+        println!("  lost (no outcome)                              {lost:>5}   (goal 0)");
+        println!(
+            "  faces no person records                        {:>5}   (goal 0)",
+            self.orphan_faces
+        );
+        println!(
+            "  duplicate rows                                 {:>5}   (goal 0)",
+            self.duplicate_rows
+        );
+        println!(
+            "  pending rows of retried requests               {:>5}   (expired by reconcile after the upload URL)",
+            self.unrequested
+        );
+        for (run, report) in self.reconciles.iter().enumerate() {
+            println!(
+                "  reconcile run {}: drift found {}, repaired {}",
+                run + 1,
+                report.drift(),
+                report.repaired()
+            );
+        }
+        println!(
+            "  rows changed by replaying {} events {REPLAYS} times {:>5}   (goal 0)",
+            self.events, self.changed_by_replays
         );
     }
-    println!(
-        "  rows changed by replaying {} events {REPLAYS} times {changed_by_replays:>5}   (goal 0)",
-        events.len()
-    );
-    Ok(())
 }
 
 /// `event` as the indexer receives it from IndexQueue: one message.

@@ -23,19 +23,17 @@ use local_user_pool::{TokenAuthority, TokenError, UserPool};
 use tokio_util::sync::DropGuard;
 
 use crate::alb::LocalAlb;
-use crate::build::FunctionsBuild;
 use crate::cloudformation::LocalCloudFormation;
 use crate::gateway::Gateway;
 use crate::lambda::LocalLambda;
-use crate::lambda_api::LambdaApi;
 use crate::network::Routes;
 use crate::principals::{self, OPERATOR};
 use crate::rds::LocalRds;
 use crate::secrets::SecretFileError;
 use crate::services::Services;
+use crate::sqs::Queue;
 use crate::sqs::dead_letters::DeadLetters;
 use crate::sqs::poller::QueuePoller;
-use crate::sqs::{LocalSqs, Queue};
 
 pub use cluster::Rotation;
 use cluster::*;
@@ -99,12 +97,9 @@ pub struct LocalRuntime {
     rds: LocalRds,
     rotation: Arc<Rotation>,
     cloudformation: LocalCloudFormation,
-    gateway_addr: SocketAddr,
+    /// Where each local service listens.
+    addresses: Addresses,
     engine: FaceEngineServer,
-    secrets_addr: SocketAddr,
-    sign_in_addr: SocketAddr,
-    lambda_addr: SocketAddr,
-    sqs_addr: SocketAddr,
     user_pool: Option<Arc<UserPool>>,
     load_balancer: Option<Arc<LocalAlb>>,
     s3: RunningS3Store,
@@ -140,15 +135,9 @@ impl LocalRuntime {
             Some(bind("load balancer", options.alb_listen).await?)
         };
         let endpoints = listeners.endpoints(alb_listener.as_ref().map(|(_, addr)| *addr));
-        let (gateway_listener, gateway_addr) = listeners.gateway;
-        let (s3_listener, s3_addr) = listeners.s3;
-        let (engine_listener, engine_addr) = listeners.engine;
-        let (secrets_listener, secrets_addr) = listeners.secrets;
-        let (sign_in_listener, sign_in_addr) = listeners.sign_in;
-        let (lambda_listener, lambda_addr) = listeners.lambda;
-        let (sqs_listener, sqs_addr) = listeners.sqs;
         write_operator_credentials(&options.state, &access, &stack.region, &endpoints)?;
         let local_urls = endpoints.local_urls(&stack);
+        let addresses = listeners.addresses();
         let mut services = Services::new();
 
         // Secrets Manager and the database cluster, as the stack's creation
@@ -160,33 +149,30 @@ impl LocalRuntime {
             secret_specs(&stack)?,
         )?);
         let new_cluster = create_database_and_secrets(&stack, &rds, &secrets).await?;
+        let secrets_listener = listeners.secrets.0;
         services.spawn("secrets manager", |stop| {
             Arc::clone(&secrets).serve(secrets_listener, stop)
         });
 
         // The user pool, signing operators in at its domain.
-        let user_pool = match user_pool(&options.state, &stack, &local_urls, access.clone())? {
-            Some(pool) => {
-                let pool = Arc::new(pool);
-                services.spawn("user pool", |stop| {
-                    Arc::clone(&pool).serve(sign_in_listener, stop)
-                });
-                Some(pool)
-            }
-            None => None,
-        };
+        let user_pool =
+            user_pool(&options.state, &stack, &local_urls, access.clone())?.map(Arc::new);
+        if let Some(pool) = &user_pool {
+            let (pool, listener) = (Arc::clone(pool), listeners.sign_in.0);
+            services.spawn("user pool", |stop| pool.serve(listener, stop));
+        }
 
         // The functions, and the load balancer in front of them.
-        let build = match options.build.clone() {
-            Some(build) => build,
-            None => FunctionsBuild::this_executable().map_err(|e| StartError::Resource {
-                what: "this executable (the functions' code)".into(),
-                reason: e.to_string(),
-            })?,
-        };
-        let functions =
-            local_functions(&stack, &access, &endpoints, &options.database_ca, &build).await?;
-        let lambda = Arc::new(LocalLambda::new(functions));
+        let lambda = Arc::new(LocalLambda::new(
+            local_functions(
+                &stack,
+                &access,
+                &endpoints,
+                &options.database_ca,
+                &functions_build(&options)?,
+            )
+            .await?,
+        ));
         let load_balancer = match alb_listener {
             Some(listener) => {
                 let sign_in = (user_pool.clone(), endpoints.cognito.as_str());
@@ -199,50 +185,42 @@ impl LocalRuntime {
         // events sent to the queues) and CloudFormation's.
         let queues = open_queues(&options, &stack)?;
         let store_config = store_config(&options, &stack, &access, &queues, &local_urls)?;
-        let s3 = S3Store::start(store_config, s3_listener).await?;
-
-        // The Lambda API and SQS.
-        let lambda_api = Arc::new(LambdaApi {
-            region: stack.region.clone(),
-            account: stack.account_id.clone(),
-            access: access.clone(),
-            lambda: Arc::clone(&lambda),
-        });
-        services.spawn("Lambda API", |stop| lambda_api.serve(lambda_listener, stop));
-        let sqs = Arc::new(LocalSqs {
-            region: stack.region.clone(),
-            account: stack.account_id.clone(),
-            access: access.clone(),
-            queues: queues.values().cloned().collect(),
-        });
-        services.spawn("SQS", |stop| sqs.serve(sqs_listener, stop));
+        let s3 = S3Store::start(store_config, listeners.s3.0).await?;
+        serve_lambda_and_sqs_apis(
+            &mut services,
+            &stack,
+            &access,
+            &lambda,
+            &queues,
+            listeners.lambda.0,
+            listeners.sqs.0,
+        );
 
         // The face engine, with the stack's collections.
         let engine = open_face_engine(&options, &stack, &access, &endpoints).await?;
         let engine = FaceEngineServer::serve(
             engine,
-            engine_listener,
-            engine_addr,
+            listeners.engine.0,
+            addresses.engine,
             &services.stop_signal(),
         );
 
         // The HTTP API.
-        let routes = api_routes(&stack);
         let tokens = Arc::new(token_authority(&options.state, &stack)?);
         let rotation = Arc::new(Rotation {
             stack: Arc::clone(&stack),
             rds: rds.clone(),
             secrets: Arc::clone(&secrets),
         });
-        let gateway = Arc::new(Gateway {
+        let gateway = Gateway {
             rotation: Arc::clone(&rotation),
             lambda: Arc::clone(&lambda),
-            routes,
+            routes: api_routes(&stack),
             tokens: Arc::clone(&tokens),
             dead_letters: photo_dead_letters(&stack, &queues),
-            local_addr: gateway_addr,
-        });
-        services.spawn_router("gateway", gateway_listener, gateway.router());
+            local_addr: addresses.gateway,
+        };
+        services.spawn_router("gateway", listeners.gateway.0, Arc::new(gateway).router());
 
         // The stack's custom resources, as CloudFormation runs them.
         let mut cloudformation =
@@ -259,15 +237,11 @@ impl LocalRuntime {
             access,
             lambda,
             tokens,
-            rds: rds.clone(),
+            rds,
             rotation,
             cloudformation,
-            gateway_addr,
+            addresses,
             engine,
-            secrets_addr,
-            sign_in_addr,
-            lambda_addr,
-            sqs_addr,
             user_pool,
             load_balancer,
             s3,
@@ -277,17 +251,24 @@ impl LocalRuntime {
             services,
             retry_delays: options.retry_delays.clone(),
         };
-        let deployed = match runtime.cloudformation.deploy().await {
-            Ok(attributes) => runtime.give_custom_resource_attributes(&attributes),
+        runtime.deploy().await
+    }
+
+    /// Runs the custom resources, as a deploy of the stack does, then
+    /// starts the event sources; a stack whose deploy fails is stopped.
+    async fn deploy(self) -> Result<Self, StartError> {
+        let deployed = match self.cloudformation.deploy().await {
+            Ok(attributes) => self.give_custom_resource_attributes(&attributes),
             Err(error) => Err(error.into()),
         };
         if let Err(error) = deployed {
-            runtime.shutdown().await;
+            self.shutdown().await;
             return Err(error);
         }
-        let mut runtime = runtime;
+        let mut runtime = self;
         runtime.start_event_sources()?;
-        tracing::info!(gateway = %gateway_addr, s3 = %s3_addr, engine = %engine_addr, secrets = %secrets_addr, stack = %runtime.stack.name, "registry running");
+        let addresses = &runtime.addresses;
+        tracing::info!(gateway = %addresses.gateway, s3 = %addresses.s3, engine = %addresses.engine, secrets = %addresses.secrets, stack = %runtime.stack.name, "registry running");
         Ok(runtime)
     }
 
@@ -390,7 +371,7 @@ impl LocalRuntime {
     }
 
     pub fn sign_in_url(&self) -> String {
-        format!("http://{}", self.sign_in_addr)
+        format!("http://{}", self.addresses.sign_in)
     }
     /// The stack's load balancer (`EnableAlb`), when it has one.
     pub fn load_balancer(&self) -> Option<&Arc<LocalAlb>> {
@@ -401,7 +382,7 @@ impl LocalRuntime {
         self.user_pool.as_ref()
     }
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.gateway_addr)
+        format!("http://{}", self.addresses.gateway)
     }
     pub fn s3_endpoint(&self) -> String {
         self.s3.endpoint_url()
@@ -410,15 +391,15 @@ impl LocalRuntime {
         format!("http://{}", self.engine.addr)
     }
     pub fn secrets_endpoint(&self) -> String {
-        format!("http://{}", self.secrets_addr)
+        format!("http://{}", self.addresses.secrets)
     }
     /// The functions' Lambda Invoke API.
     pub fn lambda_endpoint(&self) -> String {
-        format!("http://{}", self.lambda_addr)
+        format!("http://{}", self.addresses.lambda)
     }
     /// The functions' on-failure queues.
     pub fn sqs_endpoint(&self) -> String {
-        format!("http://{}", self.sqs_addr)
+        format!("http://{}", self.addresses.sqs)
     }
     pub fn stack(&self) -> &LocalStack {
         &self.stack

@@ -1,6 +1,7 @@
 //! The steps of a start: listeners, the stack read for this run, the
 //! functions, the face engine, the load balancer, CloudFormation.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,10 +16,12 @@ use crate::alb::LocalAlb;
 use crate::build::FunctionsBuild;
 use crate::cloudformation::LocalCloudFormation;
 use crate::lambda::{LocalFunction, LocalLambda};
+use crate::lambda_api::LambdaApi;
 use crate::network::Routes;
 use crate::principals::{CLOUDFORMATION, OPERATOR};
 use crate::rds::LocalRds;
 use crate::services::Services;
+use crate::sqs::{LocalSqs, Queue};
 
 use super::*;
 
@@ -70,7 +73,30 @@ impl Listeners {
     }
 }
 
+/// Where each service listens.
+pub(super) struct Addresses {
+    pub(super) gateway: SocketAddr,
+    pub(super) s3: SocketAddr,
+    pub(super) engine: SocketAddr,
+    pub(super) secrets: SocketAddr,
+    pub(super) sign_in: SocketAddr,
+    pub(super) lambda: SocketAddr,
+    pub(super) sqs: SocketAddr,
+}
+
 impl Listeners {
+    pub(super) fn addresses(&self) -> Addresses {
+        Addresses {
+            gateway: self.gateway.1,
+            s3: self.s3.1,
+            engine: self.engine.1,
+            secrets: self.secrets.1,
+            sign_in: self.sign_in.1,
+            lambda: self.lambda.1,
+            sqs: self.sqs.1,
+        }
+    }
+
     /// What the services are reached at, as the functions' endpoint
     /// variables name them.
     pub(super) fn endpoints(&self, load_balancer: Option<SocketAddr>) -> Endpoints {
@@ -275,4 +301,41 @@ pub(super) fn check_models(dir: &Path) -> Result<(), StartError> {
         }
     }
     Ok(())
+}
+
+/// The functions' code: the build the options name, or this executable.
+pub(super) fn functions_build(options: &RuntimeOptions) -> Result<FunctionsBuild, StartError> {
+    match options.build.clone() {
+        Some(build) => Ok(build),
+        None => FunctionsBuild::this_executable().map_err(|e| StartError::Resource {
+            what: "this executable (the functions' code)".into(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// The Lambda API (invocations by the SDKs) and SQS (the stack's queues).
+pub(super) fn serve_lambda_and_sqs_apis(
+    services: &mut Services,
+    stack: &LocalStack,
+    access: &Access,
+    lambda: &Arc<LocalLambda>,
+    queues: &BTreeMap<String, Arc<Queue>>,
+    lambda_listener: TcpListener,
+    sqs_listener: TcpListener,
+) {
+    let lambda_api = Arc::new(LambdaApi {
+        region: stack.region.clone(),
+        account: stack.account_id.clone(),
+        access: access.clone(),
+        lambda: Arc::clone(lambda),
+    });
+    services.spawn("Lambda API", |stop| lambda_api.serve(lambda_listener, stop));
+    let sqs = Arc::new(LocalSqs {
+        region: stack.region.clone(),
+        account: stack.account_id.clone(),
+        access: access.clone(),
+        queues: queues.values().cloned().collect(),
+    });
+    services.spawn("SQS", |stop| sqs.serve(sqs_listener, stop));
 }
