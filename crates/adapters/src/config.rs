@@ -159,164 +159,176 @@ impl Config {
 
     /// Reads the configuration through `lookup`, which returns a variable's value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &'static str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let require = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
-        let flag = |name: &'static str| -> Result<bool, ConfigError> {
-            match get(name).as_deref() {
-                None => Ok(false),
-                Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
-                Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
-                Some(_) => Err(ConfigError::Invalid {
-                    name,
-                    reason: "expected true or false".into(),
-                }),
-            }
-        };
-        let seconds =
-            |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
-                let Some(v) = get(name) else {
-                    return Ok(Duration::from_secs(default));
-                };
-                match v.parse::<u64>() {
-                    Ok(s) if (1..=max).contains(&s) => Ok(Duration::from_secs(s)),
-                    _ => Err(ConfigError::Invalid {
-                        name,
-                        reason: format!("expected a number of seconds from 1 to {max}"),
-                    }),
-                }
-            };
-        let port = |name: &'static str| -> Result<u16, ConfigError> {
-            match get(name) {
-                None => Ok(3306),
-                Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: "expected a port number".into(),
-                }),
-            }
-        };
+        let vars = Variables(lookup);
+        // Read in this order: the first problem is the one reported.
+        Ok(Config {
+            database: vars.database()?,
+            database_ca: match vars.get("DB_TLS_CA_FILE") {
+                Some(path) => DatabaseCa::File(path.into()),
+                None => DatabaseCa::Rds,
+            },
+            app_users: match vars.get("DB_APP_USERS") {
+                Some(json) => parse_app_users(&json)?,
+                None => Vec::new(),
+            },
+            public_media_base_url: vars.public_media_base_url()?,
+            sign_in: vars.sign_in()?,
+            alb_tokens: vars.alb_tokens()?,
+            bucket: vars.require("PHOTO_BUCKET")?,
+            collection: vars.require("FACE_COLLECTION")?,
+            upload_url_ttl: vars.seconds("UPLOAD_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,
+            photo_url_ttl: vars.seconds("PHOTO_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,
+            reconcile_grace: vars.seconds(
+                "RECONCILE_GRACE_SECONDS",
+                900,
+                MAX_RECONCILE_GRACE_SECONDS,
+            )?,
+            dead_letter_retention: vars.seconds(
+                "DEAD_LETTER_RETENTION_SECONDS",
+                MAX_DEAD_LETTER_RETENTION_SECONDS,
+                MAX_DEAD_LETTER_RETENTION_SECONDS,
+            )?,
+            metrics_namespace: vars
+                .get("METRICS_NAMESPACE")
+                .unwrap_or_else(|| "FaceRegistry".into()),
+            s3_force_path_style: vars.flag("S3_FORCE_PATH_STYLE")?,
+        })
+    }
+}
 
-        let database = if let Some(url) = get("DATABASE_URL") {
+/// The variables, read through a lookup: trimmed, an empty one unset.
+struct Variables<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Variables<F> {
+    fn get(&self, name: &'static str) -> Option<String> {
+        (self.0)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn require(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+
+    fn flag(&self, name: &'static str) -> Result<bool, ConfigError> {
+        match self.get(name).as_deref() {
+            None => Ok(false),
+            Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+            Some(_) => Err(ConfigError::Invalid {
+                name,
+                reason: "expected true or false".into(),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64, max: u64) -> Result<Duration, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(Duration::from_secs(default));
+        };
+        match v.parse::<u64>() {
+            Ok(s) if (1..=max).contains(&s) => Ok(Duration::from_secs(s)),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("expected a number of seconds from 1 to {max}"),
+            }),
+        }
+    }
+
+    fn port(&self, name: &'static str) -> Result<u16, ConfigError> {
+        match self.get(name) {
+            None => Ok(3306),
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "expected a port number".into(),
+            }),
+        }
+    }
+
+    /// An https URL (http on the loopback), without its trailing `/`.
+    fn https_url(&self, name: &'static str, url: &str) -> Result<String, ConfigError> {
+        let parsed = url::Url::parse(url).map_err(|e| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        })?;
+        let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost"));
+        if parsed.scheme() != "https" && !loopback {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "expected an https URL".into(),
+            });
+        }
+        Ok(url.trim_end_matches('/').to_owned())
+    }
+
+    /// A URL, or the cluster's endpoint with a password from a secret or
+    /// an IAM token.
+    fn database(&self) -> Result<DatabaseSource, ConfigError> {
+        if let Some(url) = self.get("DATABASE_URL") {
             if !url.starts_with("mysql://") && !url.starts_with("mariadb://") {
                 return Err(ConfigError::Invalid {
                     name: "DATABASE_URL",
                     reason: "expected a mysql:// URL".into(),
                 });
             }
-            DatabaseSource::Url(url)
-        } else if flag("DB_IAM_AUTH")? {
-            DatabaseSource::Iam {
-                host: require("DB_HOST")?,
-                port: port("DB_PORT")?,
-                name: require("DB_NAME")?,
-                user: require("DB_USER")?,
-            }
-        } else if let Some(arn) = get("DB_SECRET_ARN") {
-            DatabaseSource::Secret {
+            Ok(DatabaseSource::Url(url))
+        } else if self.flag("DB_IAM_AUTH")? {
+            Ok(DatabaseSource::Iam {
+                host: self.require("DB_HOST")?,
+                port: self.port("DB_PORT")?,
+                name: self.require("DB_NAME")?,
+                user: self.require("DB_USER")?,
+            })
+        } else if let Some(arn) = self.get("DB_SECRET_ARN") {
+            Ok(DatabaseSource::Secret {
                 arn,
-                host: require("DB_HOST")?,
-                port: port("DB_PORT")?,
-                name: require("DB_NAME")?,
-            }
+                host: self.require("DB_HOST")?,
+                port: self.port("DB_PORT")?,
+                name: self.require("DB_NAME")?,
+            })
         } else {
-            return Err(ConfigError::Missing(
+            Err(ConfigError::Missing(
                 "DATABASE_URL, DB_SECRET_ARN or DB_IAM_AUTH=true",
-            ));
-        };
+            ))
+        }
+    }
 
-        let database_ca = match get("DB_TLS_CA_FILE") {
-            Some(path) => DatabaseCa::File(path.into()),
-            None => DatabaseCa::Rds,
-        };
-        let app_users = match get("DB_APP_USERS") {
-            Some(json) => parse_app_users(&json)?,
-            None => Vec::new(),
-        };
+    fn public_media_base_url(&self) -> Result<Option<String>, ConfigError> {
+        if !self.flag("ENABLE_PUBLIC_PHOTO_PREVIEW")? {
+            return Ok(None);
+        }
+        let base = self.require("PUBLIC_MEDIA_BASE_URL")?;
+        self.https_url("PUBLIC_MEDIA_BASE_URL", &base).map(Some)
+    }
 
-        let public_media_base_url = if flag("ENABLE_PUBLIC_PHOTO_PREVIEW")? {
-            let base = require("PUBLIC_MEDIA_BASE_URL")?;
-            let parsed = url::Url::parse(&base).map_err(|e| ConfigError::Invalid {
-                name: "PUBLIC_MEDIA_BASE_URL",
-                reason: e.to_string(),
-            })?;
-            if parsed.scheme() != "https"
-                && parsed.host_str() != Some("127.0.0.1")
-                && parsed.host_str() != Some("localhost")
-            {
-                return Err(ConfigError::Invalid {
-                    name: "PUBLIC_MEDIA_BASE_URL",
-                    reason: "expected an https URL".into(),
-                });
-            }
-            Some(base.trim_end_matches('/').to_owned())
-        } else {
-            None
-        };
+    fn sign_in(&self) -> Result<Option<SignIn>, ConfigError> {
+        match (self.get("SIGN_IN_URL"), self.get("SIGN_IN_CLIENT_ID")) {
+            (None, None) => Ok(None),
+            (Some(url), Some(client_id)) => Ok(Some(SignIn {
+                url: self.https_url("SIGN_IN_URL", &url)?,
+                client_id,
+            })),
+            (Some(_), None) => Err(ConfigError::Missing("SIGN_IN_CLIENT_ID")),
+            (None, Some(_)) => Err(ConfigError::Missing("SIGN_IN_URL")),
+        }
+    }
 
-        let sign_in = match (get("SIGN_IN_URL"), get("SIGN_IN_CLIENT_ID")) {
-            (None, None) => None,
-            (Some(url), Some(client_id)) => {
-                let parsed = url::Url::parse(&url).map_err(|e| ConfigError::Invalid {
-                    name: "SIGN_IN_URL",
-                    reason: e.to_string(),
-                })?;
-                let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost"));
-                if parsed.scheme() != "https" && !loopback {
-                    return Err(ConfigError::Invalid {
-                        name: "SIGN_IN_URL",
-                        reason: "expected an https URL".into(),
-                    });
-                }
-                Some(SignIn {
-                    url: url.trim_end_matches('/').to_owned(),
-                    client_id,
-                })
-            }
-            (Some(_), None) => return Err(ConfigError::Missing("SIGN_IN_CLIENT_ID")),
-            (None, Some(_)) => return Err(ConfigError::Missing("SIGN_IN_URL")),
-        };
-
-        let alb_tokens = match (
-            get("ALB_TOKEN_KEYS"),
-            get("ALB_TOKEN_ISSUER"),
-            get("ALB_TOKEN_CLIENT_ID"),
+    fn alb_tokens(&self) -> Result<Option<AlbTokenSettings>, ConfigError> {
+        match (
+            self.get("ALB_TOKEN_KEYS"),
+            self.get("ALB_TOKEN_ISSUER"),
+            self.get("ALB_TOKEN_CLIENT_ID"),
         ) {
-            (None, None, None) => None,
-            (Some(jwks), Some(issuer), Some(client_id)) => Some(AlbTokenSettings {
+            (None, None, None) => Ok(None),
+            (Some(jwks), Some(issuer), Some(client_id)) => Ok(Some(AlbTokenSettings {
                 jwks,
                 issuer,
                 client_id,
-            }),
-            _ => {
-                return Err(ConfigError::Missing(
-                    "all of ALB_TOKEN_KEYS, ALB_TOKEN_ISSUER and ALB_TOKEN_CLIENT_ID (or none)",
-                ));
-            }
-        };
-
-        Ok(Config {
-            alb_tokens,
-            sign_in,
-            bucket: require("PHOTO_BUCKET")?,
-            collection: require("FACE_COLLECTION")?,
-            database,
-            database_ca,
-            app_users,
-            upload_url_ttl: seconds("UPLOAD_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,
-            photo_url_ttl: seconds("PHOTO_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,
-            reconcile_grace: seconds("RECONCILE_GRACE_SECONDS", 900, MAX_RECONCILE_GRACE_SECONDS)?,
-            dead_letter_retention: seconds(
-                "DEAD_LETTER_RETENTION_SECONDS",
-                MAX_DEAD_LETTER_RETENTION_SECONDS,
-                MAX_DEAD_LETTER_RETENTION_SECONDS,
-            )?,
-            public_media_base_url,
-            metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "FaceRegistry".into()),
-            s3_force_path_style: flag("S3_FORCE_PATH_STYLE")?,
-        })
+            })),
+            _ => Err(ConfigError::Missing(
+                "all of ALB_TOKEN_KEYS, ALB_TOKEN_ISSUER and ALB_TOKEN_CLIENT_ID (or none)",
+            )),
+        }
     }
 }
 
