@@ -1,36 +1,41 @@
-//! The person store on MySQL / Aurora MySQL / MariaDB.
+//! The person store on MySQL / Aurora MySQL / MariaDB. The store's
+//! operations are here; the indexing transaction, the audit trail, how a
+//! row is read, what an error means and reconcile's queries each have a file.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use registry::audit::{
-    Actor, AuditAction, AuditContext, AuditEntry, AuditFilter, AuditTrail, detail,
-};
-use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
+use registry::ObjectKey;
+use registry::audit::{AuditAction, AuditContext, detail};
+use registry::duplicates::{Resolution, Resolved};
 use registry::erasure::{
     Erasure, ErasureBegun, ErasureFinished, ErasureMark, ErasureReceipt, key_digest,
 };
-use registry::person::{FaceBox, Person, PersonId, Status};
+use registry::person::{Person, PersonId};
 use registry::ports::{
     IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
 };
-use registry::{ObjectKey, Sequencer};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::mysql::MySqlPool;
 use sqlx::{MySql, QueryBuilder, Transaction};
 
 use crate::database::Database;
 
+mod audit;
+mod errors;
+mod indexing;
 mod reconcile;
+mod rows;
+
+use self::audit::append_audit;
+use self::errors::is_deadlock;
+pub use self::errors::port_error;
+use self::rows::{PERSON_COLUMNS, PersonRow, people, utf8};
 
 /// A face set aside for deletion, once. `IGNORE` rather than `ON DUPLICATE
 /// KEY UPDATE`: the functions may add to this table, never update it (their
 /// grants). It would also cut a value too long for the column, but a FaceId
 /// is a UUID.
 const RETIRE_FACE: &str = "INSERT IGNORE INTO retired_face (face_id) VALUES (?)";
-
-const PERSON_COLUMNS: &str = "id, lastname, firstname, object_key, identity, status, status_reason, \
-     object_etag, object_sequencer, photo_sha256, face_confidence, face_left, face_top, face_width, face_height, \
-     duplicate_of, duplicate_similarity, created_at, updated_at";
 
 /// Attempts of a transaction that InnoDB chose as a deadlock victim.
 const DEADLOCK_ATTEMPTS: u32 = 3;
@@ -52,139 +57,6 @@ impl MysqlPersonStore {
     pub fn pool(&self) -> &MySqlPool {
         self.database.pool()
     }
-
-    async fn record_once(
-        &self,
-        record: &IndexingRecord,
-        audit: &AuditContext,
-    ) -> Result<RecordOutcome, sqlx::Error> {
-        let mut tx = self.database.run(|pool| pool.begin()).await?;
-        // Make sure the row exists, then lock it: concurrent events for one
-        // key serialise here.
-        sqlx::query(
-            "INSERT INTO person (lastname, firstname, object_key, status) VALUES (?, ?, ?, 'pending') \
-             ON DUPLICATE KEY UPDATE id = id",
-        )
-        .bind(&record.lastname)
-        .bind(&record.firstname)
-        .bind(&record.object_key)
-        .execute(&mut *tx)
-        .await?;
-        let current = fetch_by_key(&mut tx, &record.object_key, true)
-            .await?
-            .ok_or(sqlx::Error::RowNotFound)?;
-        if let Some(recorded) = &current.object_sequencer
-            && Sequencer::new(recorded.clone()) >= Sequencer::new(record.object_sequencer.clone())
-        {
-            let recorded_sequencer = recorded.clone();
-            tx.rollback().await?;
-            return Ok(RecordOutcome::Stale { recorded_sequencer });
-        }
-        // An erasure locks the person's row before it is recorded, so this
-        // read (the transaction's first consistent read, taken after the
-        // lock) sees any erasure of the person; and one finished earlier,
-        // whose row is gone, by the key's digest.
-        let marks: Vec<Option<DateTime<Utc>>> =
-            sqlx::query_scalar("SELECT completed_at FROM erasure WHERE key_digest = ?")
-                .bind(key_digest(&record.object_key).as_slice())
-                .fetch_all(&mut *tx)
-                .await?;
-        if marks.into_iter().any(|completed_at| {
-            ErasureMark { completed_at }.covers(&record.object_key, record.object_created_at)
-        }) {
-            tx.rollback().await?;
-            return Ok(RecordOutcome::Erased);
-        }
-        let face = record.face_box;
-        let duplicate = record.possible_duplicate;
-        sqlx::query(
-            "UPDATE person SET status = ?, status_reason = ?, identity = ?, object_etag = ?, \
-             object_sequencer = ?, photo_sha256 = ?, face_confidence = ?, face_left = ?, face_top = ?, face_width = ?, \
-             face_height = ?, duplicate_of = ?, duplicate_similarity = ? WHERE id = ?",
-        )
-        .bind(record.status.as_str())
-        .bind(&record.status_reason)
-        .bind(&record.identity)
-        .bind(&record.object_etag)
-        .bind(&record.object_sequencer)
-        .bind(&record.photo_sha256)
-        .bind(record.face_confidence)
-        .bind(face.map(|f| f.left))
-        .bind(face.map(|f| f.top))
-        .bind(face.map(|f| f.width))
-        .bind(face.map(|f| f.height))
-        .bind(duplicate.map(|d| d.person_id.0))
-        .bind(duplicate.map(|d| d.similarity))
-        .bind(current.id.0)
-        .execute(&mut *tx)
-        .await?;
-        let retired_face = current
-            .identity
-            .filter(|old| Some(old) != record.identity.as_ref());
-        if let Some(old) = &retired_face {
-            sqlx::query(RETIRE_FACE).bind(old).execute(&mut *tx).await?;
-        }
-        for face in &record.discarded_faces {
-            sqlx::query(RETIRE_FACE)
-                .bind(face)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // Every face ever recorded for the person stays known (erasure).
-        if let Some(face) = &record.identity {
-            sqlx::query("INSERT IGNORE INTO person_face (face_id, person_id) VALUES (?, ?)")
-                .bind(face)
-                .bind(current.id.0)
-                .execute(&mut *tx)
-                .await?;
-        }
-        append_audit(
-            &mut tx,
-            AuditAction::Indexing,
-            Some(current.id),
-            audit,
-            &detail::indexing(record, retired_face.as_deref()),
-        )
-        .await?;
-        let person = fetch_by_key(&mut tx, &record.object_key, false)
-            .await?
-            .ok_or(sqlx::Error::RowNotFound)?;
-        tx.commit().await?;
-        Ok(RecordOutcome::Recorded {
-            person: Box::new(person),
-            retired_face,
-        })
-    }
-}
-
-/// Appends to the audit trail, in the transaction of the change it records.
-async fn append_audit(
-    tx: &mut Transaction<'_, MySql>,
-    action: AuditAction,
-    person: Option<PersonId>,
-    audit: &AuditContext,
-    detail: &Value,
-) -> Result<(), sqlx::Error> {
-    let actor = &audit.actor;
-    sqlx::query(
-        "INSERT INTO audit_event (action, person_id, actor_subject, actor_username, actor_groups, \
-         request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(action.as_str())
-    .bind(person.map(|p| p.0))
-    .bind(&actor.subject)
-    .bind(&actor.username)
-    .bind((!actor.groups.is_empty()).then(|| json!(actor.groups).to_string()))
-    .bind(&audit.request_id)
-    .bind(detail.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// The text columns of a binary collation, which the driver reads as bytes.
-fn utf8(bytes: Vec<u8>) -> Result<String, sqlx::Error> {
-    String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// Locks person `id`'s row; `false` when there is none.
@@ -701,100 +573,6 @@ impl PersonStore for MysqlPersonStore {
     }
 }
 
-#[async_trait]
-impl AuditTrail for MysqlPersonStore {
-    async fn audit_trail(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, PortError> {
-        let rows: Vec<AuditRow> = self
-            .database
-            .run(|pool| async move {
-                let mut query = QueryBuilder::<MySql>::new(
-                    "SELECT id, occurred_at, action, person_id, actor_subject, actor_username, \
-                     actor_groups, request_id, detail FROM audit_event WHERE 1 = 1",
-                );
-                if let Some(person) = filter.person_id {
-                    query.push(" AND person_id = ").push_bind(person.0);
-                }
-                if let Some(action) = filter.action {
-                    query.push(" AND action = ").push_bind(action.as_str());
-                }
-                if let Some(subject) = &filter.subject {
-                    query.push(" AND actor_subject = ").push_bind(subject);
-                }
-                if let Some(before) = filter.before_id {
-                    query.push(" AND id < ").push_bind(before);
-                }
-                query
-                    .push(" ORDER BY id DESC LIMIT ")
-                    .push_bind(filter.limit);
-                query.build_query_as().fetch_all(pool).await
-            })
-            .await
-            .map_err(port_error)?;
-        rows.into_iter()
-            .map(AuditEntry::try_from)
-            .collect::<Result<_, _>>()
-            .map_err(port_error)
-    }
-
-    async fn append(
-        &self,
-        entries: &[(AuditAction, Option<PersonId>, Value)],
-        audit: &AuditContext,
-    ) -> Result<(), PortError> {
-        async {
-            let mut tx = self.database.run(|pool| pool.begin()).await?;
-            for (action, person, detail) in entries {
-                append_audit(&mut tx, *action, *person, audit, detail).await?;
-            }
-            tx.commit().await
-        }
-        .await
-        .map_err(port_error)
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: u64,
-    occurred_at: DateTime<Utc>,
-    // Binary collation: the driver sees bytes.
-    action: Vec<u8>,
-    person_id: Option<u64>,
-    actor_subject: Option<Vec<u8>>,
-    actor_username: Option<Vec<u8>>,
-    actor_groups: Option<Vec<u8>>,
-    request_id: Vec<u8>,
-    detail: Vec<u8>,
-}
-
-impl TryFrom<AuditRow> for AuditEntry {
-    type Error = sqlx::Error;
-
-    fn try_from(row: AuditRow) -> Result<Self, Self::Error> {
-        let decode = |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::Decode(e);
-        let action = utf8(row.action)?
-            .parse::<AuditAction>()
-            .map_err(|e| decode(Box::new(e)))?;
-        let groups = match row.actor_groups {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| decode(Box::new(e)))?,
-            None => Vec::new(),
-        };
-        Ok(AuditEntry {
-            id: row.id,
-            occurred_at: row.occurred_at,
-            action,
-            person_id: row.person_id.map(PersonId),
-            actor: Actor {
-                subject: row.actor_subject.map(utf8).transpose()?,
-                username: row.actor_username.map(utf8).transpose()?,
-                groups,
-            },
-            request_id: utf8(row.request_id)?,
-            detail: serde_json::from_slice(&row.detail).map_err(|e| decode(Box::new(e)))?,
-        })
-    }
-}
-
 /// ` IN (?, ?, ...)` with one bound value per id (`ids` is not empty).
 fn push_in_list<'a>(query: &mut QueryBuilder<'a, MySql>, ids: &'a [String]) {
     query.push(" IN (");
@@ -817,108 +595,6 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-fn is_deadlock(error: &sqlx::Error) -> bool {
-    mysql_code(error) == Some(1213)
-}
-
-fn mysql_code(error: &sqlx::Error) -> Option<u16> {
-    error
-        .as_database_error()
-        .and_then(|e| e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .map(|e| e.number())
-}
-
-/// Connection trouble, deadlocks and lock waits pass; the rest does not.
-pub fn port_error(error: sqlx::Error) -> PortError {
-    match &error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => PortError::Transient(format!("database: {error}")),
-        sqlx::Error::Database(_) => match mysql_code(&error) {
-            // deadlock, lock wait timeout, too many connections, server shutting down, gone away, lost
-            Some(1213 | 1205 | 1040 | 1053 | 2006 | 2013) => {
-                PortError::Transient(format!("database: {error}"))
-            }
-            _ => PortError::Permanent(format!("database: {error}")),
-        },
-        _ => PortError::Permanent(format!("database: {error}")),
-    }
-}
-
-fn people(rows: Vec<PersonRow>) -> Result<Vec<Person>, PortError> {
-    rows.into_iter()
-        .map(Person::try_from)
-        .collect::<Result<_, _>>()
-        .map_err(port_error)
-}
-
-#[derive(sqlx::FromRow)]
-struct PersonRow {
-    id: u64,
-    lastname: String,
-    firstname: String,
-    /// Its binary collation makes the driver see bytes.
-    object_key: Vec<u8>,
-    identity: Option<String>,
-    status: String,
-    status_reason: Option<String>,
-    object_etag: Option<String>,
-    object_sequencer: Option<String>,
-    photo_sha256: Option<String>,
-    face_confidence: Option<f32>,
-    face_left: Option<f32>,
-    face_top: Option<f32>,
-    face_width: Option<f32>,
-    face_height: Option<f32>,
-    duplicate_of: Option<u64>,
-    duplicate_similarity: Option<f32>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<PersonRow> for Person {
-    type Error = sqlx::Error;
-
-    fn try_from(row: PersonRow) -> Result<Self, Self::Error> {
-        let status = row
-            .status
-            .parse::<Status>()
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        let face_box = match (row.face_left, row.face_top, row.face_width, row.face_height) {
-            (Some(left), Some(top), Some(width), Some(height)) => Some(FaceBox {
-                left,
-                top,
-                width,
-                height,
-            }),
-            _ => None,
-        };
-        Ok(Person {
-            id: PersonId(row.id),
-            lastname: row.lastname,
-            firstname: row.firstname,
-            object_key: utf8(row.object_key)?,
-            identity: row.identity,
-            status,
-            status_reason: row.status_reason,
-            object_etag: row.object_etag,
-            object_sequencer: row.object_sequencer,
-            photo_sha256: row.photo_sha256,
-            face_confidence: row.face_confidence,
-            face_box,
-            possible_duplicate: row.duplicate_of.map(|other| PossibleDuplicate {
-                person_id: PersonId(other),
-                similarity: row.duplicate_similarity.unwrap_or_default(),
-            }),
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -926,11 +602,5 @@ mod tests {
     #[test]
     fn like_patterns_are_escaped() {
         assert_eq!(escape_like("50%_a\\b"), "50\\%\\_a\\\\b");
-    }
-
-    #[test]
-    fn pool_trouble_is_transient() {
-        assert!(port_error(sqlx::Error::PoolTimedOut).is_transient());
-        assert!(!port_error(sqlx::Error::RowNotFound).is_transient());
     }
 }
