@@ -16,16 +16,20 @@
 //!
 //! In memory, embeddings sit in one contiguous `Vec<f32>` so a search is a
 //! straight scan; faces are ordered by FaceId for stable pagination.
+//!
+//! The log's records, its recovery and its compaction are in `log`.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+
+mod log;
+
+use self::log::{FaceLog, LogRecord, append, compact, encode_embedding, load_faces, sync_parent};
 use uuid::Uuid;
 
 use crate::similarity;
@@ -93,44 +97,6 @@ pub struct NewFace {
     pub embedding: [f32; EMBEDDING_LEN],
 }
 
-/// One line of `faces.log`.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-enum LogRecord {
-    Add {
-        #[serde(flatten)]
-        face: FaceRecord,
-        /// Little-endian f32s, base64.
-        embedding: String,
-    },
-    Delete {
-        face_id: Uuid,
-    },
-}
-
-fn encode_embedding(embedding: &[f32; EMBEDDING_LEN]) -> String {
-    let bytes: Vec<u8> = embedding.iter().flat_map(|v| v.to_le_bytes()).collect();
-    STANDARD.encode(bytes)
-}
-
-fn decode_embedding(text: &str) -> Result<[f32; EMBEDDING_LEN], String> {
-    let bytes = STANDARD
-        .decode(text)
-        .map_err(|e| format!("embedding is not base64: {e}"))?;
-    if bytes.len() != EMBEDDING_LEN * 4 {
-        return Err(format!(
-            "embedding has {} bytes, expected {}",
-            bytes.len(),
-            EMBEDDING_LEN * 4
-        ));
-    }
-    let mut embedding = [0f32; EMBEDDING_LEN];
-    for (value, chunk) in embedding.iter_mut().zip(bytes.chunks_exact(4)) {
-        *value = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
-    Ok(embedding)
-}
-
 /// Metadata written once when a collection is created.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CollectionMeta {
@@ -188,13 +154,6 @@ impl FaceSet {
     fn embedding(&self, slot: usize) -> &[f32] {
         &self.embeddings[slot * EMBEDDING_LEN..(slot + 1) * EMBEDDING_LEN]
     }
-}
-
-struct FaceLog {
-    file: File,
-    path: PathBuf,
-    /// Delete records plus overwritten adds: lines that no longer describe a live face.
-    dead_records: usize,
 }
 
 /// One collection: its metadata, faces and log.
@@ -386,131 +345,6 @@ pub fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum()
 }
 
-fn append(log: &mut FaceLog, lines: &str) -> Result<(), StoreError> {
-    let context = || format!("appending to {}", log.path.display());
-    log.file
-        .write_all(lines.as_bytes())
-        .map_err(io_error(context()))?;
-    log.file.sync_data().map_err(io_error(context()))
-}
-
-/// Rewrites the log with only the live faces.
-fn compact(log: &mut FaceLog, set: &FaceSet) -> Result<(), StoreError> {
-    let temp = log.path.with_extension("log.compacting");
-    let context = || format!("compacting {}", log.path.display());
-    {
-        let file = File::create(&temp).map_err(io_error(context()))?;
-        let mut writer = BufWriter::new(file);
-        for (slot, record) in set.records.iter().enumerate() {
-            let mut embedding = [0f32; EMBEDDING_LEN];
-            embedding.copy_from_slice(set.embedding(slot));
-            let line = LogRecord::Add {
-                face: record.clone(),
-                embedding: encode_embedding(&embedding),
-            };
-            serde_json::to_writer(&mut writer, &line).map_err(|e| io_error(context())(e.into()))?;
-            writer.write_all(b"\n").map_err(io_error(context()))?;
-        }
-        let file = writer
-            .into_inner()
-            .map_err(|e| io_error(context())(e.into_error()))?;
-        file.sync_all().map_err(io_error(context()))?;
-    }
-    fs::rename(&temp, &log.path).map_err(io_error(context()))?;
-    sync_parent(&log.path)?;
-    log.file = OpenOptions::new()
-        .append(true)
-        .open(&log.path)
-        .map_err(io_error(context()))?;
-    log.dead_records = 0;
-    Ok(())
-}
-
-fn sync_parent(path: &Path) -> Result<(), StoreError> {
-    if let Some(parent) = path.parent() {
-        File::open(parent)
-            .and_then(|dir| dir.sync_all())
-            .map_err(io_error(format!("syncing {}", parent.display())))?;
-    }
-    Ok(())
-}
-
-/// Reads a collection's log, cutting off a torn last line.
-fn load_faces(path: &Path) -> Result<(FaceSet, usize), StoreError> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_error(format!("opening {}", path.display())))?;
-    let mut reader = BufReader::new(&mut file);
-    let mut set = FaceSet::default();
-    let mut dead = 0;
-    let mut good_len: u64 = 0;
-    let mut line = String::new();
-    let mut number = 0;
-    let mut torn = false;
-    loop {
-        line.clear();
-        let read = reader
-            .read_line(&mut line)
-            .map_err(io_error(format!("reading {}", path.display())))?;
-        if read == 0 {
-            break;
-        }
-        number += 1;
-        let complete = line.ends_with('\n');
-        let parsed = serde_json::from_str::<LogRecord>(line.trim_end()).map_err(|e| e.to_string());
-        let record = match (parsed, complete) {
-            (Ok(record), true) => record,
-            // Only the very last line can be torn by a crash mid-append.
-            (_, false) => {
-                torn = true;
-                break;
-            }
-            (Err(reason), true) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_owned(),
-                    line: number,
-                    reason,
-                });
-            }
-        };
-        match record {
-            LogRecord::Add { face, embedding } => {
-                let embedding =
-                    decode_embedding(&embedding).map_err(|reason| StoreError::Corrupt {
-                        path: path.to_owned(),
-                        line: number,
-                        reason,
-                    })?;
-                if set.slots.contains_key(&face.face_id) {
-                    dead += 1;
-                }
-                set.insert(face, &embedding);
-            }
-            LogRecord::Delete { face_id } => {
-                if set.remove(&face_id) {
-                    dead += 2;
-                } else {
-                    dead += 1;
-                }
-            }
-        }
-        good_len += read as u64;
-    }
-    drop(reader);
-    if torn {
-        tracing::warn!(path = %path.display(), line = number, "cutting off a torn last record");
-        file.set_len(good_len)
-            .and_then(|()| file.seek(SeekFrom::End(0)).map(|_| ()))
-            .and_then(|()| file.sync_all())
-            .map_err(io_error(format!("repairing {}", path.display())))?;
-    }
-    Ok((set, dead))
-}
-
 /// All collections under a data dir.
 pub struct CollectionStore {
     root: PathBuf,
@@ -677,195 +511,4 @@ impl CollectionStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta(id: &str) -> CollectionMeta {
-        CollectionMeta {
-            collection_id: id.to_owned(),
-            created_at: 1_700_000_000.0,
-            face_model_version: "test".to_owned(),
-        }
-    }
-
-    fn face(seed: f32) -> NewFace {
-        let mut embedding = [0f32; EMBEDDING_LEN];
-        embedding[0] = seed;
-        NewFace {
-            record: FaceRecord {
-                face_id: Uuid::new_v4(),
-                image_id: Uuid::new_v4(),
-                external_image_id: Some(format!("img-{seed}")),
-                bounding_box: BoundingBox {
-                    width: 0.5,
-                    height: 0.5,
-                    left: 0.25,
-                    top: 0.25,
-                },
-                confidence: 99.0,
-            },
-            embedding,
-        }
-    }
-
-    #[test]
-    fn faces_survive_reopen_and_deletes_stick() {
-        let dir = tempfile::tempdir().unwrap();
-        let faces: Vec<NewFace> = (0..5).map(|i| face(i as f32 * 0.1)).collect();
-        {
-            let store = CollectionStore::open(dir.path()).unwrap();
-            let collection = store.create(meta("people")).unwrap();
-            collection.add_faces(&faces).unwrap();
-            let deleted = collection
-                .delete_faces(&[faces[1].record.face_id, Uuid::new_v4()])
-                .unwrap();
-            assert_eq!(deleted, vec![true, false]);
-        }
-        let store = CollectionStore::open(dir.path()).unwrap();
-        let collection = store.get("people").unwrap();
-        assert_eq!(collection.face_count(), 4);
-        assert!(collection.get(&faces[1].record.face_id).is_none());
-        let (record, embedding) = collection.get(&faces[3].record.face_id).unwrap();
-        assert_eq!(record, faces[3].record);
-        assert_eq!(embedding, faces[3].embedding);
-    }
-
-    #[test]
-    fn torn_last_line_is_cut_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let kept = face(0.1);
-        {
-            let store = CollectionStore::open(dir.path()).unwrap();
-            store
-                .create(meta("people"))
-                .unwrap()
-                .add_faces(std::slice::from_ref(&kept))
-                .unwrap();
-        }
-        let log = dir.path().join("collections/c-people/faces.log");
-        let mut file = OpenOptions::new().append(true).open(&log).unwrap();
-        file.write_all(b"{\"op\":\"add\",\"face_id\":").unwrap();
-        drop(file);
-
-        let store = CollectionStore::open(dir.path()).unwrap();
-        let collection = store.get("people").unwrap();
-        assert_eq!(collection.face_count(), 1);
-        collection.add_faces(&[face(0.2)]).unwrap();
-        drop(store);
-        let store = CollectionStore::open(dir.path()).unwrap();
-        assert_eq!(store.get("people").unwrap().face_count(), 2);
-    }
-
-    #[test]
-    fn corrupt_middle_line_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = CollectionStore::open(dir.path()).unwrap();
-            store
-                .create(meta("people"))
-                .unwrap()
-                .add_faces(&[face(0.1)])
-                .unwrap();
-        }
-        let log = dir.path().join("collections/c-people/faces.log");
-        let text = fs::read_to_string(&log).unwrap();
-        fs::write(&log, format!("garbage\n{text}")).unwrap();
-        let error = CollectionStore::open(dir.path()).err().unwrap();
-        assert!(
-            matches!(error, StoreError::Corrupt { line: 1, .. }),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn many_deletes_compact_the_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CollectionStore::open(dir.path()).unwrap();
-        let collection = store.create(meta("people")).unwrap();
-        let faces: Vec<NewFace> = (0..COMPACT_MIN_DEAD + 10).map(|i| face(i as f32)).collect();
-        collection.add_faces(&faces).unwrap();
-        let ids: Vec<Uuid> = faces.iter().skip(5).map(|f| f.record.face_id).collect();
-        collection.delete_faces(&ids).unwrap();
-        let log = dir.path().join("collections/c-people/faces.log");
-        let lines = fs::read_to_string(&log).unwrap().lines().count();
-        assert_eq!(lines, 5);
-        drop(store);
-        let store = CollectionStore::open(dir.path()).unwrap();
-        assert_eq!(store.get("people").unwrap().face_count(), 5);
-    }
-
-    #[test]
-    fn create_delete_and_list_collections() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CollectionStore::open(dir.path()).unwrap();
-        for id in ["b", "a", "c"] {
-            store.create(meta(id)).unwrap();
-        }
-        assert!(matches!(
-            store.create(meta("a")),
-            Err(StoreError::AlreadyExists(_))
-        ));
-        let (page, more) = store.list(None, 2);
-        assert_eq!(
-            page.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        assert!(more);
-        let (page, more) = store.list(Some("b"), 2);
-        assert_eq!(page.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), ["c"]);
-        assert!(!more);
-        store.delete("b").unwrap();
-        assert!(matches!(store.delete("b"), Err(StoreError::NotFound(_))));
-        drop(store);
-        let store = CollectionStore::open(dir.path()).unwrap();
-        let (page, _) = store.list(None, 10);
-        assert_eq!(
-            page.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
-            ["a", "c"]
-        );
-    }
-
-    #[test]
-    fn search_ranks_by_distance_and_applies_threshold() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CollectionStore::open(dir.path()).unwrap();
-        let collection = store.create(meta("people")).unwrap();
-        let faces = [face(0.0), face(0.3), face(0.5), face(0.9)];
-        collection.add_faces(&faces).unwrap();
-        let query = faces[0].embedding;
-        let matches = collection.search(&query, 80.0, 10, None);
-        let ids: Vec<Uuid> = matches.iter().map(|m| m.record.face_id).collect();
-        assert_eq!(ids, [0, 1, 2].map(|i| faces[i].record.face_id));
-        assert!(
-            matches
-                .windows(2)
-                .all(|w| w[0].similarity >= w[1].similarity)
-        );
-        let excluded = collection.search(&query, 80.0, 1, Some(faces[0].record.face_id));
-        assert_eq!(excluded[0].record.face_id, faces[1].record.face_id);
-        assert!(collection.search(&query, 100.0, 10, None).is_empty());
-        assert_eq!(collection.search(&query, 0.0, 10, None).len(), 4);
-    }
-
-    #[test]
-    fn list_pages_in_face_id_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CollectionStore::open(dir.path()).unwrap();
-        let collection = store.create(meta("people")).unwrap();
-        let faces: Vec<NewFace> = (0..7).map(|i| face(i as f32)).collect();
-        collection.add_faces(&faces).unwrap();
-        let mut seen = Vec::new();
-        let mut after = None;
-        loop {
-            let (page, more) = collection.list(after, 3);
-            seen.extend(page.iter().map(|r| r.face_id));
-            after = page.last().map(|r| r.face_id);
-            if !more {
-                break;
-            }
-        }
-        let mut expected: Vec<Uuid> = faces.iter().map(|f| f.record.face_id).collect();
-        expected.sort();
-        assert_eq!(seen, expected);
-    }
-}
+mod tests;
