@@ -2,17 +2,17 @@
 //! objects, versions of versioned buckets beside it, S3's answers for what
 //! a caller may not see, and an `ObjectCreated` event after every
 //! successful object creation, for each notification of the bucket that
-//! matches it.
+//! matches it. The S3 operations are here; events, creations and deletions,
+//! and what a request may read each have a file.
 
 use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use path_absolutize::Absolutize;
@@ -23,47 +23,20 @@ use s3s_fs::FileSystem;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::access::{Caller, StoreAccess};
-use crate::config::Notification;
-use crate::delivery::Dispatcher;
-use crate::event::{
-    EventContext, ObjectCreated, ObjectCreation, SequencerClock, object_created_event,
-};
+use crate::event::{ObjectCreated, ObjectCreation};
 use crate::versions::{Version, VersionStore, new_version_id};
+
+mod events;
+mod objects;
+mod reads;
+
+use self::events::Write;
+pub(crate) use self::events::{EventEmitter, Route};
+use self::objects::{delete_marker_error, timestamp, with_delete_marker};
 
 /// The client's address, put into each request's extensions by the server.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PeerAddr(pub(crate) SocketAddr);
-
-/// One notification of one bucket and the queue of its target.
-pub(crate) struct Route {
-    pub(crate) bucket: String,
-    pub(crate) notification: Notification,
-    pub(crate) dispatcher: Arc<Dispatcher>,
-}
-
-/// Builds events and hands them to the dispatchers of matching notifications.
-pub(crate) struct EventEmitter {
-    pub(crate) context: EventContext,
-    pub(crate) sequencers: SequencerClock,
-    pub(crate) routes: Vec<Route>,
-}
-
-impl EventEmitter {
-    fn emit(&self, creation: &ObjectCreation) {
-        for route in &self.routes {
-            if route.bucket == creation.bucket
-                && route
-                    .notification
-                    .matches(creation.kind.event_name(), &creation.key)
-            {
-                let event = object_created_event(&self.context, &route.notification.id, creation);
-                route
-                    .dispatcher
-                    .dispatch(creation.sequencer.clone(), event, creation.event_time);
-            }
-        }
-    }
-}
 
 /// Serialises writes per key (striped), so that sequencers and versions
 /// follow the order in which writes of one key take effect and what is read
@@ -131,43 +104,6 @@ impl NotifyingFileSystem {
     }
 }
 
-/// What one object-creating request contributes to its event.
-struct Write {
-    bucket: String,
-    key: String,
-    source_ip: Option<IpAddr>,
-    credentials: Option<Credentials>,
-    request_id: String,
-    host_id: String,
-}
-
-impl Write {
-    fn of<T>(req: &S3Request<T>, bucket: &str, key: &str) -> Self {
-        let mut host_id = [0_u8; 48];
-        rand::Rng::fill(&mut rand::thread_rng(), &mut host_id[..]);
-        Self {
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            source_ip: req.extensions.get::<PeerAddr>().map(|peer| peer.0.ip()),
-            credentials: req.credentials.clone(),
-            request_id: format!("{:016X}", rand::random::<u64>()),
-            host_id: base64::engine::general_purpose::STANDARD.encode(host_id),
-        }
-    }
-
-    /// S3 names the request in the response as well as in the event.
-    fn tag_response(&self, headers: &mut HeaderMap) {
-        for (name, value) in [
-            ("x-amz-request-id", &self.request_id),
-            ("x-amz-id-2", &self.host_id),
-        ] {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                headers.insert(name, value);
-            }
-        }
-    }
-}
-
 /// A request the store makes to the file system on its own behalf.
 fn internal_request<T>(input: T, credentials: Option<Credentials>) -> S3Request<T> {
     S3Request {
@@ -189,332 +125,6 @@ fn head_input(bucket: &str, key: &str) -> S3Result<HeadObjectInput> {
         .key(key.to_owned())
         .build()
         .map_err(|error| s3_error!(InternalError, "head request: {error}"))
-}
-
-impl Shared {
-    /// Where the file system keeps the current object of a key.
-    fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
-        Path::new(bucket)
-            .join(key)
-            .absolutize_virtually(&self.root)
-            .map(std::borrow::Cow::into_owned)
-            .map_err(|error| s3_error!(InvalidArgument, "object key {key:?}: {error}"))
-    }
-
-    /// After a write: keeps the new object as a version (versioned buckets),
-    /// then queues the events. Returns the version id.
-    async fn created(
-        &self,
-        write: Write,
-        kind: ObjectCreated,
-        e_tag: Option<String>,
-    ) -> Option<String> {
-        let head = self
-            .inner
-            .head_object(internal_request(
-                head_input(&write.bucket, &write.key).ok()?,
-                write.credentials.clone(),
-            ))
-            .await
-            .map(|r| r.output);
-        let head = match head {
-            Ok(head) => Some(head),
-            Err(error) => {
-                tracing::warn!(bucket = %write.bucket, key = %write.key, %error, "created object could not be read back");
-                None
-            }
-        };
-        let size = head
-            .as_ref()
-            .and_then(|h| h.content_length)
-            .and_then(|length| u64::try_from(length).ok());
-        let e_tag = e_tag.or_else(|| {
-            head.as_ref()
-                .and_then(|h| h.e_tag.clone())
-                .map(ETag::into_value)
-        });
-        let version_id = match (&head, self.versioned.contains(&write.bucket)) {
-            (Some(head), true) => {
-                self.keep_version(&write.bucket, &write.key, head, e_tag.clone())
-                    .await
-            }
-            _ => None,
-        };
-        let creation = ObjectCreation {
-            kind,
-            size,
-            e_tag,
-            version_id: version_id.clone(),
-            sequencer: self.emitter.sequencers.next_sequencer(),
-            event_time: Utc::now(),
-            source_ip: write.source_ip,
-            request_id: write.request_id,
-            host_id: write.host_id,
-            bucket: write.bucket,
-            key: write.key,
-        };
-        tracing::info!(
-            event_name = kind.event_name(),
-            bucket = %creation.bucket,
-            key = %creation.key,
-            size = creation.size,
-            version_id = creation.version_id.as_deref().unwrap_or("null"),
-            sequencer = %creation.sequencer,
-            "object created"
-        );
-        self.emitter.emit(&creation);
-        version_id
-    }
-
-    async fn keep_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        head: &HeadObjectOutput,
-        e_tag: Option<String>,
-    ) -> Option<String> {
-        let path = self.object_path(bucket, key).ok()?;
-        let version = Version {
-            id: new_version_id(),
-            delete_marker: false,
-            e_tag,
-            size: head
-                .content_length
-                .and_then(|l| u64::try_from(l).ok())
-                .unwrap_or(0),
-            last_modified: head
-                .last_modified
-                .clone()
-                .map(|t| {
-                    let nanos = time::OffsetDateTime::from(t).unix_timestamp_nanos();
-                    DateTime::from_timestamp_nanos(i64::try_from(nanos).unwrap_or_default())
-                })
-                .unwrap_or_else(Utc::now),
-            content_type: head.content_type.clone(),
-            metadata: head
-                .metadata
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-        };
-        let id = version.id.clone();
-        match self.versions.add(bucket, key, &path, version).await {
-            Ok(()) => Some(id),
-            Err(error) => {
-                tracing::error!(%bucket, %key, %error, "the new version could not be kept");
-                None
-            }
-        }
-    }
-
-    /// Makes `version` the current object again (after the newer versions
-    /// were deleted), or removes the current object when there is none.
-    async fn restore(&self, bucket: &str, key: &str, version: Option<&Version>) -> S3Result<()> {
-        match version.filter(|v| !v.delete_marker) {
-            Some(version) => {
-                let bytes = tokio::fs::read(self.versions.data_path(bucket, key, &version.id))
-                    .await
-                    .map_err(|error| s3_error!(InternalError, "version {}: {error}", version.id))?;
-                let input = PutObjectInput::builder()
-                    .bucket(bucket.to_owned())
-                    .key(key.to_owned())
-                    .content_length(Some(i64::try_from(bytes.len()).unwrap_or(i64::MAX)))
-                    .content_type(version.content_type.clone())
-                    .metadata(
-                        (!version.metadata.is_empty())
-                            .then(|| version.metadata.clone().into_iter().collect()),
-                    )
-                    .body(Some(StreamingBlob::from(s3s::Body::from(
-                        bytes::Bytes::from(bytes),
-                    ))))
-                    .build()
-                    .map_err(|error| s3_error!(InternalError, "restoring a version: {error}"))?;
-                self.inner
-                    .put_object(internal_request(input, None))
-                    .await
-                    .map(drop)
-            }
-            None => self.remove_current(bucket, key).await,
-        }
-    }
-
-    async fn remove_current(&self, bucket: &str, key: &str) -> S3Result<()> {
-        let input = DeleteObjectInput::builder()
-            .bucket(bucket.to_owned())
-            .key(key.to_owned())
-            .build()
-            .map_err(|error| s3_error!(InternalError, "delete request: {error}"))?;
-        match self
-            .inner
-            .delete_object(internal_request(input, None))
-            .await
-        {
-            Err(error) if *error.code() != S3ErrorCode::NoSuchKey => Err(error),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp::from(SystemTime::from(time))
-}
-
-/// 404 with `x-amz-delete-marker` when the latest version is a delete marker.
-fn with_delete_marker(mut error: S3Error, marker: Option<&Version>) -> S3Error {
-    if let Some(marker) = marker.filter(|v| v.delete_marker) {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
-        if let Ok(id) = HeaderValue::from_str(&marker.id) {
-            headers.insert("x-amz-version-id", id);
-        }
-        error.set_headers(headers);
-    }
-    error
-}
-
-/// A version that is a delete marker: S3 answers 405.
-fn delete_marker_error(marker: &Version) -> S3Error {
-    let mut error = s3_error!(
-        MethodNotAllowed,
-        "The specified method is not allowed against this resource."
-    );
-    error.set_status_code(StatusCode::METHOD_NOT_ALLOWED);
-    with_delete_marker(error, Some(marker))
-}
-
-impl NotifyingFileSystem {
-    fn versioned(&self, bucket: &str) -> bool {
-        self.shared.versioned.contains(bucket)
-    }
-
-    /// `If-Match`, which the file system ignores: S3 answers
-    /// `PreconditionFailed` when the object is no longer that version.
-    async fn require_match<T>(
-        &self,
-        req: &S3Request<T>,
-        bucket: &str,
-        key: &str,
-        if_match: Option<&ETagCondition>,
-    ) -> S3Result<()> {
-        let Some(ETagCondition::ETag(expected)) = if_match else {
-            return Ok(());
-        };
-        let current = self
-            .shared
-            .inner
-            .head_object(internal_request(
-                head_input(bucket, key)?,
-                req.credentials.clone(),
-            ))
-            .await?
-            .output
-            .e_tag;
-        if current.as_ref().map(ETag::value) == Some(expected.value()) {
-            Ok(())
-        } else {
-            Err(s3_error!(
-                PreconditionFailed,
-                "the object is not the version If-Match names"
-            ))
-        }
-    }
-
-    /// The file system would create a missing bucket folder on write; S3
-    /// answers `NoSuchBucket`.
-    async fn require_bucket<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<()> {
-        let input = HeadBucketInput::builder()
-            .bucket(bucket.to_owned())
-            .build()
-            .map_err(|error| s3_error!(InternalError, "head bucket request: {error}"))?;
-        self.shared
-            .inner
-            .head_bucket(internal_request(input, req.credentials.clone()))
-            .await
-            .map(drop)
-    }
-
-    /// A missing key or version: 404 only to callers that may list the
-    /// bucket, 403 to the others (S3 API reference, GetObject, HeadObject).
-    fn missing(&self, caller: Option<&Caller>, bucket: &str, error: S3Error) -> S3Error {
-        if !matches!(
-            error.code(),
-            S3ErrorCode::NoSuchKey | S3ErrorCode::NoSuchVersion
-        ) {
-            return error;
-        }
-        match caller {
-            Some(caller) if self.access.may_list(caller, bucket) => error,
-            _ => s3_error!(AccessDenied, "Access Denied"),
-        }
-    }
-
-    async fn latest(&self, bucket: &str, key: &str) -> Option<Version> {
-        if !self.versioned(bucket) {
-            return None;
-        }
-        self.shared
-            .versions
-            .latest(bucket, key)
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// A version of a versioned bucket's key: `Ok(None)` when it is the
-    /// current object (the file system serves it).
-    async fn older_version(&self, bucket: &str, key: &str, id: &str) -> S3Result<Option<Version>> {
-        let found = if self.versioned(bucket) {
-            self.shared
-                .versions
-                .find(bucket, key, id)
-                .await
-                .map_err(|error| s3_error!(InternalError, "versions of {key}: {error}"))?
-        } else {
-            None
-        };
-        match found {
-            None if !self.versioned(bucket) && id == "null" => Ok(None),
-            None => Err(s3_error!(
-                NoSuchVersion,
-                "The specified version does not exist."
-            )),
-            Some((version, _)) if version.delete_marker => Err(delete_marker_error(&version)),
-            Some((_, true)) => Ok(None),
-            Some((version, false)) => Ok(Some(version)),
-        }
-    }
-
-    async fn read_version(
-        &self,
-        bucket: &str,
-        key: &str,
-        version: &Version,
-        range: Option<&Range>,
-    ) -> S3Result<(Vec<u8>, Option<String>)> {
-        let bytes = tokio::fs::read(self.shared.versions.data_path(bucket, key, &version.id))
-            .await
-            .map_err(|error| s3_error!(InternalError, "version {}: {error}", version.id))?;
-        match range {
-            None => Ok((bytes, None)),
-            Some(range) => {
-                let span = range.check(bytes.len() as u64).map_err(|_| {
-                    s3_error!(InvalidRange, "The requested range is not satisfiable")
-                })?;
-                let content_range = format!(
-                    "bytes {}-{}/{}",
-                    span.start,
-                    span.end.saturating_sub(1),
-                    bytes.len()
-                );
-                let (start, end) = (
-                    usize::try_from(span.start).unwrap_or(0),
-                    usize::try_from(span.end).unwrap_or(0),
-                );
-                Ok((bytes[start..end].to_vec(), Some(content_range)))
-            }
-        }
-    }
 }
 
 /// Emits the whole `#[async_trait] impl S3` block: the listed operations go
