@@ -1,0 +1,203 @@
+//! Search by photo, and the duplicates a newly indexed face reveals.
+
+use super::*;
+
+/// `POST /api/search` with `photo`; the status and the answer.
+async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> (u16, Value) {
+    let request = harness
+        .http
+        .post(harness.url(&format!("/api/search{query}")))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .body(photo.to_vec());
+    Harness::answer(request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let viewer = harness.token("viewers").await;
+    let ticket = harness
+        .enrol(
+            &admin,
+            "Obama",
+            "Barack",
+            &test_image("obama.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let obama = harness
+        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(obama["status"], "indexed", "{obama}");
+    let faces_before = harness.face_ids().await;
+
+    // Another photo of him: found, with his own photo link.
+    let (status, answer) = identify(&harness, &viewer, &test_image("obama2.jpg"), "").await;
+    assert_eq!(status, 200, "{answer}");
+    let faces = answer["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 1, "{answer}");
+    let best = &faces[0]["matches"][0];
+    assert_eq!(best["person"]["id"], ticket["personId"], "{answer}");
+    assert!(best["similarity"].as_f64().unwrap() >= 80.0, "{answer}");
+    assert!(best["person"]["photoUrl"].is_string());
+    assert!(faces[0]["box"]["width"].as_f64().unwrap() > 0.0);
+    assert!(faces[0]["sharpness"].as_f64().unwrap() > 0.0, "{answer}");
+
+    // A stranger: an explicit unknown.
+    let (status, answer) = identify(&harness, &viewer, &test_image("biden.jpg"), "").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["faces"][0]["unknown"], true, "{answer}");
+    assert!(answer["faces"][0]["matches"].as_array().unwrap().is_empty());
+
+    // A group photo: each face answered, left to right as the boxes say.
+    let (status, answer) = identify(&harness, &admin, &two_faces(), "").await;
+    assert_eq!(status, 200, "{answer}");
+    let mut faces = answer["faces"].as_array().unwrap().clone();
+    assert_eq!(faces.len(), 2, "{answer}");
+    faces.sort_by(|a, b| {
+        a["box"]["left"]
+            .as_f64()
+            .partial_cmp(&b["box"]["left"].as_f64())
+            .unwrap()
+    });
+    assert_eq!(
+        faces[0]["matches"][0]["person"]["id"], ticket["personId"],
+        "{answer}"
+    );
+    assert_eq!(faces[1]["unknown"], true, "{answer}");
+
+    // No face, not a photo: said so.
+    let (status, answer) = identify(&harness, &viewer, &no_face(), "").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("unprocessable")),
+        "{answer}"
+    );
+    let (status, _) = identify(&harness, &viewer, b"not a photo at all", "").await;
+    assert_eq!(status, 415);
+
+    // Nothing searched was kept: the same faces, the same people.
+    assert_eq!(harness.face_ids().await, faces_before);
+    let (_, people) = harness.get("/api/faces", Some(&admin)).await;
+    assert_eq!(people["items"].as_array().unwrap().len(), 1);
+    // Each search is in the trail, with its caller.
+    let (_, trail) = harness.get("/api/audit?action=search", Some(&admin)).await;
+    let entries = trail["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "obama2, biden, the pair: {trail}");
+    assert!(entries.iter().any(|e| e["personId"] == ticket["personId"]
+        && e["caller"]["groups"] == serde_json::json!(["viewers"])));
+
+    harness.stop().await;
+}
+
+async fn resolve(harness: &Harness, token: &str, id: &Value, resolution: &str) -> (u16, Value) {
+    let request = harness
+        .http
+        .post(harness.url(&format!("/api/faces/{id}/duplicate")))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "resolution": resolution }));
+    Harness::answer(request).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_face_enrolled_twice_is_flagged_until_an_admin_resolves_it() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let enrolled = |lastname, photo| enrol_indexed(&harness, &admin, lastname, test_image(photo));
+    let first = enrolled("Obama", "obama.jpg").await;
+    assert_eq!(first["possibleDuplicate"], Value::Null);
+    // The same man again under another name, and a stranger.
+    let second = enrolled("Obomo", "obama2.jpg").await;
+    let stranger = enrolled("Biden", "biden.jpg").await;
+    assert_eq!(stranger["possibleDuplicate"], Value::Null);
+    assert_eq!(
+        second["possibleDuplicate"]["personId"], first["id"],
+        "{second}"
+    );
+    assert!(second["possibleDuplicate"]["similarity"].as_f64().unwrap() >= 80.0);
+    let (_, flagged) = harness
+        .get("/api/faces?duplicates=true", Some(&admin))
+        .await;
+    let ids: Vec<&Value> = flagged["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(ids, [&second["id"]], "{flagged}");
+
+    // Viewers cannot resolve; an unflagged person cannot be resolved.
+    let viewer = harness.token("viewers").await;
+    assert_eq!(
+        resolve(&harness, &viewer, &second["id"], "different")
+            .await
+            .0,
+        403
+    );
+    assert_eq!(resolve(&harness, &admin, &first["id"], "same").await.0, 409);
+    assert_eq!(
+        resolve(&harness, &admin, &second["id"], "maybe").await.0,
+        400
+    );
+
+    // "Different people": cleared, and not raised again for that pair when
+    // the second one's photo is replaced by another of the same face.
+    let (status, resolved) = resolve(&harness, &admin, &second["id"], "different").await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["possibleDuplicate"], Value::Null);
+    let old_face = second["identity"].clone();
+    harness
+        .replace_photo(
+            &admin,
+            &second["id"],
+            &test_image("obama3.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let replaced = harness
+        .wait_for(&admin, &second["id"], INDEXING_WITHIN, |p| {
+            p["status"] == "indexed" && p["identity"] != old_face
+        })
+        .await;
+    assert_eq!(replaced["possibleDuplicate"], Value::Null, "{replaced}");
+
+    // A third photo of him is flagged against one of the two; "same
+    // person" clears it, and the operator erases the extra record.
+    let third = enrolled("Obama", "obama3.jpg").await;
+    let other = third["possibleDuplicate"]["personId"].clone();
+    assert!(other == first["id"] || other == second["id"], "{third}");
+    let (status, resolved) = resolve(&harness, &admin, &third["id"], "same").await;
+    assert_eq!(status, 200, "{resolved}");
+    let (_, flagged) = harness
+        .get("/api/faces?duplicates=true", Some(&admin))
+        .await;
+    assert!(flagged["items"].as_array().unwrap().is_empty(), "{flagged}");
+    let (status, _) = erase(&harness, &admin, &format!("/api/faces/{}", third["id"])).await;
+    assert_eq!(status, 200);
+
+    // The trail says who resolved what.
+    let (_, trail) = harness
+        .get("/api/audit?action=duplicate_resolution", Some(&admin))
+        .await;
+    let entries = trail["items"].as_array().unwrap();
+    let resolutions: Vec<(&Value, &Value)> = entries
+        .iter()
+        .map(|e| (&e["personId"], &e["detail"]["resolution"]))
+        .collect();
+    assert_eq!(
+        resolutions,
+        [
+            (&third["id"], &Value::from("same")),
+            (&second["id"], &Value::from("different"))
+        ],
+        "{trail}"
+    );
+    assert_eq!(
+        entries[0]["caller"]["groups"],
+        serde_json::json!(["admins"])
+    );
+
+    harness.stop().await;
+}
