@@ -1,6 +1,7 @@
 //! Configuration of the store: its buckets (versioning, encryption key,
 //! policy, CORS, notifications), who may call it, and event delivery.
 
+pub use local_s3_types::{CorsRule, EventFilter};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -104,10 +105,7 @@ impl fmt::Debug for NotificationTarget {
 pub struct Notification {
     /// `s3.configurationId` of its events.
     pub id: String,
-    /// e.g. `s3:ObjectCreated:*` or `s3:ObjectCreated:Put`.
-    pub event: String,
-    pub prefix: Option<String>,
-    pub suffix: Option<String>,
+    pub filter: EventFilter,
     pub target: NotificationTarget,
 }
 
@@ -116,33 +114,14 @@ impl Notification {
     pub fn all_created(target: NotificationTarget) -> Self {
         Self {
             id: "s3-store-object-created".to_owned(),
-            event: "s3:ObjectCreated:*".to_owned(),
-            prefix: None,
-            suffix: None,
+            filter: EventFilter::all_created(),
             target,
         }
     }
 
     pub(crate) fn matches(&self, event_name: &str, key: &str) -> bool {
-        let pattern = self.event.strip_prefix("s3:").unwrap_or(&self.event);
-        let event = match pattern.strip_suffix('*') {
-            Some(prefix) => event_name.starts_with(prefix),
-            None => event_name == pattern,
-        };
-        event
-            && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
-            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+        self.filter.matches(event_name, key)
     }
-}
-
-/// A CORS rule of a bucket, as S3 evaluates it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CorsRule {
-    pub allowed_methods: Vec<String>,
-    pub allowed_origins: Vec<String>,
-    pub allowed_headers: Vec<String>,
-    pub exposed_headers: Vec<String>,
-    pub max_age_seconds: Option<u64>,
 }
 
 /// A bucket and everything S3 keeps about it.
@@ -360,12 +339,12 @@ mod tests {
             destination: None,
         };
         let mut jpg = Notification::all_created(target);
-        jpg.suffix = Some(".jpg".into());
+        jpg.filter.suffix = Some(".jpg".into());
         assert!(jpg.matches("ObjectCreated:Put", "a.jpg"));
         assert!(jpg.matches("ObjectCreated:CompleteMultipartUpload", "a.jpg"));
         assert!(!jpg.matches("ObjectCreated:Put", "a.png"));
         assert!(!jpg.matches("ObjectRemoved:Delete", "a.jpg"));
-        jpg.event = "s3:ObjectCreated:Post".into();
+        jpg.filter.event = "s3:ObjectCreated:Post".into();
         assert!(!jpg.matches("ObjectCreated:Put", "a.jpg"));
     }
 }

@@ -58,8 +58,8 @@ mod versions;
 
 pub use access::NETWORK_HEADER;
 pub use config::{
-    BucketConfig, ConfigError, CorsRule, DeliveryPolicy, KmsKey, MAX_RETRIES, Notification,
-    NotificationTarget, S3StoreConfig,
+    BucketConfig, ConfigError, CorsRule, DeliveryPolicy, EventFilter, KmsKey, MAX_RETRIES,
+    Notification, NotificationTarget, S3StoreConfig,
 };
 pub use dead_letter::{DeadLetter, DeadLetterError, DeadLetterReason, DeadLetters};
 pub use event::{

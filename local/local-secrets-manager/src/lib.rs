@@ -203,19 +203,15 @@ impl SecretsManager {
             source,
         };
         let bytes = serde_json::to_vec(&*self.lock()).map_err(|e| io(std::io::Error::other(e)))?;
-        if let Some(parent) = self.file.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let temporary = self.file.with_extension("tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary).map_err(io)?;
+        let folder = self.file.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(folder).map_err(io)?;
+        // Written beside it (owner-only, as tempfile makes it), then renamed.
+        let mut file = tempfile::NamedTempFile::new_in(folder).map_err(io)?;
         file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
+            .and_then(|()| file.as_file().sync_all())
             .map_err(io)?;
-        std::fs::rename(&temporary, &self.file).map_err(io)
+        file.persist(&self.file).map_err(|e| io(e.error))?;
+        Ok(())
     }
 
     fn spec(&self, secret_id: &str) -> Option<&SecretSpec> {

@@ -199,9 +199,12 @@ fn the_photo_bucket_is_versioned_encrypted_and_notifies_the_index_queue() {
     assert_eq!(bucket.notifications.len(), 2);
     assert!(bucket.notifications.iter().all(|n| n.queue == "IndexQueue"));
     let jpg = &bucket.notifications[0];
-    assert!(jpg.matches("ObjectCreated:Put", "obama_barack.jpg"));
-    assert!(!jpg.matches("ObjectCreated:Put", "obama_barack.txt"));
-    assert!(!jpg.matches("ObjectRemoved:Delete", "obama_barack.jpg"));
+    assert!(jpg.filter.matches("ObjectCreated:Put", "obama_barack.jpg"));
+    assert!(!jpg.filter.matches("ObjectCreated:Put", "obama_barack.txt"));
+    assert!(
+        !jpg.filter
+            .matches("ObjectRemoved:Delete", "obama_barack.jpg")
+    );
 }
 
 #[test]

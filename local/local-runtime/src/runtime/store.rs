@@ -135,16 +135,13 @@ pub(super) fn store_config(
             .cors
             .iter()
             .map(|rule| CorsRule {
-                allowed_methods: rule.allowed_methods.clone(),
                 // An origin served here (the load balancer's) is the local one.
                 allowed_origins: rule
                     .allowed_origins
                     .iter()
                     .map(|origin| local_urls.local(origin).unwrap_or_else(|| origin.clone()))
                     .collect(),
-                allowed_headers: rule.allowed_headers.clone(),
-                exposed_headers: rule.exposed_headers.clone(),
-                max_age_seconds: rule.max_age_seconds,
+                ..rule.clone()
             })
             .collect();
         for (index, notification) in bucket.notifications.iter().enumerate() {
@@ -172,9 +169,7 @@ pub(super) fn store_config(
             };
             local.notifications.push(Notification {
                 id: format!("{}-{}-{index}", bucket.logical_id, notification.queue),
-                event: notification.event.clone(),
-                prefix: notification.prefix.clone(),
-                suffix: notification.suffix.clone(),
+                filter: notification.filter.clone(),
                 target: NotificationTarget {
                     name: notification.queue.clone(),
                     target,

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+pub use local_s3_types::{CorsRule, EventFilter};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -229,40 +230,13 @@ pub struct Bucket {
     pub notifications: Vec<QueueNotification>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CorsRule {
-    pub allowed_methods: Vec<String>,
-    pub allowed_origins: Vec<String>,
-    pub allowed_headers: Vec<String>,
-    pub exposed_headers: Vec<String>,
-    pub max_age_seconds: Option<u64>,
-}
-
 /// A `QueueConfigurations` entry of a bucket's notifications: S3 sends
 /// the events it matches to an SQS queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueNotification {
-    /// e.g. `s3:ObjectCreated:*`
-    pub event: String,
+    pub filter: EventFilter,
     /// The queue's logical id.
     pub queue: String,
-    pub prefix: Option<String>,
-    pub suffix: Option<String>,
-}
-
-impl QueueNotification {
-    /// Whether an event named `event_name` (e.g. `ObjectCreated:Put`) for
-    /// `key` is sent to the queue.
-    pub fn matches(&self, event_name: &str, key: &str) -> bool {
-        let pattern = self.event.strip_prefix("s3:").unwrap_or(&self.event);
-        let event = match pattern.strip_suffix('*') {
-            Some(prefix) => event_name.starts_with(prefix),
-            None => event_name == pattern,
-        };
-        event
-            && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
-            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -143,18 +143,20 @@ impl<'t> Builder<'t> {
                         }
                     }
                     notifications.push(QueueNotification {
-                        event: entry
-                            .get("Event")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
+                        filter: EventFilter {
+                            event: entry
+                                .get("Event")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            prefix,
+                            suffix,
+                        },
                         queue: entry
                             .get("Queue")
                             .and_then(Value::as_str)
                             .unwrap_or_default()
                             .to_owned(),
-                        prefix,
-                        suffix,
                     });
                 }
             }
