@@ -13,12 +13,10 @@
 //! All of it bound to 127.0.0.1.
 
 pub mod alb;
-pub mod apigw;
+pub mod api_gateway;
 pub mod build;
 pub mod cloudformation;
-pub mod gateway;
 pub mod lambda;
-pub mod lambda_api;
 pub mod network;
 pub mod principals;
 pub mod rds;

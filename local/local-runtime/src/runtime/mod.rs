@@ -23,8 +23,8 @@ use local_user_pool::{TokenAuthority, TokenError, UserPool};
 use tokio_util::sync::DropGuard;
 
 use crate::alb::LocalAlb;
+use crate::api_gateway::Gateway;
 use crate::cloudformation::LocalCloudFormation;
-use crate::gateway::Gateway;
 use crate::lambda::LocalLambda;
 use crate::network::Routes;
 use crate::principals::{self, OPERATOR};

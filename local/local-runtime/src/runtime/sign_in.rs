@@ -4,7 +4,7 @@ use local_iam::Access;
 use local_stack::LocalStack;
 use local_user_pool::{PoolSpec, TokenAuthority, UserPool};
 
-use crate::apigw::Route;
+use crate::api_gateway::Route;
 use crate::secrets::{SecretFileError, read_or_create};
 use crate::urls::LocalUrls;
 

@@ -7,6 +7,10 @@
 //! replaced after such a failure. A build that fails is an init error, and
 //! the next invocation tries again.
 
+mod invoke_api;
+
+pub use self::invoke_api::LambdaApi;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;

@@ -17,7 +17,10 @@ use registry_api::auth::parse_groups;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::apigw::{self, IncomingRequest, Route};
+mod http_api;
+
+use self::http_api::IncomingRequest;
+pub use self::http_api::Route;
 use crate::lambda::LocalLambda;
 use crate::runtime::Rotation;
 use crate::sqs::dead_letters::{DeadLetters, ReplayError};
@@ -56,7 +59,7 @@ async fn api(
     request: Request<Body>,
 ) -> Response {
     let started = Instant::now();
-    let request_id = apigw::new_request_id();
+    let request_id = http_api::new_request_id();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = route(&gateway, peer, request, &request_id).await;
@@ -79,12 +82,12 @@ async fn route(
 ) -> Response {
     let (parts, body) = request.into_parts();
     let Some((route, path_parameters)) =
-        apigw::match_route(&gateway.routes, &parts.method, parts.uri.path())
+        http_api::match_route(&gateway.routes, &parts.method, parts.uri.path())
     else {
-        return apigw::gateway_error(StatusCode::NOT_FOUND, request_id);
+        return http_api::gateway_error(StatusCode::NOT_FOUND, request_id);
     };
     if !valid_host(&parts.headers) {
-        return apigw::gateway_error(StatusCode::BAD_REQUEST, request_id);
+        return http_api::gateway_error(StatusCode::BAD_REQUEST, request_id);
     }
     let claims = match &route.authorizer {
         None => None,
@@ -103,13 +106,13 @@ async fn route(
                 Ok(claims) => Some(claims),
                 Err(rejection) => {
                     tracing::info!(request_id, route = %route.route_key(), reason = %rejection, "request refused by the JWT authorizer");
-                    return apigw::gateway_error(StatusCode::UNAUTHORIZED, request_id);
+                    return http_api::gateway_error(StatusCode::UNAUTHORIZED, request_id);
                 }
             }
         }
     };
     let Ok(body) = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES).await else {
-        return apigw::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id);
+        return http_api::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id);
     };
     let incoming = IncomingRequest {
         method: &parts.method,
@@ -120,31 +123,31 @@ async fn route(
         peer,
         local: gateway.local_addr,
     };
-    let event = apigw::event(&incoming, route, path_parameters, claims, request_id);
+    let event = http_api::event(&incoming, route, path_parameters, claims, request_id);
     let Some(function) = gateway.lambda.function(&route.function).cloned() else {
-        return apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
+        return http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
     };
     let payload = match serde_json::to_value(&event) {
         Ok(payload) => payload,
         Err(error) => {
             tracing::error!(request_id, %error, "the event could not be serialized");
-            return apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
+            return http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
         }
     };
     match tokio::time::timeout(INTEGRATION_TIMEOUT, function.invoke(payload)).await {
-        Ok(Ok(answer)) => apigw::http_response(answer, request_id).unwrap_or_else(|| {
+        Ok(Ok(answer)) => http_api::http_response(answer, request_id).unwrap_or_else(|| {
             tracing::error!(
                 request_id,
                 "the function's answer is not an HTTP API response"
             );
-            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
+            http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
         }),
         Ok(Err(error)) if error.error_type == "RequestEntityTooLargeException" => {
-            apigw::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id)
+            http_api::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id)
         }
         Ok(Err(error)) => {
             tracing::error!(request_id, %error, "the function failed");
-            apigw::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
+            http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
         }
         Err(_) => {
             tracing::error!(
@@ -152,7 +155,7 @@ async fn route(
                 timeout_s = INTEGRATION_TIMEOUT.as_secs(),
                 "the integration timed out"
             );
-            apigw::gateway_error(StatusCode::SERVICE_UNAVAILABLE, request_id)
+            http_api::gateway_error(StatusCode::SERVICE_UNAVAILABLE, request_id)
         }
     }
 }
@@ -217,7 +220,7 @@ fn require_admin(tokens: &TokenAuthority, headers: &HeaderMap) -> Result<(), Sta
 /// `GET /local/dead-letters`: photo events the indexer failed on.
 async fn list_dead_letters(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
-        return apigw::gateway_error(status, &apigw::new_request_id());
+        return http_api::gateway_error(status, &http_api::new_request_id());
     }
     let items = gateway
         .dead_letters
@@ -235,7 +238,7 @@ async fn replay_dead_letter(
     headers: HeaderMap,
 ) -> Response {
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
-        return apigw::gateway_error(status, &apigw::new_request_id());
+        return http_api::gateway_error(status, &http_api::new_request_id());
     }
     let replayed = match &gateway.dead_letters {
         Some(dead_letters) => dead_letters.replay(&id),
@@ -271,7 +274,7 @@ async fn rotate_secret(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(status) = require_admin(&gateway.tokens, &headers) {
-        return apigw::gateway_error(status, &apigw::new_request_id());
+        return http_api::gateway_error(status, &http_api::new_request_id());
     }
     let Ok(request) = serde_json::from_slice::<RotateRequest>(&body) else {
         return json_response(
