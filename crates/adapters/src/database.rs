@@ -9,7 +9,9 @@
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::ProvideCredentials;
 
 use aws_config::SdkConfig;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlSslMode};
@@ -206,26 +208,25 @@ async fn connect_options(
                 .region()
                 .cloned()
                 .ok_or_else(|| DatabaseError::IamToken("no AWS region is configured".into()))?;
-            let generator = aws_sdk_rds::auth_token::AuthTokenGenerator::new(
-                aws_sdk_rds::auth_token::Config::builder()
-                    .hostname(host)
-                    .port(u64::from(*port))
-                    .username(user)
-                    .region(region)
-                    .build()
-                    .map_err(|e| DatabaseError::IamToken(e.to_string()))?,
-            );
-            let token = generator
-                .auth_token(aws)
+            let credentials = aws
+                .credentials_provider()
+                .ok_or_else(|| DatabaseError::IamToken("no AWS credentials are configured".into()))?
+                .provide_credentials()
                 .await
                 .map_err(|e| DatabaseError::IamToken(e.to_string()))?;
+            let now = aws
+                .time_source()
+                .map_or_else(SystemTime::now, |clock| clock.now());
+            let token =
+                crate::rds_token::auth_token(credentials, region.as_ref(), host, *port, user, now)
+                    .map_err(DatabaseError::IamToken)?;
             Ok(verified_tls(
                 MySqlConnectOptions::new()
                     .host(host)
                     .port(*port)
                     .database(name)
                     .username(user)
-                    .password(token.as_str())
+                    .password(&token)
                     // IAM tokens travel as a clear-text password, over TLS only.
                     .enable_cleartext_plugin(true),
                 ca,

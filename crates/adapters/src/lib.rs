@@ -8,6 +8,7 @@ pub mod config;
 pub mod database;
 pub mod mysql;
 mod presign;
+mod rds_token;
 pub mod rekognition;
 pub mod s3;
 mod sdk;
