@@ -35,6 +35,6 @@ bench-face-engine: models test-images $(BASELINE_VENV)/.ready
 		> $(LOCAL)/python-baseline.json
 	FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) FACE_ENGINE_TEST_IMAGES=$(TEST_IMAGES_DIR) \
 		FACE_ENGINE_PYTHON_BASELINE=$(LOCAL)/python-baseline.json \
-		cargo run --locked --release -p local-face-engine --bin face-engine-bench
+		cargo run --locked --profile fast -p local-face-engine --bin face-engine-bench
 
 bench: bench-face-engine

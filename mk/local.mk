@@ -4,7 +4,7 @@
 # of `make database`.
 #
 #   make dev                      run it until Ctrl-C
-#   make dev PROFILE=release      the release build: several times faster
+#   make dev PROFILE=fast         the optimised build: several times faster
 #   make dev PARAMS="K=V ..."     with template parameters (EnableAlb=true adds
 #                                 the load balancer on :3005)
 #   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
@@ -16,14 +16,14 @@
 #   make rebuild-collection       index every person's photo again
 #   make test-e2e                 every crate's tests (the end-to-end ones among
 #                                 them), then the browser test
-#   make bench-load               release runtime: indexing latency and throughput,
+#   make bench-load               optimised runtime: indexing latency and throughput,
 #                                 GET /api/faces under load on 100,000 people
 #   make bench-faults             100 enrolments through a database outage
 
 GROUP ?= admins
 PARAMS ?=
 CARGO_TARGET ?= $(or $(CARGO_TARGET_DIR),$(ROOT)/target)
-# debug (quick to build) or release (quick to run).
+# debug (quick to build) or fast (quick to run: Cargo's `fast` profile).
 PROFILE ?= debug
 REGISTRY_LOCAL_BIN := $(CARGO_TARGET)/$(PROFILE)/registry-local
 BROWSER_DIR := $(ROOT)/tests/browser
@@ -35,7 +35,7 @@ EVENT ?= events/healthz.json
 .PHONY: dev dev-token import invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
 
 registry-local:
-	cargo build --locked $(if $(filter release,$(PROFILE)),--release) -p local-runtime --bin registry-local
+	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) -p local-runtime --bin registry-local
 
 dev: setup database registry-local
 	$(DB_ENV); exec $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) serve --models-dir $(MODELS_DIR) $(if $(PARAMS),--parameter-overrides $(PARAMS))
@@ -85,7 +85,7 @@ test-browser: setup database browser-deps tested-binaries
 	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(CARGO_TARGET)/debug/registry-local node --test
 
 bench-load: setup database
-	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --release -p local-runtime --features bench --bin registry-local-load
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --profile fast -p local-runtime --features bench --bin registry-local-load
 
 # 100 enrolments while the database goes away and comes back: what became of each.
 bench-faults: setup database
