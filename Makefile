@@ -15,7 +15,7 @@ export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 # found or started.
 DB_ENV = set -a; . $(LOCAL)/database.env; set +a
 
-.PHONY: help setup system-deps venv database test lint fmt clippy architecture test-rust bench
+.PHONY: help setup system-deps venv database test lint fmt clippy architecture test-build test-rust bench
 
 help:
 	@echo "make dev        run the registry locally on http://127.0.0.1:3000"
@@ -59,13 +59,19 @@ clippy: rds-ca
 
 # Every crate's tests, the local runtime's end-to-end ones among them: one
 # build of the workspace serves them all, and the browser test's binary.
+# test-build builds them; test-rust runs them (building what is missing).
+# Both in the same environment, so that the second builds nothing again.
+TEST_RUST = $(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --workspace --locked
+test-build: setup database
+	$(TEST_RUST) --no-run
+
 test-rust: setup database
-	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --workspace --locked
+	$(TEST_RUST)
 
 # Every check, stage by stage, each stage's time printed as it ends and all
-# of them at the end. test-iac (Python, one core) runs beside test-rust,
-# whose end-to-end tests leave a core idle while the stack works.
-TEST_STAGES := setup database lint test-rust+test-iac test-browser build
+# of them at the end. test-iac runs beside test-rust: the tests, once built,
+# leave a core idle while the stack works (about half the cores' time).
+TEST_STAGES := setup database lint test-build test-rust+test-iac test-browser build
 
 test:
 	@scripts/test-stages.sh $(TEST_STAGES)

@@ -39,8 +39,11 @@ REPRODUCIBLE   := RUSTFLAGS="--remap-path-prefix=$(ROOT)=/build --remap-path-pre
 .PHONY: cfn-guard lint-iac test-iac build deploy smoke arm64-target
 
 cfn-guard: $(CFN_GUARD)
+# A debug build without debug info: 43 s to build instead of 94 s (release),
+# and a validation of the template takes 0.4 s instead of 0.14 s.
 $(CFN_GUARD):
-	cargo install --locked --quiet cfn-guard --version $(CFN_GUARD_VERSION) --root $(TOOLS_DIR)
+	CARGO_PROFILE_DEV_DEBUG=0 cargo install --locked --quiet --debug cfn-guard \
+		--version $(CFN_GUARD_VERSION) --root $(TOOLS_DIR)
 
 # The CloudFormation that SAM's transform makes of the template, offline.
 $(TRANSLATED): template.yaml tests/iac/translate.py $(VENV)/.ready
