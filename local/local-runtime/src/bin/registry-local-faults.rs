@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::{BenchError, Enrolled, ScratchStack};
 use futures::StreamExt;
-use local_runtime::{Group, LocalRuntime};
+use local_runtime::LocalRuntime;
 use registry_api::reconcile::ReconcileReport;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
@@ -298,10 +298,7 @@ async fn enrol_through(
     photos: &[Vec<u8>],
 ) -> Result<Vec<Enrolled>, BenchError> {
     let http = reqwest::Client::new();
-    let token = runtime
-        .tokens()
-        .issue(Group::Admins, Duration::from_secs(3600))?
-        .token;
+    let token = common::admin_token(runtime)?;
     let gateway = runtime.gateway_url();
     let started = AtomicUsize::new(0);
     let away = async {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::{BenchError, ScratchStack};
 use futures::StreamExt;
-use local_runtime::{Group, LocalRuntime};
+use local_runtime::LocalRuntime;
 use rlt::{BenchSuite, IterInfo, IterReport};
 use serde_json::Value;
 
@@ -60,10 +60,7 @@ async fn measure(
     state: &Path,
 ) -> Result<(), BenchError> {
     let http = reqwest::Client::new();
-    let token = runtime
-        .tokens()
-        .issue(Group::Admins, Duration::from_secs(3600))?
-        .token;
+    let token = common::admin_token(runtime)?;
     let gateway = runtime.gateway_url();
     // The time from the end of the PUT to `indexed`, and how often the
     // client had to ask for an upload URL again (an error of the registry).

@@ -6,13 +6,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use local_runtime::{LocalRuntime, RuntimeOptions, ScratchDatabase};
+use local_runtime::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
 use serde_json::{Value, json};
 
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The test photos enrolled, in turn.
 pub const PHOTOS: [&str; 4] = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"];
+
+/// A bearer token of the admins' group, valid an hour: the benchmarks'
+/// caller.
+pub fn admin_token(runtime: &LocalRuntime) -> Result<String, BenchError> {
+    Ok(runtime
+        .tokens()
+        .issue(Group::Admins, Duration::from_secs(3600))?
+        .token)
+}
 
 /// The program's exit: its error, if any, on standard error.
 pub fn exit(program: &str, outcome: Result<(), BenchError>) -> ExitCode {
