@@ -79,7 +79,7 @@ impl<'t> Builder<'t> {
                 {
                     ResourceValues {
                         deferred: true,
-                        ..named(&format!("{logical_id}-{}", at.suffix(12)), [])
+                        ..at.generated()
                     }
                 }
                 kind => self.data_values(&at, kind, resource)?,
@@ -202,7 +202,7 @@ impl<'t> Builder<'t> {
                     [("TopicName", name)],
                 )
             }
-            _ => named(&format!("{logical_id}-{}", at.suffix(12)), []),
+            _ => at.generated(),
         })
     }
 
@@ -303,6 +303,12 @@ impl Naming<'_> {
     fn suffix(&self, length: usize) -> String {
         suffix(self.stack, self.logical_id, length)
     }
+
+    /// A resource the runtime has no part in: its `Ref` is a name made of
+    /// its logical id.
+    fn generated(&self) -> ResourceValues {
+        named(&format!("{}-{}", self.logical_id, self.suffix(12)), [])
+    }
 }
 
 /// A resource whose `Ref` is `reference`, with string attributes.
@@ -369,7 +375,7 @@ fn load_balancing_values(at: &Naming<'_>, kind: &str, resource: &Value) -> Resou
                 [("RuleArn", arn.clone()), ("IsDefault", "false".to_owned())],
             )
         }
-        _ => named(&format!("{logical_id}-{}", at.suffix(12)), []),
+        _ => at.generated(),
     }
 }
 
@@ -383,6 +389,6 @@ fn network_values(at: &Naming<'_>, kind: &str) -> ResourceValues {
         "AWS::EC2::InternetGateway" => named(&id("igw"), []),
         "AWS::EC2::VPCEndpoint" => named(&id("vpce"), []),
         "AWS::EC2::SecurityGroup" => named(&id("sg"), [("GroupId", id("sg"))]),
-        _ => named(&format!("{}-{}", at.logical_id, at.suffix(12)), []),
+        _ => at.generated(),
     }
 }

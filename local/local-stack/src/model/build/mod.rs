@@ -199,7 +199,7 @@ fn link_keys(stack: &mut LocalStack, aliases: Vec<(String, String)>) -> Result<(
             key.aliases.push(alias);
         }
     }
-    let keys = stack.keys.clone();
+    let keys = &stack.keys;
     let key_arn = |resource: &str, key: &mut Option<String>| -> Result<(), StackError> {
         let Some(reference) = key.as_deref() else {
             return Ok(());
