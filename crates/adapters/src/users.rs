@@ -28,11 +28,13 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
             ("audit_event", "INSERT"),
         ],
         // Reads people, their faces and the audit trail, and records
-        // searches and exports in it.
+        // searches, reads and exports in it. Counts each caller's searches
+        // (their rate limit), forgetting the past minutes.
         AppRole::Faces => &[
             ("person", "SELECT"),
             ("person_face", "SELECT"),
             ("audit_event", "SELECT, INSERT"),
+            ("call_count", "SELECT, INSERT, UPDATE, DELETE"),
         ],
         // Signs in and reads; a user needs some grant on the database to use it.
         AppRole::Health => &[("person", "SELECT")],
@@ -200,7 +202,8 @@ mod tests {
             [
                 ("person", "SELECT"),
                 ("person_face", "SELECT"),
-                ("audit_event", "SELECT, INSERT")
+                ("audit_event", "SELECT, INSERT"),
+                ("call_count", "SELECT, INSERT, UPDATE, DELETE"),
             ]
         );
         // Only erasures (the upload function's, and reconcile finishing
@@ -258,6 +261,7 @@ mod tests {
                 "GRANT SELECT ON `registry`.`person` TO 'registry_faces'@'%'",
                 "GRANT SELECT ON `registry`.`person_face` TO 'registry_faces'@'%'",
                 "GRANT SELECT, INSERT ON `registry`.`audit_event` TO 'registry_faces'@'%'",
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON `registry`.`call_count` TO 'registry_faces'@'%'",
             ]
         );
         let refused = iam_identification(Engine::Mariadb, &user.user)

@@ -26,6 +26,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub fn is_in(&self, group: &str) -> bool {
+        self.groups.iter().any(|g| g == group)
+    }
+
+    /// Who a rate is counted for: the token's subject (every Cognito token
+    /// has one).
+    pub fn rate_key(&self) -> String {
+        self.subject
+            .clone()
+            .or_else(|| self.username.clone())
+            .unwrap_or_default()
+    }
+
     /// The caller as the audit trail records them.
     pub fn actor(&self) -> registry::audit::Actor {
         registry::audit::Actor {

@@ -39,6 +39,15 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// A photo larger than the request can take, in pixels rather than bytes.
+    #[error("{0}")]
+    PhotoTooLarge(String),
+    /// The request is allowed to others, not to this caller.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The caller's rate is spent; `retry_after` seconds until it is not.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u32 },
     /// A dependency is down or throttling; the detail is logged only.
     #[error("the service is temporarily unavailable; try again shortly")]
     Unavailable(String),
@@ -59,7 +68,11 @@ impl ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::PhotoTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,7 +89,9 @@ impl ApiError {
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::PayloadTooLarge(_) | ApiError::PhotoTooLarge(_) => "payload_too_large",
+            ApiError::NotAllowed(_) => "forbidden",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -98,11 +113,19 @@ impl ApiError {
             "error": { "code": self.code(), "message": self.to_string(), "requestId": request_id }
         });
         let mut response = crate::http::json_response(self.status(), &body);
-        if let ApiError::Auth(AuthError::Unauthenticated) = self {
-            response.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                http::HeaderValue::from_static("Bearer"),
-            );
+        match self {
+            ApiError::Auth(AuthError::Unauthenticated) => {
+                response.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, retry_after.into());
+            }
+            _ => {}
         }
         response
     }
@@ -161,7 +184,15 @@ impl From<SearchError> for ApiError {
             SearchError::NotAPhoto(_) | SearchError::Unreadable(_) => {
                 ApiError::UnsupportedPhoto(error.to_string())
             }
+            SearchError::TooManyPixels { .. } => ApiError::PhotoTooLarge(error.to_string()),
             SearchError::NoFace => ApiError::Unprocessable(error.to_string()),
+            SearchError::ThresholdBelowFloor => ApiError::NotAllowed(error.to_string()),
+            SearchError::TooMany {
+                retry_after_seconds,
+            } => ApiError::TooManyRequests {
+                message: error.to_string(),
+                retry_after: retry_after_seconds,
+            },
             invalid => ApiError::BadRequest(invalid.to_string()),
         }
     }
@@ -212,6 +243,20 @@ mod tests {
             ),
             (ApiError::PayloadTooLarge(10), 413, "payload_too_large"),
             (
+                ApiError::PhotoTooLarge("x".into()),
+                413,
+                "payload_too_large",
+            ),
+            (ApiError::NotAllowed("x".into()), 403, "forbidden"),
+            (
+                ApiError::TooManyRequests {
+                    message: "x".into(),
+                    retry_after: 7,
+                },
+                429,
+                "too_many_requests",
+            ),
+            (
                 ApiError::UnsupportedMediaType,
                 415,
                 "unsupported_media_type",
@@ -226,6 +271,16 @@ mod tests {
             assert_eq!(body["error"]["code"], code);
             assert_eq!(body["error"]["requestId"], "req-1");
         }
+    }
+
+    #[test]
+    fn a_spent_rate_says_when_to_come_back() {
+        let error = ApiError::from(SearchError::TooMany {
+            retry_after_seconds: 12,
+        });
+        let response = error.into_response("r");
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "12");
     }
 
     #[test]

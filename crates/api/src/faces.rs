@@ -12,7 +12,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use registry::audit::{self, AuditAction, AuditContext, AuditParams, AuditTrail};
 use registry::listing::{ListParams, list_people, parse_params};
 use registry::person::{Person, PersonId, Status};
-use registry::ports::{FaceSearch, PersonStore, PhotoStore};
+use registry::ports::{CallCounter, FaceSearch, PersonStore, PhotoStore};
 use registry::search::{self, SearchParams};
 use serde_json::{Value, json};
 
@@ -104,7 +104,7 @@ fn alb_sign_out() -> Response<Body> {
     response
 }
 
-impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F> {
+impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let routed = self.route(&request).await;
         routed.unwrap_or_else(|error| error.into_response(&request_id(&request)))
@@ -200,16 +200,26 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
     }
 
     /// `POST /api/search`: who is in this photo (the body: a JPEG or PNG)?
-    /// Every face, with the people it matches or "unknown"; the photo is
-    /// not kept, and the search is recorded in the audit trail.
+    /// The largest faces, each with the people it matches or "unknown";
+    /// the photo is not kept, and the search is recorded in the audit
+    /// trail. Counted against the caller's rate before anything else.
     async fn search(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
-        let settings = search::parse_params(&SearchParams {
-            threshold: query_param(request, "threshold")?,
-            max_matches: query_param(request, "maxMatches")?,
-        })?;
+        search::admit(&self.people, &caller.rate_key(), chrono::Utc::now()).await?;
+        let settings = search::parse_params(
+            &SearchParams {
+                threshold: query_param(request, "threshold")?,
+                max_matches: query_param(request, "maxMatches")?,
+            },
+            caller.is_in(ADMINS),
+        )?;
         let photo: &[u8] = request.body().as_ref();
-        let found = search::identify(&self.people, &self.face_search, photo, settings).await?;
-        let summary = json!({ "faces": found.len() });
+        let identified = search::identify(&self.people, &self.face_search, photo, settings).await?;
+        let found = &identified.faces;
+        let summary = json!({
+            "faces": found.len() + identified.not_searched.len(),
+            "searched": found.len(),
+            "threshold": settings.threshold,
+        });
         let mut entries: Vec<(AuditAction, Option<PersonId>, Value)> = found
             .iter()
             .flat_map(|face| &face.matches)
@@ -228,7 +238,7 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
         };
         self.people.append(&entries, &audit).await?;
         let mut faces = Vec::with_capacity(found.len());
-        for face in &found {
+        for face in found {
             let mut matches = Vec::with_capacity(face.matches.len());
             for m in &face.matches {
                 matches.push(json!({
@@ -245,12 +255,17 @@ impl<P: PersonStore + AuditTrail, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F
         }
         tracing::info!(
             faces = found.len(),
+            not_searched = identified.not_searched.len(),
             matched = entries.iter().filter(|(_, p, _)| p.is_some()).count(),
             "photo searched"
         );
         Ok(json_response(
             StatusCode::OK,
-            &json!({ "threshold": settings.threshold, "faces": faces }),
+            &json!({
+                "threshold": settings.threshold,
+                "faces": faces,
+                "notSearched": identified.not_searched.iter().map(|b| json!({ "box": b })).collect::<Vec<_>>(),
+            }),
         ))
     }
 

@@ -460,3 +460,14 @@ pub trait FaceSearch: Send + Sync {
         max_matches: u32,
     ) -> Result<Option<Vec<FaceMatch>>, PortError>;
 }
+
+/// Counts a caller's calls in fixed windows: a rate that holds across
+/// every execution environment of a function, which share nothing else.
+#[async_trait]
+pub trait CallCounter: Send + Sync {
+    /// Counts one more call of `caller` in the window that began at
+    /// `window_start` and answers how many it holds now, this one included.
+    /// The caller's older windows may be forgotten.
+    async fn count_call(&self, caller: &str, window_start: DateTime<Utc>)
+    -> Result<u32, PortError>;
+}

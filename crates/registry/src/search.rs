@@ -2,17 +2,46 @@
 //! not only the largest (all that `SearchFacesByImage` looks at): each face
 //! found is cut out of the photo, with a margin, and searched on its own.
 //! Nothing is stored: the photo is neither kept nor indexed.
+//!
+//! A search is bounded, because one request must not take the function
+//! down for everyone: the pixels a photo declares are counted before it is
+//! decoded, the faces searched per photo are capped, a viewer cannot lower
+//! the similarity floor, and each caller has a rate per minute.
 
 use std::collections::HashMap;
 use std::io::Cursor;
 
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
 use crate::key::PhotoFormat;
 use crate::person::{FaceBox, Person};
 use crate::photo::{PhotoError, check_photo, sniff};
-use crate::ports::{FaceSearch, PersonStore, PortError};
+use crate::ports::{CallCounter, FaceSearch, PersonStore, PortError};
 
 /// Rekognition's default `FaceMatchThreshold`.
 pub const DEFAULT_THRESHOLD: f32 = 80.0;
+/// The lowest threshold a viewer may ask for. Below it, the "matches" are
+/// the registry's nearest members to any face, not likely the same person;
+/// admins may go lower (the threshold is in the audit trail).
+pub const VIEWER_MIN_THRESHOLD: f32 = 70.0;
+/// Faces searched in one photo, the largest first (one `SearchFacesByImage`
+/// each); the others are answered as not searched.
+pub const MAX_FACES_SEARCHED: usize = 10;
+/// Searches one caller may start in a minute; more are refused until the
+/// next minute.
+pub const SEARCHES_PER_MINUTE: u32 = 20;
+/// The most pixels a searched photo may declare in its header, checked
+/// before it is decoded: a PNG of zeros of a few hundred KB can declare 81
+/// megapixels. 16 MP is a 4,900 × 3,300 photo, more than a phone's 12 MP.
+pub const MAX_SEARCH_PIXELS: u64 = 16_000_000;
+/// The most memory the decoder may take for the decoded pixels: 16 MP at 4
+/// bytes a pixel. The faces function has 256 MB (`template.yaml`), which
+/// must also hold the runtime, the event (the photo base64-encoded, then
+/// decoded) and the cut-outs; a test checks this stays a quarter of it.
+pub const MAX_DECODED_BYTES: u64 = 64 * 1024 * 1024;
+// A photo within the pixel bound decodes within the decoder's, at 4 bytes a
+// pixel (RGBA).
+const _: () = assert!(MAX_SEARCH_PIXELS * 4 <= MAX_DECODED_BYTES);
 /// Matches answered per face, unless asked otherwise.
 pub const DEFAULT_MATCHES: u32 = 5;
 pub const MAX_MATCHES: u32 = 20;
@@ -39,8 +68,19 @@ pub enum SearchError {
     Unreadable(String),
     #[error("no face was found in the photo")]
     NoFace,
+    #[error(
+        "the photo is {width} × {height} pixels; a search takes at most {} megapixels",
+        MAX_SEARCH_PIXELS / 1_000_000
+    )]
+    TooManyPixels { width: u32, height: u32 },
     #[error("threshold must be a number from 0 to 100")]
     BadThreshold,
+    #[error("a threshold below {VIEWER_MIN_THRESHOLD} is for admins")]
+    ThresholdBelowFloor,
+    #[error(
+        "at most {SEARCHES_PER_MINUTE} searches a minute; try again in {retry_after_seconds} s"
+    )]
+    TooMany { retry_after_seconds: u32 },
     #[error("maxMatches must be a whole number from 1 to {MAX_MATCHES}")]
     BadMaxMatches,
     #[error(transparent)]
@@ -62,7 +102,12 @@ pub struct SearchSettings {
     pub max_matches: u32,
 }
 
-pub fn parse_params(params: &SearchParams) -> Result<SearchSettings, SearchError> {
+/// The settings asked for; `may_lower_floor` for callers allowed a
+/// threshold below [`VIEWER_MIN_THRESHOLD`].
+pub fn parse_params(
+    params: &SearchParams,
+    may_lower_floor: bool,
+) -> Result<SearchSettings, SearchError> {
     fn value(v: &Option<String>) -> Option<&str> {
         v.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
@@ -74,12 +119,33 @@ pub fn parse_params(params: &SearchParams) -> Result<SearchSettings, SearchError
             .filter(|t| (0.0..=100.0).contains(t))
             .ok_or(SearchError::BadThreshold)?,
     };
+    if threshold < VIEWER_MIN_THRESHOLD && !may_lower_floor {
+        return Err(SearchError::ThresholdBelowFloor);
+    }
     let max_matches =
         crate::paging::parse_limit(value(&params.max_matches), DEFAULT_MATCHES, MAX_MATCHES)
             .ok_or(SearchError::BadMaxMatches)?;
     Ok(SearchSettings {
         threshold,
         max_matches,
+    })
+}
+
+/// Counts a search of `caller` (a subject) against its rate, before anything
+/// else is done: a refused search costs a row's update.
+pub async fn admit<C: CallCounter + ?Sized>(
+    counter: &C,
+    caller: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SearchError> {
+    let minute = TimeDelta::minutes(1);
+    let window = now.duration_trunc(minute).unwrap_or(now);
+    if counter.count_call(caller, window).await? <= SEARCHES_PER_MINUTE {
+        return Ok(());
+    }
+    let left = (window + minute - now).num_seconds().clamp(1, 60);
+    Err(SearchError::TooMany {
+        retry_after_seconds: u32::try_from(left).unwrap_or(60),
     })
 }
 
@@ -106,13 +172,23 @@ impl FoundFace {
     }
 }
 
-/// Identifies every face of `photo` (the bytes of a JPEG or PNG).
+/// What a search found: the faces searched, and those left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identified {
+    /// The largest faces, at most [`MAX_FACES_SEARCHED`].
+    pub faces: Vec<FoundFace>,
+    /// The boxes of the other faces found, not searched.
+    pub not_searched: Vec<FaceBox>,
+}
+
+/// Identifies the faces of `photo` (the bytes of a JPEG or PNG), the
+/// largest [`MAX_FACES_SEARCHED`] of them.
 pub async fn identify<P, F>(
     people: &P,
     faces: &F,
     photo: &[u8],
     settings: SearchSettings,
-) -> Result<Vec<FoundFace>, SearchError>
+) -> Result<Identified, SearchError>
 where
     P: PersonStore + ?Sized,
     F: FaceSearch + ?Sized,
@@ -127,19 +203,19 @@ where
     }
     let format = sniff(photo).ok_or(PhotoError::NotAnImage)?;
     check_photo(format, size, photo)?;
-    let image = image::load_from_memory_with_format(
-        photo,
-        match format {
-            PhotoFormat::Jpeg => image::ImageFormat::Jpeg,
-            PhotoFormat::Png => image::ImageFormat::Png,
-        },
-    )
-    .map_err(|e| SearchError::Unreadable(e.to_string()))?;
+    let image = decode(photo, format)?;
 
-    let detected = faces.detect_faces(photo).await?;
+    let mut detected = faces.detect_faces(photo).await?;
     if detected.is_empty() {
         return Err(SearchError::NoFace);
     }
+    let area = |face: &crate::ports::DetectedFace| face.face_box.width * face.face_box.height;
+    detected.sort_by(|a, b| area(b).total_cmp(&area(a)));
+    let not_searched = detected
+        .split_off(detected.len().min(MAX_FACES_SEARCHED))
+        .into_iter()
+        .map(|face| face.face_box)
+        .collect();
     let mut found = Vec::with_capacity(detected.len());
     for face in detected {
         let cut = cut_out(&image, &face.face_box)?;
@@ -162,7 +238,7 @@ where
         .into_iter()
         .filter_map(|p| p.identity.clone().map(|id| (id, p)))
         .collect();
-    Ok(found
+    let faces = found
         .into_iter()
         .map(|(face, matches)| {
             let mut matches: Vec<Match> = matches
@@ -182,7 +258,35 @@ where
                 matches,
             }
         })
-        .collect())
+        .collect();
+    Ok(Identified {
+        faces,
+        not_searched,
+    })
+}
+
+/// Decodes the photo within bounds: its declared size is read from its
+/// header and checked before any pixel is, and the decoder's own
+/// allocations are limited too.
+fn decode(photo: &[u8], format: PhotoFormat) -> Result<image::DynamicImage, SearchError> {
+    let format = match format {
+        PhotoFormat::Jpeg => image::ImageFormat::Jpeg,
+        PhotoFormat::Png => image::ImageFormat::Png,
+    };
+    let reader = || image::io::Reader::with_format(Cursor::new(photo), format);
+    let unreadable = |e: image::ImageError| SearchError::Unreadable(e.to_string());
+    let (width, height) = reader().into_dimensions().map_err(unreadable)?;
+    if u64::from(width) * u64::from(height) > MAX_SEARCH_PIXELS {
+        return Err(SearchError::TooManyPixels { width, height });
+    }
+    let mut limits = image::io::Limits::default();
+    limits.max_alloc = Some(MAX_DECODED_BYTES);
+    let mut reader = reader();
+    reader.limits(limits);
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => SearchError::TooManyPixels { width, height },
+        other => unreadable(other),
+    })
 }
 
 /// The face's box with a margin, cut out of the photo as a JPEG.
@@ -222,12 +326,15 @@ mod tests {
 
     #[test]
     fn settings_default_to_rekognitions_and_are_checked() {
-        let defaults = parse_params(&SearchParams::default()).unwrap();
+        let defaults = parse_params(&SearchParams::default(), false).unwrap();
         assert_eq!((defaults.threshold, defaults.max_matches), (80.0, 5));
-        let asked = parse_params(&SearchParams {
-            threshold: Some("95.5".into()),
-            max_matches: Some("1".into()),
-        })
+        let asked = parse_params(
+            &SearchParams {
+                threshold: Some("95.5".into()),
+                max_matches: Some("1".into()),
+            },
+            false,
+        )
         .unwrap();
         assert_eq!((asked.threshold, asked.max_matches), (95.5, 1));
         for threshold in ["-1", "100.1", "high", "NaN"] {
@@ -236,7 +343,7 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(
-                parse_params(&params),
+                parse_params(&params, true),
                 Err(SearchError::BadThreshold),
                 "{threshold}"
             );
@@ -247,7 +354,7 @@ mod tests {
                 ..Default::default()
             };
             assert_eq!(
-                parse_params(&params),
+                parse_params(&params, true),
                 Err(SearchError::BadMaxMatches),
                 "{count}"
             );

@@ -157,6 +157,18 @@ impl ApiEvent {
         self
     }
 
+    /// Replaces the caller's `sub` claim: another operator.
+    pub fn with_subject(mut self, subject: &str) -> Self {
+        let claims = &mut self.json["requestContext"]["authorizer"]["jwt"]["claims"];
+        assert!(
+            claims.is_object(),
+            "the sample event {} has no claims to change",
+            self.name
+        );
+        claims["sub"] = Value::String(subject.to_owned());
+        self
+    }
+
     /// Removes the authorizer's claims, as for a route without an authorizer.
     pub fn without_claims(mut self) -> Self {
         if let Some(context) = self.json["requestContext"].as_object_mut() {

@@ -5,6 +5,7 @@
 //! an admin's request.
 
 pub mod audit;
+pub mod bomb;
 pub mod bucket;
 pub mod collection_contract;
 pub mod contract;
@@ -19,6 +20,7 @@ pub mod s3;
 pub mod seed;
 
 pub use audit::{ADMIN_SUBJECT, admin_audit};
+pub use bomb::png_bomb;
 pub use bucket::InMemoryBucket;
 pub use database::{TestDatabase, TestkitError, closed_port_url};
 pub use events::{ApiEvent, response_json, s3_event};

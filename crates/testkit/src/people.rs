@@ -20,7 +20,7 @@ use registry::erasure::{
 };
 use registry::person::{Person, PersonId, Status};
 use registry::ports::{
-    IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+    CallCounter, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
 };
 use serde_json::{Value, json};
 use unicode_normalization::UnicodeNormalization;
@@ -56,6 +56,8 @@ struct State {
     /// Pairs resolved as different people, the smaller id first.
     distinct_pairs: BTreeSet<(PersonId, PersonId)>,
     audit: Vec<AuditEntry>,
+    /// Calls counted per caller: the window and its count.
+    calls: BTreeMap<String, (DateTime<Utc>, u32)>,
 }
 
 #[derive(Clone)]
@@ -592,5 +594,31 @@ impl AuditTrail for InMemoryPersonStore {
             }
             Ok(())
         })
+    }
+}
+
+#[async_trait]
+impl CallCounter for InMemoryPersonStore {
+    async fn count_call(
+        &self,
+        caller: &str,
+        window_start: DateTime<Utc>,
+    ) -> Result<u32, PortError> {
+        check_length("caller", Some(caller), ACTOR_CHARS)?;
+        let mut state = self.state();
+        let counted = state
+            .calls
+            .entry(caller.to_owned())
+            .or_insert((window_start, 0));
+        if counted.0 < window_start {
+            *counted = (window_start, 0);
+        }
+        if counted.0 == window_start {
+            counted.1 += 1;
+            Ok(counted.1)
+        } else {
+            // A window older than the one kept: forgotten already, counted anew.
+            Ok(1)
+        }
     }
 }

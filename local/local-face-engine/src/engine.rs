@@ -21,6 +21,8 @@ use crate::vision::{FaceObservation, ImageAnalysis, ModelPool, VisionError};
 pub const FACE_MODEL_VERSION: &str = "dlib-resnet-v1";
 
 const DEFAULT_PAGE_SIZE: i64 = 1000;
+/// "DetectFaces detects the 100 largest faces in the image" (its API reference).
+const DETECT_FACES_MAX: usize = 100;
 const MAX_PAGE_SIZE: i64 = 4096;
 
 /// Why [`FaceEngine::open`] failed.
@@ -512,10 +514,12 @@ impl FaceEngine {
     ) -> Result<DetectFacesResponse, ApiError> {
         validate_attributes("Attributes", &request.attributes)?;
         let analysis = self.analyze(caller, request.image, |_| Vec::new()).await?;
+        let mut faces: Vec<&FaceObservation> = analysis.faces.iter().collect();
+        faces.sort_by(|a, b| b.bounding_box.area().total_cmp(&a.bounding_box.area()));
+        faces.truncate(DETECT_FACES_MAX);
         Ok(DetectFacesResponse {
-            face_details: analysis
-                .faces
-                .iter()
+            face_details: faces
+                .into_iter()
                 .map(|face| face_detail(face, analysis.width, analysis.height))
                 .collect(),
         })

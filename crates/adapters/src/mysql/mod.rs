@@ -21,6 +21,7 @@ use sqlx::{MySql, QueryBuilder, Transaction};
 use crate::database::Database;
 
 mod audit;
+mod calls;
 mod errors;
 mod indexing;
 mod reconcile;

@@ -574,3 +574,98 @@ async fn a_search_refuses_what_is_not_a_photo_with_a_face() {
     let (status, _) = h.send(search_request(&jpeg(), "[auditors]")).await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_photo_declaring_too_many_pixels_is_refused_before_it_is_decoded() {
+    let h = Harness::presigned().await;
+    let bomb = registry_testkit::png_bomb(9_000, 9_000);
+    let (status, body) = h
+        .send(search_request(&bomb, "[viewers]").with_header("content-type", "image/png"))
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "the photo is 9000 × 9000 pixels; a search takes at most 16 megapixels"
+    );
+}
+
+#[tokio::test]
+async fn a_search_takes_the_largest_faces_and_a_viewer_keeps_the_similarity_floor() {
+    use registry::ports::DetectedFace;
+    use registry::search::MAX_FACES_SEARCHED;
+    let h = Harness::presigned().await;
+    // Faces of growing width: the last ones are the largest.
+    let faces: Vec<DetectedFace> = (0..MAX_FACES_SEARCHED + 2)
+        .map(|i| DetectedFace {
+            face_box: FaceBox {
+                left: 0.0,
+                top: 0.0,
+                width: 0.01 * (i + 1) as f32,
+                height: 0.05,
+            },
+            confidence: 99.0,
+            sharpness: None,
+        })
+        .collect();
+    h.api.face_search.answer(faces, Vec::new());
+    let (status, body) = h.send(search_request(&jpeg(), "[viewers]")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["faces"].as_array().unwrap().len(), MAX_FACES_SEARCHED);
+    let skipped = body["notSearched"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{body}");
+    let width = |face: &Value| face["box"]["width"].as_f64().unwrap();
+    assert!(
+        (width(&skipped[0]) - 0.02).abs() < 1e-6,
+        "the smallest left out"
+    );
+    assert!(
+        (width(&body["faces"][0]) - 0.12).abs() < 1e-6,
+        "the largest first"
+    );
+
+    // Below the floor: refused to a viewer, allowed to an admin and audited.
+    let (status, body) = h
+        .send(search_request(&jpeg(), "[viewers]").with_query("threshold=10"))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "a threshold below 70 is for admins"
+    );
+    let (status, body) = h
+        .send(search_request(&jpeg(), "[admins]").with_query("threshold=10"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, trail) = h.send(audit_request("action=search", "[admins]")).await;
+    let detail = &trail["items"][0]["detail"];
+    assert_eq!(
+        (&detail["threshold"], &detail["faces"], &detail["searched"]),
+        (&Value::from(10.0), &Value::from(12), &Value::from(10)),
+        "{trail}"
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_searches_is_refused_past_the_callers_rate() {
+    use registry::search::SEARCHES_PER_MINUTE;
+    let h = Harness::presigned().await;
+    // Refused photos count too: the rate is taken before anything else.
+    for _ in 0..SEARCHES_PER_MINUTE {
+        let (status, body) = h.send(search_request(b"GIF89a", "[viewers]")).await;
+        assert_eq!(status, 415, "{body}");
+    }
+    let event = search_request(b"GIF89a", "[viewers]");
+    let response = h.api.handle(event.into_request()).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u32 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // Another operator is not held back.
+    let (status, _) = h
+        .send(search_request(b"GIF89a", "[viewers]").with_subject("another-operator"))
+        .await;
+    assert_eq!(status, 415);
+}

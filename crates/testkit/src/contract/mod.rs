@@ -6,7 +6,7 @@
 //! Each case takes a fresh, empty store. [`person_store_contract!`] makes a
 //! test of each case from an expression that makes one.
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, DurationRound, Utc};
 use registry::audit::{Actor, AuditAction, AuditContext, AuditFilter, AuditTrail};
 use registry::duplicates::{PossibleDuplicate, Resolution, Resolved};
 use registry::erasure::{Checked, ErasureBegun, ErasureFinished, ErasureReceipt, Removed};
@@ -21,6 +21,7 @@ use serde_json::json;
 use crate::admin_audit;
 
 mod audit;
+mod calls;
 mod duplicates;
 mod enrolment;
 mod erasure;
@@ -28,6 +29,7 @@ mod indexing;
 mod listing;
 
 pub use audit::*;
+pub use calls::*;
 pub use duplicates::*;
 pub use enrolment::*;
 pub use erasure::*;
@@ -66,6 +68,7 @@ macro_rules! person_store_contract {
             cursors_walk_every_row_once_in_a_fixed_order,
             unknown_ids_and_keys_are_none,
             every_change_is_in_the_audit_trail_with_its_caller_and_no_name,
+            calls_are_counted_per_caller_and_minute,
         );
     };
 }

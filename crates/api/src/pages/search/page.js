@@ -54,6 +54,11 @@ function show(answer, imageUrl) {
     }
     items.push(item);
   });
+  const skipped = (answer.notSearched || []).length;
+  if (skipped) {
+    items.push(text("li", skipped + (skipped === 1 ? " smaller face was" : " smaller faces were") +
+      " not searched: crop the photo around the faces to identify.", "unknown"));
+  }
   $("boxes").replaceChildren(...boxes);
   $("faces").replaceChildren(...items);
   $("result").hidden = false;

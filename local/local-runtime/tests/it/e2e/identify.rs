@@ -13,6 +13,114 @@ async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> 
     Harness::answer(request).await
 }
 
+/// A crowd: obama.jpg's face, cut out and made 150 px square, 100 times on
+/// a 10 × 10 grid (1,500 px a side, which the face engine scans whole).
+async fn crowd(harness: &Harness) -> Vec<u8> {
+    let photo = test_image("obama.jpg");
+    let detected = harness
+        .rekognition()
+        .await
+        .detect_faces()
+        .image(Image::builder().bytes(Blob::new(photo.clone())).build())
+        .send()
+        .await
+        .expect("DetectFaces");
+    let face = detected.face_details()[0].bounding_box().unwrap();
+    let picture = image::load_from_memory(&photo).unwrap();
+    let (width, height) = (picture.width() as f32, picture.height() as f32);
+    // The face and a fifth of its size around it.
+    let side = face.width().unwrap() * width * 1.4;
+    let left = (face.left().unwrap() * width - side * 0.2).max(0.0);
+    let top = (face.top().unwrap() * height - side * 0.2).max(0.0);
+    let tile = picture
+        .crop_imm(left as u32, top as u32, side as u32, side as u32)
+        .resize_exact(150, 150, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut canvas = image::RgbImage::new(1500, 1500);
+    for row in 0..10 {
+        for column in 0..10 {
+            image::imageops::overlay(&mut canvas, &tile, column * 150, row * 150);
+        }
+    }
+    encode_jpeg(&image::DynamicImage::ImageRgb8(canvas))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bomb_a_crowd_and_a_burst_leave_the_registry_serving_everyone() {
+    use registry::search::{MAX_FACES_SEARCHED, SEARCHES_PER_MINUTE};
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let viewer = harness.token("viewers").await;
+
+    // 81 megapixels in a few hundred KB: refused before it is decoded.
+    let bomb = registry_testkit::png_bomb(9_000, 9_000);
+    let request = harness
+        .http
+        .post(harness.url("/api/search"))
+        .bearer_auth(&viewer)
+        .header("content-type", "image/png")
+        .body(bomb);
+    let (status, answer) = Harness::answer(request).await;
+    assert_eq!(status, 413, "{answer}");
+
+    // A hundred faces: the largest searched, the others said to be left out.
+    let (status, answer) = identify(&harness, &viewer, &crowd(&harness).await, "").await;
+    assert_eq!(status, 200, "{answer}");
+    let searched = answer["faces"].as_array().unwrap().len();
+    let left_out = answer["notSearched"].as_array().unwrap().len();
+    assert_eq!(searched, MAX_FACES_SEARCHED, "{answer}");
+    // DetectFaces answers the 100 largest; the face engine finds most of them.
+    assert!(
+        (90..=100).contains(&(searched + left_out)),
+        "{searched} + {left_out} faces"
+    );
+
+    // A viewer cannot lower the floor.
+    let (status, _) = identify(&harness, &viewer, &no_face(), "?threshold=1").await;
+    assert_eq!(status, 403);
+
+    // A burst: past the viewer's rate, refused with when to come back.
+    let burst = (0..SEARCHES_PER_MINUTE).map(|_| identify(&harness, &viewer, b"not a photo", ""));
+    let statuses: Vec<u16> = futures::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    // Three searches were counted before the burst.
+    assert_eq!(refused, 3, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [415, 429].contains(s)),
+        "{statuses:?}"
+    );
+
+    // Everyone else is served.
+    let (status, answer) = identify(&harness, &admin, &test_image("obama2.jpg"), "").await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, _) = harness.get("/api/faces", Some(&viewer)).await;
+    assert_eq!(status, 200);
+
+    harness.stop().await;
+}
+
+#[test]
+fn a_searched_photo_decodes_within_a_quarter_of_the_faces_functions_memory() {
+    use registry::search::MAX_DECODED_BYTES;
+    let stack = local_stack::LocalStack::load(
+        &common::template(),
+        &local_stack::StackSettings::new("face-registry"),
+    )
+    .expect("the template loads");
+    let memory_mb = stack
+        .function("FacesFunction")
+        .expect("the function")
+        .memory_mb;
+    assert!(
+        MAX_DECODED_BYTES * 4 <= u64::from(memory_mb) * 1024 * 1024,
+        "{memory_mb} MB"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept() {
     let harness = Harness::start().await;
