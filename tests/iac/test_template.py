@@ -31,10 +31,10 @@ COMMON_ENVIRONMENT = {
 ALB_TOKEN_ENVIRONMENT = {"ALB_TOKEN_KEYS", "ALB_TOKEN_ISSUER", "ALB_TOKEN_CLIENT_ID"}
 # Each function signs in as a database user of its own; migrate as the master.
 FUNCTION_ENVIRONMENT = {
-    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", *ALB_TOKEN_ENVIRONMENT},
+    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", "APP_ORIGIN", *ALB_TOKEN_ENVIRONMENT},
     "FacesFunction": {
         "DB_USER", "PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL",
-        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID", *ALB_TOKEN_ENVIRONMENT,
+        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID", "APP_ORIGIN", *ALB_TOKEN_ENVIRONMENT,
     },
     "HealthFunction": {"DB_USER"},
     "IndexerFunction": {"DB_USER"},
@@ -60,7 +60,7 @@ ROUTES = {
     ("GET", "/upload"): ("UploadFunction", False),
     ("GET", "/api/faces"): ("FacesFunction", True),
     ("GET", "/api/faces/{id}"): ("FacesFunction", True),
-    ("GET", "/api/faces/{id}/export"): ("FacesFunction", True),
+    ("POST", "/api/faces/{id}/export"): ("FacesFunction", True),
     ("GET", "/faces"): ("FacesFunction", False),
     ("GET", "/audit"): ("FacesFunction", False),
     ("GET", "/search"): ("FacesFunction", False),
@@ -322,7 +322,7 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     for path, unauthenticated in [
         (("/upload",), "authenticate"), (("/faces", "/audit", "/search"), "authenticate"),
         (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*"), "deny"),
-        (("/api/audit", "/api/search"), "deny"),
+        (("/api/audit", "/api/search", "/api/faces/*/export"), "deny"),
         (("/api/faces/*",), "deny"),
     ]:
         authenticate, forward = by_path[path]
@@ -337,6 +337,8 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     assert write["Conditions"][1] == {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST", "PATCH", "DELETE"]}}
     assert write["Actions"][1]["TargetGroupArn"] == {"Ref": "UploadTargetGroup"}
     assert write["Priority"] < rules["AlbFacesApiRule"]["Priority"]
+    # An export is a POST to /api/faces/{id}/export, the faces function's.
+    assert rules["AlbAuditSearchApiRule"]["Priority"] < write["Priority"]
     assert resources["AlbUserPoolClient"]["Properties"]["GenerateSecret"] is True, "the ALB needs a secret"
     # authenticate-cognito reaches Cognito from the ALB: HTTPS out, nothing else.
     egress = resources["AlbSecurityGroup"]["Properties"]["SecurityGroupEgress"]

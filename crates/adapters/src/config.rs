@@ -118,6 +118,9 @@ pub struct Config {
     pub sign_in: Option<SignIn>,
     /// What verifies the access tokens an ALB forwards, when there is one.
     pub alb_tokens: Option<AlbTokenSettings>,
+    /// The one origin besides the request's own whose pages may call the
+    /// API (`APP_ORIGIN`, the template's `AppOrigin`).
+    pub app_origin: Option<String>,
 }
 
 /// The user pool's signing keys (a JWKS, delivered at deploy time), its
@@ -174,6 +177,10 @@ impl Config {
             public_media_base_url: vars.public_media_base_url()?,
             sign_in: vars.sign_in()?,
             alb_tokens: vars.alb_tokens()?,
+            app_origin: vars
+                .get("APP_ORIGIN")
+                .map(|origin| vars.https_url("APP_ORIGIN", &origin))
+                .transpose()?,
             bucket: vars.require("PHOTO_BUCKET")?,
             collection: vars.require("FACE_COLLECTION")?,
             upload_url_ttl: vars.seconds("UPLOAD_URL_TTL_SECONDS", 300, MAX_PRESIGN_SECONDS)?,

@@ -152,14 +152,21 @@ impl AlbTokens {
     }
 }
 
-/// Finds out who calls, through either front door.
+/// Finds out who calls, through either front door, and from which site.
 #[derive(Debug, Clone, Default)]
 pub struct Authenticator {
     /// Behind the ALB; `None` where there is none.
     pub alb: Option<AlbTokens>,
+    /// The one origin besides the request's own whose pages may call the API.
+    pub app_origin: Option<String>,
 }
 
 impl Authenticator {
+    /// Refuses a browser's request from another site (see [`crate::origin`]).
+    pub fn refuse_cross_site(&self, request: &Request) -> Result<(), crate::ApiError> {
+        crate::origin::refuse_cross_site(request, self.app_origin.as_deref())
+    }
+
     /// The caller, when a front door vouches for one.
     pub fn caller(&self, request: &Request) -> Option<Caller> {
         match request.request_context_ref()? {
@@ -333,6 +340,7 @@ mod alb_tests {
         let jwks = pool().jwks().to_string();
         Authenticator {
             alb: Some(AlbTokens::new(&jwks, ISSUER, ALB_CLIENT).unwrap()),
+            app_origin: None,
         }
     }
 

@@ -42,6 +42,10 @@ pub enum ApiError {
     /// A photo larger than the request can take, in pixels rather than bytes.
     #[error("{0}")]
     PhotoTooLarge(String),
+    /// A browser request from another site (the header that says so is
+    /// logged, not returned).
+    #[error("requests from another site are refused")]
+    CrossSite(String),
     /// The request is allowed to others, not to this caller.
     #[error("{0}")]
     NotAllowed(String),
@@ -71,7 +75,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) | ApiError::PhotoTooLarge(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::NotAllowed(_) => StatusCode::FORBIDDEN,
+            ApiError::NotAllowed(_) | ApiError::CrossSite(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,6 +95,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) | ApiError::PhotoTooLarge(_) => "payload_too_large",
             ApiError::NotAllowed(_) => "forbidden",
+            ApiError::CrossSite(_) => "cross_site",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -104,6 +109,9 @@ impl ApiError {
             }
             ApiError::Internal(detail) => {
                 tracing::error!(request_id, error = %detail, "request failed")
+            }
+            ApiError::CrossSite(header) => {
+                tracing::warn!(request_id, %header, "a cross-site request was refused")
             }
             _ => {
                 tracing::info!(request_id, status = self.status().as_u16(), error = %self, "request refused")
@@ -248,6 +256,7 @@ mod tests {
                 "payload_too_large",
             ),
             (ApiError::NotAllowed("x".into()), 403, "forbidden"),
+            (ApiError::CrossSite("x".into()), 403, "cross_site"),
             (
                 ApiError::TooManyRequests {
                     message: "x".into(),

@@ -1,8 +1,8 @@
 //! The `faces` function: `GET /api/faces` (listing), `GET /api/faces/{id}`
 //! (one person), `GET /faces` (the cards page), `GET /auth/config`
 //! (where the pages sign in), `POST /auth/sign-out` (the ALB's session
-//! ended), `POST /api/search` (identify) and `GET /api/audit` with the
-//! `/audit` page.
+//! ended), `POST /api/search` (identify), `POST /api/faces/{id}/export`
+//! (the right of access) and `GET /api/audit` with the `/audit` page.
 
 use std::time::Duration;
 
@@ -132,6 +132,9 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             }
             return self.sign_in_config();
         }
+        // Beyond the page shells and where to sign in, every route reads
+        // people, changes something or is audited.
+        self.auth.refuse_cross_site(request)?;
         if path == "/auth/sign-out" {
             if method != Method::POST {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
@@ -163,7 +166,9 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             .strip_prefix("/api/faces/")
             .and_then(|rest| rest.strip_suffix("/export"))
         {
-            if method != Method::GET {
+            // Not a GET: an export is audited, and must not be what a link
+            // or an image of another page can start.
+            if method != Method::POST {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
             let caller = self.auth.require(request, &[ADMINS])?;
@@ -269,7 +274,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         ))
     }
 
-    /// `GET /api/faces/{id}/export` (the right of access): everything the
+    /// `POST /api/faces/{id}/export` (the right of access): everything the
     /// registry holds about one person in one document: the record with a
     /// link to the photo, every FaceId ever recorded, and the audit trail
     /// about them. The export itself is recorded.

@@ -11,6 +11,7 @@ pub mod health;
 pub mod http;
 pub mod indexer;
 pub mod metrics;
+pub mod origin;
 pub mod people;
 pub mod reconcile;
 pub mod upload;

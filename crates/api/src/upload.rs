@@ -76,6 +76,10 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let path = request.uri().path();
         let person = path.strip_prefix("/api/faces/");
+        // Every route but the page shell changes something.
+        if path != "/upload" {
+            self.auth.refuse_cross_site(request)?;
+        }
         match (request.method(), path) {
             (&Method::GET, "/upload") => Ok(UPLOAD_PAGE.response()),
             (&Method::POST, "/api/uploads") => self.create(request).await,

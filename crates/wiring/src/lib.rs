@@ -80,6 +80,7 @@ impl Setup {
                 Some(alb) => Some(AlbTokens::new(&alb.jwks, &alb.issuer, &alb.client_id)?),
                 None => None,
             },
+            app_origin: self.config.app_origin.clone(),
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use cookie::{Cookie, SameSite};
+pub use cookie::{Cookie, SameSite};
 
 /// The value of the cookie `name` a request carries, if any.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -24,10 +24,18 @@ pub fn set(response: &mut Response, name: &str, value: &str, max_age_seconds: u6
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::seconds(
-            i64::try_from(max_age_seconds).unwrap_or(i64::MAX),
-        ))
+        .max_age(seconds(max_age_seconds))
         .build();
+    append(response, &cookie);
+}
+
+/// A cookie's `Max-Age` of `count` seconds.
+pub fn seconds(count: u64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(i64::try_from(count).unwrap_or(i64::MAX))
+}
+
+/// Adds `cookie` to the response's `Set-Cookie` headers.
+pub fn append(response: &mut Response, cookie: &Cookie<'_>) {
     if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

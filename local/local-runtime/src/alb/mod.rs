@@ -321,7 +321,7 @@ async fn handle(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = if path == IDP_RESPONSE && alb.has_authentication() {
-        idp_response(&alb, request.uri().query()).await
+        idp_response(&alb, request.uri().query(), request.headers()).await
     } else {
         run_rules(&alb, peer, request).await
     };

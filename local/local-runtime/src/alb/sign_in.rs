@@ -214,7 +214,11 @@ pub(super) fn start_login(
 
 /// `/oauth2/idpresponse`: the code exchanged for tokens, the claims read,
 /// the session opened, and back to where the person was going.
-pub(super) async fn idp_response(alb: &LocalAlb, query: Option<&str>) -> Response {
+pub(super) async fn idp_response(
+    alb: &LocalAlb,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Response {
     let params: HashMap<String, String> =
         form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
@@ -275,13 +279,38 @@ pub(super) async fn idp_response(alb: &LocalAlb, query: Option<&str>) -> Respons
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(id.clone(), session);
     let mut response = found(&login.original);
-    cookies::set(
-        &mut response,
-        &format!("{}-0", login.cookie_name),
-        &id,
-        COOKIE_MAX_AGE,
-    );
+    let user_agent = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let cookie = cookies::Cookie::build((format!("{}-0", login.cookie_name), id))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .max_age(cookies::seconds(COOKIE_MAX_AGE));
+    let cookie = match session_same_site(user_agent) {
+        Some(same_site) => cookie.same_site(same_site),
+        None => cookie,
+    };
+    cookies::append(&mut response, &cookie.build());
     response
+}
+
+/// The `SameSite` attribute ELB gives its session cookie: "ALB will parse
+/// the user-agent header to determine if a client is using a version of
+/// Chromium 80 or greater and set 'SameSite=None' attribute if they are"
+/// (AWS's announcement of February 2020); other clients get none, and
+/// browsers then apply their own default. So behind an ALB, Chromium sends
+/// the session with cross-site requests: the functions refuse them.
+fn session_same_site(user_agent: &str) -> Option<cookies::SameSite> {
+    let chromium_major = user_agent
+        .split(' ')
+        .find_map(|product| product.strip_prefix("Chrome/"))
+        .and_then(|version| version.split('.').next())
+        .and_then(|major| major.parse::<u32>().ok());
+    chromium_major
+        .filter(|major| *major >= 80)
+        .map(|_| cookies::SameSite::None)
 }
 
 /// A token endpoint request, the client authenticated with its secret.
@@ -372,4 +401,30 @@ pub(super) async fn refresh(
     // The session keeps its own end.
     refreshed.expires = session.expires;
     Some(refreshed)
+}
+
+#[cfg(test)]
+mod same_site_tests {
+    use super::*;
+
+    #[test]
+    fn chromium_80_and_later_get_same_site_none_and_others_nothing() {
+        let chrome = |major: u32| {
+            format!(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.4044.92 Safari/537.36"
+            )
+        };
+        assert_eq!(
+            session_same_site(&chrome(80)),
+            Some(cookies::SameSite::None)
+        );
+        assert_eq!(
+            session_same_site(&chrome(131)),
+            Some(cookies::SameSite::None)
+        );
+        assert_eq!(session_same_site(&chrome(79)), None);
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(session_same_site(firefox), None);
+        assert_eq!(session_same_site(""), None);
+    }
 }

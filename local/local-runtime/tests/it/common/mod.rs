@@ -651,8 +651,14 @@ pub async fn fill_in_sign_in_form(
 }
 
 /// A browser (cookies kept, redirects left to the test).
+/// A Chromium's user agent: what ELB reads to choose its cookie's
+/// `SameSite` attribute.
+pub const CHROMIUM_USER_AGENT: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/// A client that keeps cookies and follows no redirect, as Chromium.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
+        .user_agent(CHROMIUM_USER_AGENT)
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()

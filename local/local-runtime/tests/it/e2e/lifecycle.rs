@@ -260,7 +260,11 @@ async fn rename_trail_and_export(
     );
 
     let export_path = format!("{}/export", first.path());
-    let (status, export) = harness.get(&export_path, Some(admin)).await;
+    let request = harness
+        .http
+        .post(harness.url(&export_path))
+        .bearer_auth(admin);
+    let (status, export) = Harness::answer(request).await;
     assert_eq!(status, 200, "{export}");
     assert_eq!(export["person"]["firstname"], "Barack Hussein");
     assert!(export["person"]["photoUrl"].is_string());
@@ -278,8 +282,11 @@ async fn rename_trail_and_export(
     assert_eq!(export["audit"].as_array().unwrap().len(), 6);
     let (status, _) = harness.get("/api/audit", Some(viewer)).await;
     assert_eq!(status, 403);
-    let (status, _) = harness.get(&export_path, Some(viewer)).await;
-    assert_eq!(status, 403);
+    let request = harness
+        .http
+        .post(harness.url(&export_path))
+        .bearer_auth(viewer);
+    assert_eq!(Harness::answer(request).await.0, 403);
     expected
 }
 
