@@ -39,6 +39,14 @@ impl Caller {
             .unwrap_or_default()
     }
 
+    /// What this caller's reads and changes in `request` are recorded with.
+    pub fn audit(&self, request: &Request) -> registry::audit::AuditContext {
+        registry::audit::AuditContext {
+            actor: self.actor(),
+            request_id: crate::http::request_id(request),
+        }
+    }
+
     /// The caller as the audit trail records them.
     pub fn actor(&self) -> registry::audit::Actor {
         registry::audit::Actor {

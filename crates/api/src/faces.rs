@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use registry::audit::{self, AuditAction, AuditContext, AuditParams, AuditTrail};
+use registry::audit::{self, AuditAction, AuditParams, AuditTrail};
 use registry::listing::{ListParams, list_people, parse_params};
 use registry::person::{Person, PersonId, Status};
 use registry::ports::{CallCounter, FaceSearch, PersonStore, PhotoStore};
@@ -159,8 +159,8 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             if method != Method::GET {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
-            self.auth.require(request, &[ADMINS, VIEWERS])?;
-            return self.list(request).await;
+            let caller = self.auth.require(request, &[ADMINS, VIEWERS])?;
+            return self.list(request, &caller).await;
         }
         if let Some(id) = path
             .strip_prefix("/api/faces/")
@@ -178,8 +178,8 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             if method != Method::GET {
                 return Err(ApiError::MethodNotAllowed(method.to_string()));
             }
-            self.auth.require(request, &[ADMINS, VIEWERS])?;
-            return self.one(id).await;
+            let caller = self.auth.require(request, &[ADMINS, VIEWERS])?;
+            return self.one(request, &caller, id).await;
         }
         Err(ApiError::NotFound(format!("no route for {path}")))
     }
@@ -237,11 +237,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         if entries.is_empty() {
             entries.push((AuditAction::Search, None, summary));
         }
-        let audit = AuditContext {
-            actor: caller.actor(),
-            request_id: request_id(request),
-        };
-        self.people.append(&entries, &audit).await?;
+        self.people.append(&entries, &caller.audit(request)).await?;
         let mut faces = Vec::with_capacity(found.len());
         for face in found {
             let mut matches = Vec::with_capacity(face.matches.len());
@@ -291,12 +287,11 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
         let faces = self.people.faces_ever(id).await?;
-        let audit = AuditContext {
-            actor: caller.actor(),
-            request_id: request_id(request),
-        };
         self.people
-            .append(&[(AuditAction::Export, Some(id), json!({}))], &audit)
+            .append(
+                &[(AuditAction::Export, Some(id), json!({}))],
+                &caller.audit(request),
+            )
             .await?;
         let mut trail = Vec::new();
         let mut before_id = None;
@@ -346,7 +341,9 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         ))
     }
 
-    async fn list(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+    /// `GET /api/faces`: a page of people, each with a link to their photo.
+    /// The page is recorded: who listed, with which filter.
+    async fn list(&self, request: &Request, caller: &Caller) -> Result<Response<Body>, ApiError> {
         let params = ListParams {
             status: query_param(request, "status")?,
             duplicates: query_param(request, "duplicates")?,
@@ -356,7 +353,23 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             cursor: query_param(request, "cursor")?,
         };
         let filter = parse_params(&params)?;
-        let page = list_people(&self.people, &filter).await?;
+        // Recorded while the page is read: the entry holds the filter, not
+        // the people found, and the listing keeps the speed of its query.
+        let entry = [(AuditAction::Listing, None, audit::detail::listing(&filter))];
+        let audit = caller.audit(request);
+        let (page, ()) = tokio::try_join!(
+            async {
+                list_people(&self.people, &filter)
+                    .await
+                    .map_err(ApiError::from)
+            },
+            async {
+                self.people
+                    .append(&entry, &audit)
+                    .await
+                    .map_err(ApiError::from)
+            },
+        )?;
         let mut items = Vec::with_capacity(page.items.len());
         for person in &page.items {
             items.push(self.item(person).await?);
@@ -376,13 +389,26 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         ))
     }
 
-    async fn one(&self, id: &str) -> Result<Response<Body>, ApiError> {
+    /// `GET /api/faces/{id}`: one person and a link to their photo; the
+    /// view is recorded before it is answered.
+    async fn one(
+        &self,
+        request: &Request,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Response<Body>, ApiError> {
         let id = parse_person_id(id)?;
         let person = self
             .people
             .get(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
+        self.people
+            .append(
+                &[(AuditAction::View, Some(id), json!({}))],
+                &caller.audit(request),
+            )
+            .await?;
         Ok(json_response(StatusCode::OK, &self.item(&person).await?))
     }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use registry::audit::AuditContext;
 use registry::duplicates::{self, Resolution};
 use registry::erasure::Eraser;
 use registry::ports::{FaceIndex, PersonStore, PhotoStore};
@@ -19,7 +18,7 @@ use registry::upload::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{ADMINS, Authenticator, Caller};
+use crate::auth::{ADMINS, Authenticator};
 use crate::error::ApiError;
 use crate::http::{Page, json_response, page_html, read_json, request_id};
 use crate::metrics;
@@ -114,7 +113,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             content_type: body.content_type,
             content_length: body.content_length,
         };
-        let audit = audit_context(request, &caller);
+        let audit = caller.audit(request);
         let ticket =
             start_upload(&self.people, &self.photos, &upload, self.url_ttl, &audit).await?;
         tracing::info!(
@@ -137,7 +136,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             &body.content_type,
             body.content_length,
             self.url_ttl,
-            &audit_context(request, &caller),
+            &caller.audit(request),
         )
         .await?;
         tracing::info!(
@@ -160,7 +159,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
                 lastname: body.lastname,
                 firstname: body.firstname,
             },
-            &audit_context(request, &caller),
+            &caller.audit(request),
         )
         .await?;
         tracing::info!(
@@ -179,13 +178,8 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
         let caller = self.auth.require(request, &[ADMINS])?;
         let id = parse_person_id(id)?;
         let body: DuplicateBody = read_json(request)?;
-        let person = duplicates::resolve(
-            &self.people,
-            id,
-            body.resolution,
-            &audit_context(request, &caller),
-        )
-        .await?;
+        let person =
+            duplicates::resolve(&self.people, id, body.resolution, &caller.audit(request)).await?;
         tracing::info!(
             person_id = id.0,
             caller = caller.subject.as_deref().unwrap_or("-"),
@@ -205,7 +199,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             photos: &self.photos,
             faces: &self.faces,
         };
-        let erased = eraser.erase(id, &audit_context(request, &caller)).await?;
+        let erased = eraser.erase(id, &caller.audit(request)).await?;
         let receipt = &erased.receipt;
         let caller_id = caller.subject.as_deref().unwrap_or("-");
         if erased.by_this_request {
@@ -227,14 +221,6 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
         let receipt = serde_json::to_value(receipt)
             .map_err(|e| ApiError::Internal(format!("the erasure receipt: {e}")))?;
         Ok(json_response(StatusCode::OK, &receipt))
-    }
-}
-
-/// What this request's changes are recorded with.
-fn audit_context(request: &Request, caller: &Caller) -> AuditContext {
-    AuditContext {
-        actor: caller.actor(),
-        request_id: request_id(request),
     }
 }
 

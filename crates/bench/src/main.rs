@@ -1,5 +1,6 @@
 //! Listing benchmark: seeds 100,000 people into a fresh database, then
-//! times the `GET /api/faces` handler (presigned photo URLs included) on
+//! times the `GET /api/faces` handler (presigned photo URLs and the
+//! page's audit entry included) on
 //! the first page and on a page 50,000 rows deep, reached through its
 //! cursor. Keyset pagination should keep the deep page about as fast as
 //! the first. Prints figures; asserts nothing.

@@ -27,6 +27,11 @@ pub enum AuditAction {
     Search,
     /// Everything about a person exported (the right of access).
     Export,
+    /// A person looked at: their record and a link to their photo.
+    View,
+    /// A page of the listing: with which filter and how many people, never
+    /// their names (nor the name searched for).
+    Listing,
     /// A possible duplicate resolved: the same person, or different people.
     DuplicateResolution,
     /// A person erased; the detail is the receipt.
@@ -37,13 +42,15 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::Enrolment,
         AuditAction::PhotoReplacement,
         AuditAction::Rename,
         AuditAction::Indexing,
         AuditAction::Search,
         AuditAction::Export,
+        AuditAction::View,
+        AuditAction::Listing,
         AuditAction::DuplicateResolution,
         AuditAction::Erasure,
         AuditAction::Reconcile,
@@ -57,6 +64,8 @@ impl AuditAction {
             AuditAction::Indexing => "indexing",
             AuditAction::Search => "search",
             AuditAction::Export => "export",
+            AuditAction::View => "view",
+            AuditAction::Listing => "listing",
             AuditAction::DuplicateResolution => "duplicate_resolution",
             AuditAction::Erasure => "erasure",
             AuditAction::Reconcile => "reconcile",
@@ -282,6 +291,19 @@ pub mod detail {
             "resolution": resolution,
             "otherPersonId": other,
             "similarity": similarity,
+        })
+    }
+
+    /// A listing page: the filter, without the name searched for (only
+    /// that there was one), and whether it was a first page.
+    pub fn listing(filter: &crate::ports::ListFilter) -> Value {
+        json!({
+            "status": filter.status,
+            "possibleDuplicates": filter.possible_duplicates,
+            "nameSearch": filter.name_prefix.is_some(),
+            "photoSearch": filter.photo_sha256.is_some(),
+            "nextPage": filter.before_id.is_some(),
+            "limit": filter.limit,
         })
     }
 

@@ -669,3 +669,58 @@ async fn a_burst_of_searches_is_refused_past_the_callers_rate() {
         .await;
     assert_eq!(status, 415);
 }
+
+#[tokio::test]
+async fn every_read_of_a_person_is_in_the_trail_with_its_caller_and_no_name() {
+    let h = Harness::presigned().await;
+    let ada = h.enrol("Lovelace", "Ada", Status::Indexed).await;
+    h.enrol("Babbage", "Charles", Status::Indexed).await;
+    let viewer = |event: ApiEvent| {
+        event
+            .with_groups_claim("[viewers]")
+            .with_subject("viewer-7")
+    };
+
+    let (status, _) = h
+        .send(viewer(
+            ApiEvent::load("faces-get.json").with_path_parameter("id", &ada.to_string()),
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = h
+        .send(viewer(
+            ApiEvent::load("faces-list.json").with_query("q=lovel&status=indexed"),
+        ))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = h.send(viewer(ApiEvent::load("faces-list.json"))).await;
+    assert_eq!(status, 200);
+
+    // Who looked at Ada, and when.
+    let (_, trail) = h
+        .send(audit_request(
+            &format!("person={ada}&action=view"),
+            "[admins]",
+        ))
+        .await;
+    let views = trail["items"].as_array().unwrap();
+    assert_eq!(views.len(), 1, "{trail}");
+    assert_eq!(views[0]["caller"]["subject"], "viewer-7");
+    assert!(views[0]["at"].is_string());
+    // Who listed what: the filter, not the name searched for.
+    let (_, trail) = h
+        .send(audit_request("action=listing&caller=viewer-7", "[admins]"))
+        .await;
+    let listings = trail["items"].as_array().unwrap();
+    assert_eq!(listings.len(), 2, "{trail}");
+    assert_eq!(
+        listings[1]["detail"],
+        serde_json::json!({"status": "indexed", "possibleDuplicates": false, "nameSearch": true,
+            "photoSearch": false, "nextPage": false, "limit": 50}),
+    );
+    assert_eq!(listings[0]["detail"]["nameSearch"], false);
+    assert!(
+        !trail.to_string().to_lowercase().contains("lovel"),
+        "{trail}"
+    );
+}
