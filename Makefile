@@ -69,9 +69,10 @@ test-rust: setup database
 	$(TEST_RUST)
 
 # Every check, stage by stage, each stage's time printed as it ends and all
-# of them at the end. test-iac runs beside test-rust: the tests, once built,
-# leave a core idle while the stack works (about half the cores' time).
-TEST_STAGES := setup database lint test-build test-rust+test-iac test-browser build
+# of them at the end. test-iac and deny (licences and duplicate crates) run
+# beside test-rust: the tests, once built, leave a core idle while the stack
+# works (about half the cores' time).
+TEST_STAGES := setup database lint test-build test-rust+test-iac+deny test-browser build
 
 test:
 	@scripts/test-stages.sh $(TEST_STAGES)

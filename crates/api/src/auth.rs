@@ -249,21 +249,20 @@ fn caller(request: &Request) -> Option<Caller> {
     })
 }
 
-/// API Gateway flattens a list claim into a string: `[admins viewers]`.
-/// A JSON array and a comma-separated list are read too.
+/// API Gateway flattens a list claim into a string: `[admins viewers]`,
+/// and a JSON array is read too. Nothing else is taken apart: Cognito's
+/// group names may hold commas, quotes and brackets (never white space), so
+/// a group named `x,admins` or `"admins"` is that group, not `admins`.
 pub fn parse_groups(claim: &str) -> Vec<String> {
     if let Ok(list) = serde_json::from_str::<Vec<String>>(claim) {
         return list;
     }
-    claim
-        .trim()
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .map(|g| g.trim_matches('"'))
-        .filter(|g| !g.is_empty())
-        .map(str::to_owned)
-        .collect()
+    let claim = claim.trim();
+    let listed = claim
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(claim);
+    listed.split_whitespace().map(str::to_owned).collect()
 }
 
 #[cfg(test)]
@@ -278,10 +277,29 @@ mod tests {
             parse_groups("[\"admins\",\"viewers\"]"),
             vec!["admins", "viewers"]
         );
-        assert_eq!(parse_groups("admins, viewers"), vec!["admins", "viewers"]);
         assert_eq!(parse_groups("viewers"), vec!["viewers"]);
         assert!(parse_groups("[]").is_empty());
         assert!(parse_groups("").is_empty());
+    }
+
+    #[test]
+    fn a_group_name_with_punctuation_is_that_group() {
+        assert_eq!(parse_groups("[x,admins]"), vec!["x,admins"]);
+        assert_eq!(
+            parse_groups("[x,admins viewers]"),
+            vec!["x,admins", "viewers"]
+        );
+        assert_eq!(parse_groups("[\"admins\"]"), vec!["admins"], "a JSON array");
+        assert_eq!(parse_groups("[\"admins\" x]"), vec!["\"admins\"", "x"]);
+        assert_eq!(parse_groups("[[admins]]"), vec!["[admins]"]);
+        for claim in [
+            "[x,admins]",
+            "[\"admins\" x]",
+            "[[admins]]",
+            "admins,viewers",
+        ] {
+            assert!(!parse_groups(claim).contains(&ADMINS.to_owned()), "{claim}");
+        }
     }
 }
 
