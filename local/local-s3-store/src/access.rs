@@ -211,6 +211,7 @@ impl StoreAccess {
         key: &str,
         kms: Option<&str>,
     ) -> S3Result<()> {
+        storable_key(key)?;
         let caller = self.caller(req)?;
         self.authorize(&caller, action, bucket, &object_arn(bucket, key))?;
         match kms {
@@ -223,6 +224,21 @@ impl StoreAccess {
         let caller = self.caller(req)?;
         self.authorize(&caller, action, bucket, &bucket_arn(bucket))
     }
+}
+
+/// Refuses a key the store cannot keep as a file in its bucket's folder.
+/// In S3 `../x` or `/x` is just a key; here an object is a file under the
+/// bucket's folder, and such a key would name a file outside it (another
+/// bucket's, past that bucket's policy). The registry's keys never have
+/// such segments; another key with them is refused rather than misplaced.
+fn storable_key(key: &str) -> S3Result<()> {
+    if key.split('/').any(|segment| matches!(segment, "" | "." | "..")) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The local S3 store keeps each object as a file under its bucket's folder, and cannot keep a key with an empty, '.' or '..' segment"
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) fn bucket_arn(bucket: &str) -> String {

@@ -379,3 +379,29 @@ async fn a_presigned_url_carries_the_permissions_of_its_signer() {
     assert!(body.contains("s3:PutObject"), "{body}");
     t.store.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_key_that_would_name_a_file_outside_its_bucket_is_refused() {
+    let callers = Callers::new();
+    let t = store(&callers).await;
+    let writer = callers.client(&t, "Writer");
+    for key in ["../x.jpg", "a/../../x.jpg", "a/./b.jpg", "a//b.jpg"] {
+        let (status, message) = put(&writer, key).await.unwrap_err();
+        assert_eq!(status, 400, "{key}");
+        assert!(message.contains("'..' segment"), "{key}: {message}");
+    }
+    let (status, _) = get(&writer, "../x.jpg").await.unwrap_err();
+    assert_eq!(status, 400);
+    // Nothing was written beside the buckets' folders.
+    let stray: Vec<_> = std::fs::read_dir(t.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().contains("x.jpg"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+    // The registry's keys are kept as before.
+    put(&writer, "0a1b2c3d4e5f60718293a4b5c6d7e8f9.curie_marie.jpg")
+        .await
+        .unwrap();
+    t.store.shutdown().await.unwrap();
+}
