@@ -353,3 +353,16 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
         assert variables["ALB_TOKEN_KEYS"] == {"Fn::If": ["HasAlb", {"Fn::GetAtt": ["UserPoolKeys", "Jwks"]}, {"Ref": "AWS::NoValue"}]}
         assert variables["ALB_TOKEN_ISSUER"] == {"Fn::If": ["HasAlb", {"Fn::GetAtt": ["UserPool", "ProviderURL"]}, {"Ref": "AWS::NoValue"}]}
         assert variables["ALB_TOKEN_CLIENT_ID"] == {"Fn::If": ["HasAlb", {"Ref": "AlbUserPoolClient"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_access_logs_are_kept_as_long_as_a_parameter_says(sam_template: Template) -> None:
+    # They name object keys, and keys name people: kept a bounded time,
+    # short by default, then deleted a day later as noncurrent versions.
+    parameter = sam_template["Parameters"]["AccessLogRetentionDays"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 90, 1)
+    rules = sam_template["Resources"]["LogBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (expiry,) = [rule for rule in rules if rule["Id"] == "expire-logs"]
+    assert expiry["ExpirationInDays"] == {"Ref": "AccessLogRetentionDays"}
+    assert expiry["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
+    documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    assert "`AccessLogRetentionDays` | `90`" in documented
