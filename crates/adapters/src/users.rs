@@ -17,14 +17,15 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
         // erases them: the erasure recorded first, the rows locked FOR
         // UPDATE, then the person's row, faces, retired faces and pairs
         // removed and the receipt kept (a DELETE with a WHERE needs SELECT
-        // too). Each change is appended to the audit trail, which nobody may
-        // change.
+        // too). Remembers enrolments' idempotency keys for a day. Each
+        // change is appended to the audit trail, which nobody may change.
         AppRole::Upload => &[
             ("person", "SELECT, INSERT, UPDATE, DELETE"),
             ("person_face", "SELECT, DELETE"),
             ("retired_face", "SELECT, DELETE"),
             ("erasure", "SELECT, INSERT, UPDATE"),
             ("distinct_pair", "SELECT, INSERT, DELETE"),
+            ("upload_request", "SELECT, INSERT, DELETE"),
             ("audit_event", "INSERT"),
         ],
         // Reads people, their faces and the audit trail, and records

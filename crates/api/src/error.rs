@@ -153,9 +153,10 @@ impl From<UploadError> for ApiError {
         match error {
             UploadError::Port(port) => port.into(),
             UploadError::NoSuchPerson(_) => ApiError::NotFound(error.to_string()),
-            UploadError::FormatChanged { .. } | UploadError::NotReplaceable(_) => {
-                ApiError::Conflict(error.to_string())
-            }
+            UploadError::FormatChanged { .. }
+            | UploadError::NotReplaceable(_)
+            | UploadError::IdempotencyKeyReused
+            | UploadError::AlreadyCarriedOut(_) => ApiError::Conflict(error.to_string()),
             invalid => ApiError::BadRequest(invalid.to_string()),
         }
     }

@@ -13,7 +13,7 @@ use registry::duplicates::{self, Resolution};
 use registry::erasure::Eraser;
 use registry::ports::{FaceIndex, PersonStore, PhotoStore};
 use registry::upload::{
-    Rename, UploadRequest, UploadTicket, rename, start_replacement, start_upload,
+    Rename, UploadError, UploadRequest, UploadTicket, rename, start_replacement, start_upload,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -47,6 +47,10 @@ struct RenameBody {
     lastname: Option<String>,
     firstname: Option<String>,
 }
+
+/// The header a client names an enrolment with, so that sending it again
+/// (the reply lost) creates nobody new.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -114,8 +118,20 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             content_length: body.content_length,
         };
         let audit = caller.audit(request);
-        let ticket =
-            start_upload(&self.people, &self.photos, &upload, self.url_ttl, &audit).await?;
+        let idempotency_key = request
+            .headers()
+            .get(IDEMPOTENCY_KEY)
+            .map(|value| value.to_str().map_err(|_| UploadError::BadIdempotencyKey))
+            .transpose()?;
+        let ticket = start_upload(
+            &self.people,
+            &self.photos,
+            &upload,
+            idempotency_key,
+            self.url_ttl,
+            &audit,
+        )
+        .await?;
         tracing::info!(
             person_id = ticket.person.id.0,
             caller = caller.subject.as_deref().unwrap_or("-"),

@@ -119,7 +119,8 @@ impl Client {
         self.call(|| self.api(Method::GET, url.clone())).await
     }
 
-    /// `POST /api/uploads`: a new person, pending, and where to send the photo.
+    /// `POST /api/uploads`: a new person, pending, and where to send the
+    /// photo; retried, never a second person.
     pub async fn request_upload(
         &self,
         lastname: &str,
@@ -134,8 +135,15 @@ impl Client {
             "contentType": content_type,
             "contentLength": content_length,
         });
-        self.call(|| self.api(Method::POST, url.clone()).json(&body))
-            .await
+        // One key for this request and its retries: a retry whose first
+        // reply was lost answers the person the first one created.
+        let idempotency_key = uuid::Uuid::new_v4().to_string();
+        self.call(|| {
+            self.api(Method::POST, url.clone())
+                .header("idempotency-key", &idempotency_key)
+                .json(&body)
+        })
+        .await
     }
 
     /// Sends the photo to the presigned URL with the headers it was signed with.

@@ -36,6 +36,29 @@ pub struct NewPerson {
     pub object_key: String,
 }
 
+/// A request its client may send again when the reply was lost: who sent
+/// it, the key they gave it, and a digest of what it asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    pub caller: String,
+    pub key: String,
+    /// SHA-256 (hex) of the request's content.
+    pub digest: String,
+}
+
+/// What a request with a key found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreatedOnce {
+    /// The first time: the person created.
+    New(Person),
+    /// The key was used before, by this request (`same_request`) or
+    /// another; the person it created, unless erased since.
+    Earlier {
+        person: Option<Person>,
+        same_request: bool,
+    },
+}
+
 /// What the listing asks the store for: one page in descending id order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListFilter {
@@ -103,6 +126,15 @@ pub trait PersonStore: Send + Sync {
         person: &NewPerson,
         audit: &AuditContext,
     ) -> Result<Person, PortError>;
+    /// As [`PersonStore::create_pending`], once per request key: the same
+    /// key again creates nobody and answers what the first one created.
+    /// Keys are kept a day.
+    async fn create_pending_once(
+        &self,
+        person: &NewPerson,
+        request: &RequestKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedOnce, PortError>;
     /// Marks a person `pending` again (a new photo is on its way); the
     /// current face stays until the new photo is indexed. `None`: no such person.
     async fn mark_pending(

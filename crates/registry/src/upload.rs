@@ -8,7 +8,12 @@ use crate::audit::AuditContext;
 use crate::key::{ObjectKey, PhotoFormat};
 use crate::names::{DisplayName, NameError};
 use crate::person::{Person, PersonId};
-use crate::ports::{NewPerson, PersonStore, PhotoStore, PortError, PresignedRequest};
+use crate::ports::{
+    CreatedOnce, NewPerson, PersonStore, PhotoStore, PortError, PresignedRequest, RequestKey,
+};
+
+/// The longest idempotency key taken.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
 
 /// What the caller asks to upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +46,16 @@ pub enum UploadError {
     NotReplaceable(PersonId),
     #[error("give lastname, firstname or both")]
     NothingToRename,
+    #[error(
+        "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} letters, digits, '-', '_', '.' or ':'"
+    )]
+    BadIdempotencyKey,
+    #[error("this Idempotency-Key was given to another request; use a new key for a new request")]
+    IdempotencyKeyReused,
+    #[error(
+        "this request was carried out already and its person's photo has arrived since (person {0})"
+    )]
+    AlreadyCarriedOut(PersonId),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -95,14 +110,23 @@ pub fn validate(request: &UploadRequest) -> Result<ValidUpload, UploadError> {
 /// Validates the request, signs the upload, then records a new person as
 /// pending (namesakes included: each gets a key of its own). Signing comes
 /// first: it has no side effect, so a failure leaves nothing half-written.
+///
+/// With an idempotency key (`Idempotency-Key`), the same request sent again
+/// (its reply lost) creates nobody: it answers the person the first one
+/// created, with a new signature for their key, while their photo has not
+/// arrived.
 pub async fn start_upload<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
     people: &P,
     photos: &S,
     request: &UploadRequest,
+    idempotency_key: Option<&str>,
     ttl: Duration,
     audit: &AuditContext,
 ) -> Result<UploadTicket, UploadError> {
     let upload = validate(request)?;
+    let request_key = idempotency_key
+        .map(|key| request_key(key, &upload, audit))
+        .transpose()?;
     let key = upload.key.as_string();
     let presigned = photos
         .presign_upload(
@@ -112,20 +136,89 @@ pub async fn start_upload<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
             ttl,
         )
         .await?;
-    let person = people
-        .create_pending(
-            &NewPerson {
-                lastname: upload.lastname.into_string(),
-                firstname: upload.firstname.into_string(),
-                object_key: key.clone(),
-            },
-            audit,
-        )
-        .await?;
-    Ok(UploadTicket {
-        person,
-        key,
-        request: presigned,
+    let new_person = NewPerson {
+        lastname: upload.lastname.into_string(),
+        firstname: upload.firstname.into_string(),
+        object_key: key.clone(),
+    };
+    let Some(request_key) = request_key else {
+        let person = people.create_pending(&new_person, audit).await?;
+        return Ok(UploadTicket {
+            person,
+            key,
+            request: presigned,
+        });
+    };
+    match people
+        .create_pending_once(&new_person, &request_key, audit)
+        .await?
+    {
+        CreatedOnce::New(person) => Ok(UploadTicket {
+            person,
+            key,
+            request: presigned,
+        }),
+        CreatedOnce::Earlier {
+            same_request: false,
+            ..
+        } => Err(UploadError::IdempotencyKeyReused),
+        CreatedOnce::Earlier { person: None, .. } => Err(UploadError::IdempotencyKeyReused),
+        CreatedOnce::Earlier {
+            person: Some(person),
+            ..
+        } => {
+            // The first request's person: signed again for their key, as
+            // long as no photo has come (a photo later is a replacement).
+            if person.object_etag.is_some() {
+                return Err(UploadError::AlreadyCarriedOut(person.id));
+            }
+            let request = photos
+                .presign_upload(
+                    &person.object_key,
+                    upload.format.content_type(),
+                    upload.content_length,
+                    ttl,
+                )
+                .await?;
+            Ok(UploadTicket {
+                key: person.object_key.clone(),
+                person,
+                request,
+            })
+        }
+    }
+}
+
+/// The request's key: the caller's, checked, with a digest of what it asks
+/// (the names as kept, the type and the size).
+fn request_key(
+    key: &str,
+    upload: &ValidUpload,
+    audit: &AuditContext,
+) -> Result<RequestKey, UploadError> {
+    let valid = (1..=MAX_IDEMPOTENCY_KEY_CHARS).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if !valid {
+        return Err(UploadError::BadIdempotencyKey);
+    }
+    let caller = audit
+        .actor
+        .subject
+        .clone()
+        .or_else(|| audit.actor.username.clone())
+        .unwrap_or_default();
+    let content = serde_json::json!([
+        upload.lastname.as_str(),
+        upload.firstname.as_str(),
+        upload.format.content_type(),
+        upload.content_length,
+    ]);
+    Ok(RequestKey {
+        caller,
+        key: key.to_owned(),
+        digest: crate::photo::sha256_hex(content.to_string().as_bytes()),
     })
 }
 

@@ -10,7 +10,8 @@ use registry::duplicates::{Resolution, Resolved};
 use registry::erasure::{Erasure, ErasureBegun, ErasureFinished, ErasureReceipt};
 use registry::person::{Person, PersonId};
 use registry::ports::{
-    IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+    CreatedOnce, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+    RequestKey,
 };
 
 /// `store`, with faults injected into `record_indexing` (the write the
@@ -75,6 +76,15 @@ impl<S: PersonStore> PersonStore for FaultyPersonStore<S> {
         audit: &AuditContext,
     ) -> Result<Person, PortError> {
         self.store.create_pending(person, audit).await
+    }
+
+    async fn create_pending_once(
+        &self,
+        person: &NewPerson,
+        request: &RequestKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedOnce, PortError> {
+        self.store.create_pending_once(person, request, audit).await
     }
 
     async fn mark_pending(

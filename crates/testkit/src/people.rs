@@ -20,7 +20,8 @@ use registry::erasure::{
 };
 use registry::person::{Person, PersonId, Status};
 use registry::ports::{
-    CallCounter, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+    CallCounter, CreatedOnce, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError,
+    RecordOutcome, RequestKey,
 };
 use serde_json::{Value, json};
 use unicode_normalization::UnicodeNormalization;
@@ -58,6 +59,9 @@ struct State {
     audit: Vec<AuditEntry>,
     /// Calls counted per caller: the window and its count.
     calls: BTreeMap<String, (DateTime<Utc>, u32)>,
+    /// Enrolments' idempotency keys, by caller and key: the digest and the
+    /// person created.
+    requests: BTreeMap<(String, String), (String, PersonId)>,
 }
 
 #[derive(Clone)]
@@ -302,6 +306,33 @@ impl PersonStore for InMemoryPersonStore {
             state.append_audit(AuditAction::Enrolment, Some(created.id), audit, json!({}))?;
             Ok(created)
         })
+    }
+
+    async fn create_pending_once(
+        &self,
+        person: &NewPerson,
+        request: &RequestKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedOnce, PortError> {
+        check_length("caller", Some(&request.caller), ACTOR_CHARS)?;
+        check_length("request_key", Some(&request.key), ACTOR_CHARS)?;
+        let earlier = self
+            .state()
+            .requests
+            .get(&(request.caller.clone(), request.key.clone()))
+            .cloned();
+        if let Some((digest, id)) = earlier {
+            return Ok(CreatedOnce::Earlier {
+                person: self.state().people.get(&id).cloned(),
+                same_request: digest == request.digest,
+            });
+        }
+        let created = self.create_pending(person, audit).await?;
+        self.state().requests.insert(
+            (request.caller.clone(), request.key.clone()),
+            (request.digest.clone(), created.id),
+        );
+        Ok(CreatedOnce::New(created))
     }
 
     async fn mark_pending(

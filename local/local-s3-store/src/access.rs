@@ -232,7 +232,10 @@ impl StoreAccess {
 /// bucket's, past that bucket's policy). The registry's keys never have
 /// such segments; another key with them is refused rather than misplaced.
 fn storable_key(key: &str) -> S3Result<()> {
-    if key.split('/').any(|segment| matches!(segment, "" | "." | "..")) {
+    if key
+        .split('/')
+        .any(|segment| matches!(segment, "" | "." | ".."))
+    {
         return Err(s3_error!(
             InvalidArgument,
             "The local S3 store keeps each object as a file under its bucket's folder, and cannot keep a key with an empty, '.' or '..' segment"

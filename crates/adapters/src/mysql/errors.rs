@@ -7,6 +7,11 @@ pub(super) fn is_deadlock(error: &sqlx::Error) -> bool {
     mysql_code(error) == Some(1213)
 }
 
+/// `ER_DUP_ENTRY`: a unique key already holds the value.
+pub(super) fn is_duplicate_key(error: &sqlx::Error) -> bool {
+    mysql_code(error) == Some(1062)
+}
+
 fn mysql_code(error: &sqlx::Error) -> Option<u16> {
     error
         .as_database_error()

@@ -12,7 +12,8 @@ use registry::erasure::{
 };
 use registry::person::{Person, PersonId};
 use registry::ports::{
-    IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+    CreatedOnce, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
+    RequestKey,
 };
 use serde_json::json;
 use sqlx::mysql::MySqlPool;
@@ -28,8 +29,8 @@ mod reconcile;
 mod rows;
 
 use self::audit::append_audit;
-use self::errors::is_deadlock;
 pub use self::errors::port_error;
+use self::errors::{is_deadlock, is_duplicate_key};
 use self::rows::{PERSON_COLUMNS, PersonRow, people, utf8};
 
 /// A face set aside for deletion, once. `IGNORE` rather than `ON DUPLICATE
@@ -58,6 +59,33 @@ impl MysqlPersonStore {
     pub fn pool(&self) -> &MySqlPool {
         self.database.pool()
     }
+
+    /// The person just written with `id`.
+    async fn written(&self, id: PersonId) -> Result<Person, PortError> {
+        self.get(id).await?.ok_or_else(|| {
+            PortError::Permanent("the person vanished right after being written".into())
+        })
+    }
+}
+
+/// A new pending person and their enrolment in the trail, in `tx`.
+async fn insert_pending(
+    tx: &mut Transaction<'_, MySql>,
+    person: &NewPerson,
+    audit: &AuditContext,
+) -> Result<PersonId, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO person (lastname, firstname, object_key, status) \
+         VALUES (?, ?, ?, 'pending')",
+    )
+    .bind(&person.lastname)
+    .bind(&person.firstname)
+    .bind(&person.object_key)
+    .execute(&mut **tx)
+    .await?;
+    let id = PersonId(inserted.last_insert_id());
+    append_audit(tx, AuditAction::Enrolment, Some(id), audit, &json!({})).await?;
+    Ok(id)
 }
 
 /// Locks person `id`'s row; `false` when there is none.
@@ -92,24 +120,78 @@ impl PersonStore for MysqlPersonStore {
     ) -> Result<Person, PortError> {
         let id = async {
             let mut tx = self.database.run(|pool| pool.begin()).await?;
-            let inserted = sqlx::query(
-                "INSERT INTO person (lastname, firstname, object_key, status) \
-                 VALUES (?, ?, ?, 'pending')",
-            )
-            .bind(&person.lastname)
-            .bind(&person.firstname)
-            .bind(&person.object_key)
-            .execute(&mut *tx)
-            .await?;
-            let id = PersonId(inserted.last_insert_id());
-            append_audit(&mut tx, AuditAction::Enrolment, Some(id), audit, &json!({})).await?;
+            let id = insert_pending(&mut tx, person, audit).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(id)
         }
         .await
         .map_err(port_error)?;
-        self.get(id).await?.ok_or_else(|| {
-            PortError::Permanent("the person vanished right after being written".into())
+        self.written(id).await
+    }
+
+    async fn create_pending_once(
+        &self,
+        person: &NewPerson,
+        request: &RequestKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedOnce, PortError> {
+        let created = async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            let id = insert_pending(&mut tx, person, audit).await?;
+            // The key's primary key decides between two requests with it.
+            let noted = sqlx::query(
+                "INSERT INTO upload_request (caller, request_key, request_digest, person_id) \
+                 VALUES (?, ?, ?, ?)",
+            )
+            .bind(&request.caller)
+            .bind(&request.key)
+            .bind(&request.digest)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await;
+            match noted {
+                Err(error) if is_duplicate_key(&error) => {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                other => other?,
+            };
+            sqlx::query(
+                "DELETE FROM upload_request WHERE caller = ? \
+                 AND created_at < CURRENT_TIMESTAMP(3) - INTERVAL 1 DAY",
+            )
+            .bind(&request.caller)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Some(id))
+        }
+        .await
+        .map_err(port_error)?;
+        if let Some(id) = created {
+            return Ok(CreatedOnce::New(self.written(id).await?));
+        }
+        let earlier: Option<(u64, String)> = self
+            .database
+            .run(|pool| {
+                sqlx::query_as(
+                    "SELECT person_id, request_digest FROM upload_request \
+                     WHERE caller = ? AND request_key = ?",
+                )
+                .bind(&request.caller)
+                .bind(&request.key)
+                .fetch_optional(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        let Some((id, digest)) = earlier else {
+            return Err(PortError::Transient(
+                "an idempotency key was taken and released at once".into(),
+            ));
+        };
+        Ok(CreatedOnce::Earlier {
+            person: self.get(PersonId(id)).await?,
+            same_request: digest == request.digest,
         })
     }
 

@@ -491,3 +491,41 @@ async fn the_upload_page_is_public_static_html() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn an_enrolment_sent_again_with_its_idempotency_key_creates_nobody_new() {
+    let h = Harness::new().await;
+    let keyed = |key: &str| ApiEvent::load("upload-post.json").with_header("idempotency-key", key);
+    let (status, first) = h.send(keyed("enrol-7f3a")).await;
+    assert_eq!(status, 201, "{first}");
+    // The reply was lost; the client sends the same request again.
+    let (status, again) = h.send(keyed("enrol-7f3a")).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["personId"], first["personId"]);
+    assert_eq!(again["key"], first["key"]);
+    assert!(again["uploadUrl"].is_string());
+    assert_eq!(h.rows().await, 1);
+
+    // The same key for another request: refused, nothing written.
+    let event = keyed("enrol-7f3a");
+    let mut other = event.body_json();
+    other["firstname"] = json!("Michelle");
+    let (status, body) = h.send(event.with_json_body(&other)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another request"),
+        "{body}"
+    );
+    // A key that is not one: said so.
+    for bad in ["", "has space", &"k".repeat(129)] {
+        let (status, body) = h.send(keyed(bad)).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+    assert_eq!(h.rows().await, 1);
+    // Without a key, each request is a new person, as before.
+    h.send(ApiEvent::load("upload-post.json")).await;
+    assert_eq!(h.rows().await, 2);
+}

@@ -226,3 +226,71 @@ pub async fn unknown_ids_and_keys_are_none<S: PersonStore + AuditTrail>(store: &
             .is_empty()
     );
 }
+
+pub async fn a_request_key_creates_one_person_however_often_it_comes<
+    S: PersonStore + AuditTrail,
+>(
+    store: &S,
+) {
+    use registry::ports::{CreatedOnce, RequestKey};
+    let request = |key: &str, digest: &str| RequestKey {
+        caller: "ada-subject".into(),
+        key: key.into(),
+        digest: digest.repeat(64),
+    };
+    let first = new_person("Lovelace", "Ada", &format!("{TOKEN}.lovelace_ada.jpg"));
+    let CreatedOnce::New(ada) = store
+        .create_pending_once(&first, &request("k-1", "a"), &admin_audit())
+        .await
+        .unwrap()
+    else {
+        panic!("the first request creates");
+    };
+    // Sent again (another key, as each request draws its own).
+    let again = new_person(
+        "Lovelace",
+        "Ada",
+        "0123456789abcdef0123456789abcdee.lovelace_ada.jpg",
+    );
+    for _ in 0..2 {
+        let answer = store
+            .create_pending_once(&again, &request("k-1", "a"), &admin_audit())
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            CreatedOnce::Earlier {
+                person: Some(ada.clone()),
+                same_request: true
+            }
+        );
+    }
+    // The same key for something else is told apart.
+    let answer = store
+        .create_pending_once(&again, &request("k-1", "b"), &admin_audit())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            answer,
+            CreatedOnce::Earlier {
+                same_request: false,
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
+    assert_eq!(row_count(store).await, 1, "nobody else was created");
+    assert_eq!(trail(store, ada.id).await, [AuditAction::Enrolment]);
+    // Keys are the caller's: another caller's k-1 is another request.
+    let other = RequestKey {
+        caller: "bob-subject".into(),
+        ..request("k-1", "a")
+    };
+    let created = store
+        .create_pending_once(&again, &other, &admin_audit())
+        .await
+        .unwrap();
+    assert!(matches!(created, CreatedOnce::New(_)), "{created:?}");
+    assert_eq!(row_count(store).await, 2);
+}

@@ -69,6 +69,7 @@ macro_rules! person_store_contract {
             unknown_ids_and_keys_are_none,
             every_change_is_in_the_audit_trail_with_its_caller_and_no_name,
             calls_are_counted_per_caller_and_minute,
+            a_request_key_creates_one_person_however_often_it_comes,
         );
     };
 }

@@ -44,9 +44,10 @@ $("enrol").addEventListener("submit", async (event) => {
   if (!file) return;
   $("submit").disabled = true;
   try {
+    // A key per enrolment: were the request sent twice, one person.
     const response = await api("/api/uploads", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "Idempotency-Key": crypto.randomUUID() },
       body: JSON.stringify({ lastname: $("lastname").value, firstname: $("firstname").value, contentType: file.type, contentLength: file.size }),
     });
     $("result").hidden = false;
