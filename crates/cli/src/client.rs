@@ -37,6 +37,8 @@ impl ClientError {
 #[serde(rename_all = "camelCase")]
 pub struct RemotePerson {
     pub id: u64,
+    pub lastname: String,
+    pub firstname: String,
     pub status: Status,
     pub status_reason: Option<String>,
     pub possible_duplicate: Option<PossibleDuplicate>,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use registry::names::name_from_slug;
+use registry::names::{name_from_slug, slug};
 use registry::person::Status;
 use registry::photo::sha256_hex;
 use serde::Serialize;
@@ -36,6 +36,15 @@ pub struct Entry {
 pub struct Names {
     pub lastname: String,
     pub firstname: String,
+}
+
+impl Names {
+    /// Whether `person` bears these names, as keys compare them (case,
+    /// accents and punctuation aside).
+    fn are_of(&self, person: &RemotePerson) -> bool {
+        slug(&self.lastname) == slug(&person.lastname)
+            && slug(&self.firstname) == slug(&person.firstname)
+    }
 }
 
 /// The entries of `dir`, in name order. Hidden files are left out.
@@ -140,11 +149,14 @@ pub fn folder_names(folder: &str) -> Result<Names, String> {
 
 /// What became of a file or folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "camelCase")]
 pub enum Outcome {
     Indexed,
     Rejected,
     Failed,
+    /// The same photo is enrolled under another name: not enrolled again
+    /// (unless asked), never counted as this name's.
+    EnrolledAsOther,
     /// Not started: a re-run imports it.
     Interrupted,
 }
@@ -168,6 +180,10 @@ pub struct FileReport {
     pub reason: Option<String>,
     /// Another person the face matches, for an admin to resolve.
     pub possible_duplicate_of: Option<u64>,
+    /// The person of another name whose photo has the same bytes, and
+    /// their name ("Lastname, Firstname"): one column each in CSV.
+    pub same_photo_as: Option<u64>,
+    pub same_photo_as_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +194,9 @@ pub struct Options {
     pub wait: Duration,
     /// How often to ask.
     pub poll: Duration,
+    /// Enrols a file under its own name even when the same photo is
+    /// enrolled under another (the registry then flags a possible duplicate).
+    pub enrol_same_photo: bool,
 }
 
 impl Default for Options {
@@ -186,6 +205,7 @@ impl Default for Options {
             concurrency: 4,
             wait: Duration::from_secs(120),
             poll: Duration::from_millis(250),
+            enrol_same_photo: false,
         }
     }
 }
@@ -236,6 +256,8 @@ impl Importing {
             person_id: None,
             reason: None,
             possible_duplicate_of: None,
+            same_photo_as: None,
+            same_photo_as_name: None,
         })
     }
 
@@ -315,10 +337,30 @@ async fn enrol(
             Err(error) => return failed(report, error),
         };
         // Erased people are gone; a person found is indexed or rejected.
-        if let Some(person) = found.iter().find(|p| p.status != Status::Pending) {
+        // Under this name, the file is in already (a re-run resumes); under
+        // another, it is that person's photo, not this name's.
+        let (same_name, other_names): (Vec<&RemotePerson>, Vec<&RemotePerson>) = found
+            .iter()
+            .filter(|p| p.status != Status::Pending)
+            .partition(|p| names.are_of(p));
+        if let Some(person) = same_name.first() {
             report.0.photo = Some(photo.path.display().to_string());
             report.0.sha256 = Some(photo.sha256.clone());
             return report.recorded(person, true);
+        }
+        if let Some(other) = other_names.first()
+            && !options.enrol_same_photo
+        {
+            report.0.photo = Some(photo.path.display().to_string());
+            report.0.sha256 = Some(photo.sha256.clone());
+            report.0.same_photo_as = Some(other.id);
+            report.0.same_photo_as_name = Some(format!("{}, {}", other.lastname, other.firstname));
+            let reason = format!(
+                "the same photo is enrolled as person {} ({}, {}); not enrolled again \
+                 (--enrol-same-photo enrols it under this name too)",
+                other.id, other.lastname, other.firstname
+            );
+            return report.end(Outcome::EnrolledAsOther, reason);
         }
     }
     let photo = match best_photo(client, photos).await {
@@ -422,6 +464,7 @@ pub fn counts(reports: &[FileReport]) -> BTreeMap<&'static str, usize> {
         ("rejected", 0),
         ("failed", 0),
         ("interrupted", 0),
+        ("enrolledAsOther", 0),
         ("alreadyIn", 0),
         ("possibleDuplicates", 0),
     ]);
@@ -431,6 +474,7 @@ pub fn counts(reports: &[FileReport]) -> BTreeMap<&'static str, usize> {
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
             Outcome::Interrupted => "interrupted",
+            Outcome::EnrolledAsOther => "enrolledAsOther",
         };
         *counts.entry(outcome).or_default() += 1;
         if report.already_in {
@@ -555,19 +599,23 @@ mod tests {
             person_id: Some(7),
             reason: (outcome != Outcome::Indexed).then(|| "No face, \"none\"".into()),
             possible_duplicate_of: duplicate,
+            same_photo_as: (outcome == Outcome::EnrolledAsOther).then_some(134),
+            same_photo_as_name: (outcome == Outcome::EnrolledAsOther)
+                .then(|| "Curie, Pierre".into()),
         };
         let reports = [
             report(Outcome::Indexed, false, Some(3)),
             report(Outcome::Indexed, true, None),
             report(Outcome::Rejected, false, None),
             report(Outcome::Failed, false, None),
+            report(Outcome::EnrolledAsOther, false, None),
         ];
         let json = to_json(&reports);
         assert_eq!(
             json["counts"],
             serde_json::json!({
                 "indexed": 2, "rejected": 1, "failed": 1, "interrupted": 0,
-                "alreadyIn": 1, "possibleDuplicates": 1,
+                "enrolledAsOther": 1, "alreadyIn": 1, "possibleDuplicates": 1,
             })
         );
         assert_eq!(json["files"][0]["possibleDuplicateOf"], 3);
@@ -586,12 +634,18 @@ mod tests {
                 "alreadyIn",
                 "personId",
                 "reason",
-                "possibleDuplicateOf"
+                "possibleDuplicateOf",
+                "samePhotoAs",
+                "samePhotoAsName"
             ]
         );
         let records: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
-        assert_eq!(records.len(), 4);
+        assert_eq!(records.len(), 5);
         assert_eq!(&records[2][5], "rejected");
         assert_eq!(&records[2][8], "No face, \"none\"");
+        assert_eq!(
+            (&records[4][5], &records[4][10], &records[4][11]),
+            ("enrolledAsOther", "134", "Curie, Pierre")
+        );
     }
 }

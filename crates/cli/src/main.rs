@@ -63,6 +63,11 @@ struct ImportArgs {
     /// The report's format (by default, from the report's extension).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// Enrols a file under its own name even when the same photo is
+    /// enrolled under another name (the registry flags them as possible
+    /// duplicates); by default such a file is reported and left out.
+    #[arg(long)]
+    enrol_same_photo: bool,
 }
 
 #[derive(Subcommand)]
@@ -150,6 +155,7 @@ async fn import_folder(client: Client, args: &ImportArgs) -> anyhow::Result<()> 
     let options = Options {
         concurrency: usize::from(args.concurrency),
         wait: Duration::from_secs(args.wait),
+        enrol_same_photo: args.enrol_same_photo,
         ..Options::default()
     };
     let stop = CancellationToken::new();

@@ -1,5 +1,5 @@
 //! The command line's import of a folder: interrupted, resumed, nobody
-//! enrolled twice.
+//! enrolled twice, and no file counted as a person of another name.
 
 use super::*;
 
@@ -70,7 +70,7 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
         },
     )
     .await;
-    use Outcome::{Indexed, Interrupted, Rejected};
+    use Outcome::{EnrolledAsOther, Indexed, Interrupted, Rejected};
     let names = [
         "Obama Barack",
         "biden_joe.jpg",
@@ -117,7 +117,9 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
     let (_, listed) = harness.get("/api/faces?limit=100", Some(&admin)).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 3, "{listed}");
 
-    // Resumed: what is in is found by its hash, the rest is imported.
+    // Resumed: what is in is found by its hash, the rest is imported. The
+    // copy of Joe Biden's photo named "copy joe" is his photo, not a new
+    // person's, and is said to be.
     let resumed = import::import(
         &client,
         import::scan(root).unwrap(),
@@ -135,7 +137,7 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
             (Indexed, true),
             (Indexed, true),
             (Rejected, true),
-            (Indexed, true),
+            (EnrolledAsOther, false),
             (Rejected, false),
             (Indexed, false),
             (Rejected, false),
@@ -145,9 +147,11 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
     );
     let obama_id = first[0].person_id.expect("Obama's id");
     assert_eq!(resumed[0].person_id, Some(obama_id));
+    assert_eq!(resumed[3].person_id, None, "nobody under copy_joe's name");
     assert_eq!(
-        resumed[3].person_id, first[1].person_id,
-        "the same bytes: Biden"
+        (resumed[3].same_photo_as, resumed[3].same_photo_as_name.as_deref()),
+        (first[1].person_id, Some("Biden, Joe")),
+        "the same bytes: Biden's"
     );
     assert_eq!(resumed[5].possible_duplicate_of, Some(obama_id));
     assert_eq!(
@@ -165,8 +169,8 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
     assert_eq!(
         import::to_json(&resumed)["counts"],
         serde_json::json!({
-            "indexed": 4, "rejected": 4, "failed": 0, "interrupted": 0,
-            "alreadyIn": 4, "possibleDuplicates": 1,
+            "indexed": 3, "rejected": 4, "failed": 0, "interrupted": 0,
+            "enrolledAsOther": 1, "alreadyIn": 3, "possibleDuplicates": 1,
         })
     );
 
@@ -195,5 +199,24 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
         again.iter().all(|r| r.already_in || r.person_id.is_none()),
         "{again:#?}"
     );
+
+    // Asked to, the copy is enrolled under its own name, and the registry
+    // flags it as a possible duplicate of Joe Biden.
+    let copy = tempfile::tempdir().expect("a folder");
+    std::fs::write(copy.path().join("copy_joe.jpg"), &biden).unwrap();
+    let enrolled = import::import(
+        &client,
+        import::scan(copy.path()).unwrap(),
+        &Options {
+            enrol_same_photo: true,
+            ..options.clone()
+        },
+        &CancellationToken::new(),
+        |_| {},
+    )
+    .await;
+    assert_eq!(enrolled[0].outcome, Indexed, "{enrolled:#?}");
+    assert_ne!(enrolled[0].person_id, first[1].person_id);
+    assert_eq!(enrolled[0].possible_duplicate_of, first[1].person_id);
     harness.stop().await;
 }
