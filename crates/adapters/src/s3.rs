@@ -318,6 +318,31 @@ impl PhotoStore for S3PhotoStore {
         })
     }
 
+    /// CopyObject of the current version of `from` to `to` (`s3:GetObject`
+    /// on the source with `kms:Decrypt`, `s3:PutObject` on the target with
+    /// `kms:GenerateDataKey`), metadata copied; the bucket encrypts the copy
+    /// with its default key and notifies `ObjectCreated:Copy`.
+    async fn copy(&self, from: &str, to: &str) -> Result<bool, PortError> {
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(from, KEY_PATH)
+        );
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(source)
+            .send()
+            .await;
+        match copied {
+            Ok(_) => Ok(true),
+            Err(error) if matches!(error_code(&error), Some("NoSuchKey")) => Ok(false),
+            Err(error) => Err(port_error("S3", error)),
+        }
+    }
+
     /// CopyObject onto itself (permissions `s3:GetObject` on the source and
     /// `s3:PutObject` on the target; with SSE-KMS, `kms:Decrypt` and
     /// `kms:GenerateDataKey`). S3 refuses a copy onto itself that changes

@@ -17,7 +17,8 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
         // erases them: the erasure recorded first, the rows locked FOR
         // UPDATE, then the person's row, faces, retired faces and pairs
         // removed and the receipt kept (a DELETE with a WHERE needs SELECT
-        // too). Remembers enrolments' idempotency keys for a day. Each
+        // too). Remembers enrolments' idempotency keys for a day, and a
+        // photo's move to the key of corrected names until it is done. Each
         // change is appended to the audit trail, which nobody may change.
         AppRole::Upload => &[
             ("person", "SELECT, INSERT, UPDATE, DELETE"),
@@ -26,6 +27,7 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
             ("erasure", "SELECT, INSERT, UPDATE"),
             ("distinct_pair", "SELECT, INSERT, DELETE"),
             ("upload_request", "SELECT, INSERT, DELETE"),
+            ("key_move", "SELECT, INSERT, DELETE"),
             ("audit_event", "INSERT"),
         ],
         // Reads people, their faces and the audit trail, and records

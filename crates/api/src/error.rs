@@ -156,7 +156,8 @@ impl From<UploadError> for ApiError {
             UploadError::FormatChanged { .. }
             | UploadError::NotReplaceable(_)
             | UploadError::IdempotencyKeyReused
-            | UploadError::AlreadyCarriedOut(_) => ApiError::Conflict(error.to_string()),
+            | UploadError::AlreadyCarriedOut(_)
+            | UploadError::PhotoOnItsWay(_) => ApiError::Conflict(error.to_string()),
             invalid => ApiError::BadRequest(invalid.to_string()),
         }
     }

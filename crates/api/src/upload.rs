@@ -170,6 +170,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
         let body: RenameBody = read_json(request)?;
         let person = rename(
             &self.people,
+            &self.photos,
             id,
             &Rename {
                 lastname: body.lastname,

@@ -151,6 +151,16 @@ where
     /// Erases person `id`, or finishes an erasure begun earlier; for a
     /// person already erased, the receipt of that erasure.
     pub async fn erase(&self, id: PersonId, audit: &AuditContext) -> Result<Erased, ErasureError> {
+        // A photo still at the key of the person's names before a
+        // correction goes too.
+        if let Some(moved) = self.people.unfinished_move(id).await? {
+            for version in self.photos.versions(&moved.from).await? {
+                self.photos
+                    .delete_version(&moved.from, &version.version_id)
+                    .await?;
+            }
+            self.people.forget_move(id).await?;
+        }
         match self.people.begin_erasure(id).await? {
             ErasureBegun::NoSuchPerson => Err(ErasureError::NoSuchPerson(id)),
             ErasureBegun::Finished(receipt) => Ok(Erased {

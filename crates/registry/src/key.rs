@@ -87,6 +87,13 @@ pub struct ObjectKey {
     format: PhotoFormat,
 }
 
+/// A name's slug as a key holds it: capped, and not ending in `-`.
+fn key_slug(name: &DisplayName) -> String {
+    let mut slug = name.slug();
+    slug.truncate(MAX_KEY_SLUG_CHARS);
+    slug.trim_end_matches('-').to_owned()
+}
+
 impl ObjectKey {
     /// A new person's key: a fresh random token, then the names' slugs.
     pub fn for_new_person(
@@ -104,15 +111,10 @@ impl ObjectKey {
         firstname: &DisplayName,
         format: PhotoFormat,
     ) -> Self {
-        let capped = |name: &DisplayName| {
-            let mut slug = name.slug();
-            slug.truncate(MAX_KEY_SLUG_CHARS);
-            slug.trim_end_matches('-').to_owned()
-        };
         Self {
             token: Some(token),
-            lastname_slug: capped(lastname),
-            firstname_slug: capped(firstname),
+            lastname_slug: key_slug(lastname),
+            firstname_slug: key_slug(firstname),
             format,
         }
     }
@@ -158,6 +160,12 @@ impl ObjectKey {
 
     pub fn format(&self) -> PhotoFormat {
         self.format
+    }
+
+    /// Whether the key spells these names (as slugs: case, accents and
+    /// punctuation aside), so that it need not change with them.
+    pub fn spells(&self, lastname: &DisplayName, firstname: &DisplayName) -> bool {
+        self.lastname_slug == key_slug(lastname) && self.firstname_slug == key_slug(firstname)
     }
 
     /// Names readable enough for a person created from a key alone, within

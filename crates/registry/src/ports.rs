@@ -59,6 +59,14 @@ pub enum CreatedOnce {
     },
 }
 
+/// A person's photo on its way from the key of their old names to the key
+/// of their new ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMove {
+    pub from: String,
+    pub to: String,
+}
+
 /// What the listing asks the store for: one page in descending id order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ListFilter {
@@ -150,6 +158,24 @@ pub trait PersonStore: Send + Sync {
         firstname: Option<&str>,
         audit: &AuditContext,
     ) -> Result<Option<Person>, PortError>;
+    /// Sets new display names (either or both) and the key they make, in
+    /// one change: the record names `to_key`, with no version of it
+    /// recorded yet (so that the event of the photo's copy there is
+    /// recorded, whatever its sequencer), the move from the old key is
+    /// remembered until [`PersonStore::forget_move`], and the rename is in
+    /// the trail, without either name. `None`: no such person.
+    async fn rename_with_key(
+        &self,
+        id: PersonId,
+        lastname: Option<&str>,
+        firstname: Option<&str>,
+        to_key: &str,
+        audit: &AuditContext,
+    ) -> Result<Option<Person>, PortError>;
+    /// The move of person `id`'s photo to a new key still to finish.
+    async fn unfinished_move(&self, id: PersonId) -> Result<Option<KeyMove>, PortError>;
+    /// The move of person `id`'s photo is finished.
+    async fn forget_move(&self, id: PersonId) -> Result<(), PortError>;
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError>;
     async fn find_by_key(&self, object_key: &str) -> Result<Option<Person>, PortError>;
     /// The people whose current face is one of `face_ids`.
@@ -404,6 +430,9 @@ pub trait PhotoStore: Send + Sync {
     async fn delete_version(&self, key: &str, version_id: &str) -> Result<(), PortError>;
     /// Up to `limit` photos (current versions) with keys after `after`.
     async fn list_photos(&self, after: Option<&str>, limit: u32) -> Result<PhotoPage, PortError>;
+    /// Copies the current version of `from` to `to`, metadata and all (the
+    /// bucket notifies the indexer of `to`); `false` when `from` has none.
+    async fn copy(&self, from: &str, to: &str) -> Result<bool, PortError>;
     /// Writes the photo again as a new version of itself, bytes unchanged,
     /// so that the bucket notifies the indexer of it once more; `false`
     /// when there is no such photo.

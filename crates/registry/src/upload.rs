@@ -1,15 +1,17 @@
 //! Enrolment: validate the request, issue a presigned PUT, record the
 //! person as pending. A new photo for a person already enrolled goes to
-//! that person's key (by id); an admin may correct a person's names.
+//! that person's key (by id); an admin may correct a person's names, and
+//! the key with them.
 
 use std::time::Duration;
 
 use crate::audit::AuditContext;
 use crate::key::{ObjectKey, PhotoFormat};
 use crate::names::{DisplayName, NameError};
-use crate::person::{Person, PersonId};
+use crate::person::{Person, PersonId, Status};
 use crate::ports::{
-    CreatedOnce, NewPerson, PersonStore, PhotoStore, PortError, PresignedRequest, RequestKey,
+    CreatedOnce, KeyMove, NewPerson, PersonStore, PhotoStore, PortError, PresignedRequest,
+    RequestKey,
 };
 
 /// The longest idempotency key taken.
@@ -56,6 +58,8 @@ pub enum UploadError {
         "this request was carried out already and its person's photo has arrived since (person {0})"
     )]
     AlreadyCarriedOut(PersonId),
+    #[error("person {0}'s photo is on its way; correct the name once it is indexed or rejected")]
+    PhotoOnItsWay(PersonId),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -269,10 +273,16 @@ pub struct Rename {
     pub firstname: Option<String>,
 }
 
-/// Corrects a person's names. The key keeps the names it was made with:
-/// the photo is not copied (a copy would be indexed again).
-pub async fn rename<P: PersonStore + ?Sized>(
+/// Corrects a person's names. When the key spells the old names, the
+/// photo moves to a key of the new ones, so that no current or later read
+/// shows the old name: the record names the new key, the photo is copied
+/// there (its event has it indexed anew under the new `ExternalImageId`,
+/// and the indexer then retires the old face), and every version of the old
+/// key is deleted, as erasure deletes them. A move cut short is finished by
+/// the next correction of that person.
+pub async fn rename<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
     people: &P,
+    photos: &S,
     id: PersonId,
     rename: &Rename,
     audit: &AuditContext,
@@ -290,15 +300,77 @@ pub async fn rename<P: PersonStore + ?Sized>(
         .as_deref()
         .map(|n| DisplayName::parse("firstname", n))
         .transpose()?;
-    people
-        .rename(
+    if let Some(unfinished) = people.unfinished_move(id).await? {
+        finish_move(people, photos, id, &unfinished).await?;
+    }
+    let person = people.get(id).await?.ok_or(UploadError::NoSuchPerson(id))?;
+    let (last, first) = (lastname.as_ref(), firstname.as_ref());
+    let names_only = || async {
+        people
+            .rename(
+                id,
+                last.map(DisplayName::as_str),
+                first.map(DisplayName::as_str),
+                audit,
+            )
+            .await?
+            .ok_or(UploadError::NoSuchPerson(id))
+    };
+    // A key of another shape names nobody: the names alone change.
+    let Ok(key) = ObjectKey::parse(&person.object_key) else {
+        return names_only().await;
+    };
+    let new_last = match last {
+        Some(name) => name.clone(),
+        None => DisplayName::parse("lastname", &person.lastname)?,
+    };
+    let new_first = match first {
+        Some(name) => name.clone(),
+        None => DisplayName::parse("firstname", &person.firstname)?,
+    };
+    if key.spells(&new_last, &new_first) {
+        return names_only().await;
+    }
+    // The photo is on its way to the old key: moved now, it would arrive
+    // where nobody is recorded.
+    if person.status == Status::Pending {
+        return Err(UploadError::PhotoOnItsWay(id));
+    }
+    let moved = KeyMove {
+        from: person.object_key.clone(),
+        to: ObjectKey::for_new_person(&new_last, &new_first, key.format()).as_string(),
+    };
+    let renamed = people
+        .rename_with_key(
             id,
-            lastname.as_ref().map(DisplayName::as_str),
-            firstname.as_ref().map(DisplayName::as_str),
+            last.map(DisplayName::as_str),
+            first.map(DisplayName::as_str),
+            &moved.to,
             audit,
         )
         .await?
-        .ok_or(UploadError::NoSuchPerson(id))
+        .ok_or(UploadError::NoSuchPerson(id))?;
+    finish_move(people, photos, id, &moved).await?;
+    Ok(renamed)
+}
+
+/// Copies the photo to its new key and deletes every version of the old
+/// one, then forgets the move. Done twice, the second does nothing more:
+/// the old key has no version left to copy or delete.
+async fn finish_move<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
+    people: &P,
+    photos: &S,
+    id: PersonId,
+    moved: &KeyMove,
+) -> Result<(), UploadError> {
+    photos.copy(&moved.from, &moved.to).await?;
+    for version in photos.versions(&moved.from).await? {
+        photos
+            .delete_version(&moved.from, &version.version_id)
+            .await?;
+    }
+    people.forget_move(id).await?;
+    Ok(())
 }
 
 #[cfg(test)]

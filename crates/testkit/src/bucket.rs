@@ -217,6 +217,23 @@ impl PhotoStore for InMemoryBucket {
         })
     }
 
+    async fn copy(&self, from: &str, to: &str) -> Result<bool, PortError> {
+        let current = {
+            let state = self.lock();
+            Self::current(&state, from)
+        };
+        let Some(Version {
+            bytes: Some(bytes),
+            uploaded_sha256,
+            ..
+        }) = current
+        else {
+            return Ok(false);
+        };
+        self.push(to, Some(bytes), None, Utc::now(), uploaded_sha256);
+        Ok(true)
+    }
+
     async fn rewrite_in_place(&self, key: &str, _content_type: &str) -> Result<bool, PortError> {
         let current = {
             let state = self.lock();

@@ -10,8 +10,8 @@ use registry::duplicates::{Resolution, Resolved};
 use registry::erasure::{Erasure, ErasureBegun, ErasureFinished, ErasureReceipt};
 use registry::person::{Person, PersonId};
 use registry::ports::{
-    CreatedOnce, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
-    RequestKey,
+    CreatedOnce, IndexingRecord, KeyMove, ListFilter, NewPerson, PersonStore, PortError,
+    RecordOutcome, RequestKey,
 };
 
 /// `store`, with faults injected into `record_indexing` (the write the
@@ -76,6 +76,27 @@ impl<S: PersonStore> PersonStore for FaultyPersonStore<S> {
         audit: &AuditContext,
     ) -> Result<Person, PortError> {
         self.store.create_pending(person, audit).await
+    }
+
+    async fn rename_with_key(
+        &self,
+        id: PersonId,
+        lastname: Option<&str>,
+        firstname: Option<&str>,
+        to_key: &str,
+        audit: &AuditContext,
+    ) -> Result<Option<Person>, PortError> {
+        self.store
+            .rename_with_key(id, lastname, firstname, to_key, audit)
+            .await
+    }
+
+    async fn unfinished_move(&self, id: PersonId) -> Result<Option<KeyMove>, PortError> {
+        self.store.unfinished_move(id).await
+    }
+
+    async fn forget_move(&self, id: PersonId) -> Result<(), PortError> {
+        self.store.forget_move(id).await
     }
 
     async fn create_pending_once(

@@ -20,8 +20,8 @@ use registry::erasure::{
 };
 use registry::person::{Person, PersonId, Status};
 use registry::ports::{
-    CallCounter, CreatedOnce, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError,
-    RecordOutcome, RequestKey,
+    CallCounter, CreatedOnce, IndexingRecord, KeyMove, ListFilter, NewPerson, PersonStore,
+    PortError, RecordOutcome, RequestKey,
 };
 use serde_json::{Value, json};
 use unicode_normalization::UnicodeNormalization;
@@ -62,6 +62,8 @@ struct State {
     /// Enrolments' idempotency keys, by caller and key: the digest and the
     /// person created.
     requests: BTreeMap<(String, String), (String, PersonId)>,
+    /// Photos moving to the key of corrected names.
+    moves: BTreeMap<PersonId, KeyMove>,
 }
 
 #[derive(Clone)]
@@ -333,6 +335,46 @@ impl PersonStore for InMemoryPersonStore {
             (request.digest.clone(), created.id),
         );
         Ok(CreatedOnce::New(created))
+    }
+
+    async fn rename_with_key(
+        &self,
+        id: PersonId,
+        lastname: Option<&str>,
+        firstname: Option<&str>,
+        to_key: &str,
+        audit: &AuditContext,
+    ) -> Result<Option<Person>, PortError> {
+        check_length("object_key", Some(to_key), OBJECT_KEY_CHARS)?;
+        let renamed = self.rename(id, lastname, firstname, audit).await?;
+        let Some(mut person) = renamed else {
+            return Ok(None);
+        };
+        let mut state = self.state();
+        let from = std::mem::replace(&mut person.object_key, to_key.to_owned());
+        person.object_etag = None;
+        person.object_sequencer = None;
+        state.people.insert(id, person.clone());
+        state.moves.insert(
+            id,
+            KeyMove {
+                from,
+                to: to_key.to_owned(),
+            },
+        );
+        if let Some(entry) = state.audit.last_mut() {
+            entry.detail["newKey"] = json!(true);
+        }
+        Ok(Some(person))
+    }
+
+    async fn unfinished_move(&self, id: PersonId) -> Result<Option<KeyMove>, PortError> {
+        Ok(self.state().moves.get(&id).cloned())
+    }
+
+    async fn forget_move(&self, id: PersonId) -> Result<(), PortError> {
+        self.state().moves.remove(&id);
+        Ok(())
     }
 
     async fn mark_pending(

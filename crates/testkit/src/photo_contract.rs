@@ -55,6 +55,7 @@ macro_rules! photo_store_contract {
             deleting_the_current_version_brings_back_the_one_before,
             photos_are_listed_in_key_order_after_a_key_in_pages,
             a_rewrite_in_place_is_a_new_version_of_the_same_bytes,
+            a_copy_is_the_current_version_under_another_key,
         );
     };
 }
@@ -256,4 +257,39 @@ pub async fn a_rewrite_in_place_is_a_new_version_of_the_same_bytes<B: BucketUnde
         Some(&b"stripped"[..])
     );
     assert_eq!(store.versions(ODD).await.unwrap().len(), 3);
+}
+
+pub async fn a_copy_is_the_current_version_under_another_key<B: BucketUnderTest>(bucket: &B) {
+    let store = bucket.store();
+    let to = "0123456789abcdef0123456789abcdef.dunham_ann.jpg";
+    assert!(!store.copy(ODD, to).await.unwrap(), "nothing to copy");
+    assert!(store.versions(to).await.unwrap().is_empty());
+
+    bucket.put_object(ODD, b"as uploaded").await;
+    let uploaded = store.stat(ODD).await.unwrap().expect("stored");
+    let hash = sha256_hex(b"as uploaded");
+    store
+        .replace_if_unchanged(
+            ODD,
+            b"stripped".to_vec(),
+            "image/jpeg",
+            uploaded.etag.as_deref().unwrap(),
+            &hash,
+        )
+        .await
+        .unwrap();
+
+    assert!(store.copy(ODD, to).await.unwrap());
+    let copied = store.stat(to).await.unwrap().expect("copied");
+    assert_eq!(copied.uploaded_sha256, Some(hash), "metadata copied");
+    assert_eq!(
+        store.read(to, None).await.unwrap().as_deref(),
+        Some(&b"stripped"[..]),
+        "the current version"
+    );
+    assert_eq!(
+        store.versions(ODD).await.unwrap().len(),
+        2,
+        "the source stays"
+    );
 }

@@ -12,8 +12,8 @@ use registry::erasure::{
 };
 use registry::person::{Person, PersonId};
 use registry::ports::{
-    CreatedOnce, IndexingRecord, ListFilter, NewPerson, PersonStore, PortError, RecordOutcome,
-    RequestKey,
+    CreatedOnce, IndexingRecord, KeyMove, ListFilter, NewPerson, PersonStore, PortError,
+    RecordOutcome, RequestKey,
 };
 use serde_json::json;
 use sqlx::mysql::MySqlPool;
@@ -268,6 +268,87 @@ impl PersonStore for MysqlPersonStore {
         .await
         .map_err(port_error)?;
         if found { self.get(id).await } else { Ok(None) }
+    }
+
+    async fn rename_with_key(
+        &self,
+        id: PersonId,
+        lastname: Option<&str>,
+        firstname: Option<&str>,
+        to_key: &str,
+        audit: &AuditContext,
+    ) -> Result<Option<Person>, PortError> {
+        let found = async {
+            let mut tx = self.database.run(|pool| pool.begin()).await?;
+            // Binary collation: the driver sees bytes.
+            let from_key: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT object_key FROM person WHERE id = ? FOR UPDATE")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(from_key) = from_key.map(utf8).transpose()? else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            // No version of the new key is recorded: the copy's event is.
+            sqlx::query(
+                "UPDATE person SET lastname = COALESCE(?, lastname), \
+                 firstname = COALESCE(?, firstname), object_key = ?, \
+                 object_etag = NULL, object_sequencer = NULL WHERE id = ?",
+            )
+            .bind(lastname)
+            .bind(firstname)
+            .bind(to_key)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO key_move (person_id, from_key, to_key) VALUES (?, ?, ?)")
+                .bind(id.0)
+                .bind(&from_key)
+                .bind(to_key)
+                .execute(&mut *tx)
+                .await?;
+            let mut detail = detail::rename(lastname, firstname);
+            detail["newKey"] = json!(true);
+            append_audit(&mut tx, AuditAction::Rename, Some(id), audit, &detail).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        }
+        .await
+        .map_err(port_error)?;
+        if found { self.get(id).await } else { Ok(None) }
+    }
+
+    async fn unfinished_move(&self, id: PersonId) -> Result<Option<KeyMove>, PortError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .database
+            .run(|pool| {
+                sqlx::query_as("SELECT from_key, to_key FROM key_move WHERE person_id = ?")
+                    .bind(id.0)
+                    .fetch_optional(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        row.map(|(from, to)| {
+            Ok(KeyMove {
+                from: utf8(from)?,
+                to: utf8(to)?,
+            })
+        })
+        .transpose()
+        .map_err(port_error)
+    }
+
+    async fn forget_move(&self, id: PersonId) -> Result<(), PortError> {
+        self.database
+            .run(|pool| {
+                sqlx::query("DELETE FROM key_move WHERE person_id = ?")
+                    .bind(id.0)
+                    .execute(pool)
+            })
+            .await
+            .map(drop)
+            .map_err(port_error)
     }
 
     async fn get(&self, id: PersonId) -> Result<Option<Person>, PortError> {

@@ -294,3 +294,76 @@ pub async fn a_request_key_creates_one_person_however_often_it_comes<
     assert!(matches!(created, CreatedOnce::New(_)), "{created:?}");
     assert_eq!(row_count(store).await, 2);
 }
+
+pub async fn a_rename_with_a_key_moves_the_record_and_remembers_the_move<
+    S: PersonStore + AuditTrail,
+>(
+    store: &S,
+) {
+    use registry::ports::KeyMove;
+    let key = format!("{TOKEN}.obama_barack.jpg");
+    let person = store
+        .create_pending(&new_person("Obama", "Barack", &key), &audit())
+        .await
+        .unwrap();
+    store
+        .record_indexing(
+            &indexed(&key, "0067A3F2C1B0D4E501", "face-1"),
+            &registry_audit(),
+        )
+        .await
+        .unwrap();
+    let to = "0123456789abcdef0123456789abcdee.dunham_barack.jpg";
+    let renamed = store
+        .rename_with_key(person.id, Some("Dunham"), None, to, &audit())
+        .await
+        .unwrap()
+        .expect("the person");
+    assert_eq!(
+        (renamed.lastname.as_str(), renamed.object_key.as_str()),
+        ("Dunham", to)
+    );
+    // The face stays until the copy is indexed; no version of the new key
+    // is recorded, so its event is.
+    assert_eq!(renamed.identity.as_deref(), Some("face-1"));
+    assert_eq!(
+        (renamed.object_etag, renamed.object_sequencer),
+        (None, None)
+    );
+    assert_eq!(store.find_by_key(&key).await.unwrap(), None);
+    assert_eq!(
+        store.unfinished_move(person.id).await.unwrap(),
+        Some(KeyMove {
+            from: key.clone(),
+            to: to.to_owned()
+        })
+    );
+    store.forget_move(person.id).await.unwrap();
+    assert_eq!(store.unfinished_move(person.id).await.unwrap(), None);
+    let entries = store
+        .audit_trail(&AuditFilter {
+            person_id: Some(person.id),
+            action: Some(AuditAction::Rename),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        entries[0].detail,
+        json!({"fields": ["lastname"], "newKey": true})
+    );
+    assert_eq!(
+        store
+            .rename_with_key(
+                PersonId(person.id.0 + 1),
+                Some("X"),
+                None,
+                "x.jpg",
+                &audit()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -70,6 +70,7 @@ macro_rules! person_store_contract {
             every_change_is_in_the_audit_trail_with_its_caller_and_no_name,
             calls_are_counted_per_caller_and_minute,
             a_request_key_creates_one_person_however_often_it_comes,
+            a_rename_with_a_key_moves_the_record_and_remembers_the_move,
         );
     };
 }

@@ -115,7 +115,7 @@ async fn upload(
 
 /// Everything the functions do: health, enrolment through the presigned
 /// PUT, metadata stripped, indexing, the photo link, a replacement (the old face deleted),
-/// identify, an erasure, an event for an object that is gone, and an event
+/// identify, a corrected name (the photo moved to a new key), an erasure, an event for an object that is gone, and an event
 /// that fails every attempt reaching the dead-letter queue.
 async fn whole_flow(harness: &Harness) -> Result<(), String> {
     let (status, health) = harness.get("/healthz", None).await;
@@ -187,6 +187,27 @@ async fn whole_flow(harness: &Harness) -> Result<(), String> {
     if status != 200 || answer["faces"][0]["unknown"] != false {
         return Err(format!("POST /api/search: {status} {answer}"));
     }
+
+    // A corrected name: the photo copied to a key of the new name (read as
+    // the upload function), indexed anew there, the old key's versions gone.
+    let renamed = harness
+        .http
+        .patch(harness.url(&format!("/api/faces/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"lastname": "Dunham"}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = renamed.status();
+    let renamed: Value = renamed.json().await.unwrap_or(Value::Null);
+    if status != 200 {
+        return Err(format!("PATCH /api/faces/{id}: {status} {renamed}"));
+    }
+    let before = replaced["identity"].clone();
+    until(harness, &admin, id, "indexed under the new key", |p| {
+        p["status"] == "indexed" && p["identity"] != before
+    })
+    .await?;
 
     // Erasure: the faces, every version of the photo, and the record go.
     let erased = harness

@@ -149,7 +149,10 @@ async fn a_folder_is_imported_interrupted_and_resumed_without_enrolling_anyone_t
     assert_eq!(resumed[0].person_id, Some(obama_id));
     assert_eq!(resumed[3].person_id, None, "nobody under copy_joe's name");
     assert_eq!(
-        (resumed[3].same_photo_as, resumed[3].same_photo_as_name.as_deref()),
+        (
+            resumed[3].same_photo_as,
+            resumed[3].same_photo_as_name.as_deref()
+        ),
         (first[1].person_id, Some("Biden, Joe")),
         "the same bytes: Biden's"
     );

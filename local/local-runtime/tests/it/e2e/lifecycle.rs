@@ -218,7 +218,7 @@ async fn rename_trail_and_export(
         .http
         .patch(harness.url(&first.path()))
         .bearer_auth(admin)
-        .json(&serde_json::json!({"firstname": "Barack Hussein"}))
+        .json(&serde_json::json!({"firstname": "BARACK"}))
         .send()
         .await
         .unwrap();
@@ -278,7 +278,12 @@ async fn rename_trail_and_export(
         .bearer_auth(admin);
     let (status, export) = Harness::answer(request).await;
     assert_eq!(status, 200, "{export}");
-    assert_eq!(export["person"]["firstname"], "Barack Hussein");
+    assert_eq!(export["person"]["firstname"], "BARACK");
+    assert_eq!(
+        export["person"]["key"],
+        first.key.as_str(),
+        "the key spells BARACK too"
+    );
     assert!(export["person"]["photoUrl"].is_string());
     let mut ever: Vec<&str> = export["faceIds"]
         .as_array()

@@ -9,6 +9,7 @@ mod identify;
 mod import;
 mod lifecycle;
 mod photos;
+mod rectify;
 
 use std::io::Cursor;
 use std::time::Duration;
