@@ -48,13 +48,13 @@ fn strip_jpeg(photo: &[u8]) -> Result<Vec<u8>, String> {
     let segments = jpeg.segments_mut();
     segments.retain(keeps);
     // The last segment read is the first scan, whose data runs to the end
-    // of the file: anything after the image's end goes.
+    // of the file: what lies between later scans and after the image's
+    // end is not the image.
     if let Some(scan) = segments.pop() {
         let header = scan.contents().clone();
-        let whole = scan.encoder().bytes();
-        let end = image_end(&whole).ok_or("the image has no end marker")?;
+        let scans = scans(&scan.encoder().bytes()).ok_or("the image has no end marker")?;
         // Marker and length, then the header: the rest is the scans, end included.
-        let data = whole.slice(4 + header.len()..end);
+        let data = Bytes::from(scans).slice(4 + header.len()..);
         segments.push(JpegSegment::new_with_entropy(markers::SOS, header, data));
     }
     if let Some(orientation) = orientation.filter(|o| *o != 1) {
@@ -85,11 +85,14 @@ fn keeps(segment: &JpegSegment) -> bool {
     }
 }
 
-/// The offset just past the image's end marker in `jpeg` (a first scan and
-/// all that follows): scan data runs to the next marker that is neither a
-/// stuffed `FF 00` nor a restart; segments between scans are skipped by
-/// their length, since their contents may hold any bytes.
-fn image_end(jpeg: &[u8]) -> Option<usize> {
+/// The image's scans in `jpeg` (a first scan and all that follows), up to
+/// and including its end marker, without the application segments and
+/// comments a progressive JPEG may hold between its scans. Scan data runs
+/// to the next marker that is neither a stuffed `FF 00` nor a restart;
+/// segments between scans are read by their length, since their contents
+/// may hold any bytes. `None` without an end marker.
+fn scans(jpeg: &[u8]) -> Option<Vec<u8>> {
+    let mut kept = Vec::with_capacity(jpeg.len());
     let mut at = 0;
     loop {
         // A segment: marker, then a big-endian length that counts itself.
@@ -98,14 +101,21 @@ fn image_end(jpeg: &[u8]) -> Option<usize> {
         }
         let marker = *jpeg.get(at + 1)?;
         if marker == markers::EOI {
-            return Some(at + 2);
+            kept.extend_from_slice(&jpeg[at..at + 2]);
+            return Some(kept);
         }
         let length = u16::from_be_bytes([*jpeg.get(at + 2)?, *jpeg.get(at + 3)?]) as usize;
-        at += 2 + length;
+        let segment = jpeg.get(at..at + 2 + length)?;
+        let metadata = marker == markers::COM || (markers::APP0..=markers::APP15).contains(&marker);
+        if !metadata {
+            kept.extend_from_slice(segment);
+        }
+        at += segment.len();
         if marker != markers::SOS {
             continue;
         }
         // Scan data, up to the next real marker.
+        let data = at;
         loop {
             let byte = *jpeg.get(at)?;
             if byte == 0xFF {
@@ -119,6 +129,7 @@ fn image_end(jpeg: &[u8]) -> Option<usize> {
                 at += 1;
             }
         }
+        kept.extend_from_slice(&jpeg[data..at]);
     }
 }
 
@@ -159,17 +170,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_image_ends_at_its_own_end_marker_across_scans() {
+    fn the_scans_end_at_the_images_own_end_marker_without_what_lies_between() {
         let mut jpeg = vec![0xFF, markers::SOS, 0, 3, 0x01];
         // Scan data: a stuffed FF 00 and a restart marker are data.
         jpeg.extend_from_slice(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD3, 0x56]);
         // A table between scans whose contents hold FF D9.
         jpeg.extend_from_slice(&[0xFF, markers::DHT, 0, 5, 0xFF, 0xD9, 0x00]);
+        let table_end = jpeg.len();
+        // Between the scans of a progressive JPEG: a comment and an XMP segment.
+        jpeg.extend_from_slice(&[0xFF, markers::COM, 0, 6]);
+        jpeg.extend_from_slice(b"home");
+        jpeg.extend_from_slice(&[0xFF, markers::APP1, 0, 5]);
+        jpeg.extend_from_slice(b"xmp");
+        let second_scan = jpeg.len();
         jpeg.extend_from_slice(&[0xFF, markers::SOS, 0, 3, 0x02, 0x78, 0xFF, 0xFF]);
         jpeg.extend_from_slice(&[0xD9]);
         let end = jpeg.len();
         jpeg.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xD9]);
-        assert_eq!(image_end(&jpeg), Some(end));
-        assert_eq!(image_end(&jpeg[..end - 1]), None, "no end marker");
+        let mut expected = jpeg[..table_end].to_vec();
+        expected.extend_from_slice(&jpeg[second_scan..end]);
+        assert_eq!(scans(&jpeg), Some(expected));
+        assert_eq!(scans(&jpeg[..end - 1]), None, "no end marker");
     }
 }

@@ -63,6 +63,40 @@ fn an_upright_jpeg_keeps_no_exif_and_a_clean_one_is_left_alone() {
 }
 
 #[test]
+fn segments_between_the_scans_of_a_progressive_jpeg_go_too() {
+    // A second scan after the first, with a comment and XMP before it, as a
+    // progressive JPEG may carry them.
+    let plain = plain_jpeg();
+    let end = plain.len() - 2;
+    assert_eq!(&plain[end..], [0xFF, 0xD9]);
+    let mut photo = plain[..end].to_vec();
+    for (marker, text) in [
+        (0xFE, &b"taken at home"[..]),
+        (0xE1, &b"owner Jane Doe"[..]),
+    ] {
+        photo.extend_from_slice(&[0xFF, marker]);
+        photo.extend_from_slice(&u16::try_from(text.len() + 2).unwrap().to_be_bytes());
+        photo.extend_from_slice(text);
+    }
+    photo.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x01, 0x3F, 0x00]);
+    photo.extend_from_slice(&[0x2A, 0x2B, 0xFF, 0xD9]);
+    let stripped = strip_metadata(PhotoFormat::Jpeg, &photo)
+        .unwrap()
+        .expect("changed");
+    for text in ["taken at home", "owner Jane Doe"] {
+        assert!(
+            !stripped.windows(text.len()).any(|w| w == text.as_bytes()),
+            "{text} is left"
+        );
+    }
+    assert!(
+        stripped.ends_with(&[0x2A, 0x2B, 0xFF, 0xD9]),
+        "the second scan stays"
+    );
+    assert_eq!(strip_metadata(PhotoFormat::Jpeg, &stripped).unwrap(), None);
+}
+
+#[test]
 fn a_png_loses_its_text_and_exif_chunks() {
     let image = RgbImage::from_fn(8, 8, |x, y| image::Rgb([x as u8, y as u8, 7]));
     let mut bytes = std::io::Cursor::new(Vec::new());
