@@ -140,8 +140,11 @@ def test_environment_contract(cfn_template: Template) -> None:
         variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
         assert variables["METRICS_NAMESPACE"] == "FaceRegistry"
         if logical_id == "UserPoolSetupFunction":
-            # Only the Globals: it reads nothing of its own.
-            assert set(variables) == COMMON_ENVIRONMENT - {"DB_SECRET_ARN"}
+            # The Globals, and the one pool, client and keys it may set up.
+            assert set(variables) == COMMON_ENVIRONMENT - {"DB_SECRET_ARN"} | {
+                "USER_POOL_ID", "USER_POOL_CLIENT_ID", "USER_POOL_JWKS_URL", "SIGN_IN_HOSTS",
+            }
+            assert variables["USER_POOL_CLIENT_ID"] == {"Ref": "UserPoolClient"}
             continue
         assert set(variables) == COMMON_ENVIRONMENT | FUNCTION_ENVIRONMENT.get(logical_id, set()), logical_id
         if logical_id == "MigrateFunction":

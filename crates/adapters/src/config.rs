@@ -203,6 +203,41 @@ impl Config {
     }
 }
 
+/// What the `user-pool-setup` function may set up: the stack's user pool
+/// and operators' app client, and that pool's signing keys; whatever else
+/// an invoker names is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPoolSetupConfig {
+    pub user_pool_id: String,
+    pub client_id: String,
+    pub jwks_url: String,
+    /// The hosts the pages may be served from, for the client's `https`
+    /// sign-in URLs (`SIGN_IN_HOSTS`, comma-separated; `*.` stands for one
+    /// label, as an API's id in `*.execute-api.<region>.amazonaws.com`).
+    pub sign_in_hosts: Vec<String>,
+}
+
+impl UserPoolSetupConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let vars = Variables(lookup);
+        Ok(Self {
+            user_pool_id: vars.require("USER_POOL_ID")?,
+            client_id: vars.require("USER_POOL_CLIENT_ID")?,
+            jwks_url: vars.require("USER_POOL_JWKS_URL")?,
+            sign_in_hosts: vars
+                .require("SIGN_IN_HOSTS")?
+                .split(',')
+                .map(|host| host.trim().to_ascii_lowercase())
+                .filter(|host| !host.is_empty())
+                .collect(),
+        })
+    }
+}
+
 /// The variables, read through a lookup: trimmed, an empty one unset.
 struct Variables<F>(F);
 

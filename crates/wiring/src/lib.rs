@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::cloudformation::CloudFormationCustomResourceResponse;
 use registry::reconcile::ReconcileSettings;
 use registry_adapters::cognito::{UserPoolClients, signing_keys};
+use registry_adapters::config::UserPoolSetupConfig;
 use registry_adapters::database::{self, DatabaseError};
 use registry_adapters::{
     AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore, users,
@@ -246,14 +247,70 @@ impl Migrate {
 pub struct UserPoolSetupFn {
     clients: UserPoolClients,
     http: reqwest::Client,
+    /// The only pool, client and keys it sets up.
+    config: UserPoolSetupConfig,
 }
 
 /// `http` reads the keys and answers on CloudFormation's presigned URL.
-pub fn user_pool_setup(aws: &SdkConfig, http: reqwest::Client) -> UserPoolSetupFn {
+pub fn user_pool_setup(
+    aws: &SdkConfig,
+    http: reqwest::Client,
+    config: UserPoolSetupConfig,
+) -> UserPoolSetupFn {
     UserPoolSetupFn {
         clients: UserPoolClients::new(aws),
         http,
+        config,
     }
+}
+
+/// Refuses settings the operators' client must never have, whoever asks:
+/// a flow other than the authorization code (the implicit one puts tokens
+/// in URLs), or a sign-in or sign-out URL that is neither the pages' (`/faces`
+/// over `https` on one of `hosts`) nor on a loopback host over `http` (a
+/// command-line tool's `/callback` and `/signed-out`, RFC 8252, and the
+/// local runtime's pages).
+fn refuse_foreign_settings(
+    settings: &serde_json::Map<String, Value>,
+    hosts: &[String],
+) -> Result<(), String> {
+    let strings = |name: &str| -> Vec<&str> {
+        settings
+            .get(name)
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    };
+    if strings("AllowedOAuthFlows") != ["code"] {
+        return Err("AllowedOAuthFlows must be [code] and nothing else".into());
+    }
+    let on_hosts = |host: &str| {
+        hosts
+            .iter()
+            .any(|allowed| match allowed.strip_prefix("*.") {
+                Some(suffix) => host
+                    .split_once('.')
+                    .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+                None => host == allowed,
+            })
+    };
+    for name in ["CallbackURLs", "LogoutURLs"] {
+        for url in strings(name) {
+            let parsed = url::Url::parse(url).map_err(|e| format!("{name}: {url:?}: {e}"))?;
+            let host = parsed.host_str().unwrap_or_default();
+            let pages = parsed.scheme() == "https" && parsed.path() == "/faces" && on_hosts(host);
+            let loopback = parsed.scheme() == "http"
+                && matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+                && matches!(parsed.path(), "/faces" | "/callback" | "/signed-out");
+            if !(pages || loopback) || parsed.query().is_some() || parsed.fragment().is_some() {
+                return Err(format!(
+                    "{name}: {url} is neither the pages' https://<{}>/faces nor a loopback http://localhost:<port>/callback, /signed-out or /faces",
+                    hosts.join("|")
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl UserPoolSetupFn {
@@ -288,10 +345,21 @@ impl UserPoolSetupFn {
                     let (Some(pool), Some(client)) = (text("UserPoolId"), text("ClientId")) else {
                         return Err("the resource needs UserPoolId and ClientId".to_owned());
                     };
+                    if (pool, client)
+                        != (
+                            self.config.user_pool_id.as_str(),
+                            self.config.client_id.as_str(),
+                        )
+                    {
+                        return Err(format!(
+                            "{pool}/{client} is not this stack's user pool and operators' client"
+                        ));
+                    }
                     let settings = properties
                         .and_then(|p| p.get("Settings"))
                         .and_then(Value::as_object)
                         .ok_or("the resource needs Settings (the client's settings, whole)")?;
+                    refuse_foreign_settings(settings, &self.config.sign_in_hosts)?;
                     self.clients
                         .apply(pool, client, settings)
                         .await
@@ -301,6 +369,9 @@ impl UserPoolSetupFn {
                 }
                 "Custom::UserPoolKeys" => {
                     let url = text("JwksUrl").ok_or("the resource needs JwksUrl")?;
+                    if url != self.config.jwks_url {
+                        return Err(format!("{url} is not this stack's user pool's keys"));
+                    }
                     let jwks = signing_keys(&self.http, url)
                         .await
                         .map_err(|e| e.to_string())?;
@@ -311,5 +382,60 @@ impl UserPoolSetupFn {
             }
         };
         registry_api::custom_resource::respond(event, &physical_id, Ok(()), apply, &self.http).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn settings(flows: Value, callbacks: Value) -> serde_json::Map<String, Value> {
+        json!({"AllowedOAuthFlows": flows, "CallbackURLs": callbacks, "LogoutURLs": []})
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn the_operators_client_gets_only_the_stacks_sign_in_urls_and_the_code_flow() {
+        let hosts = [
+            "*.execute-api.eu-west-1.amazonaws.com".to_owned(),
+            "registry.example.org".to_owned(),
+        ];
+        let allowed = settings(
+            json!(["code"]),
+            json!([
+                "http://localhost:8085/callback",
+                "https://registry.example.org/faces",
+                "https://a1b2c3.execute-api.eu-west-1.amazonaws.com/faces",
+                "http://127.0.0.1:3000/faces",
+            ]),
+        );
+        assert_eq!(refuse_foreign_settings(&allowed, &hosts), Ok(()));
+        for (flows, callback) in [
+            (
+                json!(["code", "implicit"]),
+                "https://registry.example.org/faces",
+            ),
+            (json!(["code"]), "https://evil.example.net/faces"),
+            (
+                json!(["code"]),
+                "https://a.b.execute-api.eu-west-1.amazonaws.com/faces",
+            ),
+            (json!(["code"]), "https://registry.example.org/elsewhere"),
+            (json!(["code"]), "http://registry.example.org/faces"),
+            (
+                json!(["code"]),
+                "http://localhost:8085/callback?next=https://evil.example.net",
+            ),
+        ] {
+            let refused = settings(flows, json!([callback]));
+            assert!(
+                refuse_foreign_settings(&refused, &hosts).is_err(),
+                "{callback}"
+            );
+        }
     }
 }

@@ -7,8 +7,9 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
+    let config = registry_adapters::config::UserPoolSetupConfig::from_env()?;
     let aws = registry_adapters::aws::config_loader().load().await;
-    let function = registry_wiring::user_pool_setup(&aws, reqwest::Client::new());
+    let function = registry_wiring::user_pool_setup(&aws, reqwest::Client::new(), config);
     let function = &function;
     run(service_fn(
         |event: LambdaEvent<serde_json::Value>| async move { function.handle(&event.payload).await },

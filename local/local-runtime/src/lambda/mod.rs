@@ -141,9 +141,15 @@ impl LocalFunction {
             FunctionError::new("Runtime.InitError", error.to_string())
         };
         if self.spec.binary == "user-pool-setup" {
+            let environment = self.environment();
+            let config = registry_adapters::config::UserPoolSetupConfig::from_lookup(|name| {
+                environment.get(name).cloned()
+            })
+            .map_err(|e| init(&e))?;
             return Ok(Handler::UserPoolSetup(registry_wiring::user_pool_setup(
                 &self.sdk,
                 self.http.clone(),
+                config,
             )));
         }
         if self.spec.binary == "migrate" {

@@ -103,6 +103,29 @@ async fn a_migrate_function_it_cannot_configure_answers_failed_with_the_reason()
     );
 }
 
+/// The function that sets up the operators' client applies only this
+/// stack's sign-in URLs: a template (or any invoker) naming another site's
+/// fails the deploy with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_operators_client_is_never_given_another_sites_sign_in_url() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let template = edited_template(dir.path(), |template| {
+        template["Resources"]["UserPoolClientSettings"]["Properties"]["Settings"]["CallbackURLs"]
+            .as_array_mut()
+            .expect("the callback URLs")
+            .push(json!("https://evil.example.net/faces"));
+    });
+    let started = Harness::try_start_with(|options| options.template = template).await;
+    let Err((error, _)) = started else {
+        panic!("the stack deployed with another site's callback URL");
+    };
+    assert!(
+        error.contains("UserPoolClientSettings: Create failed:")
+            && error.contains("https://evil.example.net/faces"),
+        "{error}"
+    );
+}
+
 /// Each deploy after the first is an Update; deleting the stack is a
 /// Delete that succeeds and keeps the data (the cluster keeps a snapshot).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

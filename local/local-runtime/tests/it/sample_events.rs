@@ -68,10 +68,11 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         "UploadFunction",
         Expected::Status(&[200, 404, 409]),
     ),
+    // A new name is a new key: 409 while person 1's photo is on its way.
     (
         "person-rename.json",
         "UploadFunction",
-        Expected::Status(&[200, 404]),
+        Expected::Status(&[200, 404, 409]),
     ),
     (
         "person-erase.json",
