@@ -456,7 +456,7 @@ impl Report {
             self.duplicate_rows
         );
         println!(
-            "  pending rows of retried requests               {:>5}   (expired by reconcile after the upload URL)",
+            "  pending rows of retried requests               {:>5}   (goal 0: retries carry an idempotency key)",
             self.unrequested
         );
         for (run, report) in self.reconciles.iter().enumerate() {

@@ -103,12 +103,16 @@ pub async fn enrol(
     n: usize,
     photo: &[u8],
 ) -> Result<Enrolled, BenchError> {
-    // A client tries again when the registry is unavailable, as the page does.
+    // A client tries again when the registry is unavailable, as the page
+    // does, with the request's idempotency key: a retry whose first reply
+    // was lost answers the person the first request created.
     let mut retries = 0;
+    let idempotency_key = format!("bench-{lastname}-{n}");
     let ticket: Value = loop {
         let answer = http
             .post(format!("{gateway}/api/uploads"))
             .bearer_auth(token)
+            .header("idempotency-key", &idempotency_key)
             .json(&json!({
                 "lastname": lastname,
                 "firstname": format!("Person {n}"),
