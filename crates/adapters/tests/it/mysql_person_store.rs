@@ -147,14 +147,11 @@ async fn ping_answers_and_an_unreachable_database_is_transient() {
 /// first schema: applied one by one, as a deployed stack meets them.
 #[tokio::test]
 async fn people_enrolled_before_the_key_migration_keep_their_rows_and_keys() {
-    use sqlx::Executor;
     let database = TestDatabase::create_empty()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let pool = database.pool();
-    let mut migrations = registry_adapters::MIGRATOR.iter();
-    let first = migrations.next().expect("the first migration");
-    pool.execute(&*first.sql).await.expect("the first schema");
+    migrate_until(pool, 20261124000001).await;
     sqlx::query(
         "INSERT INTO person (lastname, firstname, object_key, identity, status, object_sequencer) \
          VALUES ('García Márquez', 'Gabriel', 'garcia-marquez_gabriel.jpg', 'face-1', 'indexed', '01')",
@@ -162,11 +159,10 @@ async fn people_enrolled_before_the_key_migration_keep_their_rows_and_keys() {
     .execute(pool)
     .await
     .expect("an old person");
-    for migration in migrations {
-        pool.execute(&*migration.sql)
-            .await
-            .expect("a later migration");
-    }
+    registry_adapters::MIGRATOR
+        .run(pool)
+        .await
+        .expect("the later migrations");
     let store = MysqlPersonStore::new(pool.clone());
     let person = store
         .find_by_key("garcia-marquez_gabriel.jpg")
@@ -191,4 +187,66 @@ async fn people_enrolled_before_the_key_migration_keep_their_rows_and_keys() {
     );
     // Its face is in the history of faces the migration started.
     assert_eq!(store.faces_ever(person.id).await.unwrap(), ["face-1"]);
+}
+
+/// Applies the repository's migrations up to `version`, as a stack
+/// deployed then had them (recorded as sqlx records them); the embedded
+/// migrator then applies the rest.
+async fn migrate_until(pool: &sqlx::MySqlPool, version: i64) {
+    let dir = tempfile::tempdir().expect("a folder");
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    for migration in registry_adapters::MIGRATOR
+        .iter()
+        .filter(|m| m.version <= version)
+    {
+        let name = format!(
+            "{}_{}.sql",
+            migration.version,
+            migration.description.replace(' ', "_")
+        );
+        std::fs::copy(migrations.join(&name), dir.path().join(&name)).expect("a migration");
+    }
+    sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .expect("the migrations so far")
+        .run(pool)
+        .await
+        .expect("applied");
+}
+
+/// Erasures recorded before keys were told apart kept their digest for
+/// good; the migration after takes them as plain keys, whose digests
+/// reconcile forgets. Later ones keep what they were recorded with.
+#[tokio::test]
+async fn erasures_recorded_before_keys_were_told_apart_are_taken_as_plain() {
+    let database = TestDatabase::create_empty()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = database.pool();
+    migrate_until(pool, 20261201000001).await;
+    sqlx::query(
+        "INSERT INTO erasure (person_id, key_digest, requested_at, completed_at) \
+         VALUES (1, UNHEX(SHA2('dupont_jean.jpg', 256)), NOW(3) - INTERVAL 1 DAY, NOW(3) - INTERVAL 1 DAY)",
+    )
+    .execute(pool)
+    .await
+    .expect("an old erasure");
+    migrate_until(pool, 20261203000001).await;
+    sqlx::query(
+        "INSERT INTO erasure (person_id, key_digest, key_has_token, requested_at, completed_at) \
+         VALUES (2, UNHEX(SHA2('0a.dupont_jean.jpg', 256)), TRUE, NOW(3) + INTERVAL 1 SECOND, NOW(3) + INTERVAL 1 SECOND)",
+    )
+    .execute(pool)
+    .await
+    .expect("a later erasure");
+    registry_adapters::MIGRATOR
+        .run(pool)
+        .await
+        .expect("the later migrations");
+    let marks: Vec<(u64, bool)> =
+        sqlx::query_as("SELECT person_id, key_has_token FROM erasure ORDER BY person_id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(marks, [(1, false), (2, true)]);
 }
