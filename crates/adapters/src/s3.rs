@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::MetadataDirective;
 use chrono::{DateTime, Utc};
@@ -323,24 +325,7 @@ impl PhotoStore for S3PhotoStore {
     /// `kms:GenerateDataKey`), metadata copied; the bucket encrypts the copy
     /// with its default key and notifies `ObjectCreated:Copy`.
     async fn copy(&self, from: &str, to: &str) -> Result<bool, PortError> {
-        let source = format!(
-            "{}/{}",
-            self.bucket,
-            percent_encoding::utf8_percent_encode(from, KEY_PATH)
-        );
-        let copied = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(to)
-            .copy_source(source)
-            .send()
-            .await;
-        match copied {
-            Ok(_) => Ok(true),
-            Err(error) if matches!(error_code(&error), Some("NoSuchKey")) => Ok(false),
-            Err(error) => Err(port_error("S3", error)),
-        }
+        copied(self.copy_from(from).key(to).send().await)
     }
 
     /// CopyObject onto itself (permissions `s3:GetObject` on the source and
@@ -357,17 +342,9 @@ impl PhotoStore for S3PhotoStore {
         let Some(object) = self.stat(key).await? else {
             return Ok(false);
         };
-        let source = format!(
-            "{}/{}",
-            self.bucket,
-            percent_encoding::utf8_percent_encode(key, KEY_PATH)
-        );
-        let copied = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
+        let copy = self
+            .copy_from(key)
             .key(key)
-            .copy_source(source)
             .metadata_directive(MetadataDirective::Replace)
             .set_metadata(
                 object
@@ -377,11 +354,36 @@ impl PhotoStore for S3PhotoStore {
             .content_type(content_type)
             .send()
             .await;
-        match copied {
-            Ok(_) => Ok(true),
-            Err(error) if matches!(error_code(&error), Some("NoSuchKey")) => Ok(false),
-            Err(error) => Err(port_error("S3", error)),
-        }
+        copied(copy)
+    }
+}
+
+impl S3PhotoStore {
+    /// A CopyObject request from the current version of `key` in the bucket,
+    /// to a key yet to be named.
+    fn copy_from(&self, key: &str) -> CopyObjectFluentBuilder {
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(key, KEY_PATH)
+        );
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(source)
+    }
+}
+
+/// What a CopyObject answered: `false` when its source has no current version.
+fn copied<T, E, R>(answer: Result<T, SdkError<E, R>>) -> Result<bool, PortError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match answer {
+        Ok(_) => Ok(true),
+        Err(error) if matches!(error_code(&error), Some("NoSuchKey")) => Ok(false),
+        Err(error) => Err(port_error("S3", error)),
     }
 }
 

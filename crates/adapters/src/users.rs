@@ -56,8 +56,9 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
         // Compares the table with the collection and the bucket: reads who
         // records which face and key, sweeps retired faces, records people
         // whose photo never came or is gone as rejected (retiring their
-        // face), and finishes erasures (as the upload function does). It
-        // remembers what it found between runs, and where its scans stand.
+        // face), and finishes erasures and photos' moves to a corrected
+        // name's key (as the upload function does). It remembers what it
+        // found between runs, and where its scans stand.
         AppRole::Reconcile => &[
             ("person", "SELECT, UPDATE, DELETE"),
             ("person_face", "SELECT, DELETE"),
@@ -66,6 +67,7 @@ fn grants(role: AppRole) -> &'static [(&'static str, &'static str)] {
             ("distinct_pair", "SELECT, DELETE"),
             ("drift_sighting", "SELECT, INSERT, UPDATE, DELETE"),
             ("reconcile_checkpoint", "SELECT, INSERT, UPDATE"),
+            ("key_move", "SELECT, DELETE"),
             ("audit_event", "INSERT"),
         ],
     }

@@ -157,6 +157,7 @@ impl From<UploadError> for ApiError {
             | UploadError::NotReplaceable(_)
             | UploadError::IdempotencyKeyReused
             | UploadError::AlreadyCarriedOut(_)
+            | UploadError::EarlierPersonErased
             | UploadError::PhotoOnItsWay(_) => ApiError::Conflict(error.to_string()),
             invalid => ApiError::BadRequest(invalid.to_string()),
         }

@@ -15,7 +15,7 @@ pub use metrics_cloudwatch_embedded::{Collector, Error as MetricsError};
 pub const COLD_START: &str = "ColdStart";
 
 /// Every metric the handlers record, with its unit.
-const METRICS: [(&str, Unit); 19] = [
+const METRICS: [(&str, Unit); 21] = [
     (COLD_START, Unit::Count),
     ("UploadUrlsIssued", Unit::Count),
     ("PeopleErased", Unit::Count),
@@ -34,6 +34,8 @@ const METRICS: [(&str, Unit); 19] = [
     ("PhotosGone", Unit::Count),
     ("UnfinishedErasuresFound", Unit::Count),
     ("ErasuresFinished", Unit::Count),
+    ("UnfinishedMovesFound", Unit::Count),
+    ("MovesFinished", Unit::Count),
     ("RetiredFacesDeleted", Unit::Count),
 ];
 

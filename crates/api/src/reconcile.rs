@@ -112,6 +112,8 @@ where
             photos_gone = report.photos_gone,
             unfinished_erasures_found = report.unfinished_erasures_found,
             erasures_finished = report.erasures_finished,
+            unfinished_moves_found = report.unfinished_moves_found,
+            moves_finished = report.moves_finished,
             retired_faces_deleted = report.retired_faces_deleted,
             faces_pass_complete = report.faces_pass_complete,
             photos_pass_complete = report.photos_pass_complete,
@@ -128,6 +130,8 @@ where
             ("PhotosGone", report.photos_gone),
             ("UnfinishedErasuresFound", report.unfinished_erasures_found),
             ("ErasuresFinished", report.erasures_finished),
+            ("UnfinishedMovesFound", report.unfinished_moves_found),
+            ("MovesFinished", report.moves_finished),
             ("RetiredFacesDeleted", report.retired_faces_deleted),
         ] {
             metrics::per_run(name, value);

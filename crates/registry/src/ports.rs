@@ -309,6 +309,13 @@ pub trait ReconcileStore: Send + Sync {
         kind: SightingKind,
         since: DateTime<Utc>,
     ) -> Result<u64, PortError>;
+    /// Photos' moves to the key of corrected names begun before
+    /// `moved_before` and not finished, by person.
+    async fn unfinished_moves(
+        &self,
+        moved_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(PersonId, KeyMove)>, PortError>;
     /// Erasures asked for before `requested_before` and not finished.
     async fn unfinished_erasures(
         &self,

@@ -56,6 +56,10 @@ pub struct ReconcileReport {
     /// Erasures asked for and not finished, and those this run finished.
     pub unfinished_erasures_found: u64,
     pub erasures_finished: u64,
+    /// Photos' moves to the key of corrected names cut short, and those
+    /// this run finished (the old key emptied).
+    pub unfinished_moves_found: u64,
+    pub moves_finished: u64,
     pub faces_checked: u64,
     /// Faces of the collection that no person records.
     pub orphan_faces_found: u64,
@@ -88,6 +92,7 @@ impl ReconcileReport {
     /// Everything found out of place: zero when the three places agree.
     pub fn drift(&self) -> u64 {
         self.unfinished_erasures_found
+            + self.unfinished_moves_found
             + self.orphan_faces_found
             + self.unindexed_photos_found
             + self.erased_photo_versions_deleted
@@ -99,6 +104,7 @@ impl ReconcileReport {
     pub fn repaired(&self) -> u64 {
         self.retired_faces_deleted
             + self.erasures_finished
+            + self.moves_finished
             + self.orphan_faces_deleted
             + self.photos_redriven
             + self.erased_photo_versions_deleted
@@ -249,6 +255,9 @@ where
             }
         }
         self.finish_erasures(&mut report, now, deadline).await?;
+        // Before the photo scan: an old key left by a move would read as a
+        // photo nobody records, and be indexed under its old name.
+        self.finish_moves(&mut report, now, deadline).await?;
         report.erased_key_digests_forgotten = self
             .people
             .forget_plain_key_digests(now - self.settings.late_events_for)
@@ -307,6 +316,31 @@ where
             }
         }
         Ok(report)
+    }
+
+    async fn finish_moves(
+        &self,
+        report: &mut ReconcileReport,
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> Result<(), PortError> {
+        // Moves begun within the grace period may still be running.
+        let moves = self
+            .people
+            .unfinished_moves(now - self.settings.grace, self.settings.page_size)
+            .await?;
+        report.unfinished_moves_found = moves.len() as u64;
+        for (id, moved) in moves {
+            if Instant::now() >= deadline {
+                break;
+            }
+            match crate::upload::finish_move(self.people, self.photos, id, &moved).await {
+                Ok(()) => report.moves_finished += 1,
+                Err(crate::upload::UploadError::Port(error)) => return Err(error),
+                Err(error) => tracing::warn!(person_id = id.0, %error, "move still unfinished"),
+            }
+        }
+        Ok(())
     }
 
     async fn finish_erasures(

@@ -58,6 +58,8 @@ pub enum UploadError {
         "this request was carried out already and its person's photo has arrived since (person {0})"
     )]
     AlreadyCarriedOut(PersonId),
+    #[error("this request was carried out already and its person has been erased since")]
+    EarlierPersonErased,
     #[error("person {0}'s photo is on its way; correct the name once it is indexed or rejected")]
     PhotoOnItsWay(PersonId),
     #[error(transparent)]
@@ -166,31 +168,39 @@ pub async fn start_upload<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
             same_request: false,
             ..
         } => Err(UploadError::IdempotencyKeyReused),
-        CreatedOnce::Earlier { person: None, .. } => Err(UploadError::IdempotencyKeyReused),
+        CreatedOnce::Earlier { person: None, .. } => Err(UploadError::EarlierPersonErased),
         CreatedOnce::Earlier {
             person: Some(person),
             ..
-        } => {
-            // The first request's person: signed again for their key, as
-            // long as no photo has come (a photo later is a replacement).
-            if person.object_etag.is_some() {
-                return Err(UploadError::AlreadyCarriedOut(person.id));
-            }
-            let request = photos
-                .presign_upload(
-                    &person.object_key,
-                    upload.format.content_type(),
-                    upload.content_length,
-                    ttl,
-                )
-                .await?;
-            Ok(UploadTicket {
-                key: person.object_key.clone(),
-                person,
-                request,
-            })
-        }
+        } => replay(photos, person, upload.format, upload.content_length, ttl).await,
     }
+}
+
+/// The first request's person again, their key signed anew, as long as no
+/// photo has come for it (a photo later is a replacement).
+async fn replay<S: PhotoStore + ?Sized>(
+    photos: &S,
+    person: Person,
+    format: PhotoFormat,
+    content_length: u64,
+    ttl: Duration,
+) -> Result<UploadTicket, UploadError> {
+    if person.object_etag.is_some() {
+        return Err(UploadError::AlreadyCarriedOut(person.id));
+    }
+    let request = photos
+        .presign_upload(
+            &person.object_key,
+            format.content_type(),
+            content_length,
+            ttl,
+        )
+        .await?;
+    Ok(UploadTicket {
+        key: person.object_key.clone(),
+        person,
+        request,
+    })
 }
 
 /// The request's key: the caller's, checked, with a digest of what it asks
@@ -357,7 +367,7 @@ pub async fn rename<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
 /// Copies the photo to its new key and deletes every version of the old
 /// one, then forgets the move. Done twice, the second does nothing more:
 /// the old key has no version left to copy or delete.
-async fn finish_move<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
+pub async fn finish_move<P: PersonStore + ?Sized, S: PhotoStore + ?Sized>(
     people: &P,
     photos: &S,
     id: PersonId,

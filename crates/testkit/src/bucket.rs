@@ -41,6 +41,25 @@ pub struct InMemoryBucket {
 }
 
 impl InMemoryBucket {
+    /// Writes the current version of `from`, bytes and upload hash, as a
+    /// new version of `to`; `false` when `from` has none.
+    fn copy_current(&self, from: &str, to: &str) -> bool {
+        let current = {
+            let state = self.lock();
+            Self::current(&state, from)
+        };
+        let Some(Version {
+            bytes: Some(bytes),
+            uploaded_sha256,
+            ..
+        }) = current
+        else {
+            return false;
+        };
+        self.push(to, Some(bytes), None, Utc::now(), uploaded_sha256);
+        true
+    }
+
     /// Writes a new version of `key`, last modified at `at`.
     pub fn put(&self, key: &str, bytes: &[u8], at: DateTime<Utc>) {
         self.push(key, Some(bytes.to_vec()), None, at, None);
@@ -218,36 +237,13 @@ impl PhotoStore for InMemoryBucket {
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<bool, PortError> {
-        let current = {
-            let state = self.lock();
-            Self::current(&state, from)
-        };
-        let Some(Version {
-            bytes: Some(bytes),
-            uploaded_sha256,
-            ..
-        }) = current
-        else {
-            return Ok(false);
-        };
-        self.push(to, Some(bytes), None, Utc::now(), uploaded_sha256);
-        Ok(true)
+        Ok(self.copy_current(from, to))
     }
 
     async fn rewrite_in_place(&self, key: &str, _content_type: &str) -> Result<bool, PortError> {
-        let current = {
-            let state = self.lock();
-            Self::current(&state, key)
-        };
-        let Some(Version {
-            bytes: Some(bytes),
-            uploaded_sha256,
-            ..
-        }) = current
-        else {
+        if !self.copy_current(key, key) {
             return Ok(false);
-        };
-        self.push(key, Some(bytes), None, Utc::now(), uploaded_sha256);
+        }
         self.lock().rewrites.push(key.to_owned());
         Ok(true)
     }

@@ -125,13 +125,16 @@ async fn create_and_update_apply_the_migrations_and_report_success() {
         [
             "_sqlx_migrations",
             "audit_event",
+            "call_count",
             "distinct_pair",
             "drift_sighting",
             "erasure",
+            "key_move",
             "person",
             "person_face",
             "reconcile_checkpoint",
             "retired_face",
+            "upload_request",
         ]
     );
     let sent = received.all();

@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use registry::audit::{AuditAction, AuditContext, detail};
 use registry::erasure::{Erasure, ErasureMark, key_digest};
 use registry::person::{PersonId, Status};
-use registry::ports::{Checkpoint, KeyedPerson, PortError, ReconcileStore, Scan, SightingKind};
+use registry::ports::{
+    Checkpoint, KeyMove, KeyedPerson, PortError, ReconcileStore, Scan, SightingKind,
+};
 use sqlx::{MySql, QueryBuilder};
 
 use super::{MysqlPersonStore, RETIRE_FACE, append_audit, port_error, push_in_list, utf8};
@@ -140,6 +142,38 @@ impl ReconcileStore for MysqlPersonStore {
             .await
             .map_err(port_error)?;
         Ok(done.rows_affected())
+    }
+
+    async fn unfinished_moves(
+        &self,
+        moved_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(PersonId, KeyMove)>, PortError> {
+        let rows: Vec<(u64, Vec<u8>, Vec<u8>)> = self
+            .database
+            .run(|pool| {
+                sqlx::query_as(
+                    "SELECT person_id, from_key, to_key FROM key_move WHERE moved_at < ? \
+                     ORDER BY moved_at LIMIT ?",
+                )
+                .bind(moved_before)
+                .bind(limit)
+                .fetch_all(pool)
+            })
+            .await
+            .map_err(port_error)?;
+        rows.into_iter()
+            .map(|(id, from, to)| {
+                Ok((
+                    PersonId(id),
+                    KeyMove {
+                        from: utf8(from)?,
+                        to: utf8(to)?,
+                    },
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(port_error)
     }
 
     async fn unfinished_erasures(

@@ -9,7 +9,9 @@ use chrono::Utc;
 use registry::audit::{Actor, AuditContext};
 use registry::erasure::key_digest;
 use registry::person::{FaceBox, Status};
-use registry::ports::{IndexingRecord, NewPerson, PersonStore, PortError, ReconcileStore};
+use registry::ports::{
+    IndexingRecord, NewPerson, PersonStore, PhotoStore, PortError, ReconcileStore,
+};
 use registry::reconcile::{ReconcileReport, ReconcileSettings, Reconciler};
 use registry_adapters::MysqlPersonStore;
 use registry_testkit::{InMemoryBucket, InMemoryCollection, TestDatabase, admin_audit};
@@ -358,4 +360,45 @@ async fn an_erasure_records_whether_its_key_has_a_token() {
                 .expect("the erasure");
         assert_eq!(recorded, has_token, "{key}");
     }
+}
+
+/// A corrected name's move cut short (the record moved, the photo still
+/// at the old key) is finished once its grace has passed, before the photo
+/// scan could take the old key for a photo nobody records.
+#[tokio::test]
+async fn a_move_to_a_corrected_names_key_cut_short_is_finished() {
+    let world = World::new().await;
+    let old = key(1);
+    world.indexed(&old, "face-1").await;
+    let person = world.people.find_by_key(&old).await.unwrap().unwrap();
+    let new = format!("{:032x}.durand_jean.jpg", 2);
+    world
+        .people
+        .rename_with_key(person.id, Some("Durand"), None, &new, &admin_audit())
+        .await
+        .unwrap();
+    let report = world.run().await.unwrap();
+    assert_eq!(
+        report.unfinished_moves_found, 0,
+        "within its grace: {report:?}"
+    );
+    assert_eq!(
+        report.photos_redriven, 0,
+        "the old key is not taken for a new photo"
+    );
+    sqlx::query("UPDATE key_move SET moved_at = moved_at - INTERVAL 1 HOUR")
+        .execute(world.database.pool())
+        .await
+        .unwrap();
+    world.let_grace_pass().await;
+    let report = world.run().await.unwrap();
+    assert_eq!(
+        (report.unfinished_moves_found, report.moves_finished),
+        (1, 1),
+        "{report:?}"
+    );
+    assert!(world.photos.versions(&old).await.unwrap().is_empty());
+    assert!(world.photos.stat(&new).await.unwrap().is_some());
+    assert_eq!(world.people.unfinished_move(person.id).await.unwrap(), None);
+    assert_eq!(report.photos_redriven, 0, "{report:?}");
 }

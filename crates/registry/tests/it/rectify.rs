@@ -3,17 +3,16 @@
 
 use chrono::Utc;
 use registry::audit::{Actor, AuditContext};
-use registry::person::{PersonId, Status};
+use registry::person::{Person, PersonId, Status};
 use registry::ports::{IndexingRecord, NewPerson, PersonStore, PhotoStore};
 use registry::upload::{Rename, UploadError, rename};
 use registry_testkit::{InMemoryBucket, InMemoryPersonStore, admin_audit};
 
 const KEY: &str = "0123456789abcdef0123456789abcdef.obama_barack.jpg";
 
-/// Barack Obama, indexed, his photo in the bucket.
-async fn enrolled() -> (InMemoryPersonStore, InMemoryBucket, PersonId) {
+/// Barack Obama, pending: his photo is on its way.
+async fn pending() -> (InMemoryPersonStore, InMemoryBucket, Person) {
     let people = InMemoryPersonStore::new();
-    let bucket = InMemoryBucket::default();
     let person = people
         .create_pending(
             &NewPerson {
@@ -25,6 +24,12 @@ async fn enrolled() -> (InMemoryPersonStore, InMemoryBucket, PersonId) {
         )
         .await
         .unwrap();
+    (people, InMemoryBucket::default(), person)
+}
+
+/// Barack Obama, indexed, his photo in the bucket.
+async fn enrolled() -> (InMemoryPersonStore, InMemoryBucket, PersonId) {
+    let (people, bucket, person) = pending().await;
     bucket.put(KEY, b"photo", Utc::now());
     let record = IndexingRecord {
         object_key: KEY.into(),
@@ -117,19 +122,7 @@ async fn a_move_cut_short_is_finished_by_the_next_correction() {
 
 #[tokio::test]
 async fn a_person_whose_photo_is_on_its_way_keeps_the_key_until_it_arrives() {
-    let people = InMemoryPersonStore::new();
-    let bucket = InMemoryBucket::default();
-    let person = people
-        .create_pending(
-            &NewPerson {
-                lastname: "Obama".into(),
-                firstname: "Barack".into(),
-                object_key: KEY.into(),
-            },
-            &admin_audit(),
-        )
-        .await
-        .unwrap();
+    let (people, bucket, person) = pending().await;
     let refused = rename(
         &people,
         &bucket,
