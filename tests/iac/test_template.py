@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -369,3 +370,9 @@ def test_access_logs_are_kept_as_long_as_a_parameter_says(sam_template: Template
     assert expiry["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
     documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
     assert "`AccessLogRetentionDays` | `90`" in documented
+
+
+def test_the_documented_outputs_are_the_templates(sam_template: Template) -> None:
+    documented = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    paragraph = documented.split("\nOutputs: ", 1)[1].split("\n\n", 1)[0]
+    assert set(re.findall(r"`(\w+)`", paragraph)) == set(sam_template["Outputs"])
