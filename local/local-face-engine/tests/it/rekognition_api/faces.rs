@@ -5,15 +5,8 @@ use super::*;
 
 #[tokio::test]
 async fn indexed_face_is_found_by_another_photo_of_the_same_person_only() {
-    let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), unreachable_s3()).await;
+    let (_data, engine) = Running::with_people(unreachable_s3()).await;
     let rekognition = &engine.client;
-    rekognition
-        .create_collection()
-        .collection_id("people")
-        .send()
-        .await
-        .unwrap();
 
     let indexed = rekognition
         .index_faces()
@@ -160,15 +153,8 @@ async fn indexed_face_is_found_by_another_photo_of_the_same_person_only() {
 
 #[tokio::test]
 async fn no_face_and_several_faces_are_reported_as_rekognition_does() {
-    let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), unreachable_s3()).await;
+    let (_data, engine) = Running::with_people(unreachable_s3()).await;
     let rekognition = &engine.client;
-    rekognition
-        .create_collection()
-        .collection_id("people")
-        .send()
-        .await
-        .unwrap();
 
     let empty = rekognition
         .index_faces()
@@ -240,15 +226,8 @@ fn edited_photo(edit: impl Fn(&RgbImage) -> RgbImage) -> Vec<u8> {
 
 #[tokio::test]
 async fn faces_too_poor_are_not_indexed_unless_the_filter_is_off() {
-    let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), unreachable_s3()).await;
+    let (_data, engine) = Running::with_people(unreachable_s3()).await;
     let rekognition = &engine.client;
-    rekognition
-        .create_collection()
-        .collection_id("people")
-        .send()
-        .await
-        .unwrap();
     let index = |image: Vec<u8>, filter: QualityFilter| {
         rekognition
             .index_faces()
@@ -302,15 +281,8 @@ async fn faces_too_poor_are_not_indexed_unless_the_filter_is_off() {
 
 #[tokio::test]
 async fn faces_are_listed_page_by_page_and_survive_a_restart() {
-    let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), unreachable_s3()).await;
+    let (data, engine) = Running::with_people(unreachable_s3()).await;
     let rekognition = &engine.client;
-    rekognition
-        .create_collection()
-        .collection_id("people")
-        .send()
-        .await
-        .unwrap();
     let mut indexed = Vec::new();
     for (name, image) in [
         ("obama", photo("obama.jpg")),

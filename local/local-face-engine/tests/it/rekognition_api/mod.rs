@@ -173,6 +173,21 @@ struct Running {
 }
 
 impl Running {
+    /// An engine with an empty collection `people`, its data in a folder
+    /// that lives as long as the test keeps it.
+    async fn with_people(s3: aws_sdk_s3::config::Builder) -> (tempfile::TempDir, Self) {
+        let data = tempfile::tempdir().unwrap();
+        let engine = Self::start(data.path(), s3).await;
+        engine
+            .client
+            .create_collection()
+            .collection_id("people")
+            .send()
+            .await
+            .unwrap();
+        (data, engine)
+    }
+
     async fn start(data_dir: &Path, s3: aws_sdk_s3::config::Builder) -> Self {
         let mut config = EngineConfig::new(data_dir, local("models"), access());
         config.workers = 1;

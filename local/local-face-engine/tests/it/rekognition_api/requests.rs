@@ -5,15 +5,8 @@ use super::*;
 
 #[tokio::test]
 async fn bad_input_and_bad_signatures_are_rejected() {
-    let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), unreachable_s3()).await;
+    let (_data, engine) = Running::with_people(unreachable_s3()).await;
     let rekognition = &engine.client;
-    rekognition
-        .create_collection()
-        .collection_id("people")
-        .send()
-        .await
-        .unwrap();
 
     let garbage = rekognition
         .index_faces()
@@ -137,15 +130,8 @@ async fn images_are_read_from_s3_objects() {
     std::fs::write(s3_root.path().join("photos/notes.txt"), b"not a photo").unwrap();
     let (endpoint, s3_task) = start_s3(s3_root.path()).await;
 
-    let data = tempfile::tempdir().unwrap();
-    let engine = Running::start(data.path(), s3_config(&endpoint)).await;
+    let (_data, engine) = Running::with_people(s3_config(&endpoint)).await;
     let rekognition = &engine.client;
-    rekognition
-        .create_collection()
-        .collection_id("people")
-        .send()
-        .await
-        .unwrap();
 
     let object = |key: &str| {
         Image::builder()
