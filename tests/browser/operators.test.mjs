@@ -2,6 +2,8 @@
 // serve` (free ports, temporary state, scratch database): an admin signs in
 // through the user pool's form, enrols a person and watches the card turn
 // indexed; a viewer sees people but no enrolment; signing out ends it all;
+// a French browser gets the pages and the API's errors in French, and the
+// language switch sticks;
 // an admin erases the person, once confirmed, and nothing of them is left.
 //
 // Environment: see registry.mjs.
@@ -192,6 +194,56 @@ test("a viewer sees people but no enrolment", { timeout: 120_000 }, async () => 
   await screenshot(page, "upload-viewer");
   assert.deepEqual(page.problems, []);
   await page.close();
+});
+
+test("in French: texts, statuses, figures, dates and the API's errors; the switch sticks", { timeout: 120_000 }, async () => {
+  const french = await startBrowser({ locale: "fr-FR" });
+  try {
+    const page = await watched(french, { "/api/uploads": 400 });
+    await page.goto(`${gatewayUrl}/upload`);
+    assert.equal(await page.getAttribute("html", "lang"), "fr");
+    assert.equal(await page.title(), "Inscrire une personne · Registre des visages");
+    await page.getByRole("button", { name: "Se connecter" }).click();
+    await fillSignInForm(page, "admin@registry.local", passwords["admin@registry.local"]);
+    await page.waitForURL((url) => url.origin === gatewayUrl && url.pathname === "/upload" && url.search === "", { timeout: 15_000 });
+    await page.getByRole("button", { name: "Se déconnecter" }).waitFor({ timeout: 15_000 });
+
+    // The API answers in the page's language.
+    await page.getByLabel("Nom", { exact: true }).fill("Curie");
+    await page.getByLabel("Prénom", { exact: true }).fill("!!!");
+    await dropPhoto(page, "obama.jpg");
+    await page.getByRole("button", { name: "Inscrire", exact: true }).click();
+    await page.locator("#message", { hasText: "le prénom n’a ni lettre ni chiffre dont former un nom de fichier" }).waitFor();
+
+    // Statuses, the face's confidence and the dates as French writes them;
+    // the names as typed.
+    await page.getByRole("link", { name: "Personnes" }).click();
+    const card = page.locator('.card[data-key$=".obama_barack-hussein.jpg"]');
+    await card.locator(".badge", { hasText: "indexée" }).waitFor({ timeout: 30_000 });
+    await card.getByRole("button", { name: "Ouvrir Barack Hussein Obama" }).click();
+    const view = page.getByRole("dialog", { name: "Barack Hussein Obama" });
+    await view.locator("#person-history li", { hasText: "indexation (indexée) par le registre" }).first().waitFor();
+    const text = await view.innerText();
+    // A space before the sign, as French writes it (no-break: narrow or not, by ICU version).
+    assert.match(text, /Confiance du visage\s+\d{2,3},\d\s%/);
+    assert.match(text, /\d{1,2} (janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)\.? \d{4}/);
+    assert.match(text, /inscription par \S+/);
+    await screenshot(page, "person-view-fr");
+    await page.keyboard.press("Escape");
+
+    // The switch: English for this browser from then on, and back.
+    await page.getByRole("button", { name: "English" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    assert.equal(await page.getAttribute("html", "lang"), "en");
+    await page.reload();
+    await card.locator(".badge", { hasText: "indexed" }).waitFor({ timeout: 30_000 });
+    await page.getByRole("button", { name: "Français" }).click();
+    await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  } finally {
+    await french.close();
+  }
 });
 
 test("an admin erases a person once confirmed, and nothing of them is shown", { timeout: 120_000 }, async () => {

@@ -82,13 +82,15 @@ export async function startRegistry(parameters = []) {
   };
 }
 
-/** Headless Chromium with a profile of its own; `close()` removes it. */
-export async function startBrowser() {
+/** Headless Chromium with a profile of its own, speaking `locale` (its
+ * Accept-Language and Intl's default); `close()` removes it. */
+export async function startBrowser({ locale = "en-US" } = {}) {
   assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: install Debian's chromium`);
   const profileDir = await mkdtemp(path.join(tmpdir(), "registry-browser-profile-"));
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: chromiumPath,
     headless: true,
+    locale,
     args: [
       "--headless",
       "--no-sandbox",

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 
 use crate::auth::{ADMINS, Authenticator, Caller, VIEWERS};
 use crate::error::ApiError;
-use crate::http::{Page, json_response, page_html, query_param, request_id};
+use crate::http::{Page, json_response, page_html, query_param};
+use crate::i18n::Lang;
 use crate::people::{PersonView, parse_person_id};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));
@@ -107,7 +108,7 @@ fn alb_sign_out() -> Response<Body> {
 impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> FacesApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let routed = self.route(&request).await;
-        routed.unwrap_or_else(|error| error.into_response(&request_id(&request)))
+        routed.unwrap_or_else(|error| error.answer(&request))
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -120,7 +121,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         ] {
             if path == page_path {
                 return if method == Method::GET {
-                    Ok(page.response())
+                    Ok(page.response(Lang::of(request.headers())))
                 } else {
                     Err(ApiError::MethodNotAllowed(method.to_string()))
                 };
@@ -181,7 +182,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             let caller = self.auth.require(request, &[ADMINS, VIEWERS])?;
             return self.one(request, &caller, id).await;
         }
-        Err(ApiError::NotFound(format!("no route for {path}")))
+        Err(ApiError::no_route(path))
     }
 
     /// What the pages need to sign in, the same in every runtime: the
@@ -190,7 +191,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         let sign_in = self
             .sign_in
             .as_ref()
-            .ok_or_else(|| ApiError::NotFound("sign-in is not configured".into()))?;
+            .ok_or_else(ApiError::sign_in_not_configured)?;
         Ok(json_response(
             StatusCode::OK,
             &json!({
@@ -285,7 +286,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             .people
             .get(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
+            .ok_or_else(|| ApiError::no_such_person(id))?;
         let faces = self.people.faces_ever(id).await?;
         self.people
             .append(
@@ -402,7 +403,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             .people
             .get(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no person with id {id}")))?;
+            .ok_or_else(|| ApiError::no_such_person(id))?;
         self.people
             .append(
                 &[(AuditAction::View, Some(id), json!({}))],

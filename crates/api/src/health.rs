@@ -8,7 +8,7 @@ use registry::ports::PersonStore;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::http::{json_response, request_id};
+use crate::http::json_response;
 
 /// A database slower than this to answer counts as down.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
@@ -23,11 +23,8 @@ impl<P: PersonStore> HealthApi<P> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         match (request.method(), request.uri().path()) {
             (&Method::GET | &Method::HEAD, "/healthz") => self.check().await,
-            (method, "/healthz") => {
-                ApiError::MethodNotAllowed(method.to_string()).into_response(&request_id(&request))
-            }
-            (_, path) => ApiError::NotFound(format!("no route for {path}"))
-                .into_response(&request_id(&request)),
+            (method, "/healthz") => ApiError::MethodNotAllowed(method.to_string()).answer(&request),
+            (_, path) => ApiError::no_route(path).answer(&request),
         }
     }
 

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::i18n::Lang;
 
 /// Largest JSON body the API reads.
 pub const MAX_JSON_BODY: usize = 16 * 1024;
@@ -61,9 +62,7 @@ pub fn read_json<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
     if bytes.len() > MAX_JSON_BODY {
         return Err(ApiError::PayloadTooLarge(MAX_JSON_BODY));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::BadRequest(format!("the body is not valid JSON for this request: {e}"))
-    })
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_json(&e))
 }
 
 /// One query string parameter, refusing it given twice.
@@ -75,16 +74,16 @@ pub fn query_param(request: &Request, name: &str) -> Result<Option<String>, ApiE
     match params.all(name) {
         None => Ok(None),
         Some(values) if values.len() == 1 => Ok(Some(values[0].to_owned())),
-        Some(_) => Err(ApiError::BadRequest(format!(
-            "{name} is given more than once"
-        ))),
+        Some(_) => Err(ApiError::repeated_parameter(name)),
     }
 }
 
 /// The HTML of the page in `pages/$dir/`, inside the layout every page
 /// shares (`pages/layout/`: styles, header, sign-in form, session script).
-/// Assembled at compile time; each `<style>` and `<script>` block gets its
-/// own hash in the page's Content-Security-Policy.
+/// Assembled at compile time, with `{{key}}` where a text of the `page`
+/// catalogue goes and `{{script-texts}}` where the scripts' texts go; each
+/// `<style>` and `<script>` block gets its own hash in the page's
+/// Content-Security-Policy.
 macro_rules! page_html {
     ($dir:literal) => {
         concat!(
@@ -92,6 +91,7 @@ macro_rules! page_html {
             include_str!(concat!("pages/", $dir, "/head.html")),
             include_str!("pages/layout/body.html"),
             include_str!(concat!("pages/", $dir, "/main.html")),
+            "<script type=\"application/json\" id=\"strings\">{{script-texts}}</script>\n",
             "<script>\n",
             include_str!("pages/layout/session.js"),
             "</script>\n<script>\n",
@@ -102,49 +102,48 @@ macro_rules! page_html {
 }
 pub(crate) use page_html;
 
-/// A page shell: static HTML whose inline script and style are allowed by
-/// their hashes in the Content-Security-Policy, nothing else inline.
+/// A page shell: static HTML in each language, whose inline script and
+/// style are allowed by their hashes in the Content-Security-Policy,
+/// nothing else inline.
 pub struct Page {
-    html: &'static str,
-    csp: OnceLock<String>,
+    template: &'static str,
+    /// By language ([`Lang::ALL`]'s order): the HTML and its policy.
+    rendered: [OnceLock<(String, String)>; Lang::ALL.len()],
 }
 
 impl Page {
-    pub const fn new(html: &'static str) -> Self {
+    pub const fn new(template: &'static str) -> Self {
         Self {
-            html,
-            csp: OnceLock::new(),
+            template,
+            rendered: [const { OnceLock::new() }; Lang::ALL.len()],
         }
     }
 
-    fn csp(&self) -> &str {
-        self.csp.get_or_init(|| {
-            let hashes = |open: &str, close: &str| -> String {
-                self.html
-                    .split(open)
-                    .skip(1)
-                    .filter_map(|rest| rest.split_once(close).map(|(inner, _)| inner))
-                    .map(|inner| {
-                        let digest = Sha256::digest(inner.as_bytes());
-                        format!(" 'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
-                    })
-                    .collect()
-            };
-            format!(
-                "default-src 'none'; script-src{}; style-src{}; img-src 'self' https: http: data: blob:; \
-                 connect-src 'self' https: http:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
-                hashes("<script>", "</script>"),
-                hashes("<style>", "</style>"),
-            )
+    /// The page in `lang`, and its Content-Security-Policy.
+    fn rendered(&self, lang: Lang) -> &(String, String) {
+        self.rendered[lang as usize].get_or_init(|| {
+            let html = render(self.template, lang);
+            let csp = csp(&html);
+            (html, csp)
         })
     }
 
-    pub fn response(&self) -> Response<Body> {
-        let mut response = Response::new(Body::Text(self.html.to_owned()));
+    pub fn response(&self, lang: Lang) -> Response<Body> {
+        let (html, csp) = self.rendered(lang);
+        let mut response = Response::new(Body::Text(html.clone()));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(lang.tag()),
+        );
+        // The language comes from the cookie, else Accept-Language.
+        headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Cookie, Accept-Language"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         headers.insert(
@@ -156,11 +155,71 @@ impl Page {
             HeaderValue::from_static("no-referrer"),
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        if let Ok(csp) = HeaderValue::from_str(self.csp()) {
+        if let Ok(csp) = HeaderValue::from_str(csp) {
             headers.insert(header::CONTENT_SECURITY_POLICY, csp);
         }
         response
     }
+}
+
+/// `template` with its `{{key}}`s replaced by `lang`'s texts (escaped for
+/// HTML) and `{{script-texts}}` by the scripts' texts as JSON. A key the
+/// catalogue lacks stays as written (a test renders every page).
+fn render(template: &str, lang: Lang) -> String {
+    let catalogue = lang.catalogue();
+    let mut out = String::with_capacity(template.len() + 8 * 1024);
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            break;
+        };
+        let key = &after[..close];
+        if key == "script-texts" {
+            // `<` escaped, so that no text can close the script element.
+            let json = serde_json::to_string(&catalogue.script).unwrap_or_default();
+            out.push_str(&json.replace('<', "\\u003c"));
+        } else if let Some(text) = catalogue.page.get(key) {
+            out.push_str(&escape_html(text));
+        } else {
+            out.push_str(&rest[open..open + 2 + close + 2]);
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The policy that allows exactly the page's inline `<script>` and
+/// `<style>` blocks (JSON data blocks are not run, and need no hash).
+fn csp(html: &str) -> String {
+    let hashes = |open: &str, close: &str| -> String {
+        html.split(open)
+            .skip(1)
+            .filter_map(|rest| rest.split_once(close).map(|(inner, _)| inner))
+            .map(|inner| {
+                let digest = Sha256::digest(inner.as_bytes());
+                format!(
+                    " 'sha256-{}'",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                )
+            })
+            .collect()
+    };
+    format!(
+        "default-src 'none'; script-src{}; style-src{}; img-src 'self' https: http: data: blob:; \
+                 connect-src 'self' https: http:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+        hashes("<script>", "</script>"),
+        hashes("<style>", "</style>"),
+    )
 }
 
 #[cfg(test)]
@@ -170,7 +229,7 @@ mod tests {
     #[test]
     fn page_policy_allows_exactly_its_inline_code() {
         static PAGE: Page = Page::new("<style>b{}</style><script>let a=1;</script>");
-        let response = PAGE.response();
+        let response = PAGE.response(Lang::En);
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
             .to_str()
             .unwrap();
@@ -182,25 +241,102 @@ mod tests {
         assert!(!csp.contains("unsafe-inline"));
     }
 
+    const PAGES: [&str; 4] = [
+        page_html!("upload"),
+        page_html!("faces"),
+        page_html!("audit"),
+        page_html!("search"),
+    ];
+
     #[test]
     fn pages_are_whole_documents_in_the_shared_layout() {
-        for html in [
-            page_html!("upload"),
-            page_html!("faces"),
-            page_html!("audit"),
-            page_html!("search"),
-        ] {
-            assert!(html.starts_with("<!doctype html>\n"));
-            assert!(html.ends_with("</body>\n</html>\n"));
-            assert_eq!(html.matches("<title>").count(), 1);
-            assert_eq!(html.matches("<header>").count(), 1);
-            assert_eq!(html.matches(r#"<section id="signin""#).count(), 1);
-            assert!(html.find("</head>") < html.find("<body>"));
-            // The session script comes first: the page's script calls it.
-            assert_eq!(html.matches("<script>").count(), 2);
-            assert!(html.find("function api(") < html.rfind("<script>"));
-            assert_eq!(html.matches("<style>").count(), 2);
-            assert_eq!(html.matches("</style>").count(), 2);
+        for lang in Lang::ALL {
+            for template in PAGES {
+                let html = render(template, lang);
+                assert!(html.starts_with("<!doctype html>\n"));
+                assert!(html.ends_with("</body>\n</html>\n"));
+                assert_eq!(html.matches("<title>").count(), 1);
+                assert_eq!(html.matches("<header>").count(), 1);
+                assert_eq!(html.matches(r#"<section id="signin""#).count(), 1);
+                assert!(html.find("</head>") < html.find("<body>"));
+                // The texts first, then the session script: the page's script calls it.
+                assert_eq!(html.matches("<script>").count(), 2);
+                assert!(html.find(r#"id="strings""#) < html.find("<script>"));
+                assert!(html.find("function api(") < html.rfind("<script>"));
+                assert_eq!(html.matches("<style>").count(), 2);
+                assert_eq!(html.matches("</style>").count(), 2);
+            }
         }
+    }
+
+    /// Every `{{key}}` of every page is in both catalogues, and every text
+    /// of the `page` catalogue is on some page.
+    #[test]
+    fn every_page_text_is_in_both_languages() {
+        for lang in Lang::ALL {
+            for template in PAGES {
+                let html = render(template, lang);
+                assert!(
+                    !html.contains("{{"),
+                    "{:?}: {}",
+                    lang,
+                    &html[html.find("{{").unwrap()..][..40]
+                );
+                assert!(html.contains(&format!(r#"<html lang="{}">"#, lang.tag())));
+            }
+        }
+        for key in Lang::En.catalogue().page.keys() {
+            let marker = format!("{{{{{key}}}}}");
+            assert!(
+                PAGES.iter().any(|page| page.contains(&marker)),
+                "{key} is on no page"
+            );
+        }
+    }
+
+    /// The scripts' texts arrive as JSON the page parses, and each key a
+    /// script asks for (`t("key"`) is there.
+    #[test]
+    fn every_script_text_is_in_both_languages() {
+        for lang in Lang::ALL {
+            let html = render(PAGES[1], lang);
+            let json = html
+                .split(r#"<script type="application/json" id="strings">"#)
+                .nth(1)
+                .and_then(|rest| rest.split("</script>").next())
+                .unwrap();
+            let texts: std::collections::BTreeMap<String, String> =
+                serde_json::from_str(json).unwrap();
+            assert_eq!(texts, lang.catalogue().script);
+        }
+        let needle = concat!("t(", "\"");
+        for template in PAGES {
+            // `t("` as a call of its own, not the end of `split("`.
+            let calls = template.match_indices(needle).filter(|(at, _)| {
+                !template[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+            });
+            for (at, _) in calls {
+                let rest = &template[at + needle.len()..];
+                let key = rest.split('"').next().unwrap();
+                // `t("action." + entry.action)` and the like: a prefix.
+                let known = Lang::En
+                    .catalogue()
+                    .script
+                    .keys()
+                    .any(|k| k == key || (key.ends_with('.') && k.starts_with(key)));
+                assert!(known, "t(\"{key}\") has no text");
+            }
+        }
+    }
+
+    #[test]
+    fn texts_are_escaped_for_the_page_they_go_into() {
+        assert_eq!(
+            escape_html(r#"<a href="x">&"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+        let html = render("<p>{{no.such.key}}</p>{{script-texts}}", Lang::Fr);
+        assert!(html.starts_with("<p>{{no.such.key}}</p>"));
+        assert!(!html[20..].contains('<'), "{html}");
     }
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod faces;
 pub mod health;
 pub mod http;
+pub mod i18n;
 pub mod indexer;
 pub mod metrics;
 pub mod origin;

@@ -67,7 +67,7 @@ pub fn parse_person_id(text: &str) -> Result<PersonId, ApiError> {
         .ok()
         .filter(|id| *id > 0)
         .map(PersonId)
-        .ok_or_else(|| ApiError::BadRequest(format!("{text:?} is not a person id")))
+        .ok_or_else(|| ApiError::not_a_person_id(text))
 }
 
 #[cfg(test)]

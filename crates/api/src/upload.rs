@@ -20,7 +20,8 @@ use serde_json::json;
 
 use crate::auth::{ADMINS, Authenticator};
 use crate::error::ApiError;
-use crate::http::{Page, json_response, page_html, read_json, request_id};
+use crate::http::{Page, json_response, page_html, read_json};
+use crate::i18n::Lang;
 use crate::metrics;
 use crate::people::{PersonView, parse_person_id};
 
@@ -73,7 +74,7 @@ pub struct UploadApi<P, S, F> {
 impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let routed = self.route(&request).await;
-        routed.unwrap_or_else(|error| error.into_response(&request_id(&request)))
+        routed.unwrap_or_else(|error| error.answer(&request))
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -84,7 +85,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
             self.auth.refuse_cross_site(request)?;
         }
         match (request.method(), path) {
-            (&Method::GET, "/upload") => Ok(UPLOAD_PAGE.response()),
+            (&Method::GET, "/upload") => Ok(UPLOAD_PAGE.response(Lang::of(request.headers()))),
             (&Method::POST, "/api/uploads") => self.create(request).await,
             (method, "/upload" | "/api/uploads") => {
                 Err(ApiError::MethodNotAllowed(method.to_string()))
@@ -103,7 +104,7 @@ impl<P: PersonStore, S: PhotoStore, F: FaceIndex> UploadApi<P, S, F> {
                 (method, Some(Some((_, "photo" | "duplicate")) | None)) => {
                     Err(ApiError::MethodNotAllowed(method.to_string()))
                 }
-                _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+                _ => Err(ApiError::no_route(path)),
             },
         }
     }

@@ -136,7 +136,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 100;
 const CURSOR_PREFIX: &str = "a1:";
 /// Subjects are Cognito's (a UUID); anything much longer is not one.
-const MAX_SUBJECT_CHARS: usize = 128;
+pub const MAX_SUBJECT_CHARS: usize = 128;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuditError {

@@ -6,7 +6,7 @@ use crate::ports::{ListFilter, PersonStore, PortError};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 100;
-const MAX_QUERY_CHARS: usize = 100;
+pub const MAX_QUERY_CHARS: usize = 100;
 const CURSOR_PREFIX: &str = "p1:";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -92,6 +92,15 @@ impl ApiEvent {
         self
     }
 
+    /// A cookie the browser sent (API Gateway passes them in `cookies`).
+    pub fn with_cookie(mut self, cookie: &str) -> Self {
+        match self.json["cookies"].as_array_mut() {
+            Some(cookies) => cookies.push(Value::String(cookie.to_owned())),
+            None => self.json["cookies"] = Value::Array(vec![Value::String(cookie.to_owned())]),
+        }
+        self
+    }
+
     /// Replaces the query string (`a=1&b=2`, already URL-encoded), as API
     /// Gateway passes it: raw, and as a map with repeated values joined by commas.
     pub fn with_query(mut self, raw: &str) -> Self {

@@ -509,6 +509,42 @@ async fn the_upload_page_is_public_static_html() {
 }
 
 #[tokio::test]
+async fn the_page_and_the_refusals_speak_the_callers_language() {
+    let h = Harness::new().await;
+    let page = |event: ApiEvent| h.api.handle(event.into_request());
+
+    let french = page(
+        ApiEvent::load("upload-page.json")
+            .with_header("accept-language", "de-CH, fr;q=0.9, en;q=0.8"),
+    )
+    .await;
+    assert_eq!(french.headers()["content-language"], "fr");
+    assert_eq!(french.headers()["vary"], "Cookie, Accept-Language");
+    let html = String::from_utf8_lossy(french.body().as_ref());
+    assert!(html.contains(r#"<html lang="fr">"#));
+    assert!(html.contains("<title>Inscrire une personne · Registre des visages</title>"));
+    // The switch's cookie wins over the browser's languages.
+    let english = page(
+        ApiEvent::load("upload-page.json")
+            .with_header("accept-language", "fr")
+            .with_cookie("registry-lang=en"),
+    )
+    .await;
+    assert_eq!(english.headers()["content-language"], "en");
+    assert!(String::from_utf8_lossy(english.body().as_ref()).contains(r#"<html lang="en">"#));
+
+    // A refusal in French: the same status and code, nothing written.
+    let event = ApiEvent::load("upload-post.json").with_header("accept-language", "fr-FR");
+    let mut body = event.body_json();
+    body["lastname"] = json!("   ");
+    let (status, answer) = h.send(event.with_json_body(&body)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_request");
+    assert_eq!(answer["error"]["message"], "le nom est vide");
+    assert_eq!(h.rows().await, 0);
+}
+
+#[tokio::test]
 async fn an_enrolment_sent_again_with_its_idempotency_key_creates_nobody_new() {
     let h = Harness::new().await;
     let keyed = |key: &str| ApiEvent::load("upload-post.json").with_header("idempotency-key", key);

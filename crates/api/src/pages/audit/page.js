@@ -12,10 +12,10 @@ function row(entry) {
   const node = document.createElement("tr");
   const caller = entry.caller.username || entry.caller.subject;
   node.append(
-    cell(new Date(entry.at).toLocaleString()),
-    cell(entry.action.replace("_", " ")),
+    cell(when(entry.at)),
+    cell(t("action." + entry.action)),
     cell(entry.personId === null ? "" : String(entry.personId)),
-    cell(caller ? caller + (entry.caller.groups.length ? " (" + entry.caller.groups.join(", ") + ")" : "") : "the registry"),
+    cell(caller ? caller + (entry.caller.groups.length ? " (" + entry.caller.groups.join(", ") + ")" : "") : t("person.the_registry")),
     cell(JSON.stringify(entry.detail), "detail"),
   );
   return node;

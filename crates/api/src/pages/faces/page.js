@@ -14,7 +14,7 @@ function element(tag, className, text) {
 function face(person) {
   const node = element("div", "photo");
   node.setAttribute("role", "img");
-  node.setAttribute("aria-label", "Face of " + person.firstname + " " + person.lastname);
+  node.setAttribute("aria-label", t("faces.face_of", { name: person.firstname + " " + person.lastname }));
   if (!person.photoUrl) { node.classList.add("empty"); return node; }
   node.style.backgroundImage = "url(" + JSON.stringify(person.photoUrl) + ")";
   const box = person.faceBox;
@@ -35,24 +35,24 @@ function card(person) {
   // The face opens the person view (a button: keyboard and screen readers too).
   const open = element("button", "open");
   open.type = "button";
-  open.setAttribute("aria-label", "Open " + person.firstname + " " + person.lastname);
+  open.setAttribute("aria-label", t("faces.open", { name: person.firstname + " " + person.lastname }));
   open.appendChild(face(person));
   open.addEventListener("click", () => showPerson(person.id));
   node.appendChild(open);
   const body = element("div", "body");
   const name = element("h2", "name", person.firstname + " " + person.lastname);
   body.appendChild(name);
-  body.appendChild(element("span", "badge " + person.status, person.status));
+  body.appendChild(element("span", "badge " + person.status, statusText(person.status)));
   if (person.possibleDuplicate) {
-    body.appendChild(element("span", "badge duplicate", "possible duplicate of #" + person.possibleDuplicate.personId));
+    body.appendChild(element("span", "badge duplicate", t("faces.duplicate_of", { id: person.possibleDuplicate.personId })));
   }
   if (person.statusReason) body.appendChild(element("div", "reason", person.statusReason));
   const details = element("details", "more");
-  details.appendChild(element("summary", null, "Details"));
-  details.appendChild(element("div", "key", "Photo " + person.key));
-  if (person.identity) details.appendChild(element("div", "identity", "Face " + person.identity));
-  if (person.faceConfidence) details.appendChild(element("div", "identity", "Face confidence " + Number(person.faceConfidence).toFixed(1) + " %"));
-  details.appendChild(element("div", "identity", "Enrolled " + new Date(person.createdAt).toLocaleString()));
+  details.appendChild(element("summary", null, t("faces.details")));
+  details.appendChild(element("div", "key", t("faces.photo_line", { key: person.key })));
+  if (person.identity) details.appendChild(element("div", "identity", t("faces.face_line", { id: person.identity })));
+  if (person.faceConfidence) details.appendChild(element("div", "identity", t("faces.confidence_line", { confidence: percent(person.faceConfidence) })));
+  details.appendChild(element("div", "identity", t("faces.enrolled_line", { when: when(person.createdAt) })));
   body.appendChild(details);
   node.appendChild(body);
   return node;
@@ -66,10 +66,10 @@ async function showPerson(id) {
   const person = await response.json();
   const name = person.firstname + " " + person.lastname;
   $("person-name").textContent = name;
-  $("person-status").textContent = person.status;
+  $("person-status").textContent = statusText(person.status);
   $("person-status").className = "badge " + person.status;
   $("person-reason").textContent = person.statusReason || "";
-  $("person-photo").alt = "Photo of " + name;
+  $("person-photo").alt = t("person.photo_of", { name });
   if (person.photoUrl) $("person-photo").src = person.photoUrl; else $("person-photo").removeAttribute("src");
   const box = person.faceBox;
   $("person-box").hidden = !box;
@@ -78,15 +78,14 @@ async function showPerson(id) {
       left: 100 * box.left + "%", top: 100 * box.top + "%", width: 100 * box.width + "%", height: 100 * box.height + "%",
     });
   }
-  const facts = [["Person", String(person.id)], ["Photo", person.key]];
-  if (person.identity) facts.push(["Face", person.identity]);
-  if (person.faceConfidence) facts.push(["Face confidence", Number(person.faceConfidence).toFixed(1) + " %"]);
+  const facts = [[t("person.person"), String(person.id)], [t("person.photo"), person.key]];
+  if (person.identity) facts.push([t("person.face"), person.identity]);
+  if (person.faceConfidence) facts.push([t("person.face_confidence"), percent(person.faceConfidence)]);
   $("person-facts").replaceChildren(...facts.flatMap(([term, value]) => [element("dt", null, term), element("dd", null, value)]));
   const duplicate = person.possibleDuplicate;
   $("person-duplicate").hidden = !duplicate;
   if (duplicate) {
-    $("duplicate-text").textContent = "This face is " + Number(duplicate.similarity).toFixed(1) +
-      " % like the face of person #" + duplicate.personId + ". Same person (then erase one of the two), or different people?";
+    $("duplicate-text").textContent = t("person.duplicate_text", { similarity: percent(duplicate.similarity), id: duplicate.personId });
   }
   $("person-history").replaceChildren(...await personHistory(person));
   $("rename-lastname").value = person.lastname;
@@ -99,20 +98,23 @@ async function showPerson(id) {
 // The person's history: the audit trail for admins (who did what, when),
 // the record's own dates for viewers.
 async function personHistory(person) {
-  const line = (what, when) => element("li", null, new Date(when).toLocaleString() + ": " + what);
+  const line = (what, at) => element("li", null, t("person.history_line", { when: when(at), what }));
   if (groups().includes("admins")) {
     const response = await api("/api/audit?limit=20&person=" + encodeURIComponent(person.id));
     if (response.ok) {
       const trail = await response.json();
       return trail.items.map((entry) => {
-        const who = entry.caller.username || entry.caller.subject;
-        const outcome = entry.detail && entry.detail.status ? " (" + entry.detail.status + ")" : "";
-        return line(entry.action.replace("_", " ") + outcome + " by " + (who || "the registry"), entry.at);
+        const who = entry.caller.username || entry.caller.subject || t("person.the_registry");
+        const action = t("action." + entry.action);
+        const what = entry.detail && entry.detail.status
+          ? t("person.action_outcome_by", { action, outcome: statusText(entry.detail.status), who })
+          : t("person.action_by", { action, who });
+        return line(what, entry.at);
       });
     }
   }
-  const lines = [line("enrolled", person.createdAt)];
-  if (person.updatedAt !== person.createdAt) lines.push(line("last changed (" + person.status + ")", person.updatedAt));
+  const lines = [line(t("person.enrolled"), person.createdAt)];
+  if (person.updatedAt !== person.createdAt) lines.push(line(t("person.last_changed", { status: statusText(person.status) }), person.updatedAt));
   return lines.reverse();
 }
 
@@ -186,7 +188,7 @@ $("person-replace").addEventListener("submit", async (event) => {
     }
     load(true);
   } catch (error) {
-    $("person-message").textContent = "The request failed: " + error.message;
+    $("person-message").textContent = t("common.request_failed", { reason: error.message });
   }
 });
 
@@ -201,8 +203,9 @@ $("person-erase").addEventListener("submit", async (event) => {
   const receipt = await response.json();
   $("erase-confirm").checked = false;
   $("person-view").close();
-  $("notice").textContent = "Person " + receipt.personId + " erased: " + receipt.removed.faceIds.length +
-    " face(s) and " + receipt.removed.photoVersions + " photo version(s) removed; none left.";
+  $("notice").textContent = t("faces.erased", {
+    id: receipt.personId, faces: receipt.removed.faceIds.length, versions: receipt.removed.photoVersions,
+  });
   load(true);
 });
 

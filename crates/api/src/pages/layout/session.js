@@ -11,6 +11,25 @@ const PENDING_KEY = "faceRegistrySignIn";
 // The client's callback and sign-out URL on this origin (template.yaml).
 const CALLBACK_PATH = "/faces";
 const $ = (id) => document.getElementById(id);
+// The page's language (the registry chose it: the switch's cookie, else the
+// browser's languages) and the scripts' texts in it.
+const LANG = document.documentElement.lang;
+const STRINGS = JSON.parse($("strings").textContent);
+const LANG_COOKIE = "registry-lang";
+
+// The text `key` in the page's language, `{name}` replaced by `args.name`.
+function t(key, args = {}) {
+  const text = STRINGS[key];
+  if (text === undefined) throw new Error("no text " + key);
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in args ? String(args[name]) : whole));
+}
+
+// Numbers and dates as the language writes them ("98,0 %" in French).
+const percentFormat = new Intl.NumberFormat(LANG, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const dateFormat = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
+const percent = (value) => percentFormat.format(Number(value) / 100);
+const when = (iso) => dateFormat.format(new Date(iso));
+const statusText = (status) => t("status." + status);
 let signInConfig = null;
 let refreshTimer = null;
 
@@ -47,7 +66,7 @@ function groups() {
 async function loadConfig() {
   if (!signInConfig) {
     const response = await fetch("/auth/config");
-    if (!response.ok) throw new Error("sign-in is not available (status " + response.status + ")");
+    if (!response.ok) throw new Error(t("session.sign_in_unavailable", { status: response.status }));
     signInConfig = await response.json();
   }
   return signInConfig;
@@ -61,7 +80,7 @@ async function tokenRequest(fields) {
   const config = await loadConfig();
   const response = await formPost(config.tokenEndpoint, Object.assign({ client_id: config.clientId }, fields));
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error("the sign-in was refused (" + (body.error || response.status) + ")");
+  if (!response.ok) throw new Error(t("session.sign_in_refused", { reason: body.error || response.status }));
   return body;
 }
 
@@ -74,8 +93,8 @@ function showSession() {
   for (const node of document.querySelectorAll("[data-role=admins]")) node.hidden = !isAdmin;
   if (!current) { $("who").textContent = ""; return; }
   const id = claims(current.idToken || "");
-  const name = id.name || id.email || claims(current.accessToken).username || "signed in";
-  $("who").textContent = name + " · " + (groups().join(", ") || "no group");
+  const name = id.name || id.email || claims(current.accessToken).username || t("session.signed_in");
+  $("who").textContent = name + " · " + (groups().join(", ") || t("session.no_group"));
 }
 
 function keep(tokens, previousRefreshToken) {
@@ -133,8 +152,8 @@ async function completeSignIn() {
   const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || "null");
   sessionStorage.removeItem(PENDING_KEY);
   history.replaceState(null, "", location.pathname);
-  if (params.has("error")) throw new Error("the sign-in failed (" + params.get("error") + ")");
-  if (!pending || pending.state !== params.get("state")) throw new Error("the sign-in answer does not match its request; sign in again");
+  if (params.has("error")) throw new Error(t("session.sign_in_failed", { reason: params.get("error") }));
+  if (!pending || pending.state !== params.get("state")) throw new Error(t("session.sign_in_mismatch"));
   keep(await tokenRequest({ grant_type: "authorization_code", code: params.get("code"), redirect_uri: location.origin + CALLBACK_PATH, code_verifier: pending.verifier }));
   if (pending.returnTo && pending.returnTo !== location.pathname) { location.replace(pending.returnTo); return true; }
   return false;
@@ -158,7 +177,8 @@ async function signOut() {
 
 async function api(path, options = {}) {
   const send = () => {
-    const headers = Object.assign({}, options.headers || {});
+    // The API's error messages come in the page's language.
+    const headers = Object.assign({ "Accept-Language": LANG }, options.headers || {});
     const current = session();
     if (current) headers["Authorization"] = "Bearer " + current.accessToken;
     return fetch(path, Object.assign({}, options, { headers }));
@@ -195,15 +215,22 @@ async function sendPhoto(ticket, file) {
     if (name !== "content-length" && name !== "host") headers[name] = value;
   }
   const put = await fetch(ticket.uploadUrl, { method: ticket.method, headers, body: file });
-  if (!put.ok) throw new Error("the photo upload failed (status " + put.status + ")");
+  if (!put.ok) throw new Error(t("session.upload_failed", { status: put.status }));
 }
 
 async function errorText(response) {
   try { const body = await response.json(); return body.error.message; }
-  catch (_) { return "request failed with status " + response.status; }
+  catch (_) { return t("session.request_failed", { status: response.status }); }
 }
 
 $("sign-in").addEventListener("click", signIn);
+// The other language, for this browser from now on: the registry reads the
+// cookie before the browser's languages.
+$("language").addEventListener("click", () => {
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = LANG_COOKIE + "=" + $("language").dataset.lang + "; Path=/; Max-Age=31536000; SameSite=Lax" + secure;
+  location.reload();
+});
 $("sign-out").addEventListener("click", signOut);
 
 // Once the page's own script has run (and listens for "signed-in").

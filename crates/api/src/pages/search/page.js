@@ -15,7 +15,7 @@ async function shrink(file) {
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
     if (blob && blob.size <= MAX_BYTES) return blob;
   }
-  throw new Error("the photo is too large even once shrunk");
+  throw new Error(t("search.too_large"));
 }
 
 function text(tag, value, className) {
@@ -30,7 +30,7 @@ function show(answer, imageUrl) {
   const boxes = [];
   const items = [];
   answer.faces.forEach((face, index) => {
-    const label = "Face " + (index + 1);
+    const label = t("search.face", { number: index + 1 });
     const box = document.createElement("div");
     box.className = "box";
     Object.assign(box.style, {
@@ -41,23 +41,24 @@ function show(answer, imageUrl) {
     boxes.push(box);
     const item = document.createElement("li");
     item.appendChild(text("strong", label));
-    if (face.unknown) item.appendChild(text("p", "Unknown: nobody in the registry is this close.", "unknown"));
+    if (face.unknown) item.appendChild(text("p", t("search.unknown"), "unknown"));
     for (const match of face.matches) {
       const row = document.createElement("div");
       row.className = "match";
       const person = match.person;
       const photo = document.createElement("img");
-      photo.alt = "Photo of " + person.firstname + " " + person.lastname;
+      const name = person.firstname + " " + person.lastname;
+      photo.alt = t("person.photo_of", { name });
       if (person.photoUrl) photo.src = person.photoUrl;
-      row.append(photo, text("span", person.firstname + " " + person.lastname + " · " + match.similarity.toFixed(1) + " %"));
+      row.append(photo, text("span", name + " · " + percent(match.similarity)));
       item.appendChild(row);
     }
     items.push(item);
   });
   const skipped = (answer.notSearched || []).length;
   if (skipped) {
-    items.push(text("li", skipped + (skipped === 1 ? " smaller face was" : " smaller faces were") +
-      " not searched: crop the photo around the faces to identify.", "unknown"));
+    const key = new Intl.PluralRules(LANG).select(skipped) === "one" ? "search.not_searched.one" : "search.not_searched.other";
+    items.push(text("li", t(key, { count: skipped }), "unknown"));
   }
   $("boxes").replaceChildren(...boxes);
   $("faces").replaceChildren(...items);
@@ -76,7 +77,7 @@ async function identify(file) {
     shownUrl = URL.createObjectURL(photo);
     show(await response.json(), shownUrl);
   } catch (error) {
-    $("message").textContent = "The search failed: " + error.message;
+    $("message").textContent = t("search.failed", { reason: error.message });
   } finally {
     $("submit").disabled = false;
   }

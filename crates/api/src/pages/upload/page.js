@@ -2,7 +2,7 @@
 function show(person) {
   $("result").hidden = false;
   $("person").textContent = person.firstname + " " + person.lastname + " (" + person.key + ")";
-  $("status").textContent = person.status;
+  $("status").textContent = statusText(person.status);
   $("status").className = "badge " + person.status;
   $("reason").textContent = person.statusReason || "";
 }
@@ -18,7 +18,7 @@ async function follow(personId) {
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
-  $("message").textContent = "Still pending; look again later on the People page.";
+  $("message").textContent = t("upload.still_pending");
 }
 
 let previewUrl = null;
@@ -53,12 +53,12 @@ $("enrol").addEventListener("submit", async (event) => {
     $("result").hidden = false;
     if (!response.ok) { $("message").textContent = await errorText(response); return; }
     const ticket = await response.json();
-    $("status").textContent = "uploading";
+    $("status").textContent = t("upload.uploading");
     $("status").className = "badge pending";
     await sendPhoto(ticket, file);
     await follow(ticket.personId);
   } catch (error) {
-    $("message").textContent = "The request failed: " + error.message;
+    $("message").textContent = t("common.request_failed", { reason: error.message });
   } finally {
     $("submit").disabled = false;
   }
