@@ -245,7 +245,7 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             for m in &face.matches {
                 matches.push(json!({
                     "similarity": m.similarity,
-                    "person": self.item(&m.person).await?,
+                    "person": self.item(&m.person).await?.in_language(Lang::of(request.headers())),
                 }));
             }
             faces.push(json!({
@@ -373,7 +373,11 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
         )?;
         let mut items = Vec::with_capacity(page.items.len());
         for person in &page.items {
-            items.push(self.item(person).await?);
+            items.push(
+                self.item(person)
+                    .await?
+                    .in_language(Lang::of(request.headers())),
+            );
         }
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -410,7 +414,11 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
                 &caller.audit(request),
             )
             .await?;
-        Ok(json_response(StatusCode::OK, &self.item(&person).await?))
+        let view = self.item(&person).await?;
+        Ok(json_response(
+            StatusCode::OK,
+            &view.in_language(Lang::of(request.headers())),
+        ))
     }
 
     async fn item<'a>(&self, person: &'a Person) -> Result<PersonView<'a>, ApiError> {

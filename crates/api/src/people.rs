@@ -2,9 +2,12 @@
 
 use registry::duplicates::PossibleDuplicate;
 use registry::person::{FaceBox, Person, PersonId, Status};
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::i18n::Lang;
 
 /// A person as the API shows it, serialized straight from the record (a
 /// page of people is written without building a JSON tree of each).
@@ -16,7 +19,8 @@ pub struct PersonView<'a> {
     firstname: &'a str,
     key: &'a str,
     status: Status,
-    status_reason: Option<&'a str>,
+    /// As recorded (English), or in the language of [`PersonView::in_language`].
+    status_reason: Option<Cow<'a, str>>,
     identity: Option<&'a str>,
     face_confidence: Option<f32>,
     face_box: Option<FaceBox>,
@@ -42,7 +46,7 @@ impl<'a> PersonView<'a> {
             firstname: &person.firstname,
             key: &person.object_key,
             status: person.status,
-            status_reason: person.status_reason.as_deref(),
+            status_reason: person.status_reason.as_deref().map(Cow::Borrowed),
             identity: person.identity.as_deref(),
             face_confidence: person.face_confidence,
             face_box: person.face_box,
@@ -52,6 +56,17 @@ impl<'a> PersonView<'a> {
             updated_at: time(&person.updated_at),
             photo_url: None,
         }
+    }
+
+    /// With the reason of a rejection in `lang` (a reason none of the
+    /// registry's sentences stays as recorded).
+    pub fn in_language(mut self, lang: Lang) -> Self {
+        if let Some(reason) = &self.status_reason
+            && let Some(message) = crate::error::messages::rejection(reason)
+        {
+            self.status_reason = Some(Cow::Owned(message.render(lang)));
+        }
+        self
     }
 
     /// With the link to the photo, or `null` for none.

@@ -21,6 +21,7 @@ use crate::ports::{
     FaceIndex, IndexAnswer, IndexedFace, IndexingRecord, PersonStore, PhotoStore, PortError,
     RecordOutcome, StoredObject,
 };
+use crate::rejection::Rejection;
 use crate::sequencer::Sequencer;
 
 /// Longest key the registry records; longer keys cannot follow the convention.
@@ -187,7 +188,7 @@ where
                     .chars()
                     .take(crate::names::MAX_NAME_CHARS)
                     .collect();
-                let reason = format!("The file name is not usable: {error}.");
+                let reason = Rejection::UnusableFileName(error.to_string()).to_string();
                 return self
                     .record_rejection(event, lastname, String::new(), reason, None)
                     .await;
@@ -221,7 +222,7 @@ where
             .and_then(|()| strip_metadata(key.format(), &photo).map_err(|e| e.to_string()));
         match stripped {
             Err(problem) => {
-                let reason = sentence(&format!("the photo cannot be used: {problem}"));
+                let reason = Rejection::UnusablePhoto(problem).to_string();
                 return self
                     .record_rejection(event, lastname, firstname, reason, photo_sha256)
                     .await;
@@ -277,21 +278,18 @@ where
                 record.face_box = Some(face.face_box);
             }
             IndexOutcome::NoFace => {
-                record.status_reason = Some("No face was found in the photo.".into());
+                record.status_reason = Some(Rejection::NoFace.to_string());
             }
             IndexOutcome::SeveralFaces { indexed } => {
                 // Not the person's face: deleted once the rejection is recorded.
                 record.discarded_faces = indexed;
-                record.status_reason =
-                    Some("The photo shows several faces; it must show exactly one.".into());
+                record.status_reason = Some(Rejection::SeveralFaces.to_string());
             }
             IndexOutcome::PoorQuality { reasons } => {
-                record.status_reason = Some(poor_quality_reason(&reasons));
+                record.status_reason = Some(Rejection::poor_quality(&reasons).to_string());
             }
             IndexOutcome::InvalidImage { message } => {
-                record.status_reason = Some(sentence(&format!(
-                    "the photo could not be read as an image: {message}"
-                )));
+                record.status_reason = Some(Rejection::UnreadableImage(message).to_string());
             }
         }
 
@@ -506,64 +504,6 @@ where
         "deleted replaced faces from the collection"
     );
     Ok(retired.len())
-}
-
-/// A readable reason from Rekognition's `UnindexedFaces` reasons.
-pub fn poor_quality_reason(reasons: &[String]) -> String {
-    let words: Vec<&str> = reasons
-        .iter()
-        .filter_map(|r| match r.as_str() {
-            "EXTREME_POSE" => Some("the head is turned too far"),
-            "LOW_BRIGHTNESS" => Some("the photo is too dark"),
-            "LOW_SHARPNESS" => Some("the photo is blurred"),
-            "LOW_CONFIDENCE" => Some("the face is not clearly a face"),
-            "SMALL_BOUNDING_BOX" => Some("the face is too small"),
-            "LOW_FACE_QUALITY" => Some("the face quality is too low"),
-            _ => None,
-        })
-        .collect();
-    if words.is_empty() {
-        "The face is not clear enough to index.".into()
-    } else {
-        format!(
-            "The face is not clear enough to index: {}.",
-            words.join(", ")
-        )
-    }
-}
-
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut out = match chars.next() {
-        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
-    };
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quality_reasons_read_well() {
-        assert_eq!(
-            poor_quality_reason(&["LOW_SHARPNESS".into(), "EXTREME_POSE".into()]),
-            "The face is not clear enough to index: the photo is blurred, the head is turned too far."
-        );
-        assert_eq!(
-            poor_quality_reason(&[]),
-            "The face is not clear enough to index."
-        );
-    }
-
-    #[test]
-    fn sentences() {
-        assert_eq!(sentence("the file is empty"), "The file is empty.");
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod person;
 pub mod photo;
 pub mod ports;
 pub mod reconcile;
+pub mod rejection;
 pub mod search;
 pub mod sequencer;
 pub mod upload;

@@ -1,7 +1,8 @@
-//! What each of the domain's errors tells a caller: its key in the `api`
-//! catalogue and the values its translation needs (the English is the
-//! error's own `Display`). One function per error type, each match
-//! exhaustive, so that a new error cannot reach a page without its words.
+//! What each of the domain's errors tells a caller, and why a photo was
+//! rejected: a key in the `api` catalogue and the values its translation
+//! needs (the English is the error's own `Display`, the reason as
+//! recorded). One function per type, each match exhaustive, so that a new
+//! error cannot reach a page without its words.
 
 use registry::audit::{AuditError, MAX_SUBJECT_CHARS};
 use registry::duplicates::DuplicateError;
@@ -10,6 +11,7 @@ use registry::listing::{ListError, MAX_QUERY_CHARS};
 use registry::names::{MAX_NAME_CHARS, NameError};
 use registry::photo::PhotoError;
 use registry::ports::PortError;
+use registry::rejection::Rejection;
 use registry::search::{
     MAX_MATCHES, MAX_SEARCH_PIXELS, SEARCHES_PER_MINUTE, SearchError, VIEWER_MIN_THRESHOLD,
 };
@@ -72,6 +74,28 @@ pub(crate) fn upload(error: &UploadError) -> Message {
         }
         UploadError::Port(inner) => port(inner),
     }
+}
+
+/// A recorded rejection reason in either language; `None` for a reason that
+/// is none of the registry's sentences (shown as recorded).
+pub(crate) fn rejection(recorded: &str) -> Option<Message> {
+    let message = |key| Message::new(key, recorded);
+    Some(match Rejection::read(recorded)? {
+        Rejection::NoFace => message("rejection.no_face"),
+        Rejection::SeveralFaces => message("rejection.several_faces"),
+        Rejection::PoorQuality(codes) if codes.is_empty() => message("rejection.not_clear"),
+        Rejection::PoorQuality(codes) => message("rejection.poor_quality").terms("problems", codes),
+        // The details are the index's or the checks' own words, in English.
+        Rejection::UnreadableImage(why) => {
+            message("rejection.unreadable_image").text("reason", why)
+        }
+        Rejection::UnusableFileName(why) => {
+            message("rejection.unusable_file_name").text("reason", why)
+        }
+        Rejection::UnusablePhoto(why) => message("rejection.unusable_photo").text("reason", why),
+        Rejection::NoPhotoArrived => message("rejection.no_photo_arrived"),
+        Rejection::PhotoGone => message("rejection.photo_gone"),
+    })
 }
 
 pub(crate) fn photo(error: &PhotoError) -> Message {
@@ -188,6 +212,7 @@ mod tests {
 
     use registry::person::{PersonId, UnknownStatus};
 
+    use super::rejection as rejection_message;
     use super::*;
     use crate::i18n::{Lang, placeholders};
 
@@ -223,6 +248,42 @@ mod tests {
             .filter(|key| !key.starts_with("term."))
             .collect();
         assert_eq!(used, french);
+    }
+
+    /// Every reason the registry records is told in French, wholly.
+    #[test]
+    fn each_rejection_is_told_in_french() {
+        use registry::rejection::QUALITY_PROBLEMS;
+        let all = [
+            Rejection::NoFace,
+            Rejection::SeveralFaces,
+            Rejection::PoorQuality(vec![]),
+            Rejection::PoorQuality(QUALITY_PROBLEMS.iter().map(|(code, _)| *code).collect()),
+            Rejection::UnreadableImage("x".into()),
+            Rejection::UnusableFileName("x".into()),
+            Rejection::UnusablePhoto("x".into()),
+            Rejection::NoPhotoArrived,
+            Rejection::PhotoGone,
+        ];
+        for rejection in all {
+            let recorded = rejection.to_string();
+            let message = rejection_message(&recorded).unwrap_or_else(|| panic!("{recorded}"));
+            assert_eq!(message.render(Lang::En), recorded);
+            let french = message.render(Lang::Fr);
+            assert!(placeholders(&french).is_empty(), "{french}");
+            assert_ne!(french, recorded);
+            assert!(
+                !french.contains("EXTREME_POSE") && !french.contains("the "),
+                "{french}"
+            );
+        }
+        assert_eq!(
+            rejection_message("The face is not clear enough to index: the photo is too dark, the face is too small.")
+                .unwrap()
+                .render(Lang::Fr),
+            "Le visage n’est pas assez net pour être indexé\u{a0}: la photo est trop sombre, le visage est trop petit."
+        );
+        assert!(rejection_message("Something else.").is_none());
     }
 
     /// Each message's French takes exactly the values the message gives.

@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::auth::AuthError;
 use crate::i18n::{Lang, Message};
 
-mod messages;
+pub(crate) mod messages;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {

@@ -23,6 +23,8 @@ enum Arg {
     Term(&'static str),
     /// Another message, in the same language.
     Message(Box<Message>),
+    /// Words the catalogue translates, joined by commas.
+    Terms(Vec<&'static str>),
 }
 
 impl Message {
@@ -49,6 +51,11 @@ impl Message {
 
     pub fn term(mut self, name: &'static str, word: &'static str) -> Self {
         self.args.push((name, Arg::Term(word)));
+        self
+    }
+
+    pub fn terms(mut self, name: &'static str, words: Vec<&'static str>) -> Self {
+        self.args.push((name, Arg::Terms(words)));
         self
     }
 
@@ -90,15 +97,23 @@ impl Arg {
         match self {
             Arg::Text(text) => text.clone(),
             Arg::Number(value) => lang.number(*value),
-            Arg::Term(word) => lang
-                .catalogue()
-                .api
-                .get(&format!("term.{word}"))
-                .cloned()
-                .unwrap_or_else(|| (*word).to_owned()),
+            Arg::Term(word) => term(lang, word),
             Arg::Message(inner) => inner.render(lang),
+            Arg::Terms(words) => words
+                .iter()
+                .map(|word| term(lang, word))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
+}
+
+fn term(lang: Lang, word: &str) -> String {
+    lang.catalogue()
+        .api
+        .get(&format!("term.{word}"))
+        .cloned()
+        .unwrap_or_else(|| word.to_owned())
 }
 
 impl fmt::Display for Message {

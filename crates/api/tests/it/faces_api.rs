@@ -204,6 +204,30 @@ async fn the_listing_shows_people_newest_first_with_presigned_photos() {
 }
 
 #[tokio::test]
+async fn a_rejection_is_told_in_the_callers_language_and_kept_as_recorded() {
+    let h = Harness::presigned().await;
+    let id = h.enrol("Obama", "Michelle", Status::Rejected).await;
+    let french = |event: ApiEvent| event.with_header("accept-language", "fr-FR,fr;q=0.9");
+
+    let (status, page) = h.send(french(ApiEvent::load("faces-list.json"))).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page["items"][0]["statusReason"],
+        "Aucun visage n’a été trouvé sur la photo."
+    );
+    let one = ApiEvent::load("faces-get.json").with_path_parameter("id", &id.to_string());
+    let (_, person) = h.send(french(one.clone())).await;
+    assert_eq!(
+        person["statusReason"],
+        "Aucun visage n’a été trouvé sur la photo."
+    );
+    // Without a language, as recorded; the status is a code in both.
+    let (_, person) = h.send(one).await;
+    assert_eq!(person["statusReason"], "No face was found in the photo.");
+    assert_eq!(person["status"], "rejected");
+}
+
+#[tokio::test]
 async fn the_listing_filters_by_status_and_name() {
     let h = Harness::presigned().await;
     let barack = h.enrol("Obama", "Barack", Status::Indexed).await;
