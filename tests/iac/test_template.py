@@ -28,14 +28,15 @@ COMMON_ENVIRONMENT = {
     "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_IAM_AUTH", "DB_SECRET_ARN",
     "METRICS_NAMESPACE", "RUST_LOG",
 }
-# Behind the ALB, what verifies the access token it forwards (API functions).
-ALB_TOKEN_ENVIRONMENT = {"ALB_TOKEN_KEYS", "ALB_TOKEN_ISSUER", "ALB_TOKEN_CLIENT_ID"}
+# What verifies the pool's tokens (API functions): the ID tokens the pages
+# send, and behind the ALB the access token it forwards.
+POOL_TOKEN_ENVIRONMENT = {"USER_POOL_KEYS", "USER_POOL_ISSUER", "USER_POOL_CLIENT_ID", "ALB_TOKEN_CLIENT_ID"}
 # Each function signs in as a database user of its own; migrate as the master.
 FUNCTION_ENVIRONMENT = {
-    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", "APP_ORIGIN", *ALB_TOKEN_ENVIRONMENT},
+    "UploadFunction": {"DB_USER", "UPLOAD_URL_TTL_SECONDS", "APP_ORIGIN", *POOL_TOKEN_ENVIRONMENT},
     "FacesFunction": {
         "DB_USER", "PHOTO_URL_TTL_SECONDS", "ENABLE_PUBLIC_PHOTO_PREVIEW", "PUBLIC_MEDIA_BASE_URL",
-        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID", "APP_ORIGIN", *ALB_TOKEN_ENVIRONMENT,
+        "SIGN_IN_URL", "SIGN_IN_CLIENT_ID", "APP_ORIGIN", *POOL_TOKEN_ENVIRONMENT,
     },
     "HealthFunction": {"DB_USER"},
     "IndexerFunction": {"DB_USER"},
@@ -348,14 +349,16 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     egress = resources["AlbSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     assert [(e["IpProtocol"], e["FromPort"], e["ToPort"], e["CidrIp"]) for e in egress] == [("tcp", 443, 443, "0.0.0.0/0")]
     # The pool's keys reach the API functions at deploy time.
+    # With or without the ALB: the pages' ID tokens are verified with them too.
     keys = resources["UserPoolKeys"]
-    assert keys["Condition"] == "HasAlb"
+    assert "Condition" not in keys
     assert keys["Properties"]["JwksUrl"] == {"Fn::Sub": "${UserPool.ProviderURL}/.well-known/jwks.json"}
     assert keys["Properties"]["ServiceToken"] == {"Fn::GetAtt": ["UserPoolSetupFunction", "Arn"]}
     for function in ("UploadFunction", "FacesFunction"):
         variables = resources[function]["Properties"]["Environment"]["Variables"]
-        assert variables["ALB_TOKEN_KEYS"] == {"Fn::If": ["HasAlb", {"Fn::GetAtt": ["UserPoolKeys", "Jwks"]}, {"Ref": "AWS::NoValue"}]}
-        assert variables["ALB_TOKEN_ISSUER"] == {"Fn::If": ["HasAlb", {"Fn::GetAtt": ["UserPool", "ProviderURL"]}, {"Ref": "AWS::NoValue"}]}
+        assert variables["USER_POOL_KEYS"] == {"Fn::GetAtt": ["UserPoolKeys", "Jwks"]}
+        assert variables["USER_POOL_ISSUER"] == {"Fn::GetAtt": ["UserPool", "ProviderURL"]}
+        assert variables["USER_POOL_CLIENT_ID"] == {"Ref": "UserPoolClient"}
         assert variables["ALB_TOKEN_CLIENT_ID"] == {"Fn::If": ["HasAlb", {"Ref": "AlbUserPoolClient"}, {"Ref": "AWS::NoValue"}]}
 
 

@@ -116,20 +116,22 @@ pub struct Config {
     pub s3_force_path_style: bool,
     /// Where the pages sign in (the faces function's).
     pub sign_in: Option<SignIn>,
-    /// What verifies the access tokens an ALB forwards, when there is one.
-    pub alb_tokens: Option<AlbTokenSettings>,
+    /// What verifies the user pool's tokens: the access tokens an ALB
+    /// forwards, the ID tokens the pages send.
+    pub pool_tokens: Option<PoolTokenSettings>,
     /// The one origin besides the request's own whose pages may call the
     /// API (`APP_ORIGIN`, the template's `AppOrigin`).
     pub app_origin: Option<String>,
 }
 
 /// The user pool's signing keys (a JWKS, delivered at deploy time), its
-/// issuer and the ALB's app client.
+/// issuer, the pages' app client and the ALB's, when there is an ALB.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlbTokenSettings {
+pub struct PoolTokenSettings {
     pub jwks: String,
     pub issuer: String,
-    pub client_id: String,
+    pub pages_client_id: String,
+    pub alb_client_id: Option<String>,
 }
 
 /// The user pool domain and app client the pages sign in with.
@@ -176,7 +178,7 @@ impl Config {
             },
             public_media_base_url: vars.public_media_base_url()?,
             sign_in: vars.sign_in()?,
-            alb_tokens: vars.alb_tokens()?,
+            pool_tokens: vars.pool_tokens()?,
             app_origin: vars
                 .get("APP_ORIGIN")
                 .map(|origin| vars.https_url("APP_ORIGIN", &origin))
@@ -355,20 +357,22 @@ impl<F: Fn(&str) -> Option<String>> Variables<F> {
         }
     }
 
-    fn alb_tokens(&self) -> Result<Option<AlbTokenSettings>, ConfigError> {
+    fn pool_tokens(&self) -> Result<Option<PoolTokenSettings>, ConfigError> {
+        let alb_client_id = self.get("ALB_TOKEN_CLIENT_ID");
         match (
-            self.get("ALB_TOKEN_KEYS"),
-            self.get("ALB_TOKEN_ISSUER"),
-            self.get("ALB_TOKEN_CLIENT_ID"),
+            self.get("USER_POOL_KEYS"),
+            self.get("USER_POOL_ISSUER"),
+            self.get("USER_POOL_CLIENT_ID"),
         ) {
-            (None, None, None) => Ok(None),
-            (Some(jwks), Some(issuer), Some(client_id)) => Ok(Some(AlbTokenSettings {
+            (None, None, None) if alb_client_id.is_none() => Ok(None),
+            (Some(jwks), Some(issuer), Some(pages_client_id)) => Ok(Some(PoolTokenSettings {
                 jwks,
                 issuer,
-                client_id,
+                pages_client_id,
+                alb_client_id,
             })),
             _ => Err(ConfigError::Missing(
-                "all of ALB_TOKEN_KEYS, ALB_TOKEN_ISSUER and ALB_TOKEN_CLIENT_ID (or none)",
+                "all of USER_POOL_KEYS, USER_POOL_ISSUER and USER_POOL_CLIENT_ID (or none, and no ALB_TOKEN_CLIENT_ID)",
             )),
         }
     }

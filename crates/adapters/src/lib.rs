@@ -15,8 +15,8 @@ mod sdk;
 pub mod users;
 
 pub use config::{
-    AlbTokenSettings, AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa,
-    DatabaseSource, SignIn,
+    AppRole, AppUser, AppUserAuth, Config, ConfigError, DatabaseCa, DatabaseSource,
+    PoolTokenSettings, SignIn,
 };
 pub use database::Database;
 pub use mysql::MysqlPersonStore;

@@ -5,6 +5,11 @@
 //! functions at deploy time (they have no route to Cognito). The ALB's
 //! other headers (`x-amzn-oidc-data`, user attributes signed by the ALB)
 //! are not read: the groups are in the access token.
+//!
+//! Access tokens carry no e-mail (the pool's usernames are its subjects),
+//! so the pages also send their ID token ([`ID_TOKEN_HEADER`]); verified
+//! with the same keys, for the pages' client and the same subject, it names
+//! the caller as an operator knows them, and the audit trail records that.
 
 use std::collections::HashMap;
 
@@ -22,6 +27,8 @@ pub struct Caller {
     pub subject: Option<String>,
     /// Cognito's `username` claim (access tokens carry it).
     pub username: Option<String>,
+    /// The e-mail of the ID token sent beside the access token, once verified.
+    pub email: Option<String>,
     pub groups: Vec<String>,
 }
 
@@ -52,6 +59,7 @@ impl Caller {
         registry::audit::Actor {
             subject: self.subject.clone(),
             username: self.username.clone(),
+            email: self.email.clone(),
             groups: self.groups.clone(),
         }
     }
@@ -67,21 +75,22 @@ pub enum AuthError {
 
 /// The header the ALB forwards the signed-in user's access token in.
 pub const ALB_ACCESS_TOKEN: &str = "x-amzn-oidc-accesstoken";
+/// The header the pages send their ID token in, to be named by their e-mail.
+pub const ID_TOKEN_HEADER: &str = "x-id-token";
 /// Tolerated clock difference when checking `exp`.
 const CLOCK_SKEW_SECONDS: u64 = 5;
 
-/// Verifies the access tokens the ALB forwards: issued by the user pool
-/// (`issuer`), to the ALB's app client (`client_id`), signed with one of its keys.
+/// Verifies tokens of the user pool (`issuer`) signed with one of its keys:
+/// the access tokens the ALB forwards, the ID tokens the pages send.
 #[derive(Clone)]
-pub struct AlbTokens {
+pub struct PoolTokens {
     keys: HashMap<String, DecodingKey>,
     issuer: String,
-    client_id: String,
 }
 
-impl std::fmt::Debug for AlbTokens {
+impl std::fmt::Debug for PoolTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlbTokens")
+        f.debug_struct("PoolTokens")
             .field("keys", &self.keys.keys().collect::<Vec<_>>())
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
@@ -92,7 +101,8 @@ impl std::fmt::Debug for AlbTokens {
 #[error("the user pool's signing keys are unusable: {0}")]
 pub struct KeysError(String);
 
-/// Why a forwarded token was refused (logged; the caller sees 401).
+/// Why a token was refused (logged; the caller sees 401, or is named by
+/// subject only).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenRefused {
     #[error("no {ALB_ACCESS_TOKEN} header")]
@@ -105,9 +115,11 @@ pub enum TokenRefused {
     Invalid(String),
 }
 
-impl AlbTokens {
+type Claims = serde_json::Map<String, Value>;
+
+impl PoolTokens {
     /// From the pool's JSON Web Key Set (RSA keys).
-    pub fn new(jwks: &str, issuer: &str, client_id: &str) -> Result<Self, KeysError> {
+    pub fn new(jwks: &str, issuer: &str) -> Result<Self, KeysError> {
         let set: JwkSet = serde_json::from_str(jwks).map_err(|e| KeysError(e.to_string()))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
@@ -127,12 +139,30 @@ impl AlbTokens {
         Ok(Self {
             keys,
             issuer: issuer.to_owned(),
-            client_id: client_id.to_owned(),
         })
     }
 
-    /// The claims of a valid access token for the ALB's client.
-    pub fn verify(&self, token: &str) -> Result<serde_json::Map<String, Value>, TokenRefused> {
+    /// The claims of a valid access token issued to `client_id`.
+    pub fn verify_access(&self, token: &str, client_id: &str) -> Result<Claims, TokenRefused> {
+        let claims = self.verify(token, "access")?;
+        // Access tokens name their client in `client_id`, not `aud`.
+        if claims.get("client_id").and_then(Value::as_str) != Some(client_id) {
+            return Err(TokenRefused::Invalid("issued to another client".into()));
+        }
+        Ok(claims)
+    }
+
+    /// The claims of a valid ID token issued to `client_id`.
+    pub fn verify_id(&self, token: &str, client_id: &str) -> Result<Claims, TokenRefused> {
+        let claims = self.verify(token, "id")?;
+        if claims.get("aud").and_then(Value::as_str) != Some(client_id) {
+            return Err(TokenRefused::Invalid("issued to another client".into()));
+        }
+        Ok(claims)
+    }
+
+    /// Signed by the pool, unexpired, and of `token_use`.
+    fn verify(&self, token: &str, token_use: &str) -> Result<Claims, TokenRefused> {
         let invalid = |e: jsonwebtoken::errors::Error| TokenRefused::Invalid(e.to_string());
         let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
         let kid = header.kid.unwrap_or_default();
@@ -144,17 +174,13 @@ impl AlbTokens {
         validation.set_issuer(&[self.issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         validation.leeway = CLOCK_SKEW_SECONDS;
-        // Access tokens name their client in `client_id`, not `aud`.
+        // The client is checked by the caller, by the claim its kind of token uses.
         validation.validate_aud = false;
-        let claims =
-            jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, key, &validation)
-                .map_err(invalid)?
-                .claims;
-        if claims.get("token_use").and_then(Value::as_str) != Some("access") {
-            return Err(TokenRefused::Invalid("not an access token".into()));
-        }
-        if claims.get("client_id").and_then(Value::as_str) != Some(self.client_id.as_str()) {
-            return Err(TokenRefused::Invalid("issued to another client".into()));
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(invalid)?
+            .claims;
+        if claims.get("token_use").and_then(Value::as_str) != Some(token_use) {
+            return Err(TokenRefused::Invalid(format!("not an {token_use} token")));
         }
         Ok(claims)
     }
@@ -163,8 +189,12 @@ impl AlbTokens {
 /// Finds out who calls, through either front door, and from which site.
 #[derive(Debug, Clone, Default)]
 pub struct Authenticator {
-    /// Behind the ALB; `None` where there is none.
-    pub alb: Option<AlbTokens>,
+    /// The user pool's keys; `None` where they were not given.
+    pub pool: Option<PoolTokens>,
+    /// The ALB's client; `None` where there is no ALB.
+    pub alb_client_id: Option<String>,
+    /// The pages' client, whose ID tokens name callers by e-mail.
+    pub pages_client_id: Option<String>,
     /// The one origin besides the request's own whose pages may call the API.
     pub app_origin: Option<String>,
 }
@@ -175,48 +205,77 @@ impl Authenticator {
         crate::origin::refuse_cross_site(request, self.app_origin.as_deref())
     }
 
-    /// The caller, when a front door vouches for one.
+    /// The caller, when a front door vouches for one, named by the e-mail
+    /// of the ID token sent along when it is theirs.
     pub fn caller(&self, request: &Request) -> Option<Caller> {
-        match request.request_context_ref()? {
-            RequestContext::ApiGatewayV2(_) => caller(request),
-            RequestContext::Alb(_) => {
-                let Some(tokens) = &self.alb else {
-                    tracing::warn!(
-                        "a request came through an ALB, but no ALB token keys are configured"
-                    );
-                    return None;
-                };
-                let token = request
-                    .headers()
-                    .get(ALB_ACCESS_TOKEN)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or(TokenRefused::Missing);
-                match token.and_then(|token| tokens.verify(token)) {
-                    Ok(claims) => Some(Caller {
-                        subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-                        username: claims
-                            .get("username")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
-                        groups: claims
-                            .get(GROUPS_CLAIM)
-                            .and_then(Value::as_array)
-                            .map(|groups| {
-                                groups
-                                    .iter()
-                                    .filter_map(|g| g.as_str().map(str::to_owned))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    }),
-                    Err(reason) => {
-                        tracing::info!(%reason, "the ALB's access token was refused");
-                        None
-                    }
-                }
+        let mut caller = match request.request_context_ref()? {
+            RequestContext::ApiGatewayV2(_) => caller(request)?,
+            RequestContext::Alb(_) => self.alb_caller(request)?,
+            _ => return None,
+        };
+        caller.email = self.email(request, &caller);
+        Some(caller)
+    }
+
+    fn alb_caller(&self, request: &Request) -> Option<Caller> {
+        let (Some(tokens), Some(client_id)) = (&self.pool, &self.alb_client_id) else {
+            tracing::warn!("a request came through an ALB, but no ALB token keys are configured");
+            return None;
+        };
+        let token = request
+            .headers()
+            .get(ALB_ACCESS_TOKEN)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(TokenRefused::Missing);
+        match token.and_then(|token| tokens.verify_access(token, client_id)) {
+            Ok(claims) => Some(Caller {
+                subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+                username: claims
+                    .get("username")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                email: None,
+                groups: claims
+                    .get(GROUPS_CLAIM)
+                    .and_then(Value::as_array)
+                    .map(|groups| {
+                        groups
+                            .iter()
+                            .filter_map(|g| g.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Err(reason) => {
+                tracing::info!(%reason, "the ALB's access token was refused");
+                None
             }
-            _ => None,
         }
+    }
+
+    /// The e-mail of the request's ID token, if it verifies, is the pages'
+    /// and names the caller's subject; nothing otherwise (the caller is
+    /// then named by subject).
+    fn email(&self, request: &Request, caller: &Caller) -> Option<String> {
+        let token = request.headers().get(ID_TOKEN_HEADER)?.to_str().ok()?;
+        let (Some(tokens), Some(client_id)) = (&self.pool, &self.pages_client_id) else {
+            return None;
+        };
+        let claims = match tokens.verify_id(token, client_id) {
+            Ok(claims) => claims,
+            Err(reason) => {
+                tracing::info!(%reason, "an ID token was not used to name the caller");
+                return None;
+            }
+        };
+        if claims.get("sub").and_then(Value::as_str) != caller.subject.as_deref() {
+            tracing::warn!("an ID token of another subject came with the access token");
+            return None;
+        }
+        claims
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 
     /// Requires a caller in one of `allowed`.
@@ -242,6 +301,7 @@ fn caller(request: &Request) -> Option<Caller> {
     Some(Caller {
         subject: claims.get("sub").cloned(),
         username: claims.get("username").cloned(),
+        email: None,
         groups: claims
             .get(GROUPS_CLAIM)
             .map(|g| parse_groups(g))
@@ -314,6 +374,7 @@ mod alb_tests {
 
     const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool";
     const ALB_CLIENT: &str = "alb-client";
+    const PAGES_CLIENT: &str = "pages-client";
 
     fn key() -> &'static [u8] {
         static KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
@@ -365,17 +426,26 @@ mod alb_tests {
     fn authenticator() -> Authenticator {
         let jwks = pool().jwks().to_string();
         Authenticator {
-            alb: Some(AlbTokens::new(&jwks, ISSUER, ALB_CLIENT).unwrap()),
+            pool: Some(PoolTokens::new(&jwks, ISSUER).unwrap()),
+            alb_client_id: Some(ALB_CLIENT.into()),
+            pages_client_id: Some(PAGES_CLIENT.into()),
             app_origin: None,
         }
     }
 
     /// A request as the ALB hands it to a Lambda target.
     fn alb_request(token: Option<&str>) -> Request {
+        alb_request_with_id_token(token, None)
+    }
+
+    fn alb_request_with_id_token(token: Option<&str>, id_token: Option<&str>) -> Request {
         let mut headers =
             json!({"host": "registry.example.org", "x-amzn-oidc-identity": "0f1e2d3c"});
         if let Some(token) = token {
             headers[ALB_ACCESS_TOKEN] = json!(token);
+        }
+        if let Some(token) = id_token {
+            headers[ID_TOKEN_HEADER] = json!(token);
         }
         let event = json!({
             "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/faces/0123456789abcdef"}},
@@ -404,12 +474,18 @@ mod alb_tests {
         let other_client =
             access_token(&pool(), "web-client", &["admins"], Duration::from_secs(60));
         assert!(matches!(
-            auth.alb.as_ref().unwrap().verify(&other_client),
+            auth.pool
+                .as_ref()
+                .unwrap()
+                .verify_access(&other_client, ALB_CLIENT),
             Err(TokenRefused::Invalid(_))
         ));
         let expired = expired_token();
         assert!(matches!(
-            auth.alb.as_ref().unwrap().verify(&expired),
+            auth.pool
+                .as_ref()
+                .unwrap()
+                .verify_access(&expired, ALB_CLIENT),
             Err(TokenRefused::Invalid(_))
         ));
         let foreign = TokenAuthority::from_pem(&TokenAuthority::generate_key().unwrap())
@@ -417,7 +493,10 @@ mod alb_tests {
             .for_authorizer(ISSUER, ALB_CLIENT);
         let forged = access_token(&foreign, ALB_CLIENT, &["admins"], Duration::from_secs(60));
         assert!(matches!(
-            auth.alb.as_ref().unwrap().verify(&forged),
+            auth.pool
+                .as_ref()
+                .unwrap()
+                .verify_access(&forged, ALB_CLIENT),
             Err(TokenRefused::UnknownKey(_))
         ));
         assert_eq!(auth.caller(&alb_request(Some(&forged))), None);
@@ -445,15 +524,67 @@ mod alb_tests {
         };
         let id = pool().id_token(&who, Duration::from_secs(60)).unwrap();
         assert_eq!(
-            authenticator().alb.unwrap().verify(&id),
+            authenticator().pool.unwrap().verify_access(&id, ALB_CLIENT),
             Err(TokenRefused::Invalid("not an access token".into()))
+        );
+    }
+
+    fn id_token(pool: &TokenAuthority, sub: &str, client: &str) -> String {
+        let groups = vec!["admins".to_owned()];
+        let who = SignedIn {
+            sub,
+            username: sub,
+            email: Some("ada@example.org"),
+            groups: &groups,
+            client_id: client,
+            scopes: &["openid".to_owned(), "email".to_owned()],
+            auth_time: 0,
+            origin_jti: "o",
+        };
+        pool.id_token(&who, Duration::from_secs(60)).unwrap()
+    }
+
+    /// The pages' ID token names the caller by e-mail, when it is theirs.
+    #[test]
+    fn the_pages_id_token_names_the_caller() {
+        let auth = authenticator();
+        let access = access_token(&pool(), ALB_CLIENT, &["admins"], Duration::from_secs(60));
+        let named = |id: Option<&str>| {
+            auth.caller(&alb_request_with_id_token(Some(&access), id))
+                .unwrap()
+                .email
+        };
+        let theirs = id_token(&pool(), "0f1e2d3c", PAGES_CLIENT);
+        assert_eq!(named(Some(&theirs)).as_deref(), Some("ada@example.org"));
+        assert_eq!(named(None), None, "no ID token: named by subject");
+        // Another subject's, another client's, a forged one, an access token: not used.
+        assert_eq!(
+            named(Some(&id_token(&pool(), "someone-else", PAGES_CLIENT))),
+            None
+        );
+        assert_eq!(
+            named(Some(&id_token(&pool(), "0f1e2d3c", ALB_CLIENT))),
+            None
+        );
+        let foreign = TokenAuthority::from_pem(&TokenAuthority::generate_key().unwrap())
+            .unwrap()
+            .for_authorizer(ISSUER, PAGES_CLIENT);
+        assert_eq!(
+            named(Some(&id_token(&foreign, "0f1e2d3c", PAGES_CLIENT))),
+            None
+        );
+        assert_eq!(named(Some(&access)), None);
+        // The ID token grants nothing: without an access token, no caller.
+        assert_eq!(
+            auth.caller(&alb_request_with_id_token(None, Some(&theirs))),
+            None
         );
     }
 
     #[test]
     fn bad_key_sets_are_refused_at_start() {
-        assert!(AlbTokens::new("{}", ISSUER, ALB_CLIENT).is_err());
-        assert!(AlbTokens::new(r#"{"keys": []}"#, ISSUER, ALB_CLIENT).is_err());
-        assert!(AlbTokens::new("not json", ISSUER, ALB_CLIENT).is_err());
+        assert!(PoolTokens::new("{}", ISSUER).is_err());
+        assert!(PoolTokens::new(r#"{"keys": []}"#, ISSUER).is_err());
+        assert!(PoolTokens::new("not json", ISSUER).is_err());
     }
 }

@@ -72,6 +72,9 @@ fn audit_json(entry: &audit::AuditEntry) -> Value {
         "caller": {
             "subject": entry.actor.subject,
             "username": entry.actor.username,
+            // `null` for entries written before e-mails were recorded, and
+            // for callers that sent no ID token (scripts).
+            "email": entry.actor.email,
             "groups": entry.actor.groups,
         },
         "requestId": entry.request_id,

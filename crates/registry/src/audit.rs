@@ -90,6 +90,10 @@ impl std::str::FromStr for AuditAction {
 pub struct Actor {
     pub subject: Option<String>,
     pub username: Option<String>,
+    /// Their e-mail, when their request proved it (entries written before
+    /// the registry recorded e-mails have none).
+    #[serde(default)]
+    pub email: Option<String>,
     pub groups: Vec<String>,
 }
 

@@ -11,6 +11,7 @@ pub fn admin_audit() -> AuditContext {
         actor: Actor {
             subject: Some(ADMIN_SUBJECT.into()),
             username: Some("ada".into()),
+            email: None,
             groups: vec!["admins".into()],
         },
         request_id: "req-1".into(),

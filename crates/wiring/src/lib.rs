@@ -12,7 +12,7 @@ use registry_adapters::database::{self, DatabaseError};
 use registry_adapters::{
     AppUser, Config, ConfigError, MysqlPersonStore, RekognitionFaceIndex, S3PhotoStore, users,
 };
-use registry_api::auth::{AlbTokens, Authenticator, KeysError};
+use registry_api::auth::{Authenticator, KeysError, PoolTokens};
 use registry_api::custom_resource::{Attributes, CustomResourceError};
 use registry_api::metrics::{Collector, MetricsError};
 use registry_api::{
@@ -76,11 +76,13 @@ pub enum WiringError {
 impl Setup {
     /// Who calls: API Gateway's authorizer, or the ALB's forwarded token.
     fn authenticator(&self) -> Result<Authenticator, KeysError> {
+        let settings = self.config.pool_tokens.as_ref();
         Ok(Authenticator {
-            alb: match &self.config.alb_tokens {
-                Some(alb) => Some(AlbTokens::new(&alb.jwks, &alb.issuer, &alb.client_id)?),
-                None => None,
-            },
+            pool: settings
+                .map(|pool| PoolTokens::new(&pool.jwks, &pool.issuer))
+                .transpose()?,
+            alb_client_id: settings.and_then(|pool| pool.alb_client_id.clone()),
+            pages_client_id: settings.map(|pool| pool.pages_client_id.clone()),
             app_origin: self.config.app_origin.clone(),
         })
     }

@@ -23,13 +23,14 @@ pub(super) async fn append_audit(
 ) -> Result<(), sqlx::Error> {
     let actor = &audit.actor;
     sqlx::query(
-        "INSERT INTO audit_event (action, person_id, actor_subject, actor_username, actor_groups, \
-         request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_event (action, person_id, actor_subject, actor_username, actor_email, \
+         actor_groups, request_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(action.as_str())
     .bind(person.map(|p| p.0))
     .bind(&actor.subject)
     .bind(&actor.username)
+    .bind(&actor.email)
     .bind((!actor.groups.is_empty()).then(|| json!(actor.groups).to_string()))
     .bind(&audit.request_id)
     .bind(detail.to_string())
@@ -46,7 +47,7 @@ impl AuditTrail for MysqlPersonStore {
             .run(|pool| async move {
                 let mut query = QueryBuilder::<MySql>::new(
                     "SELECT id, occurred_at, action, person_id, actor_subject, actor_username, \
-                     actor_groups, request_id, detail FROM audit_event WHERE 1 = 1",
+                     actor_email, actor_groups, request_id, detail FROM audit_event WHERE 1 = 1",
                 );
                 if let Some(person) = filter.person_id {
                     query.push(" AND person_id = ").push_bind(person.0);
@@ -85,10 +86,10 @@ impl AuditTrail for MysqlPersonStore {
         // recorded on the listing's path, and must cost it little.
         let actor = &audit.actor;
         let groups = (!actor.groups.is_empty()).then(|| json!(actor.groups).to_string());
-        let row = "(?, ?, ?, ?, ?, ?, ?)";
+        let row = "(?, ?, ?, ?, ?, ?, ?, ?)";
         let sql = format!(
             "INSERT INTO audit_event (action, person_id, actor_subject, actor_username, \
-             actor_groups, request_id, detail) VALUES {}",
+             actor_email, actor_groups, request_id, detail) VALUES {}",
             vec![row; entries.len()].join(", ")
         );
         self.database
@@ -100,6 +101,7 @@ impl AuditTrail for MysqlPersonStore {
                         .bind(person.map(|p| p.0))
                         .bind(&actor.subject)
                         .bind(&actor.username)
+                        .bind(&actor.email)
                         .bind(&groups)
                         .bind(&audit.request_id)
                         .bind(detail.to_string());
@@ -121,6 +123,7 @@ struct AuditRow {
     person_id: Option<u64>,
     actor_subject: Option<Vec<u8>>,
     actor_username: Option<Vec<u8>>,
+    actor_email: Option<Vec<u8>>,
     actor_groups: Option<Vec<u8>>,
     request_id: Vec<u8>,
     detail: Vec<u8>,
@@ -146,6 +149,7 @@ impl TryFrom<AuditRow> for AuditEntry {
             actor: Actor {
                 subject: row.actor_subject.map(utf8).transpose()?,
                 username: row.actor_username.map(utf8).transpose()?,
+                email: row.actor_email.map(utf8).transpose()?,
                 groups,
             },
             request_id: utf8(row.request_id)?,

@@ -9,6 +9,7 @@ pub async fn the_trail_filters_and_pages<S: PersonStore + AuditTrail>(store: &S)
         actor: registry::audit::Actor {
             subject: Some("viewer-subject".into()),
             username: Some("vic".into()),
+            email: Some("vic@example.org".into()),
             groups: vec!["viewers".into()],
         },
         request_id: "req-2".into(),

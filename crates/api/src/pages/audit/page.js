@@ -10,7 +10,8 @@ function cell(text, className) {
 
 function row(entry) {
   const node = document.createElement("tr");
-  const caller = entry.caller.username || entry.caller.subject;
+  // By e-mail; by subject for entries written before e-mails were recorded.
+  const caller = entry.caller.email || entry.caller.username || entry.caller.subject;
   node.append(
     cell(when(entry.at)),
     cell(t("action." + entry.action)),

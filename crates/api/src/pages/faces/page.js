@@ -104,7 +104,7 @@ async function personHistory(person) {
     if (response.ok) {
       const trail = await response.json();
       return trail.items.map((entry) => {
-        const who = entry.caller.username || entry.caller.subject || t("person.the_registry");
+        const who = entry.caller.email || entry.caller.username || entry.caller.subject || t("person.the_registry");
         const action = t("action." + entry.action);
         const what = entry.detail && entry.detail.status
           ? t("person.action_outcome_by", { action, outcome: statusText(entry.detail.status), who })

@@ -4,7 +4,8 @@
 // names (GET /auth/config: the user pool's domain, in AWS and locally
 // alike), keeps the tokens in sessionStorage, refreshes them a minute before
 // they expire, and signs out by revoking the refresh token and ending the
-// session at the domain. `api()` calls the API with the access token. A page
+// session at the domain. `api()` calls the API with the access token, and
+// the ID token, by which the audit trail names the operator by e-mail. A page
 // listens for "signed-in" on `document` to load what the caller may see.
 const SESSION_KEY = "faceRegistrySession";
 const PENDING_KEY = "faceRegistrySignIn";
@@ -181,6 +182,7 @@ async function api(path, options = {}) {
     const headers = Object.assign({ "Accept-Language": LANG }, options.headers || {});
     const current = session();
     if (current) headers["Authorization"] = "Bearer " + current.accessToken;
+    if (current && current.idToken) headers["X-Id-Token"] = current.idToken;
     return fetch(path, Object.assign({}, options, { headers }));
   };
   let response = await send();

@@ -358,7 +358,7 @@ async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
         .function("FacesFunction")
         .expect("faces")
         .clone();
-    let keys: Value = serde_json::from_str(&faces.environment()["ALB_TOKEN_KEYS"]).expect("a JWKS");
+    let keys: Value = serde_json::from_str(&faces.environment()["USER_POOL_KEYS"]).expect("a JWKS");
     let pool_keys = pool.tokens_for("any").jwks();
     assert_eq!(keys["keys"][0]["kid"], pool_keys["keys"][0]["kid"]);
     assert_eq!(keys["keys"][0]["n"], pool_keys["keys"][0]["n"]);
