@@ -10,6 +10,9 @@
 #   make dev-token GROUP=admins   print a bearer token (GROUP=viewers too)
 #   make invoke FUNCTION=HealthFunction EVENT=events/healthz.json
 #                                 invoke one function, as `sam local invoke`
+#   make invoke ARGS="HealthFunction -e events/healthz.json --env-vars env.json"
+#                                 the same with `sam local invoke`'s flags
+#                                 (-e/--event, --env-vars, --parameter-overrides, -t)
 #   make import DIR=photos        enrol a folder of photos into the running
 #                                 stack (ARGS="--report r.csv" and more)
 #   make reconcile                run reconcile now and print its report
@@ -50,7 +53,7 @@ import:
 		cargo run --locked -q -p registry-cli -- --url http://127.0.0.1:3000 import "$(DIR)" $(ARGS)
 
 invoke: setup database registry-local
-	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) invoke $(FUNCTION) --event $(EVENT) --models-dir $(MODELS_DIR)
+	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) invoke --models-dir $(MODELS_DIR) $(or $(ARGS),$(FUNCTION) --event $(EVENT))
 
 # What `make dev` runs every 10 minutes (the template's schedule), at once.
 reconcile:

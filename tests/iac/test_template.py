@@ -137,6 +137,20 @@ def test_function_runtime(sam_template: Template) -> None:
         assert resource["Properties"]["LoggingConfig"]["LogFormat"] == "JSON", logical_id
 
 
+def test_the_log_level_reaches_lambda_as_well_as_rust_log(sam_template: Template, cfn_template: Template) -> None:
+    # With JSON logs Lambda sets AWS_LAMBDA_LOG_LEVEL (INFO by default), which
+    # the Rust runtime prefers to RUST_LOG: LogLevel must set both.
+    allowed = sam_template["Parameters"]["LogLevel"]["AllowedValues"]
+    levels = sam_template["Mappings"]["LogLevels"]
+    assert sorted(levels) == sorted(allowed)
+    assert all(levels[level]["Lambda"] == level.upper() for level in allowed)
+    for logical_id in FUNCTIONS:
+        logging = cfn_template["Resources"][logical_id]["Properties"]["LoggingConfig"]
+        assert logging["ApplicationLogLevel"] == {"Fn::FindInMap": ["LogLevels", {"Ref": "LogLevel"}, "Lambda"]}, logical_id
+        assert logging["LogFormat"] == "JSON", logical_id
+        assert "LogGroup" in logging, logical_id
+
+
 def test_environment_contract(cfn_template: Template) -> None:
     for logical_id in FUNCTIONS:
         variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]

@@ -5,7 +5,7 @@
 //! `ServiceTimeout` for an answer there, and checks it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -121,6 +121,35 @@ struct Deployed {
     properties: Map<String, Value>,
     #[serde(default)]
     data: Map<String, Value>,
+}
+
+/// The attributes (`Data`) each custom resource answered at the last
+/// deploy, as `record` (the stack's custom-resources.json) keeps them.
+pub fn deployed_attributes(record: &Path) -> BTreeMap<String, Map<String, Value>> {
+    let records: Map<String, Value> = std::fs::read(record)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    records
+        .into_iter()
+        .filter_map(|(id, record)| {
+            let deployed: Deployed = serde_json::from_value(record).ok()?;
+            Some((id, deployed.data))
+        })
+        .collect()
+}
+
+/// What `Fn::GetAtt` gives a variable for a custom resource's attribute:
+/// text as it is, any other value as JSON.
+pub fn attribute_text(
+    attributes: &BTreeMap<String, Map<String, Value>>,
+    resource: &str,
+    attribute: &str,
+) -> Option<String> {
+    match attributes.get(resource)?.get(attribute)? {
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
 }
 
 /// The bucket CloudFormation reads answers from: the region without dashes.

@@ -28,7 +28,8 @@ async fn main() -> ExitCode {
         Command::Env {
             function,
             show_secret,
-        } => commands::env(&state, &cli.stack, &function, show_secret),
+            database_url,
+        } => commands::env(&state, &cli.stack, &function, show_secret, database_url),
         Command::RotateSecret {
             secret,
             gateway_url,

@@ -17,17 +17,28 @@ pub(crate) async fn invoke(
     stack: &StackArgs,
     args: InvokeArgs,
 ) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(&args.event).map_err(|e| CliError::Event {
-        path: args.event.clone(),
-        reason: e.to_string(),
-    })?;
-    let event: Value = serde_json::from_str(&text).map_err(|e| CliError::Event {
-        path: args.event.clone(),
-        reason: format!("not JSON: {e}"),
-    })?;
+    let event = read_json(&args.event)?;
+    let env_vars = match &args.env_vars {
+        Some(path) => Some(read_json(path)?),
+        None => None,
+    };
     let (options, scratch) = options(&state, stack, args.runtime).await?;
     let (runtime, scratch) = start(options.with_ephemeral_ports(), scratch).await?;
-    let result = local_runtime::runtime::invoke_event(&runtime, &args.function, event).await;
+    let result = async {
+        if let Some(file) = &env_vars {
+            let ignored =
+                local_runtime::runtime::apply_env_vars(&runtime, &args.function, file).await?;
+            if !ignored.is_empty() {
+                eprintln!(
+                    "--env-vars: not variables of {} in the template, left out: {}",
+                    args.function,
+                    ignored.join(", ")
+                );
+            }
+        }
+        local_runtime::runtime::invoke_event(&runtime, &args.function, event).await
+    }
+    .await;
     finish(runtime, scratch).await;
     let answer = result?;
     println!(
@@ -35,6 +46,17 @@ pub(crate) async fn invoke(
         serde_json::to_string_pretty(&answer).unwrap_or_default()
     );
     Ok(())
+}
+
+fn read_json(path: &std::path::Path) -> Result<Value, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Event {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| CliError::Event {
+        path: path.to_owned(),
+        reason: format!("not JSON: {e}"),
+    })
 }
 
 pub(crate) fn users(
@@ -87,15 +109,25 @@ pub(crate) fn env(
     stack: &StackArgs,
     function: &str,
     show_secret: bool,
+    database_url: Option<String>,
 ) -> Result<(), CliError> {
-    let loaded = stack.load()?;
-    let variables = local_runtime::runtime::function_environment_for(state, &loaded, function)?;
+    let database_url = database_url.or_else(|| state.database_env("DATABASE_URL"));
+    let variables = local_runtime::runtime::function_environment_for(
+        state,
+        &stack.template,
+        stack.settings()?,
+        function,
+        database_url.as_deref(),
+    )?;
     for (name, value) in variables {
         if name == "AWS_SECRET_ACCESS_KEY" && !show_secret {
             println!("# AWS_SECRET_ACCESS_KEY: add --show-secret to print it");
             continue;
         }
-        println!("export {name}={value}");
+        // Quoted: values hold `$` ($LATEST) and JSON (the pool's keys).
+        let quoted = shlex::try_quote(&value)
+            .map_err(|e| CliError::Usage(format!("{name} cannot be written for a shell: {e}")))?;
+        println!("export {name}={quoted}");
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ pub(crate) struct Cli {
 /// Which stack: the template, its name and its parameters.
 #[derive(Debug, Args)]
 pub(crate) struct StackArgs {
-    #[arg(long, default_value = "template.yaml", global = true)]
+    #[arg(long, short = 't', default_value = "template.yaml", global = true)]
     template: PathBuf,
     #[arg(long, default_value = DEFAULT_STACK, global = true)]
     stack_name: String,
@@ -63,13 +63,18 @@ pub(crate) enum Command {
         group: String,
     },
     /// Print a function's environment as shell exports (for `cargo lambda
-    /// watch` against a running stack on the default ports).
+    /// watch` against a running stack on the default ports): the
+    /// template's, the local endpoints and Lambda's own variables.
     Env {
         /// The function's logical id, e.g. IndexerFunction.
         function: String,
         /// Also print its secret access key.
         #[arg(long)]
         show_secret: bool,
+        /// The database server `make dev` uses (default: the DATABASE_URL
+        /// of <state dir>/database.env, which `make database` writes).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Rotate a database secret of the running stack (by name or ARN).
     RotateSecret {
@@ -176,6 +181,10 @@ pub(crate) struct InvokeArgs {
     /// The event, e.g. events/healthz.json.
     #[arg(long, short = 'e')]
     event: PathBuf,
+    /// Variables to override, as `sam local invoke --env-vars` takes them:
+    /// `{"Parameters": {...}, "<LogicalId>": {...}}`.
+    #[arg(long = "env-vars", value_name = "FILE")]
+    env_vars: Option<PathBuf>,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -212,6 +221,8 @@ pub(crate) enum CliError {
     Event { path: PathBuf, reason: String },
     #[error(transparent)]
     Invoke(#[from] local_runtime::runtime::InvokeError),
+    #[error(transparent)]
+    Environment(#[from] local_runtime::runtime::EnvironmentError),
 }
 
 impl StackArgs {
@@ -230,14 +241,22 @@ impl StackArgs {
             .collect()
     }
 
-    /// The stack as the runtime on the default ports resolves it.
-    fn load(&self) -> Result<local_stack::LocalStack, CliError> {
+    /// The stack's name, region, account and parameters.
+    fn settings(&self) -> Result<local_stack::StackSettings, CliError> {
         let mut settings = local_stack::StackSettings::new(&self.stack_name);
         settings.region = DEFAULT_REGION.to_owned();
         settings.account_id = DEFAULT_ACCOUNT.to_owned();
         settings.parameters = self.parameters()?;
         settings.api_endpoint = format!("http://{DEFAULT_GATEWAY}");
-        Ok(local_stack::LocalStack::load(&self.template, &settings)?)
+        Ok(settings)
+    }
+
+    /// The stack as the runtime on the default ports resolves it.
+    fn load(&self) -> Result<local_stack::LocalStack, CliError> {
+        Ok(local_stack::LocalStack::load(
+            &self.template,
+            &self.settings()?,
+        )?)
     }
 }
 

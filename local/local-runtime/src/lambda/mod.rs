@@ -115,6 +115,28 @@ impl LocalFunction {
             .clone()
     }
 
+    /// Sets the variables of `values` that the template declares for it
+    /// (what `sam local invoke --env-vars` may override); the next
+    /// invocation starts cold with them. Returns the names left out.
+    pub async fn override_variables(&self, values: &BTreeMap<String, String>) -> Vec<String> {
+        let mut ignored = Vec::new();
+        {
+            let mut environment = self
+                .environment
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (name, value) in values {
+                if self.spec.environment.contains_key(name) {
+                    environment.insert(name.clone(), value.clone());
+                } else {
+                    ignored.push(name.clone());
+                }
+            }
+        }
+        *self.instance.lock().await = None;
+        ignored
+    }
+
     /// Gives the variables that name custom resources' attributes their
     /// values, as CloudFormation does before it creates the function.
     pub fn resolve_deferred<E>(

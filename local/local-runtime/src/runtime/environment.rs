@@ -2,19 +2,16 @@
 //! and credentials, the routes of its network.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use local_iam::{Authorizer, Identity};
+use local_iam::Identity;
 use local_stack::{Function, LocalStack};
 
 use crate::network::{Route as NetworkRoute, Routes};
-use crate::principals::{self};
 use crate::urls::LocalUrls;
 
-use super::*;
-
 /// The local services' endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Endpoints {
     pub(super) s3: String,
     pub(super) rekognition: String,
@@ -59,7 +56,8 @@ impl Endpoints {
 
 /// The variables a function sees: the template's, plus what differs
 /// locally (the local endpoints, the local server's CA, path-style S3) and
-/// what Lambda sets itself (region, name, memory, credentials).
+/// what Lambda sets itself (region, name, memory, credentials, its logging
+/// configuration: Lambda's "defined runtime environment variables").
 pub(super) fn function_environment(
     function: &Function,
     stack: &LocalStack,
@@ -86,6 +84,13 @@ pub(super) fn function_environment(
             function.memory_mb.to_string(),
         ),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            function.logging.log_group.clone(),
+        ),
+        // The Rust runtime's subscriber writes JSON when this says JSON.
+        ("AWS_LAMBDA_LOG_FORMAT", function.logging.format.clone()),
         ("AWS_ACCESS_KEY_ID", identity.access_key_id.clone()),
         (
             "AWS_SECRET_ACCESS_KEY",
@@ -93,6 +98,10 @@ pub(super) fn function_environment(
         ),
     ] {
         environment.insert(name.to_owned(), value);
+    }
+    // With JSON logs; the Rust runtime prefers it to the template's RUST_LOG.
+    if let Some(level) = &function.logging.application_level {
+        environment.insert("AWS_LAMBDA_LOG_LEVEL".to_owned(), level.clone());
     }
     environment
 }
@@ -137,33 +146,4 @@ pub(super) fn function_http_client(routes: &Routes, s3: &str) -> reqwest::Client
         .default_headers(headers)
         .build()
         .unwrap_or_default()
-}
-
-/// A function's variables as the runtime on the default ports gives them.
-pub fn function_environment_for(
-    state: &StatePaths,
-    stack: &LocalStack,
-    function: &str,
-) -> Result<BTreeMap<String, String>, crate::principals::PrincipalError> {
-    let access = principals::access(&state.root_secret(), stack, Arc::new(Authorizer::new()))?;
-    let Some((spec, identity)) = stack
-        .function(function)
-        .and_then(|f| access.keys.named(function).map(|i| (f, i)))
-    else {
-        return Ok(BTreeMap::new());
-    };
-    let endpoints = Endpoints {
-        s3: format!("http://{DEFAULT_S3}"),
-        rekognition: format!("http://{DEFAULT_ENGINE}"),
-        secrets: format!("http://{DEFAULT_SECRETS}"),
-        cognito: format!("http://{DEFAULT_SIGN_IN}"),
-        lambda: format!("http://{DEFAULT_LAMBDA}"),
-        sqs: format!("http://{DEFAULT_SQS}"),
-        load_balancer: format!("http://{DEFAULT_ALB}"),
-    };
-    let ca = std::env::var_os("DATABASE_TLS_CA")
-        .map_or_else(|| state.root.join("mariadb/tls/ca.pem"), PathBuf::from);
-    Ok(function_environment(
-        spec, stack, &endpoints, &identity, &ca,
-    ))
 }

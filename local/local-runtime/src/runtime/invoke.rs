@@ -13,6 +13,49 @@ pub enum InvokeError {
     Function(#[from] crate::lambda::FunctionError),
     #[error(transparent)]
     CloudFormation(#[from] crate::cloudformation::CloudFormationError),
+    #[error("--env-vars: {0}")]
+    EnvVars(String),
+}
+
+/// Gives `function` the variables an `--env-vars` file names for it, as
+/// `sam local invoke` does: the file's `Parameters` for every function,
+/// then those under the function's logical id or name, which win. Only
+/// variables the template declares for it are overridden (SAM ignores the
+/// others); their names are returned. Its next invocation starts cold.
+pub async fn apply_env_vars(
+    runtime: &LocalRuntime,
+    function: &str,
+    file: &serde_json::Value,
+) -> Result<Vec<String>, InvokeError> {
+    let target = runtime
+        .lambda()
+        .function(function)
+        .ok_or_else(|| InvokeError::NoFunction(function.to_owned()))?;
+    let file = file
+        .as_object()
+        .ok_or_else(|| InvokeError::EnvVars("not a JSON object".into()))?;
+    let mut values = BTreeMap::new();
+    for section in ["Parameters", target.spec.name.as_str(), function] {
+        let Some(section_values) = file.get(section) else {
+            continue;
+        };
+        let section_values = section_values
+            .as_object()
+            .ok_or_else(|| InvokeError::EnvVars(format!("{section} is not an object")))?;
+        for (name, value) in section_values {
+            let text = match value {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Number(_) | serde_json::Value::Bool(_) => value.to_string(),
+                _ => {
+                    return Err(InvokeError::EnvVars(format!(
+                        "{section}.{name} is not a string, number or boolean"
+                    )));
+                }
+            };
+            values.insert(name.clone(), text);
+        }
+    }
+    Ok(target.override_variables(&values).await)
 }
 
 /// Invokes `function` with `event`, as `sam local invoke` does. A custom

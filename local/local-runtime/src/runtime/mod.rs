@@ -5,6 +5,7 @@ mod environment;
 mod face_engine_server;
 mod invoke;
 mod options;
+mod running;
 mod sign_in;
 mod startup;
 mod store;
@@ -37,11 +38,12 @@ use crate::sqs::poller::QueuePoller;
 
 pub use cluster::Rotation;
 use cluster::*;
-pub use environment::function_environment_for;
 use environment::*;
 use face_engine_server::*;
-pub use invoke::{InvokeError, invoke_event};
+pub use invoke::{InvokeError, apply_env_vars, invoke_event};
 pub use options::*;
+use running::*;
+pub use running::{EnvironmentError, function_environment_for};
 use sign_in::*;
 pub use sign_in::{api_routes, token_authority, users};
 use startup::*;
@@ -136,6 +138,13 @@ impl LocalRuntime {
         };
         let endpoints = listeners.endpoints(alb_listener.as_ref().map(|(_, addr)| *addr));
         write_operator_credentials(&options.state, &access, &stack.region, &endpoints)?;
+        RunningStack {
+            api_endpoint: format!("http://{}", listeners.gateway.1),
+            database_host: rds.host.clone(),
+            database_port: rds.port,
+            endpoints: endpoints.clone(),
+        }
+        .write(&options.state, &stack.name)?;
         let local_urls = endpoints.local_urls(&stack);
         let addresses = listeners.addresses();
         let mut services = Services::new();
@@ -279,16 +288,13 @@ impl LocalRuntime {
         &self,
         attributes: &BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     ) -> Result<(), StartError> {
-        let value = |resource: &str, attribute: &str| match attributes
-            .get(resource)
-            .and_then(|data| data.get(attribute))
-        {
-            Some(serde_json::Value::String(text)) => Ok(text.clone()),
-            Some(other) => Ok(other.to_string()),
-            None => Err(StartError::Resource {
-                what: format!("Fn::GetAtt {resource}.{attribute}"),
-                reason: "the custom resource's answer has no such Data".into(),
-            }),
+        let value = |resource: &str, attribute: &str| {
+            crate::cloudformation::attribute_text(attributes, resource, attribute).ok_or_else(
+                || StartError::Resource {
+                    what: format!("Fn::GetAtt {resource}.{attribute}"),
+                    reason: "the custom resource's answer has no such Data".into(),
+                },
+            )
         };
         for function in self.lambda.functions() {
             // Lambda's limit holds for the values, not the placeholders.

@@ -40,6 +40,16 @@ impl StatePaths {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
+    /// A variable of `database.env`, the `KEY=value` lines `make database`
+    /// (scripts/database.sh) writes: the server `make dev` uses.
+    pub fn database_env(&self, name: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.root.join("database.env")).ok()?;
+        text.lines()
+            .filter_map(|line| line.split_once('='))
+            .find(|(key, _)| key.trim() == name)
+            .map(|(_, value)| value.trim().to_owned())
+    }
+
     /// The secret every local key pair derives from.
     pub fn root_secret(&self) -> PathBuf {
         self.root.join("runtime/root-secret")

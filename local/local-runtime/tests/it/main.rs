@@ -7,6 +7,7 @@
 mod common;
 mod deployment;
 mod e2e;
+mod environment;
 mod least_privilege;
 mod reconcile;
 mod sample_events;

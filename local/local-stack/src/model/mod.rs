@@ -108,6 +108,20 @@ pub struct Function {
     pub schedules: Vec<Schedule>,
     /// Its `SQS` events: Lambda polling a queue and invoking it.
     pub queue_sources: Vec<QueueSource>,
+    /// Its `LoggingConfig`.
+    pub logging: Logging,
+}
+
+/// A function's `LoggingConfig`, as Lambda hands it to the runtime
+/// (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL`, `AWS_LAMBDA_LOG_GROUP_NAME`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logging {
+    /// `JSON` or `Text` (Lambda's default).
+    pub format: String,
+    /// `ApplicationLogLevel` with JSON logs (INFO unless set); none with text.
+    pub application_level: Option<String>,
+    /// `LogGroup`, or Lambda's default `/aws/lambda/<function name>`.
+    pub log_group: String,
 }
 
 /// An `SQS` event: an event source mapping that receives batches of a

@@ -129,6 +129,11 @@ impl Harness {
         }
     }
 
+    /// What the stack was started with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.options
+    }
+
     /// The same stack deployed again (its state, database, users and API
     /// endpoint kept), with what `adjust` changes: a new build, a new
     /// template. A deploy that fails is cleaned up, and says why.

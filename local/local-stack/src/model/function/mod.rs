@@ -131,6 +131,7 @@ impl<'t> Builder<'t> {
                 .transpose()?,
             schedules: events.schedules,
             queue_sources: events.queue_sources,
+            logging: logging(get("LoggingConfig")?, &text(values.reference.as_ref()))?,
         })
     }
 
@@ -194,6 +195,50 @@ fn environment(environment: Option<Value>) -> Result<BTreeMap<String, String>, S
         )));
     }
     Ok(variables)
+}
+
+/// `LoggingConfig`, with the values Lambda accepts (its API reference's
+/// LoggingConfig). Log-level filtering needs the JSON format ("To use
+/// log-level filtering, your function must be configured to use the JSON
+/// log format", Lambda's developer guide); with JSON, the application log
+/// level is INFO unless set, as `sam local invoke` gives it too
+/// (samcli/local/lambdafn/env_vars.py).
+fn logging(config: Option<Value>, function_name: &str) -> Result<Logging, StackError> {
+    let config = config.unwrap_or(Value::Null);
+    let field = |name: &str| -> Result<Option<String>, StackError> {
+        config
+            .get(name)
+            .map(|value| scalar(value, &format!("LoggingConfig.{name}")))
+            .transpose()
+    };
+    let format = field("LogFormat")?.unwrap_or_else(|| "Text".to_owned());
+    if !["JSON", "Text"].contains(&format.as_str()) {
+        return Err(StackError::Invalid(format!(
+            "LoggingConfig.LogFormat {format:?} is not JSON or Text"
+        )));
+    }
+    let application_level = field("ApplicationLogLevel")?;
+    if let Some(level) = &application_level {
+        if !["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"].contains(&level.as_str()) {
+            return Err(StackError::Invalid(format!(
+                "LoggingConfig.ApplicationLogLevel {level:?} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL"
+            )));
+        }
+        if format != "JSON" {
+            return Err(StackError::Invalid(
+                "LoggingConfig.ApplicationLogLevel needs LogFormat JSON".into(),
+            ));
+        }
+    }
+    let application_level = match (application_level, format.as_str()) {
+        (None, "JSON") => Some("INFO".to_owned()),
+        (level, _) => level,
+    };
+    Ok(Logging {
+        format,
+        application_level,
+        log_group: field("LogGroup")?.unwrap_or_else(|| format!("/aws/lambda/{function_name}")),
+    })
 }
 
 /// `Policies`, named as SAM names the role's inline policies; only policy
@@ -282,5 +327,41 @@ pub(super) fn merge_globals(base: &mut Value, local: &Value) {
         }
         (Value::Array(base), Value::Array(local)) => base.extend(local.iter().cloned()),
         (base, local) => *base = local.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn logging_is_what_lambda_tells_the_runtime() {
+        let json = logging(Some(json!({"LogFormat": "JSON", "LogGroup": "/x"})), "f").unwrap();
+        assert_eq!(
+            json.application_level.as_deref(),
+            Some("INFO"),
+            "INFO unless set"
+        );
+        assert_eq!(json.log_group, "/x");
+        let text = logging(None, "f").unwrap();
+        assert_eq!(
+            (text.format.as_str(), text.application_level),
+            ("Text", None)
+        );
+        assert_eq!(text.log_group, "/aws/lambda/f");
+        let debug = logging(
+            Some(json!({"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG"})),
+            "f",
+        );
+        assert_eq!(debug.unwrap().application_level.as_deref(), Some("DEBUG"));
+        for refused in [
+            json!({"LogFormat": "json"}),
+            json!({"LogFormat": "JSON", "ApplicationLogLevel": "debug"}),
+            json!({"ApplicationLogLevel": "DEBUG"}),
+        ] {
+            assert!(logging(Some(refused.clone()), "f").is_err(), "{refused}");
+        }
     }
 }

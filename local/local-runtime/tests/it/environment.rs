@@ -1,0 +1,118 @@
+//! `registry-local env`: each function's variables as the running stack
+//! gives them, so that `cargo lambda watch` runs a function as the stack
+//! would; Lambda's own variables among them.
+
+use crate::common;
+
+use common::{Harness, template};
+use local_runtime::runtime::function_environment_for;
+use local_stack::StackSettings;
+
+#[tokio::test]
+async fn the_printed_environment_is_the_one_each_function_runs_with() {
+    let harness = Harness::start().await;
+    let options = harness.options();
+    let mut settings = StackSettings::new(&options.stack_name);
+    settings.region.clone_from(&options.region);
+    settings.account_id.clone_from(&options.account_id);
+    settings.parameters.clone_from(&options.parameters);
+    assert_eq!(harness.runtime.lambda().functions().count(), 7);
+    for function in harness.runtime.lambda().functions() {
+        let id = &function.spec.logical_id;
+        let printed =
+            function_environment_for(&options.state, &template(), settings.clone(), id, None)
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(printed, function.environment(), "{id}");
+        // What Lambda sets for the template's LoggingConfig (JSON), which
+        // the Rust runtime reads to write JSON logs.
+        assert_eq!(printed["AWS_LAMBDA_LOG_FORMAT"], "JSON", "{id}");
+        assert_eq!(
+            printed["AWS_LAMBDA_LOG_GROUP_NAME"],
+            format!("/aws/lambda/{}", function.spec.name),
+            "{id}"
+        );
+        // LogLevel (info) as Lambda's level, which the runtime prefers to RUST_LOG.
+        assert_eq!(printed["AWS_LAMBDA_LOG_LEVEL"], "INFO", "{id}");
+        assert_eq!(printed["RUST_LOG"], "info", "{id}");
+        assert!(printed.values().all(|v| !v.contains("{{deployed:")), "{id}");
+    }
+    // The database as the stack reaches it, not the default port.
+    let faces = harness
+        .runtime
+        .lambda()
+        .function("FacesFunction")
+        .expect("faces");
+    let printed = function_environment_for(
+        &options.state,
+        &template(),
+        settings.clone(),
+        "FacesFunction",
+        None,
+    )
+    .expect("faces");
+    let server = url::Url::parse(&options.database_url).expect("a URL");
+    assert_eq!(
+        printed["DB_PORT"],
+        server.port().unwrap_or(3306).to_string()
+    );
+    assert_eq!(printed["DB_PORT"], faces.environment()["DB_PORT"]);
+    // And a configuration the functions accept.
+    registry_adapters::Config::from_lookup(|name| printed.get(name).cloned())
+        .expect("a valid configuration");
+    assert!(
+        function_environment_for(
+            &options.state,
+            &template(),
+            settings,
+            "NoSuchFunction",
+            None
+        )
+        .is_err()
+    );
+}
+
+/// `--env-vars`, as `sam local invoke` reads it: `Parameters` for every
+/// function, the function's own entry over them, and only the variables
+/// the template declares.
+#[tokio::test]
+async fn env_vars_override_what_the_template_declares() {
+    let harness = Harness::start().await;
+    let healthz = || registry_testkit::events::event_json("healthz.json");
+    let status = |answer: serde_json::Value| answer["statusCode"].as_u64();
+    let invoke =
+        |event| local_runtime::runtime::invoke_event(&harness.runtime, "HealthFunction", event);
+    assert_eq!(status(invoke(healthz()).await.expect("healthz")), Some(200));
+
+    let port = harness
+        .runtime
+        .lambda()
+        .function("HealthFunction")
+        .expect("health")
+        .environment()["DB_PORT"]
+        .clone();
+    let closed = serde_json::json!({"Parameters": {"DB_PORT": "1", "NOT_IN_THE_TEMPLATE": "x"}});
+    let ignored =
+        local_runtime::runtime::apply_env_vars(&harness.runtime, "HealthFunction", &closed)
+            .await
+            .expect("applied");
+    assert_eq!(ignored, ["NOT_IN_THE_TEMPLATE"]);
+    assert_eq!(
+        status(invoke(healthz()).await.expect("healthz")),
+        Some(503),
+        "no database on port 1"
+    );
+
+    let own =
+        serde_json::json!({"Parameters": {"DB_PORT": "1"}, "HealthFunction": {"DB_PORT": port}});
+    local_runtime::runtime::apply_env_vars(&harness.runtime, "HealthFunction", &own)
+        .await
+        .expect("applied");
+    assert_eq!(status(invoke(healthz()).await.expect("healthz")), Some(200));
+
+    let bad = serde_json::json!({"HealthFunction": {"DB_PORT": ["1"]}});
+    assert!(
+        local_runtime::runtime::apply_env_vars(&harness.runtime, "HealthFunction", &bad)
+            .await
+            .is_err()
+    );
+}
