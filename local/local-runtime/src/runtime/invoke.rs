@@ -70,11 +70,21 @@ pub async fn invoke_event(
         .lambda()
         .function(function)
         .ok_or_else(|| InvokeError::NoFunction(function.to_owned()))?;
-    let custom_resource = runtime
-        .stack()
-        .custom_resources
-        .iter()
-        .find(|r| r.function.as_deref() == Some(function));
+    // The stack's resource the request names (a function may serve several),
+    // else the function's first.
+    let named = event
+        .get("LogicalResourceId")
+        .and_then(serde_json::Value::as_str);
+    let served = || {
+        runtime
+            .stack()
+            .custom_resources
+            .iter()
+            .filter(|r| r.function.as_deref() == Some(function))
+    };
+    let custom_resource = served()
+        .find(|r| Some(r.logical_id.as_str()) == named)
+        .or_else(|| served().next());
     let kind = match event.get("RequestType").and_then(serde_json::Value::as_str) {
         Some("Create") => Some(crate::cloudformation::RequestType::Create),
         Some("Update") => Some(crate::cloudformation::RequestType::Update),

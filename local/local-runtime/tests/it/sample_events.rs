@@ -96,6 +96,55 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         Expected::Status(&[200, 404]),
     ),
     ("faces-page.json", "FacesFunction", Expected::Status(&[200])),
+    (
+        "search-page.json",
+        "FacesFunction",
+        Expected::Status(&[200]),
+    ),
+    ("audit-page.json", "FacesFunction", Expected::Status(&[200])),
+    // A photo with no face in it.
+    (
+        "search-post.json",
+        "FacesFunction",
+        Expected::Status(&[422]),
+    ),
+    ("audit-list.json", "FacesFunction", Expected::Status(&[200])),
+    (
+        "person-export.json",
+        "FacesFunction",
+        Expected::Status(&[200, 404]),
+    ),
+    (
+        "auth-config.json",
+        "FacesFunction",
+        Expected::Status(&[200]),
+    ),
+    (
+        "auth-sign-out.json",
+        "FacesFunction",
+        Expected::Status(&[204]),
+    ),
+    // The token is not signed by the pool: through the ALB it would be.
+    (
+        "alb-faces-list.json",
+        "FacesFunction",
+        Expected::Status(&[401]),
+    ),
+    (
+        "alb-healthz.json",
+        "HealthFunction",
+        Expected::Status(&[200]),
+    ),
+    (
+        "duplicate-resolve.json",
+        "UploadFunction",
+        Expected::Status(&[404, 409]),
+    ),
+    (
+        "user-pool-keys-create.json",
+        "UserPoolSetupFunction",
+        Expected::CustomResource,
+    ),
     ("healthz.json", "HealthFunction", Expected::Status(&[200])),
     ("s3-put.json", "IndexerFunction", Expected::QueueBody),
     ("s3-put-replay.json", "IndexerFunction", Expected::QueueBody),
@@ -153,6 +202,42 @@ fn every_sample_event_has_an_expectation() {
         .collect();
     covered.sort();
     assert_eq!(files, covered, "every file in events/ is invoked here");
+}
+
+/// Every route of the template and every function has a sample event, for
+/// the function that serves it.
+#[test]
+fn every_route_and_function_has_a_sample_event() {
+    let stack = local_stack::LocalStack::load(
+        &common::template(),
+        &local_stack::StackSettings::new("face-registry"),
+    )
+    .expect("the template");
+    let route_keys: Vec<(String, &str)> = SAMPLES
+        .iter()
+        .filter_map(|(file, function, _)| {
+            let text = std::fs::read_to_string(workspace_root().join("events").join(file)).ok()?;
+            let event: Value = serde_json::from_str(&text).ok()?;
+            Some((event["routeKey"].as_str()?.to_owned(), *function))
+        })
+        .collect();
+    for function in &stack.functions {
+        assert!(
+            SAMPLES.iter().any(|(_, f, _)| *f == function.logical_id),
+            "{} has no sample event",
+            function.logical_id
+        );
+        for route in &function.routes {
+            let key = format!("{} {}", route.method, route.path);
+            assert!(
+                route_keys
+                    .iter()
+                    .any(|(k, f)| *k == key && *f == function.logical_id),
+                "{key} ({}) has no sample event",
+                function.logical_id
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
