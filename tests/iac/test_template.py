@@ -138,8 +138,8 @@ def test_function_runtime(sam_template: Template) -> None:
 
 
 def test_the_log_level_reaches_lambda_as_well_as_rust_log(sam_template: Template, cfn_template: Template) -> None:
-    # With JSON logs Lambda sets AWS_LAMBDA_LOG_LEVEL (INFO by default), which
-    # the Rust runtime prefers to RUST_LOG: LogLevel must set both.
+    # Lambda keeps only JSON application logs at or above ApplicationLogLevel
+    # (INFO by default): LogLevel must set it as well as RUST_LOG.
     allowed = sam_template["Parameters"]["LogLevel"]["AllowedValues"]
     levels = sam_template["Mappings"]["LogLevels"]
     assert sorted(levels) == sorted(allowed)

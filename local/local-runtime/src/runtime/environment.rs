@@ -99,7 +99,7 @@ pub(super) fn function_environment(
     ] {
         environment.insert(name.to_owned(), value);
     }
-    // With JSON logs; the Rust runtime prefers it to the template's RUST_LOG.
+    // With JSON logs: the level Lambda keeps application logs at.
     if let Some(level) = &function.logging.application_level {
         environment.insert("AWS_LAMBDA_LOG_LEVEL".to_owned(), level.clone());
     }

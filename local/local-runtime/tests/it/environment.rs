@@ -31,7 +31,7 @@ async fn the_printed_environment_is_the_one_each_function_runs_with() {
             format!("/aws/lambda/{}", function.spec.name),
             "{id}"
         );
-        // LogLevel (info) as Lambda's level, which the runtime prefers to RUST_LOG.
+        // LogLevel (info) as Lambda's level and as RUST_LOG.
         assert_eq!(printed["AWS_LAMBDA_LOG_LEVEL"], "INFO", "{id}");
         assert_eq!(printed["RUST_LOG"], "info", "{id}");
         assert!(printed.values().all(|v| !v.contains("{{deployed:")), "{id}");
