@@ -138,13 +138,15 @@ impl LocalRuntime {
         };
         let endpoints = listeners.endpoints(alb_listener.as_ref().map(|(_, addr)| *addr));
         write_operator_credentials(&options.state, &access, &stack.region, &endpoints)?;
-        RunningStack {
-            api_endpoint: format!("http://{}", listeners.gateway.1),
-            database_host: rds.host.clone(),
-            database_port: rds.port,
-            endpoints: endpoints.clone(),
+        if options.announce_addresses {
+            RunningStack {
+                api_endpoint: format!("http://{}", listeners.gateway.1),
+                database_host: rds.host.clone(),
+                database_port: rds.port,
+                endpoints: endpoints.clone(),
+            }
+            .write(&options.state, &stack.name)?;
         }
-        .write(&options.state, &stack.name)?;
         let local_urls = endpoints.local_urls(&stack);
         let addresses = listeners.addresses();
         let mut services = Services::new();

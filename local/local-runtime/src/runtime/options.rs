@@ -145,6 +145,10 @@ pub struct RuntimeOptions {
     pub authorizer: Arc<Authorizer>,
     /// The functions' code: this executable unless a test gives another.
     pub build: Option<FunctionsBuild>,
+    /// Writes where it listens to the state, for `registry-local env`: the
+    /// `make dev` stack does, one started on free ports for an invocation
+    /// (`make invoke`) does not, so as not to hide a running one.
+    pub announce_addresses: bool,
 }
 
 impl RuntimeOptions {
@@ -185,6 +189,7 @@ impl RuntimeOptions {
             custom_resource_wait: None,
             authorizer: Arc::new(Authorizer::new()),
             build: None,
+            announce_addresses: true,
         }
     }
 
@@ -200,6 +205,7 @@ impl RuntimeOptions {
         self.alb_listen = any;
         self.lambda_listen = any;
         self.sqs_listen = any;
+        self.announce_addresses = false;
         self
     }
 

@@ -10,7 +10,8 @@ use local_stack::StackSettings;
 
 #[tokio::test]
 async fn the_printed_environment_is_the_one_each_function_runs_with() {
-    let harness = Harness::start().await;
+    // On free ports, as a `make dev` stack would announce its own.
+    let harness = Harness::start_with(|options| options.announce_addresses = true).await;
     let options = harness.options();
     let mut settings = StackSettings::new(&options.stack_name);
     settings.region.clone_from(&options.region);
