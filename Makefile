@@ -27,6 +27,8 @@ help:
 	@echo "make reconcile  compare the table, the collection and the bucket now, repair, print the report"
 	@echo "make rebuild-collection  index every person's photo again (a lost collection, a new face model)"
 	@echo "make deploy     deploy with SAM (ENV=dev|prod)"
+	@echo "make outputs    the deployed stack's outputs (ENV=dev|prod)"
+	@echo "make operator   add an operator to the deployed stack (ENV=dev|prod EMAIL=... GROUP=admins|viewers)"
 
 system-deps:
 	@scripts/install-system-deps.sh

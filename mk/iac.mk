@@ -8,6 +8,8 @@
 #   make deploy        the stack checked as CloudFormation would check it (tests/iac/account.py),
 #                      then sam deploy --config-env $(ENV)   (ENV=dev|prod, REGION=...; needs AWS)
 #   make smoke         checks the deployed stack's outputs (ENV=dev|prod; needs AWS)
+#   make outputs       prints the deployed stack's outputs (ENV=dev|prod; needs AWS)
+#   make operator      adds an operator: ENV=dev|prod EMAIL=alice@example.org GROUP=admins|viewers
 
 IAC_REGION         ?= eu-west-1
 CFN_GUARD_VERSION  := 3.2.1
@@ -36,7 +38,7 @@ IAC_OFFLINE := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_
 CARGO_HOME_DIR := $(or $(CARGO_HOME),$(HOME)/.cargo)
 REPRODUCIBLE   := RUSTFLAGS="--remap-path-prefix=$(ROOT)=/build --remap-path-prefix=$(CARGO_HOME_DIR)=/cargo"
 
-.PHONY: cfn-guard lint-iac test-iac build deploy smoke arm64-target
+.PHONY: cfn-guard lint-iac test-iac build deploy smoke outputs operator arm64-target
 
 cfn-guard: $(CFN_GUARD)
 # A debug build without debug info: 43 s to build instead of 94 s (release),
@@ -88,3 +90,10 @@ deploy: venv
 smoke: venv
 	@case "$(ENV)" in dev|prod) ;; *) echo "ENV must be dev or prod, not '$(ENV)'" >&2; exit 2;; esac
 	$(PY) tests/iac/smoke.py --config-env $(ENV)
+
+outputs: venv
+	@$(PY) tests/iac/operators.py outputs --config-env "$(ENV)" $(if $(REGION),--region $(REGION))
+
+operator: venv
+	@$(PY) tests/iac/operators.py add --config-env "$(ENV)" --email "$(EMAIL)" --group "$(GROUP)" \
+		$(if $(REGION),--region $(REGION))

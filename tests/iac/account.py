@@ -168,6 +168,9 @@ SHARED_NAMES: dict[tuple[str, str], str] = {
     ("AWS::Lambda::Alias", "Name"): "unique per function only",
     ("AWS::Lambda::EventSourceMapping", "FunctionName"): "names the function",
     ("AWS::Logs::SubscriptionFilter", "LogGroupName"): "names the log group",
+    # PutQueryDefinition without a queryDefinitionId makes a new definition.
+    ("AWS::Logs::QueryDefinition", "Name"): "definitions are known by id; names may repeat",
+    ("AWS::Logs::QueryDefinition", "LogGroupNames"): "names the log groups",
     ("AWS::EC2::FlowLog", "LogGroupName"): "names the log group",
     ("AWS::EC2::VPCEndpoint", "ServiceName"): "names the AWS service",
     ("AWS::RDS::DBCluster", "DBSubnetGroupName"): "names the subnet group",

@@ -39,7 +39,7 @@ struct ClientRef {
 }
 
 impl UserPool {
-    fn authorize(&self, caller: &Identity, action: &str) -> Result<(), ApiError> {
+    pub(crate) fn authorize(&self, caller: &Identity, action: &str) -> Result<(), ApiError> {
         let conditions = Conditions::of_caller(caller);
         let call = Call {
             caller,
@@ -155,7 +155,7 @@ fn valid_redirect(url: &str) -> bool {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     json_api::parse(body, "InvalidParameterException")
 }
 
@@ -184,6 +184,8 @@ async fn handle(
         |operation, caller| match operation {
             "DescribeUserPoolClient" => pool.describe_user_pool_client(caller, &body),
             "UpdateUserPoolClient" => pool.update_user_pool_client(caller, &body),
+            "AdminCreateUser" => pool.admin_create_user(caller, &body),
+            "AdminAddUserToGroup" => pool.admin_add_user_to_group(caller, &body),
             other => Err(ApiError::new(
                 "UnknownOperationException",
                 format!("Operation {other:?} is not supported by the local user pool"),

@@ -9,6 +9,7 @@
 //! authorizer does. The pages and command-line tools sign in with the
 //! authorization code flow and PKCE, as they do against Cognito.
 
+mod admin;
 pub mod api;
 pub mod client;
 pub mod cookies;

@@ -308,6 +308,55 @@ impl Users {
         Ok(user)
     }
 
+    /// Adds the user named by username or e-mail to `group` (a member
+    /// already stays one), as `AdminAddUserToGroup`.
+    pub fn add_to_group(&self, username: &str, group: &str) -> Result<User, UserError> {
+        if !self.groups.iter().any(|g| g == group) {
+            return Err(UserError::UnknownGroup(group.to_owned()));
+        }
+        let email = username.trim().to_lowercase();
+        let user = {
+            let mut stored = self.lock();
+            let user = stored
+                .users
+                .iter_mut()
+                .find(|u| u.username == username || u.email == email)
+                .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
+            if !user.groups.iter().any(|g| g == group) {
+                user.groups.push(group.to_owned());
+            }
+            user.clone()
+        };
+        self.save()?;
+        tracing::info!(user = %user.sub, group, "user added to a group");
+        Ok(user)
+    }
+
+    /// What Cognito would mail `email`, written to the pool's outbox
+    /// (`outbox/<email>.txt` beside the users, readable by its owner only).
+    pub fn mail(&self, email: &str, message: &str) -> Result<PathBuf, UserError> {
+        let folder = self.file.parent().unwrap_or(Path::new(".")).join("outbox");
+        let path = folder.join(format!("{email}.txt"));
+        let io = |source| UserError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&folder).map_err(io)?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io)?;
+            file.write_all(message.as_bytes()).map_err(io)?;
+        }
+        Ok(path)
+    }
+
     /// The user whose e-mail and password these are.
     pub fn authenticate(&self, email: &str, password: &str) -> Option<User> {
         let email = email.trim().to_lowercase();

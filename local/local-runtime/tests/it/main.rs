@@ -9,5 +9,6 @@ mod deployment;
 mod e2e;
 mod environment;
 mod least_privilege;
+mod operators;
 mod reconcile;
 mod sample_events;
