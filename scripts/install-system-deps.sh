@@ -10,6 +10,8 @@ packages=(
   chromium
   zip unzip
   openssl
+  python3-venv
+  nodejs npm
 )
 
 missing=()
@@ -17,9 +19,14 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # Ubuntu ships Chromium as a snap stub; accept any chromium binary already present.
-if [[ " ${missing[*]} " == *" chromium "* ]] && command -v chromium >/dev/null 2>&1; then
-  missing=("${missing[@]/chromium}")
-fi
+# A browser or Node.js installed another way (NodeSource, nvm) will do.
+for p in chromium nodejs npm; do
+  command=$p
+  [ "$p" = nodejs ] && command=node
+  if [[ " ${missing[*]} " == *" $p "* ]] && command -v "$command" >/dev/null 2>&1; then
+    missing=("${missing[@]/$p}")
+  fi
+done
 
 if [ "${#missing[@]}" -gt 0 ] && [ -n "$(echo "${missing[@]}" | tr -d ' ')" ]; then
   echo "installing system packages: ${missing[*]}"
@@ -27,4 +34,13 @@ if [ "${#missing[@]}" -gt 0 ] && [ -n "$(echo "${missing[@]}" | tr -d ' ')" ]; t
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Rust comes from rustup, which Debian's stable releases do not package;
+# rust-toolchain.toml then picks the version.
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "Rust is missing: install it with rustup (https://rustup.rs):" >&2
+  echo "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain none" >&2
+  echo "then open a new shell (or source ~/.cargo/env) and run make again." >&2
+  exit 1
 fi
