@@ -43,18 +43,22 @@ pub enum Rejection {
     PhotoGone,
 }
 
+/// The first of [`QUALITY_PROBLEMS`] that `matches` (code, words).
+fn quality_problem(matches: impl Fn((&str, &str)) -> bool) -> Option<(&'static str, &'static str)> {
+    QUALITY_PROBLEMS
+        .iter()
+        .copied()
+        .find(|&(code, said)| matches((code, said)))
+}
+
 impl Rejection {
     /// From Rekognition's reasons; those it does not know are left out.
     pub fn poor_quality(reasons: &[String]) -> Self {
         Rejection::PoorQuality(
             reasons
                 .iter()
-                .filter_map(|reason| {
-                    QUALITY_PROBLEMS
-                        .iter()
-                        .find(|(code, _)| code == reason)
-                        .map(|(code, _)| *code)
-                })
+                .filter_map(|reason| quality_problem(|(code, _)| code == reason))
+                .map(|(code, _)| code)
                 .collect(),
         )
     }
@@ -83,12 +87,7 @@ impl Rejection {
             let codes = words
                 .strip_prefix(": ")?
                 .split(", ")
-                .map(|word| {
-                    QUALITY_PROBLEMS
-                        .iter()
-                        .find(|(_, said)| *said == word)
-                        .map(|(code, _)| *code)
-                })
+                .map(|word| quality_problem(|(_, said)| said == word).map(|(code, _)| code))
                 .collect::<Option<Vec<_>>>()?;
             return Some(Rejection::PoorQuality(codes));
         }
@@ -112,12 +111,8 @@ impl fmt::Display for Rejection {
             Rejection::PoorQuality(codes) => {
                 let words: Vec<&str> = codes
                     .iter()
-                    .filter_map(|code| {
-                        QUALITY_PROBLEMS
-                            .iter()
-                            .find(|(known, _)| known == code)
-                            .map(|(_, said)| *said)
-                    })
+                    .filter_map(|code| quality_problem(|(known, _)| known == *code))
+                    .map(|(_, said)| said)
                     .collect();
                 write!(f, "{NOT_CLEAR}: {}.", words.join(", "))
             }
