@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 
 use crate::auth::{ADMINS, Authenticator, Caller, VIEWERS};
 use crate::error::ApiError;
-use crate::http::{Page, json_response, page_html, query_param};
+use crate::http::{json_response, query_param};
 use crate::i18n::Lang;
+use crate::pages::{Page, page_html};
 use crate::people::{PersonView, parse_person_id};
 
 static FACES_PAGE: Page = Page::new(page_html!("faces"));

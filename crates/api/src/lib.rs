@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod indexer;
 pub mod metrics;
 pub mod origin;
+pub mod pages;
 pub mod people;
 pub mod reconcile;
 pub mod upload;

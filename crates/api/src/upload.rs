@@ -20,9 +20,10 @@ use serde_json::json;
 
 use crate::auth::{ADMINS, Authenticator};
 use crate::error::ApiError;
-use crate::http::{Page, json_response, page_html, read_json};
+use crate::http::{json_response, read_json};
 use crate::i18n::Lang;
 use crate::metrics;
+use crate::pages::{Page, page_html};
 use crate::people::{PersonView, parse_person_id};
 
 static UPLOAD_PAGE: Page = Page::new(page_html!("upload"));
