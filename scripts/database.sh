@@ -2,8 +2,8 @@
 # Makes sure a MySQL-compatible database answers and writes its URL to
 # .local/database.env.
 #
-#   scripts/database.sh up     use $DATABASE_URL if a server answers there
-#                              (with $DATABASE_TLS_CA, the CA of its TLS
+#   scripts/database.sh up     use $DATABASE_URL if a server there lets its
+#                              user in (with $DATABASE_TLS_CA, the CA of its TLS
 #                              certificate), otherwise start a private MariaDB
 #                              under .local/ that serves TLS from a local CA
 #   scripts/database.sh down   stop the private MariaDB (if this script started it)
@@ -17,14 +17,26 @@ port="${PRIVATE_DB_PORT:-3307}"
 socket="$state/mysqld.sock"
 tls="$state/tls"
 
-reachable() { # URL
-  python3 - "$1" <<'PY'
-import socket, sys, urllib.parse
+# Whether a server answers at URL and lets its user in (over TLS with CA,
+# when given): a server that answers with other credentials (another
+# checkout's) is not this one's.
+usable() { # URL CA
+  python3 - "$1" "$2" <<'PY'
+import os, shutil, subprocess, sys, urllib.parse
 u = urllib.parse.urlparse(sys.argv[1])
-try:
-    socket.create_connection((u.hostname or "127.0.0.1", u.port or 3306), timeout=2).close()
-except OSError:
+client = shutil.which("mariadb")
+if client is None:
     sys.exit(1)
+args = [client, "--no-defaults", "-h", u.hostname or "127.0.0.1", "-P", str(u.port or 3306),
+        "-u", urllib.parse.unquote(u.username or ""), "-N", "-e", "SELECT 1"]
+if sys.argv[2]:
+    args += ["--ssl-ca", sys.argv[2]]
+env = dict(os.environ, MYSQL_PWD=urllib.parse.unquote(u.password or ""))
+try:
+    ok = subprocess.run(args, env=env, capture_output=True, timeout=10).returncode == 0
+except subprocess.TimeoutExpired:
+    ok = False
+sys.exit(0 if ok else 1)
 PY
 }
 
@@ -98,10 +110,13 @@ SQL
 case "${1:-up}" in
   up)
     mkdir -p "$root/.local"
-    if [ -n "${DATABASE_URL:-}" ] && reachable "$DATABASE_URL"; then
+    if [ -n "${DATABASE_URL:-}" ] && usable "$DATABASE_URL" "${DATABASE_TLS_CA:-}"; then
       url="$DATABASE_URL"
       ca="${DATABASE_TLS_CA:-}"
     else
+      if [ -n "${DATABASE_URL:-}" ]; then
+        echo "DATABASE_URL does not let its user in (or nothing answers there): using a private MariaDB under .local/" >&2
+      fi
       url="$(start_private)"
       ca="$tls/ca.pem"
     fi
