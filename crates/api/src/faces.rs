@@ -243,13 +243,14 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             entries.push((AuditAction::Search, None, summary));
         }
         self.people.append(&entries, &caller.audit(request)).await?;
+        let lang = Lang::of(request.headers());
         let mut faces = Vec::with_capacity(found.len());
         for face in found {
             let mut matches = Vec::with_capacity(face.matches.len());
             for m in &face.matches {
                 matches.push(json!({
                     "similarity": m.similarity,
-                    "person": self.item(&m.person).await?.in_language(Lang::of(request.headers())),
+                    "person": self.item(&m.person).await?.in_language(lang),
                 }));
             }
             faces.push(json!({
@@ -375,13 +376,10 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
                     .map_err(ApiError::from)
             },
         )?;
+        let lang = Lang::of(request.headers());
         let mut items = Vec::with_capacity(page.items.len());
         for person in &page.items {
-            items.push(
-                self.item(person)
-                    .await?
-                    .in_language(Lang::of(request.headers())),
-            );
+            items.push(self.item(person).await?.in_language(lang));
         }
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]

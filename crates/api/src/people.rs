@@ -1,9 +1,9 @@
 //! A person as the API shows it, and person ids as the API takes them.
 
-use registry::duplicates::PossibleDuplicate;
-use registry::person::{FaceBox, Person, PersonId, Status};
 use std::borrow::Cow;
 
+use registry::duplicates::PossibleDuplicate;
+use registry::person::{FaceBox, Person, PersonId, Status};
 use serde::Serialize;
 
 use crate::error::ApiError;

@@ -18,10 +18,7 @@ pub(crate) async fn invoke(
     args: InvokeArgs,
 ) -> Result<(), CliError> {
     let event = read_json(&args.event)?;
-    let env_vars = match &args.env_vars {
-        Some(path) => Some(read_json(path)?),
-        None => None,
-    };
+    let env_vars = args.env_vars.as_deref().map(read_json).transpose()?;
     let (options, scratch) = options(&state, stack, args.runtime).await?;
     let (runtime, scratch) = start(options.with_ephemeral_ports(), scratch).await?;
     let result = async {
