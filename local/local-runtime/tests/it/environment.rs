@@ -64,12 +64,21 @@ async fn the_printed_environment_is_the_one_each_function_runs_with() {
         function_environment_for(
             &options.state,
             &template(),
-            settings,
+            settings.clone(),
             "NoSuchFunction",
             None
         )
         .is_err()
     );
+    // LogLevel reaches Lambda's level too (the template's LoggingConfig), or
+    // Lambda would drop the debug lines RUST_LOG lets through.
+    let mut debug = settings;
+    debug.parameters.insert("LogLevel".into(), "debug".into());
+    let printed =
+        function_environment_for(&options.state, &template(), debug, "FacesFunction", None)
+            .expect("faces");
+    assert_eq!(printed["RUST_LOG"], "debug");
+    assert_eq!(printed["AWS_LAMBDA_LOG_LEVEL"], "DEBUG");
 }
 
 /// `--env-vars`, as `sam local invoke` reads it: `Parameters` for every
