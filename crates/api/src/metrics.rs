@@ -47,6 +47,13 @@ pub fn collector(namespace: &str, function_name: &str) -> Result<&'static Collec
         .with_dimension("FunctionName", function_name.to_owned())
         .lambda_cold_start_metric(COLD_START)
         .init()?;
+    describe();
+    Ok(collector)
+}
+
+/// Gives the current recorder every metric's unit (the collector writes
+/// them in each document).
+pub fn describe() {
     for (name, unit) in METRICS {
         if unit == Unit::Milliseconds {
             metrics::describe_histogram!(name, unit, "");
@@ -55,7 +62,6 @@ pub fn collector(namespace: &str, function_name: &str) -> Result<&'static Collec
             metrics::describe_gauge!(name, unit, "");
         }
     }
-    Ok(collector)
 }
 
 /// Counts `n` of `name`.

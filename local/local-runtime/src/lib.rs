@@ -17,6 +17,7 @@ pub mod api_gateway;
 pub mod build;
 pub mod cloudformation;
 pub mod lambda;
+pub mod monitoring;
 pub mod network;
 pub mod principals;
 pub mod rds;

@@ -141,6 +141,33 @@ impl LocalRds {
         Ok(existed.is_none())
     }
 
+    /// The connections open to `database` now: the cluster's
+    /// `DatabaseConnections`.
+    pub async fn connections(&self, database: &str) -> Result<u64, RdsError> {
+        let mut connection = self.admin.connect().await.map_err(RdsError::Connect)?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM information_schema.processlist WHERE db = ?")
+                .bind(database)
+                .fetch_one(&mut connection)
+                .await
+                .map_err(RdsError::Connect)?;
+        let _ = connection.close().await;
+        // This query's own connection names no database.
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+
+    /// The server's process id, read from its pid file, when the server
+    /// runs on this machine.
+    pub async fn server_pid(&self) -> Option<u32> {
+        let mut connection = self.admin.connect().await.ok()?;
+        let file: Option<String> = sqlx::query_scalar("SELECT CAST(@@pid_file AS CHAR)")
+            .fetch_one(&mut connection)
+            .await
+            .ok()?;
+        let _ = connection.close().await;
+        std::fs::read_to_string(file?).ok()?.trim().parse().ok()
+    }
+
     /// A new password for `user`, as a rotation sets it.
     pub async fn set_password(&self, user: &str, password: &str) -> Result<(), RdsError> {
         let (user, password) = (plain(user)?, password_literal(password)?);

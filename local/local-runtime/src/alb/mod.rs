@@ -40,6 +40,8 @@ use local_stack::elb::{
 use local_user_pool::UserPool;
 
 use crate::lambda::LocalLambda;
+use crate::monitoring;
+use local_cloudwatch::CloudWatch;
 
 use sign_in::*;
 use target::*;
@@ -81,6 +83,9 @@ fn resource(what: &str, reason: impl Into<String>) -> AlbError {
 /// The load balancer's HTTPS listener, running.
 pub struct LocalAlb {
     arn: String,
+    /// `app/<name>/<id>`: its metrics' `LoadBalancer` dimension.
+    full_name: String,
+    cloudwatch: Arc<CloudWatch>,
     listener: Listener,
     target_groups: BTreeMap<String, TargetGroup>,
     lambda: Arc<LocalLambda>,
@@ -104,6 +109,7 @@ impl LocalAlb {
         pool: Option<Arc<UserPool>>,
         sign_in: &str,
         local_addr: SocketAddr,
+        cloudwatch: Arc<CloudWatch>,
     ) -> Result<Option<Self>, AlbError> {
         let balancer = match stack.load_balancers.as_slice() {
             [] => return Ok(None),
@@ -159,6 +165,12 @@ impl LocalAlb {
             }
         }
         Ok(Some(Self {
+            full_name: balancer
+                .arn
+                .split_once(":loadbalancer/")
+                .map(|(_, name)| name.to_owned())
+                .unwrap_or_default(),
+            cloudwatch,
             arn: balancer.arn.clone(),
             listener,
             target_groups,
@@ -325,6 +337,9 @@ async fn handle(
     } else {
         run_rules(&alb, peer, request).await
     };
+    let target = response.extensions().get::<TargetAnswered>().map(|t| t.0);
+    let status = response.status().as_u16();
+    monitoring::alb_request(&alb.cloudwatch, &alb.full_name, status, target);
     tracing::info!(
         %method,
         path,

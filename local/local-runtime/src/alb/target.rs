@@ -119,6 +119,11 @@ pub(super) fn alb_event(
     event
 }
 
+/// How long the target took, on a response a target gave (the ALB's
+/// `TargetResponseTime`); the balancer's own responses have none.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TargetAnswered(pub std::time::Duration);
+
 pub(super) async fn forward(
     alb: &LocalAlb,
     target_group_arn: &str,
@@ -138,6 +143,7 @@ pub(super) async fn forward(
         return bad_gateway();
     };
     let event = alb_event(alb, group, peer, parts, body);
+    let started = std::time::Instant::now();
     let answer = match function.invoke(event).await {
         Ok(answer) => answer,
         Err(error) => {
@@ -150,7 +156,12 @@ pub(super) async fn forward(
         return bad_gateway();
     }
     match http_response(answer, group.multi_value_headers) {
-        Some(response) => response,
+        Some(mut response) => {
+            response
+                .extensions_mut()
+                .insert(TargetAnswered(started.elapsed()));
+            response
+        }
         None => {
             tracing::warn!(function = %function.spec.logical_id, "the target's answer is not an ALB response");
             bad_gateway()

@@ -22,8 +22,10 @@ mod http_api;
 use self::http_api::IncomingRequest;
 pub use self::http_api::Route;
 use crate::lambda::LocalLambda;
+use crate::monitoring;
 use crate::runtime::Rotation;
 use crate::sqs::dead_letters::{DeadLetters, ReplayError};
+use local_cloudwatch::CloudWatch;
 use local_user_pool::tokens::{GROUPS_CLAIM, Group, Rejection, TokenAuthority};
 
 /// API Gateway's payload limit.
@@ -39,7 +41,15 @@ pub struct Gateway {
     /// The photo events the indexer failed on.
     pub dead_letters: Option<DeadLetters>,
     pub local_addr: SocketAddr,
+    /// The API's id: its metrics' `ApiId` dimension.
+    pub api_id: String,
+    pub cloudwatch: Arc<CloudWatch>,
 }
+
+/// How long the function took, on a response it gave (the API's
+/// `IntegrationLatency`).
+#[derive(Debug, Clone, Copy)]
+struct IntegrationAnswered(Duration);
 
 impl Gateway {
     pub fn router(self: Arc<Self>) -> Router {
@@ -63,6 +73,18 @@ async fn api(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let response = route(&gateway, peer, request, &request_id).await;
+    let integration = response
+        .extensions()
+        .get::<IntegrationAnswered>()
+        .map(|i| i.0);
+    let status = response.status().as_u16();
+    monitoring::api_request(
+        &gateway.cloudwatch,
+        &gateway.api_id,
+        status,
+        started.elapsed(),
+        integration,
+    );
     tracing::info!(
         request_id,
         %method,
@@ -134,14 +156,22 @@ async fn route(
             return http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id);
         }
     };
+    let invoked = Instant::now();
     match tokio::time::timeout(INTEGRATION_TIMEOUT, function.invoke(payload)).await {
-        Ok(Ok(answer)) => http_api::http_response(answer, request_id).unwrap_or_else(|| {
-            tracing::error!(
-                request_id,
-                "the function's answer is not an HTTP API response"
-            );
-            http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
-        }),
+        Ok(Ok(answer)) => match http_api::http_response(answer, request_id) {
+            Some(mut response) => {
+                let answered = IntegrationAnswered(invoked.elapsed());
+                response.extensions_mut().insert(answered);
+                response
+            }
+            None => {
+                tracing::error!(
+                    request_id,
+                    "the function's answer is not an HTTP API response"
+                );
+                http_api::gateway_error(StatusCode::INTERNAL_SERVER_ERROR, request_id)
+            }
+        },
         Ok(Err(error)) if error.error_type == "RequestEntityTooLargeException" => {
             http_api::gateway_error(StatusCode::PAYLOAD_TOO_LARGE, request_id)
         }

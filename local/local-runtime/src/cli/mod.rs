@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use local_face_engine::DetectorKind;
 use local_runtime::runtime::{
-    DEFAULT_ACCOUNT, DEFAULT_ALB, DEFAULT_ENGINE, DEFAULT_GATEWAY, DEFAULT_LAMBDA, DEFAULT_REGION,
-    DEFAULT_S3, DEFAULT_SECRETS, DEFAULT_SIGN_IN, DEFAULT_SQS, DEFAULT_STACK,
+    DEFAULT_ACCOUNT, DEFAULT_ALB, DEFAULT_CLOUDWATCH, DEFAULT_ENGINE, DEFAULT_GATEWAY,
+    DEFAULT_LAMBDA, DEFAULT_REGION, DEFAULT_S3, DEFAULT_SECRETS, DEFAULT_SIGN_IN, DEFAULT_SQS,
+    DEFAULT_STACK,
 };
 use local_runtime::{LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 
@@ -168,6 +169,9 @@ pub(crate) struct ServeArgs {
     /// The functions' on-failure queues (SQS).
     #[arg(long, default_value = DEFAULT_SQS)]
     sqs_listen: SocketAddr,
+    /// The local CloudWatch: the template's dashboard and alarms.
+    #[arg(long, default_value = DEFAULT_CLOUDWATCH)]
+    cloudwatch_listen: SocketAddr,
     /// Keep a copy of every S3 event delivered in this folder (JSON, as
     /// Lambda receives it).
     #[arg(long)]

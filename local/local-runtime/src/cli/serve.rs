@@ -21,6 +21,7 @@ pub(crate) async fn serve(
     options.alb_listen = args.alb_listen;
     options.lambda_listen = args.lambda_listen;
     options.sqs_listen = args.sqs_listen;
+    options.cloudwatch_listen = args.cloudwatch_listen;
     options.record_events = args.record_events;
     let template = options.template.clone();
     let (mut runtime, scratch) = start(options, scratch).await?;
@@ -83,6 +84,10 @@ fn print_banner(
         "  SQS           {}  (queues {})",
         runtime.sqs_endpoint(),
         queues.join(", ")
+    );
+    println!(
+        "  CloudWatch    {}  (the template's dashboard and alarms, with this machine's figures)",
+        runtime.cloudwatch_endpoint()
     );
     println!(
         "  Sign-in       {}  (the user pool's domain)",

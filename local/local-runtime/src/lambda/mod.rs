@@ -31,6 +31,8 @@ use tokio::sync::Mutex;
 use tracing::Instrument;
 
 use crate::build::FunctionsBuild;
+use crate::monitoring::{self, FunctionRecorder};
+use local_cloudwatch::CloudWatch;
 
 /// Lambda's limit on a synchronous invocation's payload.
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
@@ -62,7 +64,14 @@ impl FunctionError {
     }
 }
 
-/// A built function instance.
+/// A built function instance: its handler, and the recorder of its
+/// custom metrics when its `main` installs one (the functions built with
+/// `registry_wiring::Setup`).
+struct Instance {
+    handler: Handler,
+    recorder: Option<Arc<FunctionRecorder>>,
+}
+
 enum Handler {
     Upload(Upload),
     Faces(Faces),
@@ -86,7 +95,9 @@ pub struct LocalFunction {
     pub http: reqwest::Client,
     /// The code it runs.
     pub build: FunctionsBuild,
-    instance: Mutex<Option<Arc<Handler>>>,
+    /// Where its metrics go.
+    pub cloudwatch: Arc<CloudWatch>,
+    instance: Mutex<Option<Arc<Instance>>>,
 }
 
 impl LocalFunction {
@@ -96,6 +107,7 @@ impl LocalFunction {
         sdk: SdkConfig,
         http: reqwest::Client,
         build: FunctionsBuild,
+        cloudwatch: Arc<CloudWatch>,
     ) -> Self {
         Self {
             spec,
@@ -103,6 +115,7 @@ impl LocalFunction {
             sdk,
             http,
             build,
+            cloudwatch,
             instance: Mutex::new(None),
         }
     }
@@ -158,9 +171,13 @@ impl LocalFunction {
         Config::from_lookup(|name| environment.get(name).cloned())
     }
 
-    async fn build(&self) -> Result<Handler, FunctionError> {
+    async fn build(&self) -> Result<Instance, FunctionError> {
         let init = |error: &dyn std::fmt::Display| {
             FunctionError::new("Runtime.InitError", error.to_string())
+        };
+        let plain = |handler| Instance {
+            handler,
+            recorder: None,
         };
         if self.spec.binary == "user-pool-setup" {
             let environment = self.environment();
@@ -168,14 +185,12 @@ impl LocalFunction {
                 environment.get(name).cloned()
             })
             .map_err(|e| init(&e))?;
-            return Ok(Handler::UserPoolSetup(registry_wiring::user_pool_setup(
-                &self.sdk,
-                self.http.clone(),
-                config,
+            return Ok(plain(Handler::UserPoolSetup(
+                registry_wiring::user_pool_setup(&self.sdk, self.http.clone(), config),
             )));
         }
         if self.spec.binary == "migrate" {
-            return Ok(Handler::Migrate(Box::new(
+            return Ok(plain(Handler::Migrate(Box::new(
                 registry_wiring::migrate(
                     self.build.migrations,
                     self.config(),
@@ -183,7 +198,7 @@ impl LocalFunction {
                     self.http.clone(),
                 )
                 .await,
-            )));
+            ))));
         }
         let setup = Setup {
             config: self.config().map_err(|e| init(&e))?,
@@ -191,7 +206,12 @@ impl LocalFunction {
             function_name: self.spec.name.clone(),
             pool_size: POOL_SIZE,
         };
-        Ok(match self.spec.binary.as_str() {
+        let recorder = Arc::new(FunctionRecorder::new(
+            &setup.config.metrics_namespace,
+            &setup.function_name,
+        ));
+        recorder.with(registry_api::metrics::describe);
+        let handler = match self.spec.binary.as_str() {
             "upload" => Handler::Upload(
                 registry_wiring::upload(&setup)
                     .await
@@ -218,24 +238,39 @@ impl LocalFunction {
                     "no workspace binary {other} is known to the local runtime"
                 )));
             }
+        };
+        Ok(Instance {
+            handler,
+            recorder: Some(recorder),
         })
     }
 
     /// The instance, built now if there is none (a cold start).
-    async fn instance(&self) -> Result<Arc<Handler>, FunctionError> {
+    async fn instance(&self) -> Result<Arc<Instance>, FunctionError> {
         let mut slot = self.instance.lock().await;
-        if let Some(handler) = slot.as_ref() {
-            return Ok(Arc::clone(handler));
+        if let Some(instance) = slot.as_ref() {
+            return Ok(Arc::clone(instance));
         }
         let started = Instant::now();
-        let handler = Arc::new(self.build().await?);
+        let instance = Arc::new(self.build().await?);
         tracing::info!(
             function = %self.spec.logical_id,
             init_ms = started.elapsed().as_millis() as u64,
             "cold start"
         );
-        *slot = Some(Arc::clone(&handler));
-        Ok(handler)
+        if let Some(recorder) = &instance.recorder {
+            let now = local_cloudwatch::now_ms();
+            self.log(&recorder.single(registry_api::metrics::COLD_START, "Count", 1, now));
+        }
+        *slot = Some(Arc::clone(&instance));
+        Ok(instance)
+    }
+
+    /// A line of the function's log: its EMF documents become metrics.
+    fn log(&self, line: &str) {
+        if let Some(Err(error)) = self.cloudwatch.put_log_line(line) {
+            tracing::warn!(function = %self.spec.logical_id, %error, "an EMF document CloudWatch would not read");
+        }
     }
 
     async fn lose_instance(&self) {
@@ -256,39 +291,65 @@ impl LocalFunction {
         let request_id = uuid::Uuid::new_v4().to_string();
         let span =
             tracing::info_span!("function", name = %self.spec.logical_id, request_id = %request_id);
-        async {
-            let handler = self.instance().await?;
-            let context = self.context(&request_id);
-            // A panic fails this invocation only, as it ends one sandbox.
-            let invocation = AssertUnwindSafe(handler.invoke(payload, context)).catch_unwind();
-            match tokio::time::timeout(self.spec.timeout, invocation).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(panic)) => {
-                    self.lose_instance().await;
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    Err(FunctionError::new(
-                        "Runtime.ExitError",
-                        format!("the function panicked: {message}"),
-                    ))
+        let (result, duration) = self.run(payload, &request_id).instrument(span).await;
+        monitoring::invocation(&self.cloudwatch, &self.spec.name, duration, result.is_err());
+        result
+    }
+
+    /// The invocation itself: the instance's handler within the timeout,
+    /// its metrics flushed when it answers, as the Lambda mains flush them.
+    /// Also how long the handler ran (Lambda's `Duration`: a cold start's
+    /// init is apart).
+    async fn run(
+        &self,
+        payload: Value,
+        request_id: &str,
+    ) -> (Result<Value, FunctionError>, Duration) {
+        let instance = match self.instance().await {
+            Ok(instance) => instance,
+            Err(error) => return (Err(error), Duration::ZERO),
+        };
+        let context = self.context(request_id);
+        let handling = instance.handler.invoke(payload, context);
+        let handling: std::pin::Pin<Box<dyn Future<Output = _> + Send>> = match &instance.recorder {
+            Some(recorder) => Box::pin(recorder.recording(handling)),
+            None => Box::pin(handling),
+        };
+        let started = Instant::now();
+        // A panic fails this invocation only, as it ends one sandbox.
+        let invocation = AssertUnwindSafe(handling).catch_unwind();
+        let result = match tokio::time::timeout(self.spec.timeout, invocation).await {
+            Ok(Ok(result)) => {
+                let now = local_cloudwatch::now_ms();
+                if let Some(document) = instance.recorder.as_ref().and_then(|r| r.flush(now)) {
+                    self.log(&document);
                 }
-                Err(_) => {
-                    self.lose_instance().await;
-                    Err(FunctionError::new(
-                        "Sandbox.Timedout",
-                        format!(
-                            "Task timed out after {:.2} seconds",
-                            self.spec.timeout.as_secs_f64()
-                        ),
-                    ))
-                }
+                result
             }
-        }
-        .instrument(span)
-        .await
+            Ok(Err(panic)) => {
+                self.lose_instance().await;
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(FunctionError::new(
+                    "Runtime.ExitError",
+                    format!("the function panicked: {message}"),
+                ))
+            }
+            Err(_) => {
+                self.lose_instance().await;
+                Err(FunctionError::new(
+                    "Sandbox.Timedout",
+                    format!(
+                        "Task timed out after {:.2} seconds",
+                        self.spec.timeout.as_secs_f64()
+                    ),
+                ))
+            }
+        };
+        (result, started.elapsed())
     }
 
     fn context(&self, request_id: &str) -> Context {

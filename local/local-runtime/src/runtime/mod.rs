@@ -27,6 +27,7 @@ use crate::alb::LocalAlb;
 use crate::api_gateway::Gateway;
 use crate::cloudformation::LocalCloudFormation;
 use crate::lambda::LocalLambda;
+use crate::monitoring::{self, Sampler};
 use crate::network::Routes;
 use crate::principals::{self, OPERATOR};
 use crate::rds::LocalRds;
@@ -35,6 +36,7 @@ use crate::services::Services;
 use crate::sqs::Queue;
 use crate::sqs::dead_letters::DeadLetters;
 use crate::sqs::poller::QueuePoller;
+use local_cloudwatch::CloudWatch;
 
 pub use cluster::Rotation;
 use cluster::*;
@@ -92,6 +94,8 @@ pub enum StartError {
 
 /// The stack, running.
 pub struct LocalRuntime {
+    cloudwatch: Arc<CloudWatch>,
+    sampler: Arc<Sampler>,
     stack: Arc<LocalStack>,
     access: Access,
     lambda: Arc<LocalLambda>,
@@ -125,6 +129,9 @@ impl LocalRuntime {
         let listeners = Listeners::bind(&options).await?;
         let rds = LocalRds::new(&options.database_url)?;
         let stack = Arc::new(load_stack(&options, &rds, listeners.gateway.1)?);
+        // CloudWatch first: the deploy fails on an alarm or a dashboard
+        // CloudWatch would refuse, and every service reports to it.
+        let cloudwatch = monitoring::cloudwatch(&stack, &options.state)?;
         let access = principals::access(
             &options.state.root_secret(),
             &stack,
@@ -181,13 +188,22 @@ impl LocalRuntime {
                 &endpoints,
                 &options.database_ca,
                 &functions_build(&options)?,
+                &cloudwatch,
             )
             .await?,
         ));
         let load_balancer = match alb_listener {
             Some(listener) => {
                 let sign_in = (user_pool.clone(), endpoints.cognito.as_str());
-                start_load_balancer(&mut services, &stack, &lambda, sign_in, listener)?
+                let cloudwatch = Arc::clone(&cloudwatch);
+                start_load_balancer(
+                    &mut services,
+                    &stack,
+                    &lambda,
+                    sign_in,
+                    listener,
+                    cloudwatch,
+                )?
             }
             None => None,
         };
@@ -230,6 +246,12 @@ impl LocalRuntime {
             tokens: Arc::clone(&tokens),
             dead_letters: photo_dead_letters(&stack, &queues),
             local_addr: addresses.gateway,
+            api_id: stack
+                .http_apis
+                .first()
+                .map(|a| a.id.clone())
+                .unwrap_or_default(),
+            cloudwatch: Arc::clone(&cloudwatch),
         };
         services.spawn_router("gateway", listeners.gateway.0, Arc::new(gateway).router());
 
@@ -243,7 +265,25 @@ impl LocalRuntime {
             // folder remembers of an earlier one.
             cloudformation.forget_deployed()?;
         }
+        // CloudWatch's samples of the queues and the database, its alarms
+        // evaluated, its dashboards served.
+        let sampler = Arc::new(Sampler::new(
+            Arc::clone(&cloudwatch),
+            queues.values().cloned().collect(),
+            rds.clone(),
+            stack
+                .database_clusters
+                .iter()
+                .filter_map(|c| Some((c.identifier.clone(), c.database.clone()?)))
+                .collect(),
+        ));
+        services.spawn("CloudWatch sampler", |stop| Arc::clone(&sampler).run(stop));
+        let console = local_cloudwatch::server::router(Arc::clone(&cloudwatch));
+        services.spawn_router("CloudWatch", listeners.cloudwatch.0, console);
+
         let runtime = Self {
+            cloudwatch,
+            sampler,
             stack,
             access,
             lambda,
@@ -406,6 +446,18 @@ impl LocalRuntime {
         format!("http://{}", self.addresses.lambda)
     }
     /// The functions' on-failure queues.
+    /// The local CloudWatch: the dashboards, the alarms and the metrics.
+    pub fn cloudwatch(&self) -> &Arc<CloudWatch> {
+        &self.cloudwatch
+    }
+    pub fn cloudwatch_endpoint(&self) -> String {
+        format!("http://{}", self.addresses.cloudwatch)
+    }
+    /// Samples the queues and the database now (as CloudWatch does each
+    /// minute), rather than at the next sample.
+    pub async fn sample_metrics(&self) {
+        self.sampler.sample().await;
+    }
     pub fn sqs_endpoint(&self) -> String {
         format!("http://{}", self.addresses.sqs)
     }

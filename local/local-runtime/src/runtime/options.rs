@@ -26,6 +26,8 @@ pub const DEFAULT_ALB: &str = "127.0.0.1:3005";
 pub const DEFAULT_LAMBDA: &str = "127.0.0.1:3006";
 /// The functions' on-failure queues (SQS).
 pub const DEFAULT_SQS: &str = "127.0.0.1:3007";
+/// The local CloudWatch: the dashboards and the alarms.
+pub const DEFAULT_CLOUDWATCH: &str = "127.0.0.1:3008";
 pub const DEFAULT_STACK: &str = "face-registry";
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_ACCOUNT: &str = "123456789012";
@@ -98,6 +100,10 @@ impl StatePaths {
     pub fn secrets(&self, stack: &str) -> PathBuf {
         self.root.join("stacks").join(stack).join("secrets.json")
     }
+    /// A stack's metrics (the local CloudWatch's, a JSON line per datum).
+    pub fn metrics(&self, stack: &str) -> PathBuf {
+        self.root.join("stacks").join(stack).join("metrics.jsonl")
+    }
     /// What a stack's custom resources answered last.
     pub fn custom_resources(&self, stack: &str) -> PathBuf {
         self.root
@@ -125,6 +131,7 @@ pub struct RuntimeOptions {
     pub alb_listen: SocketAddr,
     pub lambda_listen: SocketAddr,
     pub sqs_listen: SocketAddr,
+    pub cloudwatch_listen: SocketAddr,
     pub stack_name: String,
     pub region: String,
     pub account_id: String,
@@ -178,6 +185,7 @@ impl RuntimeOptions {
             alb_listen: addr(DEFAULT_ALB),
             lambda_listen: addr(DEFAULT_LAMBDA),
             sqs_listen: addr(DEFAULT_SQS),
+            cloudwatch_listen: addr(DEFAULT_CLOUDWATCH),
             stack_name: DEFAULT_STACK.to_owned(),
             region: DEFAULT_REGION.to_owned(),
             account_id: DEFAULT_ACCOUNT.to_owned(),
@@ -205,6 +213,7 @@ impl RuntimeOptions {
         self.alb_listen = any;
         self.lambda_listen = any;
         self.sqs_listen = any;
+        self.cloudwatch_listen = any;
         self.announce_addresses = false;
         self
     }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
+use local_cloudwatch::CloudWatch;
 use local_face_engine::{EngineConfig, FaceEngine};
 use local_iam::{Access, Policy};
 use local_stack::{LocalStack, StackSettings};
@@ -57,6 +58,7 @@ pub(super) struct Listeners {
     pub(super) sign_in: (TcpListener, SocketAddr),
     pub(super) lambda: (TcpListener, SocketAddr),
     pub(super) sqs: (TcpListener, SocketAddr),
+    pub(super) cloudwatch: (TcpListener, SocketAddr),
 }
 
 impl Listeners {
@@ -69,6 +71,7 @@ impl Listeners {
             sign_in: bind("user pool", options.sign_in_listen).await?,
             lambda: bind("Lambda API", options.lambda_listen).await?,
             sqs: bind("SQS", options.sqs_listen).await?,
+            cloudwatch: bind("CloudWatch", options.cloudwatch_listen).await?,
         })
     }
 }
@@ -82,6 +85,7 @@ pub(super) struct Addresses {
     pub(super) sign_in: SocketAddr,
     pub(super) lambda: SocketAddr,
     pub(super) sqs: SocketAddr,
+    pub(super) cloudwatch: SocketAddr,
 }
 
 impl Listeners {
@@ -94,6 +98,7 @@ impl Listeners {
             sign_in: self.sign_in.1,
             lambda: self.lambda.1,
             sqs: self.sqs.1,
+            cloudwatch: self.cloudwatch.1,
         }
     }
 
@@ -166,14 +171,22 @@ pub(super) fn start_load_balancer(
     lambda: &Arc<LocalLambda>,
     sign_in: (Option<Arc<UserPool>>, &str),
     (listener, addr): (TcpListener, SocketAddr),
+    cloudwatch: Arc<CloudWatch>,
 ) -> Result<Option<Arc<LocalAlb>>, StartError> {
     let (user_pool, domain) = sign_in;
-    let alb = LocalAlb::of_stack(stack, Arc::clone(lambda), user_pool, domain, addr)
-        .map_err(|e| StartError::Resource {
-            what: "the load balancer".into(),
-            reason: e.to_string(),
-        })?
-        .map(Arc::new);
+    let alb = LocalAlb::of_stack(
+        stack,
+        Arc::clone(lambda),
+        user_pool,
+        domain,
+        addr,
+        cloudwatch,
+    )
+    .map_err(|e| StartError::Resource {
+        what: "the load balancer".into(),
+        reason: e.to_string(),
+    })?
+    .map(Arc::new);
     if let Some(alb) = &alb {
         services.spawn_router("load balancer", listener, Arc::clone(alb).router());
     }
@@ -188,6 +201,7 @@ pub(super) async fn local_functions(
     endpoints: &Endpoints,
     database_ca: &Path,
     build: &FunctionsBuild,
+    cloudwatch: &Arc<CloudWatch>,
 ) -> Result<Vec<LocalFunction>, StartError> {
     let mut functions = Vec::new();
     for function in &stack.functions {
@@ -210,6 +224,7 @@ pub(super) async fn local_functions(
             sdk,
             http,
             build.clone(),
+            Arc::clone(cloudwatch),
         ));
     }
     Ok(functions)

@@ -76,6 +76,8 @@ pub struct LocalStack {
     pub load_balancers: Vec<LoadBalancer>,
     pub target_groups: Vec<TargetGroup>,
     pub lambda_permissions: Vec<LambdaPermission>,
+    pub alarms: Vec<Alarm>,
+    pub dashboards: Vec<Dashboard>,
 }
 
 /// A Lambda function (`AWS::Serverless::Function`, Globals applied).
@@ -306,6 +308,24 @@ pub struct DatabaseCluster {
     pub master_secret: Option<String>,
     pub resource_id: String,
     pub iam_authentication: bool,
+}
+
+/// An `AWS::CloudWatch::Alarm`: its name, ARN and resolved properties,
+/// which the local CloudWatch reads as `PutMetricAlarm` does.
+#[derive(Debug, Clone)]
+pub struct Alarm {
+    pub logical_id: String,
+    pub name: String,
+    pub arn: String,
+    pub properties: Map<String, Value>,
+}
+
+/// An `AWS::CloudWatch::Dashboard`: its name and its body, resolved.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub logical_id: String,
+    pub name: String,
+    pub body: String,
 }
 
 #[derive(Debug, Clone)]

@@ -195,6 +195,17 @@ impl<'t> Builder<'t> {
                     )],
                 )
             }
+            "AWS::CloudWatch::Alarm" => {
+                let name = name("AlarmName", 255)?;
+                named(
+                    &name,
+                    [(
+                        "Arn",
+                        format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}"),
+                    )],
+                )
+            }
+            "AWS::CloudWatch::Dashboard" => named(&name("DashboardName", 255)?, []),
             "AWS::SNS::Topic" => {
                 let name = name("TopicName", 256)?;
                 named(

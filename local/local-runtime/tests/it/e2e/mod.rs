@@ -8,9 +8,11 @@ mod dead_letters;
 mod identify;
 mod import;
 mod lifecycle;
+mod monitoring;
 mod photos;
 mod rectify;
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::time::Duration;
 

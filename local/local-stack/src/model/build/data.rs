@@ -1,5 +1,6 @@
-//! Where the registry keeps things: KMS keys and their aliases, secrets,
-//! database clusters (and the master secret RDS manages), collections.
+//! Where the registry keeps things, and how it is watched: KMS keys and
+//! their aliases, secrets, database clusters (and the master secret RDS
+//! manages), collections; alarms and dashboards.
 
 use serde_json::{Map, Value, json};
 
@@ -7,7 +8,9 @@ use super::reading::{Reading, truthy};
 use super::{Assembly, Builder};
 use crate::StackError;
 use crate::intrinsics::{Resolver, scalar};
-use crate::model::{Collection, DatabaseCluster, GeneratedSecret, Key, Secret, SecretValue};
+use crate::model::{
+    Alarm, Collection, Dashboard, DatabaseCluster, GeneratedSecret, Key, Secret, SecretValue,
+};
 
 impl Builder<'_> {
     pub(super) fn key(&self, r: &Reading<'_>) -> Result<Key, StackError> {
@@ -84,6 +87,37 @@ pub(super) fn collection(r: &Reading<'_>) -> Collection {
         id: r.reference(),
         arn: r.attribute("Arn"),
     }
+}
+
+pub(super) fn alarm(r: &Reading<'_>) -> Result<Alarm, StackError> {
+    Ok(Alarm {
+        logical_id: r.logical_id.to_owned(),
+        name: r.reference(),
+        arn: r.attribute("Arn"),
+        properties: r.resolve_all()?,
+    })
+}
+
+/// A dashboard; `PutDashboard` takes names of letters, digits, `-` and `_`.
+pub(super) fn dashboard(r: &Reading<'_>) -> Result<Dashboard, StackError> {
+    let name = r.reference();
+    if name.is_empty()
+        || name.len() > 255
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(r.invalid(&format!(
+            "DashboardName {name:?} must be 1 to 255 letters, digits, - or _"
+        )));
+    }
+    Ok(Dashboard {
+        logical_id: r.logical_id.to_owned(),
+        name,
+        body: r
+            .text("DashboardBody")?
+            .ok_or_else(|| r.invalid("DashboardBody is required"))?,
+    })
 }
 
 /// The key policy AWS gives a key created without one: the account

@@ -111,6 +111,8 @@ impl Builder<'_> {
             "AWS::SecretsManager::Secret" => stack.secrets.push(self.secret(r)?),
             "AWS::RDS::DBCluster" => assembly.database_cluster(r)?,
             "AWS::Rekognition::Collection" => stack.collections.push(data::collection(r)),
+            "AWS::CloudWatch::Alarm" => stack.alarms.push(data::alarm(r)?),
+            "AWS::CloudWatch::Dashboard" => stack.dashboards.push(data::dashboard(r)?),
             "AWS::EC2::VPCEndpoint" => network::vpc_endpoint(stack, r)?,
             "AWS::EC2::SubnetRouteTableAssociation" => {
                 network::route_table_association(stack, r)?;
