@@ -13,7 +13,7 @@ RULES = {
     "bucket_private", "bucket_encrypted", "bucket_tls_only",
     "database_encrypted", "database_not_public", "faces_db_sg_only_from_app",
     "functions_in_vpc", "functions_traced", "functions_log_retention",
-    "alarm_function_errors", "alarm_function_throttles", "alarm_dead_letter_queue", "alarm_event_queue_age",
+    "alarm_function_errors", "alarm_function_throttles", "alarm_dead_letter_queue", "alarm_event_queue_age", "alarm_indexing_errors",
     "alarm_api_5xx", "alarm_api_latency", "alarm_alb_latency",
     "alarm_db_connections", "alarm_db_cpu", "alarms_notify_encrypted_topic", "alarm_reconcile_drift",
 }
@@ -189,6 +189,7 @@ ALARMS = {
     "ReconcileDriftAlarm": "alarm_reconcile_drift",
     "MigrateThrottlesAlarm": "alarm_function_throttles",
     "UserPoolSetupThrottlesAlarm": "alarm_function_throttles",
+    "IndexingErrorsAlarm": "alarm_indexing_errors",
     "DeadLetterQueueAlarm": "alarm_dead_letter_queue",
     "IndexQueueAgeAlarm": "alarm_event_queue_age",
     "Api5xxAlarm": "alarm_api_5xx",

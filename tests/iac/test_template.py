@@ -70,6 +70,7 @@ ROUTES = {
     ("POST", "/api/search"): ("FacesFunction", True),
     ("GET", "/healthz"): ("HealthFunction", False),
     ("GET", "/auth/config"): ("FacesFunction", False),
+    ("GET", "/api/openapi.json"): ("FacesFunction", False),
     ("POST", "/auth/sign-out"): ("FacesFunction", False),
 }
 # Properties that name things in the account: each must carry the stack name.
@@ -335,9 +336,10 @@ def test_behind_the_alb_the_functions_verify_the_forwarded_access_token(sam_temp
     resources = sam_template["Resources"]
     rules = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::ElasticLoadBalancingV2::ListenerRule"}
     by_path = {tuple(r["Conditions"][0]["PathPatternConfig"]["Values"]): r["Actions"] for r in rules.values()}
-    # Public: health, the pages' sign-in configuration and the end of the ALB's session.
+    # Public: health, the pages' sign-in configuration, the end of the ALB's
+    # session and the API's description.
     assert [a["Type"] for a in by_path[("/healthz",)]] == ["forward"]
-    assert [a["Type"] for a in by_path[("/auth/config", "/auth/sign-out")]] == ["forward"]
+    assert [a["Type"] for a in by_path[("/auth/config", "/auth/sign-out", "/api/openapi.json")]] == ["forward"]
     for path, unauthenticated in [
         (("/upload",), "authenticate"), (("/faces", "/audit", "/search"), "authenticate"),
         (("/api/uploads",), "deny"), (("/api/faces", "/api/faces/*"), "deny"),

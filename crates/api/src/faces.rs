@@ -137,6 +137,12 @@ impl<P: PersonStore + AuditTrail + CallCounter, S: PhotoStore, F: FaceSearch> Fa
             }
             return self.sign_in_config();
         }
+        if path == "/api/openapi.json" {
+            if method != Method::GET {
+                return Err(ApiError::MethodNotAllowed(method.to_string()));
+            }
+            return Ok(crate::openapi::response());
+        }
         // Beyond the page shells and where to sign in, every route reads
         // people, changes something or is audited.
         self.auth.refuse_cross_site(request)?;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod i18n;
 pub mod indexer;
 pub mod metrics;
+pub mod openapi;
 pub mod origin;
 pub mod pages;
 pub mod people;

@@ -120,6 +120,11 @@ const SAMPLES: &[(&str, &str, Expected)] = &[
         Expected::Status(&[200]),
     ),
     (
+        "api-openapi.json",
+        "FacesFunction",
+        Expected::Status(&[200]),
+    ),
+    (
         "auth-sign-out.json",
         "FacesFunction",
         Expected::Status(&[204]),

@@ -9,6 +9,7 @@ mod identify;
 mod import;
 mod lifecycle;
 mod monitoring;
+mod openapi;
 mod photos;
 mod rectify;
 
@@ -21,7 +22,7 @@ use aws_sdk_rekognition::types::Image;
 use common::{Harness, test_image};
 use registry::PhotoFormat;
 use registry::metadata::strip_metadata;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Generous for a loaded machine; the benchmark measures the real figure.
 const INDEXING_WITHIN: Duration = Duration::from_secs(20);
