@@ -109,16 +109,19 @@ async fn main() -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::SignIn => {
-            println!("{}", sign_in(&api()?).await?);
+            println!("{}", sign_in(&api()?).await?.access);
             Ok(())
         }
         Command::Import(args) => {
             let url = api()?;
-            let token = match &cli.token {
-                Some(token) => token.clone(),
-                None => sign_in(&url).await?,
+            let client = match &cli.token {
+                Some(token) => Client::new(url, token.clone())?,
+                None => {
+                    let tokens = sign_in(&url).await?;
+                    Client::new(url, tokens.access)?.with_id_token(tokens.id)
+                }
             };
-            import_folder(Client::new(url, token)?, args).await
+            import_folder(client, args).await
         }
         Command::DeadLetters { queue_url, action } => {
             let aws = registry_adapters::aws::config_loader().load().await;
@@ -206,7 +209,7 @@ async fn import_folder(client: Client, args: &ImportArgs) -> anyhow::Result<()> 
 }
 
 /// The pages' sign-in, in the user's browser.
-async fn sign_in(api: &Url) -> anyhow::Result<String> {
+async fn sign_in(api: &Url) -> anyhow::Result<registry_cli::sign_in::Tokens> {
     let token = registry_cli::sign_in::sign_in(api, |authorize| {
         eprintln!("Open this address in a browser and sign in:\n\n  {authorize}\n");
     })

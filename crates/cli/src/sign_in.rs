@@ -10,12 +10,15 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::routing::get;
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope,
-    TokenResponse, TokenUrl,
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
-use serde::Deserialize;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
+    RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, oneshot};
 use url::Url;
 
@@ -50,6 +53,34 @@ struct SignInConfig {
     scope: String,
 }
 
+/// What the user pool's token endpoint adds to OAuth's answer: the ID
+/// token (`openid` scope), whose e-mail the audit trail names the caller by.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+/// An OAuth client whose token answer keeps the ID token.
+type OpenIdClient = oauth2::Client<
+    BasicErrorResponse,
+    StandardTokenResponse<IdTokenField, BasicTokenType>,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+
+/// What a sign-in gives: the access token the API takes, and the ID token
+/// the pages send beside it (`X-Id-Token`) so that the audit trail names
+/// the caller by e-mail.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub id: Option<String>,
+}
+
 /// The authorization server's answer at the redirect.
 #[derive(Debug, Deserialize)]
 struct Callback {
@@ -62,8 +93,8 @@ struct Callback {
 type Answer = Mutex<Option<oneshot::Sender<Callback>>>;
 
 /// Signs in at the registry whose API is at `api`: `open` is given the URL
-/// the user opens in a browser; the access token once they have signed in.
-pub async fn sign_in(api: &Url, open: impl FnOnce(&Url)) -> Result<String, SignInError> {
+/// the user opens in a browser; the tokens once they have signed in.
+pub async fn sign_in(api: &Url, open: impl FnOnce(&Url)) -> Result<Tokens, SignInError> {
     let http = reqwest::Client::builder()
         // The token endpoint answers directly; a redirect would be an attack.
         .redirect(reqwest::redirect::Policy::none())
@@ -82,7 +113,7 @@ pub async fn sign_in(api: &Url, open: impl FnOnce(&Url)) -> Result<String, SignI
         .await
         .map_err(|e| SignInError::Config(e.to_string()))?;
     let invalid = |e: url::ParseError| SignInError::Config(e.to_string());
-    let client = BasicClient::new(ClientId::new(config.client_id))
+    let client = OpenIdClient::new(ClientId::new(config.client_id))
         .set_auth_uri(AuthUrl::new(config.authorization_endpoint).map_err(invalid)?)
         .set_token_uri(TokenUrl::new(config.token_endpoint).map_err(invalid)?)
         .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.to_owned()).map_err(invalid)?);
@@ -140,7 +171,10 @@ pub async fn sign_in(api: &Url, open: impl FnOnce(&Url)) -> Result<String, SignI
         .request_async(&http)
         .await
         .map_err(|e| SignInError::Exchange(e.to_string()))?;
-    Ok(tokens.access_token().secret().clone())
+    Ok(Tokens {
+        access: tokens.access_token().secret().clone(),
+        id: tokens.extra_fields().id_token.clone(),
+    })
 }
 
 /// The browser lands here; the first answer is taken, the page says so.

@@ -202,9 +202,29 @@ async fn the_command_line_signs_in_through_its_loopback_redirect() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Signed in"));
 
-    let token = signing_in.await.unwrap().expect("signed in");
-    let (status, listed) = harness.get("/api/faces", Some(&token)).await;
+    let tokens = signing_in.await.unwrap().expect("signed in");
+    let (status, listed) = harness.get("/api/faces", Some(&tokens.access)).await;
     assert_eq!(status, 200, "{listed}");
+    // Its ID token goes beside the access token, as the pages send it: the
+    // audit trail names the caller by e-mail.
+    let client = registry_cli::client::Client::new(
+        url::Url::parse(&harness.url("/")).unwrap(),
+        tokens.access.clone(),
+    )
+    .unwrap()
+    .with_id_token(tokens.id.clone());
+    client
+        .people_with_photo(&"0".repeat(64))
+        .await
+        .expect("listed");
+    let (_, trail) = harness
+        .get("/api/audit?action=listing&limit=1", Some(&tokens.access))
+        .await;
+    assert_eq!(
+        trail["items"][0]["caller"]["email"],
+        email.as_str(),
+        "{trail}"
+    );
 
     // An answer that is not this sign-in's (another state) is refused.
     let api = url::Url::parse(&harness.url("/")).unwrap();
