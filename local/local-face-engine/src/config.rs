@@ -32,8 +32,6 @@ pub struct EngineConfig {
     /// Folder holding the dlib model files (`make models`).
     pub models_dir: PathBuf,
     pub detector: DetectorKind,
-    /// Longest side of the copy the HOG detector scans.
-    pub hog_max_side: u32,
     /// Longest side of the copy the CNN detector scans.
     pub cnn_max_side: u32,
     /// Who may call, and what they may do: every request is signed with a
@@ -59,7 +57,6 @@ impl EngineConfig {
             data_dir: data_dir.into(),
             models_dir: models_dir.into(),
             detector: DetectorKind::Hog,
-            hog_max_side: 1600,
             cnn_max_side: 640,
             access,
             region: "us-east-1".to_owned(),

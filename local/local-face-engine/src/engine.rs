@@ -15,7 +15,7 @@ use crate::quality::{self, FivePoints, IndexDecision, PixelBox, PixelPoint, Qual
 use crate::store::{
     self, BoundingBox, CollectionMeta, CollectionStore, FaceRecord, NewFace, StoreError,
 };
-use crate::vision::{FaceObservation, ImageAnalysis, ModelPool, VisionError};
+use crate::vision::{FaceObservation, ImageAnalysis, ModelPool, Scan, VisionError};
 
 /// The model version reported in `FaceModelVersion` and `IndexFacesModelVersion`.
 pub const FACE_MODEL_VERSION: &str = "dlib-resnet-v1";
@@ -209,15 +209,16 @@ impl FaceEngine {
         let decoded = tokio::task::spawn_blocking(move || image_input::decode(&bytes))
             .await
             .map_err(|e| ApiError::Internal(format!("decode task failed: {e}")))??;
-        let detector = self.inner.config.detector;
-        let max_side = match detector {
-            DetectorKind::Hog => self.inner.config.hog_max_side,
-            DetectorKind::Cnn => self.inner.config.cnn_max_side,
+        let scan = match self.inner.config.detector {
+            DetectorKind::Hog => Scan::Hog,
+            DetectorKind::Cnn => Scan::Cnn {
+                max_side: self.inner.config.cnn_max_side,
+            },
         };
         let analysis = self
             .inner
             .models
-            .run(move |models| models.analyze(&decoded, detector, max_side, select))
+            .run(move |models| models.analyze(&decoded, scan, select))
             .await?;
         tracing::debug!(
             width = analysis.width,

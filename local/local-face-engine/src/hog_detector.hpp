@@ -108,6 +108,20 @@ class PyramidHogDetector {
         return kept;
     }
 
+    // The image doubled first, as dlib's Python detector does when asked to
+    // upsample once (face_recognition's default): pyramid_up, then the
+    // boxes mapped back with rect_down.
+    std::vector<dlib::rectangle> detect_doubled(const dlib::matrix<dlib::rgb_pixel>& image) {
+        dlib::pyramid_down<2> pyramid;
+        dlib::matrix<dlib::rgb_pixel> doubled;
+        dlib::pyramid_up(image, doubled, pyramid);
+        std::vector<dlib::rectangle> found = detect(doubled);
+        for (auto& rect : found) {
+            rect = pyramid.rect_down(rect);
+        }
+        return found;
+    }
+
   private:
     Detector whole;
     Detector workers[2];

@@ -16,7 +16,6 @@ use dlib_face_recognition::{
 use image::{RgbImage, imageops};
 use tokio::sync::Semaphore;
 
-use crate::config::DetectorKind;
 use crate::hog::HogDetector;
 use crate::quality::{self, FivePoints, PixelBox, PixelPoint, QualityMeasures};
 use crate::store::EMBEDDING_LEN;
@@ -33,6 +32,35 @@ pub enum VisionError {
     BadModel { path: PathBuf, reason: String },
     #[error("the face model worker stopped unexpectedly")]
     WorkerFailed,
+}
+
+/// Rekognition's smallest face: "no smaller than 40x40 pixels in an image
+/// with 1920X1080 pixels", and "proportionally" larger in larger images
+/// (Amazon Rekognition's guidelines and quotas).
+pub const REKOGNITION_MIN_FACE: f64 = 40.0;
+const REKOGNITION_REFERENCE: (f64, f64) = (1920.0, 1080.0);
+/// The side of dlib's HOG detection window: the smallest face it finds.
+const HOG_WINDOW: f64 = 80.0;
+
+/// The smallest face Rekognition detects in a `width` × `height` image.
+pub fn smallest_face(width: u32, height: u32) -> f64 {
+    let (long, short) = (width.max(height), width.min(height));
+    let ratio = (f64::from(long) / REKOGNITION_REFERENCE.0)
+        .max(f64::from(short) / REKOGNITION_REFERENCE.1)
+        .max(1.0);
+    REKOGNITION_MIN_FACE * ratio
+}
+
+/// How the detector scans a photo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    /// dlib's HOG detector, on the photo scaled so that Rekognition's
+    /// smallest face fills its window: doubled up to 1920 × 1080 (as
+    /// face_recognition's default upsampling), less above, halved and more
+    /// in photos over twice that size.
+    Hog,
+    /// dlib's CNN detector, on a copy whose longest side is at most this.
+    Cnn { max_side: u32 },
 }
 
 /// One face found in an image, in pixels of the original image.
@@ -117,20 +145,17 @@ impl FaceModels {
 
     /// Finds faces, measures them, and embeds those `select` picks.
     ///
-    /// Detection runs on a copy scaled down to `max_detection_side` (faces
-    /// stay far above the detectors' minimum size in any photo worth
-    /// indexing, and the time falls with the square of the scale); landmarks
-    /// and embeddings use the full image.
+    /// Detection scans the photo as `scan` says; landmarks and embeddings
+    /// use the full image.
     pub fn analyze(
         &self,
         image: &RgbImage,
-        detector: DetectorKind,
-        max_detection_side: u32,
+        scan: Scan,
         select: impl FnOnce(&[FaceObservation]) -> Vec<usize>,
     ) -> ImageAnalysis {
         let (width, height) = image.dimensions();
         let matrix = ImageMatrix::from_image(image);
-        let rectangles = self.detect(&matrix, width, height, detector, max_detection_side);
+        let rectangles = self.detect(&matrix, width, height, scan);
 
         let mut faces = Vec::with_capacity(rectangles.len());
         let mut shapes: Vec<FaceLandmarks> = Vec::with_capacity(rectangles.len());
@@ -197,36 +222,40 @@ impl FaceModels {
         }
     }
 
-    fn detect(
-        &self,
-        matrix: &ImageMatrix,
-        width: u32,
-        height: u32,
-        detector: DetectorKind,
-        max_side: u32,
-    ) -> Vec<Rectangle> {
-        let longest = width.max(height).max(1);
-        let scale = if longest > max_side {
-            f64::from(max_side) / f64::from(longest)
-        } else {
-            1.0
+    fn detect(&self, matrix: &ImageMatrix, width: u32, height: u32, scan: Scan) -> Vec<Rectangle> {
+        let scale = match (scan, &self.cnn) {
+            (Scan::Cnn { max_side }, Some(_)) => {
+                let longest = width.max(height).max(1);
+                (f64::from(max_side) / f64::from(longest)).min(1.0)
+            }
+            _ => HOG_WINDOW / smallest_face(width, height),
         };
+        if scan == Scan::Hog && scale == 2.0 {
+            // dlib's own doubling, so that the boxes are those dlib finds
+            // with one upsampling, box for box.
+            return self
+                .hog
+                .face_locations_doubled(matrix)
+                .iter()
+                .copied()
+                .collect();
+        }
+        let target = (
+            ((f64::from(width) * scale).round() as usize).max(1),
+            ((f64::from(height) * scale).round() as usize).max(1),
+        );
         let scaled;
         let matrix = if scale < 1.0 {
-            scaled = downscale(
-                matrix,
-                (width as usize, height as usize),
-                (
-                    ((f64::from(width) * scale).round() as usize).max(1),
-                    ((f64::from(height) * scale).round() as usize).max(1),
-                ),
-            );
+            scaled = downscale(matrix, (width as usize, height as usize), target);
+            &scaled
+        } else if scale > 1.0 {
+            scaled = matrix.resize(target.0, target.1);
             &scaled
         } else {
             matrix
         };
-        let found = match (detector, &self.cnn) {
-            (DetectorKind::Cnn, Some(cnn)) => cnn.face_locations(matrix),
+        let found = match (scan, &self.cnn) {
+            (Scan::Cnn { .. }, Some(cnn)) => cnn.face_locations(matrix),
             _ => self.hog.face_locations(matrix),
         };
         let unscale = |v: std::os::raw::c_long| (v as f64 / scale).round() as std::os::raw::c_long;

@@ -4,12 +4,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use local_face_engine::DetectorKind;
 use local_face_engine::similarity::DEFAULT_MATCH_THRESHOLD;
 use local_face_engine::store::{
     BoundingBox, CollectionMeta, CollectionStore, EMBEDDING_LEN, FaceRecord, NewFace,
 };
-use local_face_engine::vision::FaceModels;
+use local_face_engine::vision::{FaceModels, Scan};
 use rand::Rng;
 use uuid::Uuid;
 
@@ -87,13 +86,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let image = image::open(images_dir.join(name))?.to_rgb8();
         let mut row = Vec::new();
         let mut faces = 0;
-        for (detector, max_side) in [(DetectorKind::Hog, 1600), (DetectorKind::Cnn, 640)] {
+        for scan in [Scan::Hog, Scan::Cnn { max_side: 640 }] {
             let samples: Vec<Duration> = (0..RUNS)
                 .map(|_| {
                     let start = Instant::now();
-                    let analysis = models.analyze(&image, detector, max_side, |faces| {
-                        (0..faces.len()).collect()
-                    });
+                    let analysis = models.analyze(&image, scan, |faces| (0..faces.len()).collect());
                     faces = analysis.embeddings.len();
                     start.elapsed()
                 })
@@ -117,12 +114,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "(the CNN detector scans a copy scaled to 640 px on its longest side, HOG one of at most 1600 px)"
+        "(the CNN detector scans a copy scaled to 640 px on its longest side; HOG the photo scaled so that \
+         Rekognition's smallest face, 40 px up to 1920 x 1080 and proportionally more above, fills its 80 px window)"
     );
     if python.is_some() {
         println!(
-            "goal: HOG at most 0.5x Python face_recognition 1.3.0 (dlib-bin), which scans the whole photo; \
-             `python ms` without upsampling, `python up1` with its default of one"
+            "goal: HOG at most 0.5x Python face_recognition 1.3.0 (dlib-bin) with its default of one upsampling \
+             (`hog/up1`), which finds the same small faces; `python ms` is without upsampling"
         );
     } else {
         println!("(no Python baseline: `make bench-face-engine` measures it)");

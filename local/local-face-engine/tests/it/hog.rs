@@ -1,13 +1,14 @@
 //! The face engine's HOG detector, scanning dlib's image pyramid on two
 //! threads, finds what dlib's own detector finds, box for box: in every test
 //! photo, in photos with several faces, at other sizes, and in images too
-//! small to hold a face.
+//! small to hold a face; and, on photos doubled first, what dlib finds when
+//! asked to upsample once.
 
 use std::path::PathBuf;
 
 use dlib_face_recognition::{FaceDetector, FaceDetectorTrait, ImageMatrix, Rectangle};
 use image::{RgbImage, imageops};
-use local_face_engine::hog::HogDetector;
+use local_face_engine::hog::{self, HogDetector};
 
 fn test_photos() -> Vec<(String, RgbImage)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.local/test-images");
@@ -91,4 +92,34 @@ fn the_two_thread_scan_finds_what_dlib_finds() {
         faces >= photos.len() + 3,
         "the photos hold faces, and the composite three: {faces}"
     );
+}
+
+#[test]
+fn the_doubled_scan_finds_what_dlib_finds_upsampling_once() {
+    let photos = test_photos();
+    let dlib = FaceDetector::new();
+    let two_threads = HogDetector::new();
+    let mut faces = 0;
+    for (name, photo) in &photos {
+        // At a third: the doubled photo is still smaller than the photo.
+        let third = imageops::resize(
+            photo,
+            photo.width() / 3,
+            photo.height() / 3,
+            imageops::FilterType::Triangle,
+        );
+        let matrix = ImageMatrix::from_image(&third);
+        let expected: Vec<Rectangle> = dlib
+            .face_locations(&hog::pyramid_up(&matrix))
+            .iter()
+            .map(hog::rect_down)
+            .collect();
+        assert_eq!(
+            boxes(&two_threads.face_locations_doubled(&matrix)),
+            boxes(&expected),
+            "{name} at a third"
+        );
+        faces += expected.len();
+    }
+    assert!(faces >= photos.len(), "the photos hold faces: {faces}");
 }
