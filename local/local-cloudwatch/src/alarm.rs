@@ -5,8 +5,11 @@
 //! `DatapointsToAlarm` of them breach, periods without data treated as
 //! `TreatMissingData` says.
 //!
-//! Locally the newest period is the one still running (CloudWatch waits a
-//! little for late data), so a fault shows as soon as its datum arrives.
+//! The periods end at the moment of evaluation: the last `Period` seconds,
+//! the `Period` before them, and so on, as an alarm evaluated each minute
+//! looks back over its trailing periods (locally without CloudWatch's short
+//! wait for late data), so a fault shows as soon as its datum arrives and
+//! a burst is never split by a clock boundary.
 //! Metric-math alarms and anomaly-detection bands are refused: nothing here
 //! evaluates them.
 
@@ -245,15 +248,14 @@ impl MetricAlarm {
         })
     }
 
-    /// The start of each period evaluated at `now_ms`, newest first (the
-    /// newest is the one running).
+    /// Each period evaluated at `now_ms`, newest first: the newest ends
+    /// with `now_ms` (included).
     pub fn periods(&self, now_ms: i64) -> Vec<(i64, i64)> {
         let period_ms = i64::from(self.period_s) * 1000;
-        let current = now_ms - now_ms.rem_euclid(period_ms);
         (0..i64::from(self.evaluation_periods))
             .map(|k| {
-                let start = current - k * period_ms;
-                (start, start + period_ms)
+                let end = now_ms + 1 - k * period_ms;
+                (end - period_ms, end)
             })
             .collect()
     }
@@ -466,11 +468,11 @@ mod tests {
     }
 
     #[test]
-    fn periods_end_with_the_running_one() {
+    fn periods_end_at_the_evaluation() {
         let errors = alarm(|_| {}).expect("valid");
         assert_eq!(
             errors.periods(700_000),
-            [(600_000, 900_000), (300_000, 600_000)]
+            [(400_001, 700_001), (100_001, 400_001)]
         );
     }
 }

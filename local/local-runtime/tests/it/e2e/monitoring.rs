@@ -58,6 +58,23 @@ async fn wait_for_alarm(harness: &Harness, alarm: &str, within: Duration) -> Vec
     }
 }
 
+/// `expected` are in ALARM; nothing else is but the dead letters' alarm
+/// (an event that failed five times is one, depending on how long the
+/// fault lasted).
+fn assert_fired(fired: &[String], expected: &[&str]) {
+    for alarm in expected {
+        assert!(
+            fired.iter().any(|f| f == alarm),
+            "{alarm} did not fire: {fired:?}"
+        );
+    }
+    let others: Vec<&String> = fired
+        .iter()
+        .filter(|f| !expected.contains(&f.as_str()) && *f != "indexer-dlq-not-empty")
+        .collect();
+    assert!(others.is_empty(), "other alarms fired: {others:?}");
+}
+
 async fn get_status(url: &str) -> u16 {
     reqwest::get(url)
         .await
@@ -178,7 +195,7 @@ async fn alarms_fire_when_the_database_is_down() {
             .expect("PutObject");
     }
     let fired = wait_for_alarm(&harness, "indexing-errors", Duration::from_secs(90)).await;
-    assert_eq!(fired, ["api-5xx", "indexing-errors"]);
+    assert_fired(&fired, &["api-5xx", "indexing-errors"]);
     harness.stop().await;
 }
 
@@ -206,6 +223,6 @@ async fn alarms_fire_when_the_face_engine_is_down() {
         )
         .await;
     let fired = wait_for_alarm(&harness, "indexing-errors", INDEXING_WITHIN).await;
-    assert_eq!(fired, ["api-5xx", "indexing-errors"]);
+    assert_fired(&fired, &["api-5xx", "indexing-errors"]);
     harness.stop().await;
 }
