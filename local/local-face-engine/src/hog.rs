@@ -3,8 +3,8 @@
 //!
 //! dlib scans one level of the pyramid after another on one thread. Here the
 //! calling thread scans the full-size image (the largest level) while a
-//! second thread builds the smaller levels; then both take the remaining
-//! levels in turn. Each level is scanned by a one-level copy of dlib's own
+//! second thread builds the smaller levels; both then take the remaining
+//! levels in turn, each as soon as it is built. Each level is scanned by a one-level copy of dlib's own
 //! scanner with the detector's own weights, the boxes are mapped back to the
 //! image as dlib maps them, and the same non-maximum suppression keeps the
 //! best of overlapping boxes: the faces found are dlib's, box for box (a test

@@ -4,7 +4,8 @@
 
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <atomic>
-#include <future>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 class PyramidHogDetector {
@@ -43,8 +44,11 @@ class PyramidHogDetector {
         smaller.set_max_size(levels);
         smaller.set_size(levels);
         std::atomic<unsigned long> next(1);
-        std::promise<void> built;
-        std::shared_future<void> pyramid_built = built.get_future().share();
+        // Levels 1 to built - 1 are ready: a level is scanned as soon as it
+        // is built, not once the whole pyramid is.
+        std::mutex building;
+        std::condition_variable level_built;
+        unsigned long built = 1;
         std::vector<dlib::rect_detection> found[2];
 
         auto scan = [&](int worker, unsigned long level) {
@@ -60,23 +64,33 @@ class PyramidHogDetector {
             }
         };
         auto scan_the_rest = [&](int worker) {
-            pyramid_built.wait();
             for (unsigned long level = next++; level < levels; level = next++) {
+                std::unique_lock<std::mutex> lock(building);
+                level_built.wait(lock, [&] { return built > level; });
+                lock.unlock();
                 scan(worker, level);
             }
+        };
+        auto mark_built = [&](unsigned long level) {
+            {
+                std::lock_guard<std::mutex> lock(building);
+                built = level + 1;
+            }
+            level_built.notify_all();
         };
 
         std::thread builder;
         try {
             builder = std::thread([&] {
                 // As create_fhog_pyramid builds them, one from the other.
-                if (levels > 1) {
-                    pyramid(image, smaller[1]);
-                    for (unsigned long level = 2; level < levels; ++level) {
+                for (unsigned long level = 1; level < levels; ++level) {
+                    if (level == 1) {
+                        pyramid(image, smaller[1]);
+                    } else {
                         pyramid(smaller[level - 1], smaller[level]);
                     }
+                    mark_built(level);
                 }
-                built.set_value();
                 scan_the_rest(1);
             });
         } catch (const std::system_error&) {
