@@ -11,6 +11,9 @@ use std::sync::Mutex;
 use crate::metric::{Datum, MetricId};
 
 const KEPT_MS: i64 = 24 * 3600 * 1000;
+/// How much older than a day the oldest datum may get before the old ones
+/// are dropped from memory (in one pass, not at every datum).
+const PRUNE_AFTER_MS: i64 = 3600 * 1000;
 
 #[derive(Debug, Default)]
 pub struct MetricStore {
@@ -78,6 +81,15 @@ impl MetricStore {
             }
         }
         kept.extend(data);
+        // A long run keeps a day in memory, not everything since it began
+        // (data arrive in time order, the oldest first).
+        let now_ms = kept.last().map_or(0, |d| d.timestamp_ms);
+        if kept
+            .first()
+            .is_some_and(|d| now_ms - d.timestamp_ms > KEPT_MS + PRUNE_AFTER_MS)
+        {
+            kept.retain(|d| now_ms - d.timestamp_ms < KEPT_MS);
+        }
     }
 
     /// The values of `metric` in `[from_ms, to_ms)`, of `unit` when one is
@@ -134,5 +146,9 @@ mod tests {
         );
         let reopened = MetricStore::open(&path, now).expect("reopen");
         assert_eq!(reopened.values(&metric, Some("Count"), 0, now), [2.0]);
+        // A day and more later, memory holds the last day only.
+        let later = now + KEPT_MS + PRUNE_AFTER_MS + 1;
+        reopened.put(vec![datum(3.0, later)]);
+        assert_eq!(reopened.values(&metric, None, 0, later + 1), [3.0]);
     }
 }

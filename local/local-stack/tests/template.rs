@@ -45,6 +45,7 @@ fn routes_come_from_the_functions_http_api_events() {
         ("GET", "/api/audit", "faces", true),
         ("GET", "/api/faces", "faces", true),
         ("GET", "/api/faces/{id}", "faces", true),
+        ("GET", "/api/openapi.json", "faces", false),
         ("GET", "/audit", "faces", false),
         ("GET", "/auth/config", "faces", false),
         ("GET", "/faces", "faces", false),

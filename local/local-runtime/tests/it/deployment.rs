@@ -530,13 +530,7 @@ async fn an_alb_target_without_the_invoke_permission_fails_the_deploy() {
     });
     let started = Harness::try_start_with(|options| {
         options.template = template;
-        for (name, value) in [
-            ("EnableAlb", "true"),
-            ("AlbCertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
-            ("AlbDomainName", "registry.example.org"),
-        ] {
-            options.parameters.insert(name.to_owned(), value.to_owned());
-        }
+        common::with_alb(options);
     })
     .await;
     let Err((error, _)) = started else {

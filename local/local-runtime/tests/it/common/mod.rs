@@ -74,6 +74,28 @@ fn database_url() -> String {
     })
 }
 
+/// The parameters that give the stack its ALB: a certificate of the local
+/// account and a domain name.
+pub fn with_alb(options: &mut RuntimeOptions) {
+    for (name, value) in [
+        ("EnableAlb", "true"),
+        (
+            "AlbCertificateArn",
+            "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        ),
+        ("AlbDomainName", "registry.example.org"),
+    ] {
+        options.parameters.insert(name.to_owned(), value.to_owned());
+    }
+}
+
+/// The database as `function` sees it goes away: its port is closed to it
+/// (`DB_PORT=1`), and its next invocation starts cold.
+pub async fn close_the_database_to(function: &local_runtime::lambda::LocalFunction) {
+    let closed = std::collections::BTreeMap::from([("DB_PORT".to_owned(), "1".to_owned())]);
+    function.override_variables(&closed).await;
+}
+
 impl Harness {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await

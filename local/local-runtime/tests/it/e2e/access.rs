@@ -360,16 +360,7 @@ async fn refuse_what_another_site_sends(harness: &Harness, admin: &reqwest::Clie
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
-    let harness = Harness::start_with(|options| {
-        for (name, value) in [
-            ("EnableAlb", "true"),
-            ("AlbCertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
-            ("AlbDomainName", "registry.example.org"),
-        ] {
-            options.parameters.insert(name.to_owned(), value.to_owned());
-        }
-    })
-    .await;
+    let harness = Harness::start_with(common::with_alb).await;
     let pool = harness.runtime.user_pool().expect("a user pool").clone();
     // The pool's keys reached the functions at deploy time, by the custom resource.
     let faces = harness

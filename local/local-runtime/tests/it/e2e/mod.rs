@@ -13,7 +13,6 @@ mod openapi;
 mod photos;
 mod rectify;
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::time::Duration;
 

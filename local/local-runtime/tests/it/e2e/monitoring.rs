@@ -6,20 +6,6 @@ use super::*;
 
 use local_cloudwatch::AlarmState;
 
-/// The ALB's parameters: its metrics and alarm exist only with it.
-fn with_alb(options: &mut local_runtime::RuntimeOptions) {
-    for (name, value) in [
-        ("EnableAlb", "true"),
-        (
-            "AlbCertificateArn",
-            "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
-        ),
-        ("AlbDomainName", "registry.example.org"),
-    ] {
-        options.parameters.insert(name.to_owned(), value.to_owned());
-    }
-}
-
 /// The alarms in `state` now, by their logical name's end (`api-5xx`).
 fn alarms_in(harness: &Harness, state: AlarmState) -> Vec<String> {
     let stack = format!("{}-", harness.runtime.stack().name);
@@ -85,7 +71,8 @@ async fn get_status(url: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_metric_an_alarm_or_the_dashboard_reads_is_emitted() {
-    let harness = Harness::start_with(with_alb).await;
+    // The ALB's metrics and alarm exist only with it.
+    let harness = Harness::start_with(common::with_alb).await;
     let admin = harness.token("admins").await;
     // Enrolled, indexed and searched for; a photo without a face; the
     // same event again; a message nobody can read; an erasure.
@@ -175,9 +162,8 @@ async fn alarms_fire_when_the_database_is_down() {
     let harness = Harness::start().await;
     assert!(alarms_in(&harness, AlarmState::Alarm).is_empty());
     // The functions lose the database (its port closed to them).
-    let closed = BTreeMap::from([("DB_PORT".to_owned(), "1".to_owned())]);
     for function in harness.runtime.lambda().functions() {
-        function.override_variables(&closed).await;
+        common::close_the_database_to(function).await;
     }
     for _ in 0..5 {
         assert_eq!(get_status(&harness.url("/healthz")).await, 503);

@@ -141,16 +141,7 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_answer_matches_the_openapi_description_and_every_status_it_names_is_seen() {
-    let harness = Harness::start_with(|options| {
-        for (name, value) in [
-            ("EnableAlb", "true"),
-            ("AlbCertificateArn", "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"),
-            ("AlbDomainName", "registry.example.org"),
-        ] {
-            options.parameters.insert(name.to_owned(), value.to_owned());
-        }
-    })
-    .await;
+    let harness = Harness::start_with(common::with_alb).await;
     let http = &harness.http;
     let served = http
         .get(harness.url("/api/openapi.json"))
@@ -448,13 +439,12 @@ async fn every_answer_matches_the_openapi_description_and_every_status_it_names_
 
     // Health, then without its database.
     call(d, "get", "/healthz", http.get(url("/healthz"))).await;
-    let closed = BTreeMap::from([("DB_PORT".to_owned(), "1".to_owned())]);
     let health = harness
         .runtime
         .lambda()
         .function("HealthFunction")
         .expect("health");
-    health.override_variables(&closed).await;
+    common::close_the_database_to(health).await;
     call(d, "get", "/healthz", http.get(url("/healthz"))).await;
 
     let unseen = d.unseen();
