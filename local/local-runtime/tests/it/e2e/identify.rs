@@ -52,6 +52,14 @@ async fn a_bomb_a_crowd_and_a_burst_leave_the_registry_serving_everyone() {
     let admin = harness.token("admins").await;
     let viewer = harness.token("viewers").await;
 
+    // The rate counts calendar minutes: the viewer's searches below are
+    // made within one (a crowd search may take longer than that on a busy
+    // machine, so it is the admin's, after them).
+    let second = u64::from(chrono::Timelike::second(&chrono::Utc::now()));
+    if second > 40 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+
     // 81 megapixels in a few hundred KB: refused before it is decoded.
     let bomb = registry_testkit::png_bomb(9_000, 9_000);
     let request = harness
@@ -62,18 +70,6 @@ async fn a_bomb_a_crowd_and_a_burst_leave_the_registry_serving_everyone() {
         .body(bomb);
     let (status, answer) = Harness::answer(request).await;
     assert_eq!(status, 413, "{answer}");
-
-    // A hundred faces: the largest searched, the others said to be left out.
-    let (status, answer) = identify(&harness, &viewer, &crowd(&harness).await, "").await;
-    assert_eq!(status, 200, "{answer}");
-    let searched = answer["faces"].as_array().unwrap().len();
-    let left_out = answer["notSearched"].as_array().unwrap().len();
-    assert_eq!(searched, MAX_FACES_SEARCHED, "{answer}");
-    // DetectFaces answers the 100 largest; the face engine finds most of them.
-    assert!(
-        (90..=100).contains(&(searched + left_out)),
-        "{searched} + {left_out} faces"
-    );
 
     // A viewer cannot lower the floor.
     let (status, _) = identify(&harness, &viewer, &no_face(), "?threshold=1").await;
@@ -87,11 +83,23 @@ async fn a_bomb_a_crowd_and_a_burst_leave_the_registry_serving_everyone() {
         .map(|(status, _)| status)
         .collect();
     let refused = statuses.iter().filter(|s| **s == 429).count();
-    // Three searches were counted before the burst.
-    assert_eq!(refused, 3, "{statuses:?}");
+    // Two searches were counted before the burst.
+    assert_eq!(refused, 2, "{statuses:?}");
     assert!(
         statuses.iter().all(|s| [415, 429].contains(s)),
         "{statuses:?}"
+    );
+
+    // A hundred faces: the largest searched, the others said to be left out.
+    let (status, answer) = identify(&harness, &admin, &crowd(&harness).await, "").await;
+    assert_eq!(status, 200, "{answer}");
+    let searched = answer["faces"].as_array().unwrap().len();
+    let left_out = answer["notSearched"].as_array().unwrap().len();
+    assert_eq!(searched, MAX_FACES_SEARCHED, "{answer}");
+    // DetectFaces answers the 100 largest; the face engine finds most of them.
+    assert!(
+        (90..=100).contains(&(searched + left_out)),
+        "{searched} + {left_out} faces"
     );
 
     // Everyone else is served.
