@@ -195,18 +195,19 @@ impl CloudWatch {
         to_ms: i64,
     ) -> Vec<(i64, f64)> {
         let period_ms = i64::from(period_s.max(1)) * 1000;
-        let mut start = from_ms - from_ms.rem_euclid(period_ms);
-        let mut points = Vec::new();
-        while start < to_ms {
-            let values = self
-                .store
-                .values(&series.metric, None, start, start + period_ms);
-            if let Some(value) = series.stat.of(&values) {
-                points.push((start, value));
-            }
-            start += period_ms;
+        let first = from_ms - from_ms.rem_euclid(period_ms);
+        // The window's data read once, then put in their periods.
+        let mut periods: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        for (at, value) in self.store.samples(&series.metric, None, first, to_ms) {
+            periods
+                .entry(at - at.rem_euclid(period_ms))
+                .or_default()
+                .push(value);
         }
-        points
+        periods
+            .into_iter()
+            .filter_map(|(start, values)| Some((start, series.stat.of(&values)?)))
+            .collect()
     }
 }
 

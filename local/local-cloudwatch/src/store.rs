@@ -1,9 +1,10 @@
-//! The metrics received, kept in memory and appended to a file (a JSON
-//! line per datum), so that the dashboard shows the last runs' figures
-//! after the stack has stopped. CloudWatch keeps minute data for 15 days;
-//! here a day is read back.
+//! The metrics received, kept in memory by metric and appended to a file
+//! (a JSON line per datum), so that the dashboard shows the last runs'
+//! figures after the stack has stopped. CloudWatch keeps minute data for
+//! 15 days; here a day is read back.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,14 +12,34 @@ use std::sync::Mutex;
 use crate::metric::{Datum, MetricId};
 
 const KEPT_MS: i64 = 24 * 3600 * 1000;
-/// How much older than a day the oldest datum may get before the old ones
-/// are dropped from memory (in one pass, not at every datum).
+/// How much older than a day a metric's oldest datum may get before its
+/// old data are dropped from memory (in one pass, not at every datum).
 const PRUNE_AFTER_MS: i64 = 3600 * 1000;
+
+/// One datum of a metric.
+#[derive(Debug, Clone)]
+struct Sample {
+    timestamp_ms: i64,
+    value: f64,
+    unit: String,
+}
 
 #[derive(Debug, Default)]
 pub struct MetricStore {
-    data: Mutex<Vec<Datum>>,
-    file: Option<PathBuf>,
+    /// Each metric's data, in the order they came (time order).
+    data: Mutex<BTreeMap<MetricId, Vec<Sample>>>,
+    /// The file the data are appended to, open while the store is.
+    file: Option<(PathBuf, Mutex<File>)>,
+}
+
+/// `data` as JSON lines.
+fn lines<'a>(data: impl IntoIterator<Item = &'a Datum>) -> String {
+    let mut text = String::new();
+    for datum in data {
+        text.push_str(&serde_json::to_string(datum).unwrap_or_default());
+        text.push('\n');
+    }
+    text
 }
 
 impl MetricStore {
@@ -32,12 +53,12 @@ impl MetricStore {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let mut data = Vec::new();
+        let mut kept = Vec::new();
         let mut dropped = false;
-        if let Ok(file) = std::fs::File::open(path) {
+        if let Ok(file) = File::open(path) {
             for line in std::io::BufReader::new(file).lines() {
                 match serde_json::from_str::<Datum>(&line?) {
-                    Ok(datum) if now_ms - datum.timestamp_ms < KEPT_MS => data.push(datum),
+                    Ok(datum) if now_ms - datum.timestamp_ms < KEPT_MS => kept.push(datum),
                     _ => dropped = true,
                 }
             }
@@ -45,51 +66,71 @@ impl MetricStore {
         // Older data dropped from the file too (only then is it rewritten:
         // `make invoke` may be appending to it beside `make dev`).
         if dropped {
-            let mut text = String::new();
-            for datum in &data {
-                text.push_str(&serde_json::to_string(datum).unwrap_or_default());
-                text.push('\n');
-            }
-            std::fs::write(path, text)?;
+            std::fs::write(path, lines(&kept))?;
         }
-        Ok(Self {
-            data: Mutex::new(data),
-            file: Some(path.to_owned()),
-        })
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)?;
+        let store = Self {
+            data: Mutex::default(),
+            file: Some((path.to_owned(), Mutex::new(file))),
+        };
+        store.keep(kept);
+        Ok(store)
     }
 
     pub fn put(&self, data: Vec<Datum>) {
         if data.is_empty() {
             return;
         }
-        let mut kept = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(path) = &self.file {
-            let appended = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(path)
-                .and_then(|mut file| {
-                    let mut text = String::new();
-                    for datum in &data {
-                        text.push_str(&serde_json::to_string(datum).unwrap_or_default());
-                        text.push('\n');
-                    }
-                    file.write_all(text.as_bytes())
-                });
-            if let Err(error) = appended {
+        if let Some((path, file)) = &self.file {
+            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(error) = file.write_all(lines(&data).as_bytes()) {
                 tracing::warn!(path = %path.display(), %error, "metrics not kept on disk");
             }
         }
-        kept.extend(data);
-        // A long run keeps a day in memory, not everything since it began
-        // (data arrive in time order, the oldest first).
-        let now_ms = kept.last().map_or(0, |d| d.timestamp_ms);
-        if kept
-            .first()
-            .is_some_and(|d| now_ms - d.timestamp_ms > KEPT_MS + PRUNE_AFTER_MS)
-        {
-            kept.retain(|d| now_ms - d.timestamp_ms < KEPT_MS);
+        self.keep(data);
+    }
+
+    /// Keeps `data` in memory; a long run keeps a day, not everything
+    /// since it began.
+    fn keep(&self, data: Vec<Datum>) {
+        let mut kept = self.data.lock().unwrap_or_else(|e| e.into_inner());
+        for datum in data {
+            let samples = kept.entry(datum.metric).or_default();
+            let now_ms = datum.timestamp_ms;
+            if samples
+                .first()
+                .is_some_and(|s| now_ms - s.timestamp_ms > KEPT_MS + PRUNE_AFTER_MS)
+            {
+                samples.retain(|s| now_ms - s.timestamp_ms < KEPT_MS);
+            }
+            samples.push(Sample {
+                timestamp_ms: datum.timestamp_ms,
+                value: datum.value,
+                unit: datum.unit,
+            });
         }
+    }
+
+    /// The data of `metric` in `[from_ms, to_ms)`, of `unit` when one is
+    /// named: (time, value).
+    pub fn samples(
+        &self,
+        metric: &MetricId,
+        unit: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Vec<(i64, f64)> {
+        let data = self.data.lock().unwrap_or_else(|e| e.into_inner());
+        data.get(metric)
+            .into_iter()
+            .flatten()
+            .filter(|s| (from_ms..to_ms).contains(&s.timestamp_ms))
+            .filter(|s| unit.is_none_or(|u| s.unit == u))
+            .map(|s| (s.timestamp_ms, s.value))
+            .collect()
     }
 
     /// The values of `metric` in `[from_ms, to_ms)`, of `unit` when one is
@@ -101,11 +142,9 @@ impl MetricStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Vec<f64> {
-        let data = self.data.lock().unwrap_or_else(|e| e.into_inner());
-        data.iter()
-            .filter(|d| &d.metric == metric && (from_ms..to_ms).contains(&d.timestamp_ms))
-            .filter(|d| unit.is_none_or(|u| d.unit == u))
-            .map(|d| d.value)
+        self.samples(metric, unit, from_ms, to_ms)
+            .into_iter()
+            .map(|(_, value)| value)
             .collect()
     }
 
@@ -113,7 +152,7 @@ impl MetricStore {
     pub fn metrics(&self) -> BTreeSet<(MetricId, String)> {
         let data = self.data.lock().unwrap_or_else(|e| e.into_inner());
         data.iter()
-            .map(|d| (d.metric.clone(), d.unit.clone()))
+            .flat_map(|(metric, samples)| samples.iter().map(|s| (metric.clone(), s.unit.clone())))
             .collect()
     }
 }
