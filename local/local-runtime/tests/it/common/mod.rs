@@ -151,6 +151,15 @@ impl Harness {
         }
     }
 
+    /// The load balancer's URL (a stack started [`with_alb`]).
+    pub fn alb_url(&self) -> String {
+        self.runtime
+            .load_balancer()
+            .expect("the stack has a load balancer")
+            .url()
+            .to_owned()
+    }
+
     /// What the stack was started with.
     pub fn options(&self) -> &RuntimeOptions {
         &self.options

@@ -380,12 +380,7 @@ async fn behind_the_alb_the_functions_verify_the_forwarded_access_token() {
             .generate_secret
     );
     // Through the load balancer's listener: its rules, its sign-in.
-    let alb = harness
-        .runtime
-        .load_balancer()
-        .expect("the stack has a load balancer")
-        .url()
-        .to_owned();
+    let alb = harness.alb_url();
     // The public client also calls back to the ALB's origin (the domain
     // name's, served here by the local listener).
     let web_client = harness.runtime.tokens().audience().to_owned();

@@ -2,17 +2,6 @@
 
 use super::*;
 
-/// `POST /api/search` with `photo`; the status and the answer.
-async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> (u16, Value) {
-    let request = harness
-        .http
-        .post(harness.url(&format!("/api/search{query}")))
-        .bearer_auth(token)
-        .header("content-type", "image/jpeg")
-        .body(photo.to_vec());
-    Harness::answer(request).await
-}
-
 /// A crowd: obama.jpg's face, cut out and made 150 px square, 100 times on
 /// a 10 × 10 grid (1,500 px a side, which the face engine scans whole).
 async fn crowd(harness: &Harness) -> Vec<u8> {

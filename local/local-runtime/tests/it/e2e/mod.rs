@@ -49,6 +49,17 @@ async fn search(harness: &Harness, photo: &[u8], threshold: f32) -> Vec<(String,
     }
 }
 
+/// `POST /api/search` with `photo` (a JPEG); the status and the answer.
+async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> (u16, Value) {
+    let request = harness
+        .http
+        .post(harness.url(&format!("/api/search{query}")))
+        .bearer_auth(token)
+        .header("content-type", "image/jpeg")
+        .body(photo.to_vec());
+    Harness::answer(request).await
+}
+
 /// obama.jpg and biden.jpg side by side: a photo with two faces.
 fn two_faces() -> Vec<u8> {
     let left = image::load_from_memory(&test_image("obama.jpg")).expect("obama.jpg decodes");

@@ -95,13 +95,8 @@ async fn every_metric_an_alarm_or_the_dashboard_reads_is_emitted() {
     harness
         .settle(&admin, &blank["personId"], INDEXING_WITHIN)
         .await;
-    let search = harness
-        .http
-        .post(harness.url("/api/search"))
-        .bearer_auth(&admin)
-        .header("content-type", "image/jpeg")
-        .body(test_image("obama2.jpg"));
-    assert_eq!(Harness::answer(search).await.0, 200);
+    let (status, _) = identify(&harness, &admin, &test_image("obama2.jpg"), "").await;
+    assert_eq!(status, 200);
     let event = harness
         .recorded_events(ticket["key"].as_str().unwrap())
         .remove(0);
@@ -117,12 +112,7 @@ async fn every_metric_an_alarm_or_the_dashboard_reads_is_emitted() {
     assert_eq!(Harness::answer(erase).await.0, 200);
     harness.reconcile().await.expect("reconciled");
     assert_eq!(get_status(&harness.url("/healthz")).await, 200);
-    let alb = harness
-        .runtime
-        .load_balancer()
-        .expect("the ALB")
-        .url()
-        .to_owned();
+    let alb = harness.alb_url();
     assert_eq!(get_status(&format!("{alb}/healthz")).await, 200);
     // Twice: the database's CPU is a difference of two samples.
     harness.runtime.sample_metrics().await;
@@ -191,13 +181,8 @@ async fn alarms_fire_when_the_face_engine_is_down() {
     let admin = harness.token("admins").await;
     harness.runtime.stop_face_engine().await;
     for _ in 0..5 {
-        let search = harness
-            .http
-            .post(harness.url("/api/search"))
-            .bearer_auth(&admin)
-            .header("content-type", "image/jpeg")
-            .body(test_image("obama2.jpg"));
-        assert_eq!(Harness::answer(search).await.0, 503);
+        let (status, _) = identify(&harness, &admin, &test_image("obama2.jpg"), "").await;
+        assert_eq!(status, 503);
     }
     harness
         .enrol(

@@ -420,12 +420,7 @@ async fn every_answer_matches_the_openapi_description_and_every_status_it_names_
 
     // Through the ALB: the public routes, and the function's own refusal
     // of a request without a session.
-    let alb = harness
-        .runtime
-        .load_balancer()
-        .expect("the ALB")
-        .url()
-        .to_owned();
+    let alb = harness.alb_url();
     call(d, "get", "/healthz", http.get(format!("{alb}/healthz"))).await;
     call(
         d,
