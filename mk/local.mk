@@ -13,6 +13,9 @@
 #   make invoke ARGS="HealthFunction -e events/healthz.json --env-vars env.json"
 #                                 the same with `sam local invoke`'s flags
 #                                 (-e/--event, --env-vars, --parameter-overrides, -t)
+#   make sam-env-vars             for `sam local invoke` with Docker against `make dev`:
+#                                 the --env-vars file, and the database's CA in each
+#                                 built function (docs/local.md)
 #   make import DIR=photos        enrol a folder of photos into the running
 #                                 stack (ARGS="--report r.csv" and more)
 #   make reconcile                run reconcile now and print its report
@@ -35,7 +38,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token import invoke reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
+.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
 
 registry-local:
 	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) -p local-runtime --bin registry-local
@@ -54,6 +57,14 @@ import:
 
 invoke: setup database registry-local
 	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) invoke --models-dir $(MODELS_DIR) $(or $(ARGS),$(FUNCTION) --event $(EVENT))
+
+# SAM mounts a function's build folder at /var/task: the CA goes there
+# (artifacts.py refuses to zip it; `sam build` clears it).
+SAM_ENV_VARS := $(LOCAL)/sam-env-vars.json
+sam-env-vars: setup database registry-local
+	$(DB_ENV); $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) sam-env-vars > $(SAM_ENV_VARS)
+	@for dir in $(SAM_BUILD_DIR)/*/; do [ -f "$$dir/bootstrap" ] && cp $(LOCAL)/mariadb/tls/ca.pem "$$dir/local-database-ca.pem"; done; true
+	@echo "$(SAM_ENV_VARS)"
 
 # What `make dev` runs every 10 minutes (the template's schedule), at once.
 reconcile:

@@ -92,6 +92,12 @@ def check(expected: list[str], build_dir: Path, zip_dir: Path) -> int:
             failures.append(f"{name}: not in {build_dir}/template.yaml")
             continue
         bootstrap = directory / "bootstrap"
+        # Nothing else is deployed: e.g. the local database's CA, which
+        # `make sam-env-vars` copies beside a bootstrap for `sam local invoke`.
+        others = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p != bootstrap)
+        if others:
+            failures.append(f"{name}: {directory} holds more than bootstrap: {', '.join(others)}; run `sam build` again")
+            continue
         try:
             check_bootstrap(bootstrap)
         except ArtifactError as error:

@@ -272,6 +272,9 @@ def test_make_deploy_checks_first(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["preflight", "--config-env", "dev", "--region", "eu-west-3"]) == 1
     assert "cannot be deployed in eu-west-3" in capsys.readouterr().err
     assert main(["preflight", "--config-env", "prod", "AlarmEmail=ops@example.org"]) == 0
+    # The variables `sam local invoke` points at the local services by.
+    assert main(["preflight", "--config-env", "dev", "SamLocalInvoke=true"]) == 1
+    assert "SamLocalInvoke=true is for sam local invoke" in capsys.readouterr().err
 
 
 def test_the_samconfig_regions_are_ones_the_stack_can_use() -> None:

@@ -91,3 +91,14 @@ def test_main_zips_each_function_and_fails_on_a_missing_one(tmp_path: Path, caps
     template = write(tmp_path / "template.yaml", with_upload.encode())
     assert main(["artifacts.py", "check", str(template), str(build), str(zips)]) == 1
     assert "upload: not in" in capsys.readouterr().err
+
+
+def test_a_file_beside_the_bootstrap_is_not_deployed(tmp_path: Path, capsys) -> None:
+    build = tmp_path / "build"
+    write(build / "template.yaml", BUILT_TEMPLATE.encode())
+    write(build / "HealthFunction" / "bootstrap", elf_header(machine=183)).chmod(0o755)
+    write(build / "HealthFunction" / "local-database-ca.pem", b"-----BEGIN CERTIFICATE-----\n")
+    template = write(tmp_path / "template.yaml", BUILT_TEMPLATE.encode())
+    assert main(["artifacts.py", "check", str(template), str(build), str(tmp_path / "zip")]) == 1
+    assert "holds more than bootstrap: local-database-ca.pem" in capsys.readouterr().err
+    assert not (tmp_path / "zip" / "health.zip").exists()

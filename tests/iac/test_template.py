@@ -24,10 +24,18 @@ FUNCTIONS = {
     "MigrateFunction": "migrate",
     "UserPoolSetupFunction": "user-pool-setup",
 }
+# Declared only for `sam local invoke` (SamLocalInvoke=true, which a deploy
+# refuses), so that its --env-vars file can point a container at the local
+# services; CloudFormation drops them (AWS::NoValue).
+SAM_LOCAL_INVOKE_ENVIRONMENT = {
+    "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_REKOGNITION", "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL_SQS",
+    "S3_FORCE_PATH_STYLE", "DB_TLS_CA_FILE",
+}
 COMMON_ENVIRONMENT = {
     "PHOTO_BUCKET", "FACE_COLLECTION", "DB_HOST", "DB_PORT", "DB_NAME", "DB_IAM_AUTH", "DB_SECRET_ARN",
     "METRICS_NAMESPACE", "RUST_LOG",
-}
+} | SAM_LOCAL_INVOKE_ENVIRONMENT
 # What verifies the pool's tokens (API functions): the ID tokens the pages
 # send, and behind the ALB the access token it forwards.
 POOL_TOKEN_ENVIRONMENT = {"USER_POOL_KEYS", "USER_POOL_ISSUER", "USER_POOL_CLIENT_ID", "ALB_TOKEN_CLIENT_ID"}
@@ -156,6 +164,8 @@ def test_environment_contract(cfn_template: Template) -> None:
     for logical_id in FUNCTIONS:
         variables = cfn_template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
         assert variables["METRICS_NAMESPACE"] == "FaceRegistry"
+        for name in SAM_LOCAL_INVOKE_ENVIRONMENT:
+            assert variables[name] == {"Fn::If": ["IsSamLocalInvoke", "", {"Ref": "AWS::NoValue"}]}, name
         if logical_id == "UserPoolSetupFunction":
             # The Globals, and the one pool, client and keys it may set up.
             assert set(variables) == COMMON_ENVIRONMENT - {"DB_SECRET_ARN"} | {

@@ -30,6 +30,9 @@ async fn main() -> ExitCode {
             show_secret,
             database_url,
         } => commands::env(&state, &cli.stack, &function, show_secret, database_url),
+        Command::SamEnvVars { database_url } => {
+            commands::sam_env_vars(&state, &cli.stack, database_url)
+        }
         Command::RotateSecret {
             secret,
             gateway_url,

@@ -287,6 +287,30 @@ fn parameters_are_checked_as_cloudformation_checks_them() {
     assert!(LocalStack::load(&template(), &settings).is_err());
 }
 
+/// The variables `sam local invoke`'s `--env-vars` file sets exist only
+/// with `SamLocalInvoke=true`, which a deploy refuses.
+#[test]
+fn the_sam_local_invoke_variables_are_never_deployed() {
+    let stack = load(&settings());
+    for function in &stack.functions {
+        let local: Vec<_> = function
+            .environment
+            .keys()
+            .filter(|name| name.starts_with("AWS_ENDPOINT_URL") || *name == "DB_TLS_CA_FILE")
+            .collect();
+        assert!(local.is_empty(), "{}: {local:?}", function.logical_id);
+    }
+    let mut settings = settings();
+    settings
+        .parameters
+        .insert("SamLocalInvoke".into(), "true".into());
+    let error = LocalStack::load(&template(), &settings).unwrap_err();
+    assert!(
+        matches!(error, StackError::Rule { ref rule, .. } if rule == "SamLocalInvokeIsNotDeployed"),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_region_without_rekognition_is_refused_by_the_template_rule() {
     let mut settings = settings();

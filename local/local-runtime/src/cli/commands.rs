@@ -129,6 +129,26 @@ pub(crate) fn env(
     Ok(())
 }
 
+pub(crate) fn sam_env_vars(
+    state: &StatePaths,
+    stack: &StackArgs,
+    database_url: Option<String>,
+) -> Result<(), CliError> {
+    let database_url = database_url.or_else(|| state.database_env("DATABASE_URL"));
+    let environments = local_runtime::runtime::function_environments_for(
+        state,
+        &stack.template,
+        stack.settings()?,
+        database_url.as_deref(),
+    )?;
+    let file = local_runtime::runtime::sam_env_vars_file(&environments);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&file).unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// An admin's request to the running gateway's local endpoints.
 async fn local_request(
     state: &StatePaths,

@@ -77,6 +77,14 @@ pub(crate) enum Command {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
     },
+    /// Print the `--env-vars` file for `sam local invoke` with Docker
+    /// against a running stack (docs/local.md): each function's variables as
+    /// the local invoke gives them, but Lambda's own.
+    SamEnvVars {
+        /// The database server `make dev` uses (as for `env`).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+    },
     /// Rotate a database secret of the running stack (by name or ARN).
     RotateSecret {
         secret: String,

@@ -147,3 +147,41 @@ pub(super) fn function_http_client(routes: &Routes, s3: &str) -> reqwest::Client
         .build()
         .unwrap_or_default()
 }
+
+/// Where `sam local invoke`'s container finds the local database's CA: the
+/// function's build folder is mounted at /var/task, and `make sam-env-vars`
+/// copies the CA into each one.
+pub const SAM_CONTAINER_DATABASE_CA: &str = "/var/task/local-database-ca.pem";
+
+/// The `--env-vars` file that gives `sam local invoke`'s containers what
+/// the local invoke gives each function (`environments`, by logical id).
+///
+/// SAM applies a file only to the variables the template declares, with
+/// `SamLocalInvoke=true` (samcli/local/lambdafn/env_vars.py); it sets
+/// Lambda's own itself, the credentials and region from the shell's
+/// session. So each entry holds the function's variables but Lambda's.
+pub fn sam_env_vars_file(
+    environments: &BTreeMap<String, BTreeMap<String, String>>,
+) -> serde_json::Value {
+    let entries = environments.iter().map(|(logical_id, environment)| {
+        let variables: serde_json::Map<String, serde_json::Value> = environment
+            .iter()
+            .filter(|(name, _)| !set_by_lambda(name))
+            .map(|(name, value)| {
+                let value = if name == "DB_TLS_CA_FILE" {
+                    SAM_CONTAINER_DATABASE_CA
+                } else {
+                    value
+                };
+                (name.clone(), value.into())
+            })
+            .collect();
+        (logical_id.clone(), variables.into())
+    });
+    serde_json::Value::Object(entries.collect())
+}
+
+/// Lambda's own variables: no function may declare them.
+fn set_by_lambda(name: &str) -> bool {
+    local_stack::RESERVED_VARIABLES.contains(&name) || name.starts_with("AWS_LAMBDA_")
+}

@@ -87,33 +87,93 @@ pub enum EnvironmentError {
 pub fn function_environment_for(
     state: &StatePaths,
     template: &Path,
-    mut settings: StackSettings,
+    settings: StackSettings,
     function: &str,
     database_url: Option<&str>,
 ) -> Result<BTreeMap<String, String>, EnvironmentError> {
-    let running = match RunningStack::read(state, &settings.stack_name) {
-        Some(running) => running,
-        None => RunningStack::default_on(database_url)?,
-    };
-    settings.api_endpoint.clone_from(&running.api_endpoint);
-    settings.database_host.clone_from(&running.database_host);
-    settings.database_port = running.database_port;
-    let stack = LocalStack::load(template, &settings)?;
-    let access = principals::access(&state.root_secret(), &stack, Arc::new(Authorizer::new()))?;
-    let (spec, identity) = stack
+    let environments = Environments::load(state, template, settings, database_url)?;
+    let spec = environments
+        .stack
         .function(function)
-        .and_then(|f| access.keys.named(function).map(|i| (f, i)))
         .ok_or_else(|| EnvironmentError::NoFunction(function.to_owned()))?;
-    let ca = std::env::var_os("DATABASE_TLS_CA")
-        .map_or_else(|| state.root.join("mariadb/tls/ca.pem"), PathBuf::from);
-    let mut environment = function_environment(spec, &stack, &running.endpoints, &identity, &ca);
-    let attributes =
-        crate::cloudformation::deployed_attributes(&state.custom_resources(&stack.name));
-    for value in environment.values_mut() {
-        *value = local_stack::replace_deferred(value, |resource, attribute| {
-            crate::cloudformation::attribute_text(&attributes, resource, attribute)
-                .ok_or_else(|| EnvironmentError::NotDeployed(format!("{resource}.{attribute}")))
-        })?;
+    environments.of(spec)
+}
+
+/// [`function_environment_for`] for every function, by logical id.
+pub fn function_environments_for(
+    state: &StatePaths,
+    template: &Path,
+    settings: StackSettings,
+    database_url: Option<&str>,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, EnvironmentError> {
+    let environments = Environments::load(state, template, settings, database_url)?;
+    environments
+        .stack
+        .functions
+        .iter()
+        .map(|spec| Ok((spec.logical_id.clone(), environments.of(spec)?)))
+        .collect()
+}
+
+/// What the functions' environments are made of, outside a running stack.
+struct Environments {
+    stack: LocalStack,
+    access: local_iam::Access,
+    endpoints: Endpoints,
+    database_ca: PathBuf,
+    attributes: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Environments {
+    fn load(
+        state: &StatePaths,
+        template: &Path,
+        mut settings: StackSettings,
+        database_url: Option<&str>,
+    ) -> Result<Self, EnvironmentError> {
+        let running = match RunningStack::read(state, &settings.stack_name) {
+            Some(running) => running,
+            None => RunningStack::default_on(database_url)?,
+        };
+        settings.api_endpoint.clone_from(&running.api_endpoint);
+        settings.database_host.clone_from(&running.database_host);
+        settings.database_port = running.database_port;
+        let stack = LocalStack::load(template, &settings)?;
+        let access = principals::access(&state.root_secret(), &stack, Arc::new(Authorizer::new()))?;
+        let attributes =
+            crate::cloudformation::deployed_attributes(&state.custom_resources(&stack.name));
+        Ok(Self {
+            stack,
+            access,
+            endpoints: running.endpoints,
+            database_ca: std::env::var_os("DATABASE_TLS_CA")
+                .map_or_else(|| state.root.join("mariadb/tls/ca.pem"), PathBuf::from),
+            attributes,
+        })
     }
-    Ok(environment)
+
+    fn of(
+        &self,
+        spec: &local_stack::Function,
+    ) -> Result<BTreeMap<String, String>, EnvironmentError> {
+        let identity = self
+            .access
+            .keys
+            .named(&spec.logical_id)
+            .ok_or_else(|| EnvironmentError::NoFunction(spec.logical_id.clone()))?;
+        let mut environment = function_environment(
+            spec,
+            &self.stack,
+            &self.endpoints,
+            &identity,
+            &self.database_ca,
+        );
+        for value in environment.values_mut() {
+            *value = local_stack::replace_deferred(value, |resource, attribute| {
+                crate::cloudformation::attribute_text(&self.attributes, resource, attribute)
+                    .ok_or_else(|| EnvironmentError::NotDeployed(format!("{resource}.{attribute}")))
+            })?;
+        }
+        Ok(environment)
+    }
 }

@@ -2,6 +2,8 @@
 //! gives them, so that `cargo lambda watch` runs a function as the stack
 //! would; Lambda's own variables among them.
 
+use std::collections::BTreeMap;
+
 use crate::common;
 
 use common::{Harness, template};
@@ -125,4 +127,80 @@ async fn env_vars_override_what_the_template_declares() {
             .await
             .is_err()
     );
+}
+
+/// The `--env-vars` file `registry-local sam-env-vars` writes, read by SAM
+/// CLI's own code (`tests/iac/sam_local_env.py`: the template as `sam local
+/// invoke` reads it, with `SamLocalInvoke=true`), gives each container what
+/// the local invoke gives the function. Docker does not run here: the
+/// container itself is untested.
+#[tokio::test]
+async fn sam_local_invoke_gets_what_the_local_invoke_gives() {
+    let harness = Harness::start().await;
+    let environments: BTreeMap<_, _> = harness
+        .runtime
+        .lambda()
+        .functions()
+        .map(|function| (function.spec.logical_id.clone(), function.environment()))
+        .collect();
+    let folder = tempfile::tempdir().expect("a folder");
+    let file = folder.path().join("env.json");
+    let json = local_runtime::runtime::sam_env_vars_file(&environments);
+    std::fs::write(&file, json.to_string()).expect("written");
+
+    // SAM takes the credentials and region from the shell's session.
+    let health = &environments["HealthFunction"];
+    let mut sam = std::process::Command::new(common::workspace_root().join(".venv/bin/python"));
+    sam.arg(common::workspace_root().join("tests/iac/sam_local_env.py"))
+        .arg(template())
+        .arg(&file)
+        .arg("SamLocalInvoke=true")
+        .args(
+            harness
+                .options()
+                .parameters
+                .iter()
+                .map(|(k, v)| format!("{k}={v}")),
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("SAM_CLI_TELEMETRY", "0");
+    for name in [
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
+        sam.env(name, &health[name]);
+    }
+    let output = sam.output().expect("SAM CLI's Python");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let containers: BTreeMap<String, BTreeMap<String, String>> =
+        serde_json::from_slice(&output.stdout).expect("JSON");
+
+    assert_eq!(
+        containers.keys().collect::<Vec<_>>(),
+        environments.keys().collect::<Vec<_>>()
+    );
+    for (id, environment) in &environments {
+        let container = &containers[id];
+        for (name, value) in environment {
+            let expected = match name.as_str() {
+                "DB_TLS_CA_FILE" => local_runtime::runtime::SAM_CONTAINER_DATABASE_CA,
+                // SAM names the function and its log group by logical id.
+                "AWS_LAMBDA_FUNCTION_NAME" | "AWS_LAMBDA_LOG_GROUP_NAME" => continue,
+                // The shell's session: the health function's here.
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" if id != "HealthFunction" => continue,
+                _ => value,
+            };
+            assert_eq!(
+                container.get(name).map(String::as_str),
+                Some(expected),
+                "{id} {name}"
+            );
+        }
+    }
 }

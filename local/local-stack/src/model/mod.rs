@@ -435,7 +435,7 @@ pub struct UserPoolClient {
 }
 
 /// Lambda refuses functions that set these (reserved) variables.
-const RESERVED_VARIABLES: &[&str] = &[
+pub const RESERVED_VARIABLES: &[&str] = &[
     "_HANDLER",
     "_X_AMZN_TRACE_ID",
     "AWS_DEFAULT_REGION",
