@@ -64,11 +64,17 @@ clippy: rds-ca
 # build of the workspace serves them all, and the browser test's binary.
 # test-build builds them; test-rust runs them (building what is missing).
 # Both in the same environment, so that the second builds nothing again.
+# The end-to-end tests run the functions' own binaries (the ones the
+# template's BuildProperties name), built for this machine beside them.
 TEST_RUST = $(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --workspace --locked
+FUNCTION_BINS = $(shell $(PY) tests/iac/artifacts.py binaries template.yaml)
+TEST_FUNCTIONS = $(DB_ENV); $(LOCAL_ASSETS_ENV) cargo build --workspace --locked $(FUNCTION_BINS)
 test-build: setup database
+	$(TEST_FUNCTIONS)
 	$(TEST_RUST) --no-run
 
 test-rust: setup database
+	$(TEST_FUNCTIONS)
 	$(TEST_RUST)
 
 # Every check, stage by stage, each stage's time printed as it ends and all

@@ -1,7 +1,7 @@
 # The stack of template.yaml on one machine (local/local-runtime): the gateway on
 # 127.0.0.1:3000, the S3 store on :3001, the face engine on :3002, Secrets
-# Manager on :3003, the functions in the same process, the database server
-# of `make database`.
+# Manager on :3003, each function its own binary as Lambda runs it (built
+# beside registry-local), the database server of `make database`.
 #
 #   make dev                      run it until Ctrl-C
 #   make dev PROFILE=fast         the optimised build: several times faster
@@ -40,8 +40,8 @@ EVENT ?= events/healthz.json
 
 .PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
 
-registry-local:
-	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) -p local-runtime --bin registry-local
+registry-local: venv
+	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) --workspace --bin registry-local $(FUNCTION_BINS)
 
 dev: setup database registry-local
 	$(DB_ENV); exec $(REGISTRY_LOCAL_BIN) --state-dir $(LOCAL) serve --models-dir $(MODELS_DIR) $(if $(PARAMS),--parameter-overrides $(PARAMS))
@@ -79,7 +79,8 @@ test-e2e: test-rust test-browser
 # The binaries `cargo test --workspace` builds (for the end-to-end tests):
 # building the runtime on its own would compile the workspace again, with the
 # features of fewer packages.
-tested-binaries:
+tested-binaries: venv
+	$(TEST_FUNCTIONS)
 	cargo test --workspace --locked --no-run
 
 $(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json | node-deps

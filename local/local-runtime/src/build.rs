@@ -1,6 +1,6 @@
-//! The build the stack's functions run. Locally they run in this process,
-//! so their code is this executable: its SHA-256 stands for what Lambda
-//! calls a function's `CodeSha256`. A new build publishes a new version of
+//! The build the stack's functions run. A function that runs its own
+//! binary has that binary's SHA-256 as what Lambda calls its `CodeSha256`;
+//! one whose handler runs in this process, this executable's. A new build publishes a new version of
 //! each function with an `AutoPublishAlias`, as `sam deploy` does when a
 //! function's built code changes; the same build publishes none. A test
 //! may hand the runtime another build (other migrations) to see what
@@ -46,7 +46,7 @@ impl FunctionsBuild {
     }
 }
 
-fn sha256_of(path: &std::path::Path) -> std::io::Result<String> {
+pub(crate) fn sha256_of(path: &std::path::Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0; 1 << 20];

@@ -275,7 +275,7 @@ impl LocalCloudFormation {
                 continue;
             }
             let key = format!("{}.Version", function.spec.logical_id);
-            let code = &function.build.code_sha256;
+            let code = &function.code_sha256();
             let latest: Option<Published> = records
                 .get(&key)
                 .and_then(|r| serde_json::from_value(r.clone()).ok());

@@ -31,6 +31,7 @@ mod services;
 pub mod sqs;
 pub mod targets;
 pub mod urls;
+pub mod vpc_proxy;
 
 pub use build::FunctionsBuild;
 pub use local_user_pool::{Group, TokenAuthority, UserPool, tokens};

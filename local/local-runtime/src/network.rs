@@ -36,7 +36,7 @@ pub enum Route {
 pub struct Routes(pub BTreeMap<String, Route>);
 
 impl Routes {
-    fn route(&self, authority: &str) -> &Route {
+    pub(crate) fn route(&self, authority: &str) -> &Route {
         self.0.get(authority).unwrap_or(&Route::Direct)
     }
 

@@ -151,6 +151,14 @@ pub(crate) struct RuntimeArgs {
     scratch_database: bool,
     #[arg(long, env = "FACE_ENGINE_DETECTOR", value_enum, default_value_t = DetectorKind::Hog)]
     detector: DetectorKind,
+    /// The folder of the functions' own binaries, which run as Lambda runs
+    /// them (default: this executable's folder, where cargo puts them).
+    #[arg(long, conflicts_with = "in_process")]
+    functions_dir: Option<PathBuf>,
+    /// Run the functions' handlers in this process instead (no memory
+    /// limits, no binaries needed).
+    #[arg(long)]
+    in_process: bool,
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +296,11 @@ async fn options(
     options.stack_name.clone_from(&stack.stack_name);
     options.parameters = stack.parameters()?;
     options.detector = args.detector;
+    options.functions_dir = match (args.in_process, args.functions_dir) {
+        (true, _) => None,
+        (false, Some(folder)) => Some(folder),
+        (false, None) => std::env::current_exe()?.parent().map(PathBuf::from),
+    };
     let scratch = if args.scratch_database {
         let scratch = ScratchDatabase::create(&args.database_url, "registry_local").await?;
         options.use_scratch_database(scratch.name());

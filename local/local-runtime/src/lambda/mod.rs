@@ -8,12 +8,15 @@
 //! the next invocation tries again.
 
 mod invoke_api;
+mod process;
 
 pub use self::invoke_api::LambdaApi;
+pub use local_lambda::{FunctionError, Report};
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,27 +44,10 @@ pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 /// concurrent invocations that Lambda would spread over several.
 const POOL_SIZE: u32 = 5;
 
-/// A failed invocation, as Lambda reports it (`errorType`, `errorMessage`).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{error_type}: {message}")]
-pub struct FunctionError {
-    pub error_type: String,
-    pub message: String,
-}
-
-impl FunctionError {
-    fn new(error_type: &str, message: impl Into<String>) -> Self {
-        Self {
-            error_type: error_type.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    /// A handler's error, as the Lambda runtime reports it.
-    fn from_diagnostic(error: impl Into<lambda_runtime::Diagnostic>) -> Self {
-        let diagnostic = error.into();
-        Self::new(&diagnostic.error_type, diagnostic.error_message)
-    }
+/// A handler's error, as the Lambda runtime reports it.
+fn from_diagnostic(error: impl Into<lambda_runtime::Diagnostic>) -> FunctionError {
+    let diagnostic = error.into();
+    FunctionError::new(&diagnostic.error_type, diagnostic.error_message)
 }
 
 /// A built function instance: its handler, and the recorder of its
@@ -97,7 +83,10 @@ pub struct LocalFunction {
     pub build: FunctionsBuild,
     /// Where its metrics go.
     pub cloudwatch: Arc<CloudWatch>,
+    /// Its handler in this process, once built (without a binary).
     instance: Mutex<Option<Arc<Instance>>>,
+    /// Its own binary's environments, when it runs as Lambda runs it.
+    processes: Option<process::Processes>,
 }
 
 impl LocalFunction {
@@ -117,7 +106,45 @@ impl LocalFunction {
             build,
             cloudwatch,
             instance: Mutex::new(None),
+            processes: None,
         }
+    }
+
+    /// Runs its own binary, `executable`, in execution environments whose
+    /// requests pass `proxy` (its VPC), rather than its handler in this
+    /// process.
+    pub fn running_binary(
+        mut self,
+        executable: PathBuf,
+        proxy: crate::vpc_proxy::VpcProxy,
+    ) -> Self {
+        self.processes = Some(process::Processes::new(executable, proxy));
+        self
+    }
+
+    /// Its code's SHA-256: its binary's, or this build's.
+    pub fn code_sha256(&self) -> String {
+        let Some(processes) = &self.processes else {
+            return self.build.code_sha256.clone();
+        };
+        processes.code_sha256().unwrap_or_else(|error| {
+            tracing::warn!(function = %self.spec.logical_id, %error, "its binary cannot be read");
+            self.build.code_sha256.clone()
+        })
+    }
+
+    /// Its binary, when it runs one.
+    pub fn executable(&self) -> Option<&std::path::Path> {
+        self.processes.as_ref().map(|p| p.executable.as_path())
+    }
+
+    /// The reports of its latest invocations (Lambda's REPORT lines), when
+    /// it runs its binary; oldest first.
+    pub fn reports(&self) -> Vec<Report> {
+        self.processes
+            .as_ref()
+            .map(process::Processes::reports)
+            .unwrap_or_default()
     }
 
     /// The variables it sees.
@@ -146,7 +173,7 @@ impl LocalFunction {
                 }
             }
         }
-        *self.instance.lock().await = None;
+        self.lose_instance().await;
         ignored
     }
 
@@ -275,6 +302,9 @@ impl LocalFunction {
 
     async fn lose_instance(&self) {
         *self.instance.lock().await = None;
+        if let Some(processes) = &self.processes {
+            processes.end_all().await;
+        }
     }
 
     /// One invocation with `payload`; the function's answer as JSON.
@@ -305,6 +335,12 @@ impl LocalFunction {
         payload: Value,
         request_id: &str,
     ) -> (Result<Value, FunctionError>, Duration) {
+        if let Some(processes) = &self.processes {
+            let config = || processes.config(self, Arc::clone(&self.cloudwatch));
+            return processes
+                .invoke(config, &self.spec.logical_id, &payload, request_id)
+                .await;
+        }
         let instance = match self.instance().await {
             Ok(instance) => instance,
             Err(error) => return (Err(error), Duration::ZERO),
@@ -383,7 +419,7 @@ impl Handler {
                 let answer = indexer
                     .handle_messages(&event, &context.request_id)
                     .await
-                    .map_err(FunctionError::from_diagnostic)?;
+                    .map_err(from_diagnostic)?;
                 serde_json::to_value(answer)
                     .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string()))
             }
@@ -392,7 +428,7 @@ impl Handler {
                 let report = reconcile
                     .handle(request, &context.request_id, context.deadline)
                     .await
-                    .map_err(FunctionError::from_diagnostic)?;
+                    .map_err(from_diagnostic)?;
                 serde_json::to_value(report)
                     .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string()))
             }
@@ -413,7 +449,7 @@ fn custom_resource_answer(
     match answer {
         Ok(response) => serde_json::to_value(response)
             .map_err(|e| FunctionError::new("Runtime.MarshalError", e.to_string())),
-        Err(error) => Err(FunctionError::from_diagnostic(error)),
+        Err(error) => Err(from_diagnostic(error)),
     }
 }
 

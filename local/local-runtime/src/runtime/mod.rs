@@ -190,6 +190,7 @@ impl LocalRuntime {
                 &options.database_ca,
                 &functions_build(&options)?,
                 &cloudwatch,
+                options.functions_dir.as_deref(),
             )
             .await?,
         ));

@@ -152,6 +152,11 @@ pub struct RuntimeOptions {
     pub authorizer: Arc<Authorizer>,
     /// The functions' code: this executable unless a test gives another.
     pub build: Option<FunctionsBuild>,
+    /// The folder of the functions' own binaries (cargo's `target/<profile>`):
+    /// each function runs its binary as Lambda runs it, a process per
+    /// execution environment with its memory size. Without it, their
+    /// handlers run in this process.
+    pub functions_dir: Option<PathBuf>,
     /// Writes where it listens to the state, for `registry-local env`: the
     /// `make dev` stack does, one started on free ports for an invocation
     /// (`make invoke`) does not, so as not to hide a running one.
@@ -197,6 +202,7 @@ impl RuntimeOptions {
             custom_resource_wait: None,
             authorizer: Arc::new(Authorizer::new()),
             build: None,
+            functions_dir: None,
             announce_addresses: true,
         }
     }

@@ -202,6 +202,7 @@ pub(super) async fn local_functions(
     database_ca: &Path,
     build: &FunctionsBuild,
     cloudwatch: &Arc<CloudWatch>,
+    functions_dir: Option<&Path>,
 ) -> Result<Vec<LocalFunction>, StartError> {
     let mut functions = Vec::new();
     for function in &stack.functions {
@@ -218,14 +219,34 @@ pub(super) async fn local_functions(
         let sdk =
             crate::sdk::config_for(&identity, &stack.region, &environment, routes.clone()).await;
         let http = function_http_client(&routes, &endpoints.s3);
-        functions.push(LocalFunction::new(
+        let mut local = LocalFunction::new(
             function.clone(),
             environment,
             sdk,
             http,
             build.clone(),
             Arc::clone(cloudwatch),
-        ));
+        );
+        if let Some(folder) = functions_dir {
+            let executable = folder.join(&function.binary);
+            if !executable.is_file() {
+                return Err(StartError::Resource {
+                    what: function.logical_id.clone(),
+                    reason: format!(
+                        "its binary {} is missing: build the functions (make functions)",
+                        executable.display()
+                    ),
+                });
+            }
+            let proxy = crate::vpc_proxy::VpcProxy::start(routes)
+                .await
+                .map_err(|e| StartError::Resource {
+                    what: function.logical_id.clone(),
+                    reason: format!("its network's proxy: {e}"),
+                })?;
+            local = local.running_binary(executable, proxy);
+        }
+        functions.push(local);
     }
     Ok(functions)
 }

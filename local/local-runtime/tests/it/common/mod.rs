@@ -24,6 +24,16 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Where cargo put the functions' binaries: the folder of this test's
+/// (`target/<profile>/deps/..`). `make test-build` builds them.
+pub fn functions_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("this test's binary");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .to_path_buf()
+}
+
 fn models_dir() -> PathBuf {
     std::env::var_os("FACE_ENGINE_MODELS_DIR")
         .map(PathBuf::from)
@@ -131,6 +141,8 @@ impl Harness {
         options.record_events = Some(events_dir.clone());
         options.retry_delays = vec![Duration::from_millis(200), Duration::from_millis(400)];
         options.custom_resource_wait = Some(Duration::from_secs(20));
+        // The functions run as Lambda runs them: their own binaries.
+        options.functions_dir = Some(functions_dir());
         adjust(&mut options);
         let authorizer = std::sync::Arc::clone(&options.authorizer);
         match LocalRuntime::start(options.clone()).await {

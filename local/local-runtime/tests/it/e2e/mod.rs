@@ -5,6 +5,7 @@ use crate::common;
 
 mod access;
 mod dead_letters;
+mod execution;
 mod identify;
 mod import;
 mod lifecycle;

@@ -1,0 +1,64 @@
+//! The functions run as Lambda runs them: each its own binary, a process
+//! per execution environment speaking the Runtime API, reused while warm,
+//! within the template's `MemorySize`, each invocation reported as Lambda's
+//! REPORT line reports it.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_function_of_the_flow_runs_its_own_binary_within_its_memory() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let ticket = harness
+        .enrol(
+            &admin,
+            "Obama",
+            "Barack",
+            &test_image("obama.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let person = harness
+        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(person["status"], "indexed", "{person}");
+    let (status, _) = identify(&harness, &admin, &test_image("obama2.jpg"), "").await;
+    assert_eq!(status, 200);
+    let (status, _) = harness.get("/healthz", None).await;
+    assert_eq!(status, 200);
+
+    let functions_dir = common::functions_dir();
+    let mut warm = false;
+    for function in harness.runtime.lambda().functions() {
+        let id = &function.spec.logical_id;
+        assert_eq!(
+            function.executable(),
+            Some(functions_dir.join(&function.spec.binary).as_path()),
+            "{id}"
+        );
+        let reports = function.reports();
+        if id == "ReconcileFunction" {
+            continue; // Scheduled every 10 minutes: not in this flow.
+        }
+        let first = reports.first().unwrap_or_else(|| panic!("{id} ran"));
+        assert!(
+            first.init_duration.is_some(),
+            "{id}: a cold start first: {first}"
+        );
+        for report in &reports {
+            assert_eq!(
+                report.memory_size_mb,
+                u64::from(function.spec.memory_mb),
+                "{id}"
+            );
+            assert!(report.max_memory_used_mb > 0, "{id}: {report}");
+            assert!(
+                report.max_memory_used_mb <= report.memory_size_mb,
+                "{id}: {report}"
+            );
+            assert_eq!(report.error_type, None, "{id}: {report}");
+        }
+        warm |= reports.iter().skip(1).any(|r| r.init_duration.is_none());
+    }
+    assert!(warm, "a warm environment served a second invocation");
+}
