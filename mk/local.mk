@@ -25,6 +25,8 @@
 #   make bench-load               optimised runtime: indexing latency and throughput,
 #                                 GET /api/faces under load on 100,000 people
 #   make bench-faults             100 enrolments through a database outage
+#   make bench-lambda             each function's cold starts and memory over the flow
+#   make bench-drop               2,000 photos dropped into the bucket, indexed unattended
 
 GROUP ?= admins
 PARAMS ?=
@@ -38,7 +40,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load
+.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load bench-lambda bench-drop
 
 registry-local: venv
 	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) --workspace --bin registry-local $(FUNCTION_BINS)
@@ -100,10 +102,25 @@ test-browser: setup database browser-deps tested-binaries
 	$(DB_ENV); cd $(BROWSER_DIR) && $(LOCAL_ASSETS_ENV) REGISTRY_LOCAL_BIN=$(CARGO_TARGET)/debug/registry-local node --test
 
 bench-load: setup database
+	cargo build --locked -q --profile fast --workspace $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q --profile fast -p local-runtime --features bench --bin registry-local-load
 
+# Cold starts and memory of each function over the end-to-end flow: the
+# functions built as `make build` builds them for AWS (release), for this
+# machine.
+bench-lambda: setup database
+	cargo build --locked -q --release --workspace --bin registry-local-lambda $(FUNCTION_BINS)
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/release/registry-local-lambda
+
 # 100 enrolments while the database goes away and comes back: what became of each.
+# 2,000 photos PUT straight into the bucket within a minute, then left to
+# the indexer: how long until every one is indexed, and the dead letters.
+bench-drop: setup database
+	cargo build --locked -q --profile fast --workspace --bin registry-local-drop $(FUNCTION_BINS)
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/fast/registry-local-drop
+
 bench-faults: setup database
+	cargo build --locked -q --workspace $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p local-runtime --bin registry-local-faults
 
-bench: bench-load bench-faults
+bench: bench-load bench-faults bench-lambda bench-drop

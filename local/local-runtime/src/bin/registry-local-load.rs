@@ -68,7 +68,7 @@ async fn measure(
         let photo = &photos[n % photos.len()];
         let enrolled = common::enrol(&http, &gateway, &token, "Load", n, photo).await?;
         let put_done = Instant::now();
-        wait_until_indexed(pool, &enrolled.key).await?;
+        common::wait_until_indexed(pool, &enrolled.key, GIVE_UP_AFTER).await?;
         Ok((put_done.elapsed(), enrolled.retries))
     };
 
@@ -149,25 +149,6 @@ async fn measure(
 }
 
 /// Polls the table until the person under `key` is indexed.
-async fn wait_until_indexed(pool: &sqlx::MySqlPool, key: &str) -> Result<(), BenchError> {
-    let began = Instant::now();
-    loop {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM person WHERE object_key = ?")
-                .bind(key)
-                .fetch_optional(pool)
-                .await?;
-        match status.as_deref() {
-            Some("indexed") => return Ok(()),
-            Some("rejected") => return Err(format!("{key} was rejected").into()),
-            _ if began.elapsed() > GIVE_UP_AFTER => {
-                return Err(format!("{key} not indexed after {GIVE_UP_AFTER:?}").into());
-            }
-            _ => tokio::time::sleep(Duration::from_millis(2)).await,
-        }
-    }
-}
-
 /// One request of the listing's load: an admin's first page of people.
 #[derive(Clone)]
 struct ListFaces {

@@ -2,6 +2,8 @@
 //! test photos `make bench-*` point at), a state folder, the browser's PUT
 //! of a photo to its upload URL, and how a failure ends the program.
 
+#![allow(dead_code)] // Not every benchmark uses every helper.
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -136,6 +138,31 @@ pub async fn enrol(
 }
 
 /// The database server where scratch databases are made.
+/// Waits until the photo at `key` is indexed (an error when it is rejected
+/// or still pending after `give_up_after`).
+pub async fn wait_until_indexed(
+    pool: &sqlx::MySqlPool,
+    key: &str,
+    give_up_after: Duration,
+) -> Result<(), BenchError> {
+    let began = std::time::Instant::now();
+    loop {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT CAST(status AS CHAR) FROM person WHERE object_key = ?")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+        match status.as_deref() {
+            Some("indexed") => return Ok(()),
+            Some("rejected") => return Err(format!("{key} was rejected").into()),
+            _ if began.elapsed() > give_up_after => {
+                return Err(format!("{key} not indexed after {give_up_after:?}").into());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
+    }
+}
+
 pub fn database_url() -> Result<String, BenchError> {
     Ok(std::env::var("DATABASE_URL").map_err(
         |_| "DATABASE_URL is not set (`make bench-load` and `make bench-faults` set it)",
@@ -176,6 +203,8 @@ impl ScratchStack {
         )
         .with_ephemeral_ports();
         options.use_scratch_database(scratch.name());
+        // The functions' own binaries, built beside this one.
+        options.functions_dir = std::env::current_exe()?.parent().map(PathBuf::from);
         configure(&mut options, &state);
         let runtime = LocalRuntime::start(options).await?;
         let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
