@@ -65,10 +65,12 @@ clippy: rds-ca
 # test-build builds them; test-rust runs them (building what is missing).
 # Both in the same environment, so that the second builds nothing again.
 # The end-to-end tests run the functions' own binaries (the ones the
-# template's BuildProperties name), built for this machine beside them.
+# template's BuildProperties name), built for this machine beside them, in
+# the same build as the tests (--tests): its features are the tests', so
+# the SDKs and sqlx are compiled once for both.
 TEST_RUST = $(DB_ENV); $(LOCAL_ASSETS_ENV) cargo test --workspace --locked
 FUNCTION_BINS = $(shell $(PY) tests/iac/artifacts.py binaries template.yaml)
-TEST_FUNCTIONS = $(DB_ENV); $(LOCAL_ASSETS_ENV) cargo build --workspace --locked $(FUNCTION_BINS)
+TEST_FUNCTIONS = $(DB_ENV); $(LOCAL_ASSETS_ENV) cargo build --workspace --locked --tests $(FUNCTION_BINS)
 test-build: setup database
 	$(TEST_FUNCTIONS)
 	$(TEST_RUST) --no-run

@@ -106,6 +106,14 @@ impl PhotoStore for S3PhotoStore {
             .key(key)
             .content_type(content_type)
             .content_length(length)
+            .customize()
+            // In Lambda with tracing on, the SDK's recursion detection adds
+            // the invocation's X-Amzn-Trace-Id before signing: signed into
+            // the URL, the browser would have to send it, and the bucket's
+            // CORS (content-type, content-length, content-md5) refuses it.
+            .mutate_request(|request| {
+                request.headers_mut().remove("x-amzn-trace-id");
+            })
             .presigned(presigning(ttl)?)
             .await
             .map_err(|e| port_error("S3", e))?;

@@ -103,7 +103,9 @@ async fn measure(stack: &ScratchStack, photos: &[Vec<u8>]) -> Result<(), BenchEr
             break started.elapsed();
         }
         if started.elapsed() > GIVE_UP_AFTER {
-            return Err(format!("{total} people, {pending} pending after {GIVE_UP_AFTER:?}").into());
+            return Err(
+                format!("{total} people, {pending} pending after {GIVE_UP_AFTER:?}").into(),
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

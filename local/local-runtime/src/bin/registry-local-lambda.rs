@@ -70,7 +70,11 @@ async fn flow(stack: &ScratchStack, photos: &[Vec<u8>], round: usize) -> Result<
     let photo = &photos[round % photos.len()];
     let enrolled = common::enrol(&http, &gateway, &token, "Lambda", round, photo).await?;
     common::wait_until_indexed(&stack.pool, &enrolled.key, INDEXING_WITHIN).await?;
-    let get = |path: &str| http.get(format!("{gateway}{path}")).bearer_auth(&token).send();
+    let get = |path: &str| {
+        http.get(format!("{gateway}{path}"))
+            .bearer_auth(&token)
+            .send()
+    };
     expect_ok(get("/api/faces").await?, "GET /api/faces").await?;
     expect_ok(get("/api/faces/1").await?, "GET /api/faces/1").await?;
     let search = http
@@ -81,7 +85,11 @@ async fn flow(stack: &ScratchStack, photos: &[Vec<u8>], round: usize) -> Result<
         .send()
         .await?;
     expect_ok(search, "POST /api/search").await?;
-    expect_ok(http.get(format!("{gateway}/healthz")).send().await?, "GET /healthz").await?;
+    expect_ok(
+        http.get(format!("{gateway}/healthz")).send().await?,
+        "GET /healthz",
+    )
+    .await?;
     reconcile(runtime).await
 }
 
@@ -96,8 +104,12 @@ async fn expect_ok(response: reqwest::Response, what: &str) -> Result<(), BenchE
 
 async fn reconcile(runtime: &LocalRuntime) -> Result<(), BenchError> {
     let event = std::fs::read_to_string("events/scheduled.json")?;
-    local_runtime::runtime::invoke_event(runtime, "ReconcileFunction", serde_json::from_str(&event)?)
-        .await?;
+    local_runtime::runtime::invoke_event(
+        runtime,
+        "ReconcileFunction",
+        serde_json::from_str(&event)?,
+    )
+    .await?;
     Ok(())
 }
 
@@ -108,7 +120,11 @@ fn print_row(id: &str, memory_size_mb: u32, reports: &[Report]) {
         .map(|d| d.as_secs_f64() * 1000.0)
         .collect();
     inits.sort_by(f64::total_cmp);
-    let max_used = reports.iter().map(|r| r.max_memory_used_mb).max().unwrap_or(0);
+    let max_used = reports
+        .iter()
+        .map(|r| r.max_memory_used_mb)
+        .max()
+        .unwrap_or(0);
     let memory_goal = (f64::from(memory_size_mb) * GOAL_MEMORY_SHARE) as u64;
     let (p50, max) = match (inits.get(inits.len() / 2), inits.last()) {
         (Some(p50), Some(max)) => (format!("{p50:.1} ms"), format!("{max:.1} ms")),
@@ -121,9 +137,19 @@ fn print_row(id: &str, memory_size_mb: u32, reports: &[Report]) {
         inits.len(),
         p50,
         max,
-        format!("{} {GOAL_INIT_MS:.0}", if init_met { "<=" } else { "MISSED" }),
+        format!(
+            "{} {GOAL_INIT_MS:.0}",
+            if init_met { "<=" } else { "MISSED" }
+        ),
         format!("{memory_size_mb} MB"),
         format!("{max_used} MB"),
-        format!("{} {memory_goal}", if max_used <= memory_goal { "<=" } else { "MISSED" }),
+        format!(
+            "{} {memory_goal}",
+            if max_used <= memory_goal {
+                "<="
+            } else {
+                "MISSED"
+            }
+        ),
     );
 }

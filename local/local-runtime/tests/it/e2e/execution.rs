@@ -9,19 +9,7 @@ use super::*;
 async fn every_function_of_the_flow_runs_its_own_binary_within_its_memory() {
     let harness = Harness::start().await;
     let admin = harness.token("admins").await;
-    let ticket = harness
-        .enrol(
-            &admin,
-            "Obama",
-            "Barack",
-            &test_image("obama.jpg"),
-            "image/jpeg",
-        )
-        .await;
-    let person = harness
-        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
-        .await;
-    assert_eq!(person["status"], "indexed", "{person}");
+    enrol_obama(&harness, &admin).await;
     let (status, _) = identify(&harness, &admin, &test_image("obama2.jpg"), "").await;
     assert_eq!(status, 200);
     let (status, _) = harness.get("/healthz", None).await;
@@ -61,4 +49,45 @@ async fn every_function_of_the_flow_runs_its_own_binary_within_its_memory() {
         warm |= reports.iter().skip(1).any(|r| r.init_duration.is_none());
     }
     assert!(warm, "a warm environment served a second invocation");
+}
+
+/// In Lambda, with the template's `Tracing: Active`, every invocation has
+/// its trace id (`_X_AMZN_TRACE_ID`), which the SDK adds to its requests:
+/// signed into an upload URL, the browser would have to send it, and the
+/// bucket's CORS would refuse its preflight. The page sends every header
+/// the ticket names (but the two it cannot set): each must pass.
+#[tokio::test]
+async fn an_upload_ticket_asks_only_for_headers_the_buckets_cors_allows() {
+    let harness = Harness::start().await;
+    let admin = harness.token("admins").await;
+    let ticket = harness
+        .request_upload(&admin, "Obama", "Barack", 1000, "image/jpeg")
+        .await;
+    let headers: Vec<&str> = ticket["headers"]
+        .as_object()
+        .expect("the signed headers")
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !matches!(*name, "content-length" | "host"))
+        .collect();
+    assert!(headers.contains(&"content-type"), "{ticket}");
+    let origin = harness.url("");
+    let preflight = harness
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            ticket["uploadUrl"].as_str().expect("a URL"),
+        )
+        .header("origin", origin.trim_end_matches('/'))
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", headers.join(","))
+        .send()
+        .await
+        .expect("the preflight");
+    assert!(
+        preflight.status().is_success(),
+        "{headers:?}: {} {}",
+        preflight.status(),
+        preflight.text().await.unwrap_or_default()
+    );
 }

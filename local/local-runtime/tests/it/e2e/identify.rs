@@ -123,19 +123,7 @@ async fn identify_answers_every_face_a_stranger_is_unknown_and_nothing_is_kept()
     let harness = Harness::start().await;
     let admin = harness.token("admins").await;
     let viewer = harness.token("viewers").await;
-    let ticket = harness
-        .enrol(
-            &admin,
-            "Obama",
-            "Barack",
-            &test_image("obama.jpg"),
-            "image/jpeg",
-        )
-        .await;
-    let obama = harness
-        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
-        .await;
-    assert_eq!(obama["status"], "indexed", "{obama}");
+    let (ticket, _) = enrol_obama(&harness, &admin).await;
     let faces_before = harness.face_ids().await;
 
     // Another photo of him: found, with his own photo link.

@@ -50,6 +50,25 @@ async fn search(harness: &Harness, photo: &[u8], threshold: f32) -> Vec<(String,
     }
 }
 
+/// Barack Obama enrolled by `admin` from `obama.jpg`, once indexed: the
+/// upload ticket and his record.
+async fn enrol_obama(harness: &Harness, admin: &str) -> (Value, Value) {
+    let ticket = harness
+        .enrol(
+            admin,
+            "Obama",
+            "Barack",
+            &test_image("obama.jpg"),
+            "image/jpeg",
+        )
+        .await;
+    let person = harness
+        .settle(admin, &ticket["personId"], INDEXING_WITHIN)
+        .await;
+    assert_eq!(person["status"], "indexed", "{person}");
+    (ticket, person)
+}
+
 /// `POST /api/search` with `photo` (a JPEG); the status and the answer.
 async fn identify(harness: &Harness, token: &str, photo: &[u8], query: &str) -> (u16, Value) {
     let request = harness

@@ -76,19 +76,7 @@ async fn every_metric_an_alarm_or_the_dashboard_reads_is_emitted() {
     let admin = harness.token("admins").await;
     // Enrolled, indexed and searched for; a photo without a face; the
     // same event again; a message nobody can read; an erasure.
-    let ticket = harness
-        .enrol(
-            &admin,
-            "Obama",
-            "Barack",
-            &test_image("obama.jpg"),
-            "image/jpeg",
-        )
-        .await;
-    let person = harness
-        .settle(&admin, &ticket["personId"], INDEXING_WITHIN)
-        .await;
-    assert_eq!(person["status"], "indexed", "{person}");
+    let (ticket, _) = enrol_obama(&harness, &admin).await;
     let blank = harness
         .enrol(&admin, "Paysage", "Un", &no_face(), "image/jpeg")
         .await;
