@@ -30,8 +30,6 @@ const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
 
 /// What a function is run with.
 pub struct FunctionConfig {
-    /// Its name, for its logs.
-    pub name: String,
     pub arn: String,
     /// Its binary (what `sam build` zips as `bootstrap`).
     pub executable: PathBuf,

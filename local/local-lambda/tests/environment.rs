@@ -45,7 +45,6 @@ fn function(memory_mb: u64, timeout: Duration, init: Option<&str>) -> Function {
     }
     Function {
         config: Arc::new(FunctionConfig {
-            name: "fixture".into(),
             arn: "arn:aws:lambda:us-east-1:123456789012:function:fixture".into(),
             executable: fixture(),
             environment,

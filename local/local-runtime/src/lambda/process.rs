@@ -64,7 +64,6 @@ impl Processes {
         }
         let logical_id = function.spec.logical_id.clone();
         Arc::new(FunctionConfig {
-            name: function.spec.name.clone(),
             arn: function.spec.arn.clone(),
             executable: self.executable.clone(),
             environment,
@@ -83,7 +82,12 @@ impl Processes {
         payload: &Value,
         request_id: &str,
     ) -> (Result<Value, FunctionError>, std::time::Duration) {
-        let warm = self.idle.lock().await.pop();
+        // A warm environment whose process ended meanwhile is gone.
+        let warm = {
+            let mut idle = self.idle.lock().await;
+            idle.retain(ExecutionEnvironment::is_alive);
+            idle.pop()
+        };
         let mut environment = match warm {
             Some(environment) => environment,
             None => match ExecutionEnvironment::start(config(), request_id).await {
