@@ -1,11 +1,14 @@
-//! The local Lambda service: the stack's functions, each built from its
-//! template environment by the wiring the Lambda mains use, invoked with the
-//! JSON events Lambda hands them, within their `Timeout`.
+//! The local Lambda service: the stack's functions, invoked with the JSON
+//! events Lambda hands them, within their `Timeout`.
 //!
-//! An instance is built at the first invocation (a cold start) and kept;
-//! an invocation that times out or panics loses it, as a Lambda sandbox is
-//! replaced after such a failure. A build that fails is an init error, and
-//! the next invocation tries again.
+//! A function runs its own binary as Lambda runs it (`process.rs`: an
+//! execution environment per concurrent invocation, its `MemorySize`
+//! enforced, Lambda's REPORT per invocation). A test may instead run its
+//! handler in this process, built from its template environment by the
+//! wiring the Lambda mains use: an instance is built at the first
+//! invocation (a cold start) and kept; an invocation that times out or
+//! panics loses it, as a Lambda sandbox is replaced after such a failure. A
+//! build that fails is an init error, and the next invocation tries again.
 
 mod invoke_api;
 mod process;
