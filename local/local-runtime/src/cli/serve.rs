@@ -79,6 +79,17 @@ fn print_banner(
     );
     println!("  Secrets       {}", runtime.secrets_endpoint());
     println!("  Lambda        {}  (Invoke)", runtime.lambda_endpoint());
+    let binaries = runtime
+        .lambda()
+        .functions()
+        .find_map(|f| f.executable().and_then(std::path::Path::parent));
+    match binaries {
+        Some(folder) => println!(
+            "  Functions     {}  (each its own binary, with its memory size and timeout)",
+            folder.display()
+        ),
+        None => println!("  Functions     in this process (--in-process: no memory limits)"),
+    }
     let queues: Vec<&str> = stack.queues.iter().map(|q| q.url.as_str()).collect();
     println!(
         "  SQS           {}  (queues {})",
