@@ -233,7 +233,7 @@ pub(super) async fn local_functions(
                 return Err(StartError::Resource {
                     what: function.logical_id.clone(),
                     reason: format!(
-                        "its binary {} is missing: build the functions (make functions)",
+                        "its binary {} is missing: `make registry-local` builds it beside registry-local",
                         executable.display()
                     ),
                 });
