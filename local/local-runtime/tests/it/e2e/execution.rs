@@ -91,3 +91,18 @@ async fn an_upload_ticket_asks_only_for_headers_the_buckets_cors_allows() {
         preflight.text().await.unwrap_or_default()
     );
 }
+
+/// A stack whose functions' binaries are not built does not start, and
+/// says which one is missing and what builds it.
+#[tokio::test]
+async fn a_missing_binary_stops_the_start_and_says_what_builds_it() {
+    let empty = tempfile::tempdir().expect("a folder");
+    let folder = empty.path().to_path_buf();
+    let Err((error, _)) =
+        Harness::try_start_with(|options| options.functions_dir = Some(folder)).await
+    else {
+        panic!("started without the functions' binaries");
+    };
+    assert!(error.contains("its binary"), "{error}");
+    assert!(error.contains("make registry-local"), "{error}");
+}
