@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{oneshot, watch};
 
-use crate::memory::Memory;
+use crate::memory::ProcessMemory;
 use crate::report::Report;
 use crate::runtime_api::{Answer, Pending, RuntimeApi};
 
@@ -104,6 +104,7 @@ pub struct ExecutionEnvironment {
     config: Arc<FunctionConfig>,
     api: RuntimeApi,
     pid: u32,
+    memory: Arc<Option<ProcessMemory>>,
     /// Dropping it ends the process.
     _kill: oneshot::Sender<()>,
     /// How the process ended, once it has.
@@ -145,6 +146,7 @@ impl ExecutionEnvironment {
             ))
         })?;
         let pid = child.id().unwrap_or_default();
+        let memory = Arc::new(ProcessMemory::of(pid));
         for stream in [
             child
                 .stdout
@@ -179,6 +181,7 @@ impl ExecutionEnvironment {
             config: Arc::clone(&config),
             api,
             pid,
+            memory,
             _kill: kill,
             exit,
             peak_kib: Arc::new(AtomicU64::new(0)),
@@ -216,7 +219,7 @@ impl ExecutionEnvironment {
                 let how = how.map(|h| h.clone().unwrap_or_default()).unwrap_or_default();
                 Err(FunctionError::exited(request_id, &how))
             }
-            () = over_memory(self.pid, limit_kib, Arc::clone(&self.peak_kib)) => {
+            () = over_memory(Arc::clone(&self.memory), limit_kib, Arc::clone(&self.peak_kib)) => {
                 Err(FunctionError::out_of_memory(request_id))
             }
             () = tokio::time::sleep(init_limit) => Err(FunctionError::timed_out(init_limit)),
@@ -264,7 +267,7 @@ impl ExecutionEnvironment {
             }
             _ => None,
         };
-        if let Some(memory) = Memory::of(self.pid) {
+        if let Some(memory) = self.memory.as_ref().as_ref().and_then(ProcessMemory::read) {
             self.peak_kib.fetch_max(memory.peak_kib, Ordering::Relaxed);
         }
         let max_memory_used_mb = match &error_type {
@@ -302,7 +305,7 @@ impl ExecutionEnvironment {
                 Ok(Answer::Error(error)) => Err(FunctionError::new(&error.error_type, error.error_message)),
                 Err(_) => Err(FunctionError::exited(request_id, "the Runtime API is closed")),
             },
-            () = over_memory(self.pid, limit_kib, Arc::clone(&self.peak_kib)) => {
+            () = over_memory(Arc::clone(&self.memory), limit_kib, Arc::clone(&self.peak_kib)) => {
                 Err(FunctionError::out_of_memory(request_id))
             }
             how = exit.wait_for(Option::is_some) => {
@@ -354,12 +357,13 @@ fn log_stream_name() -> String {
 }
 
 /// Resolves once the process's memory is over `limit_kib` (its resident
-/// set now, or its high-water mark since the last reading).
-async fn over_memory(pid: u32, limit_kib: u64, peak_kib: Arc<AtomicU64>) {
+/// set now, or its high-water mark since the last reading). A process that
+/// has ended has no memory: its end is told apart.
+async fn over_memory(memory: Arc<Option<ProcessMemory>>, limit_kib: u64, peak_kib: Arc<AtomicU64>) {
     loop {
-        if let Some(memory) = Memory::of(pid) {
-            peak_kib.fetch_max(memory.peak_kib, Ordering::Relaxed);
-            if memory.resident_kib > limit_kib || memory.peak_kib > limit_kib {
+        if let Some(reading) = memory.as_ref().as_ref().and_then(ProcessMemory::read) {
+            peak_kib.fetch_max(reading.peak_kib, Ordering::Relaxed);
+            if reading.resident_kib > limit_kib || reading.peak_kib > limit_kib {
                 return;
             }
         }

@@ -559,6 +559,23 @@ impl Harness {
     }
 
     /// Every FaceId in the collection.
+    /// Waits until the collection holds exactly `expected` (sorted): a
+    /// replaced face is deleted after the row names the new one.
+    pub async fn wait_for_faces(&self, expected: &[String], within: Duration) {
+        let started = Instant::now();
+        loop {
+            let faces = self.face_ids().await;
+            if faces == expected {
+                return;
+            }
+            assert!(
+                started.elapsed() < within,
+                "after {within:?} the collection holds {faces:?}, not {expected:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn face_ids(&self) -> Vec<String> {
         let client = self.rekognition().await;
         let mut ids = Vec::new();
