@@ -13,7 +13,8 @@
 //! * Similarity: see [`similarity`]; similarity 80 (Rekognition's default
 //!   threshold) is exactly dlib's same-person distance 0.6.
 //! * Quality filter and `UnindexedFaces` reasons: see [`quality`].
-//! * Persistence: see [`store`]; search is a brute-force scan.
+//! * Persistence: see [`store`]; search scans 8-bit codes of the embeddings,
+//!   then ranks the candidates by the embeddings themselves (exact).
 //! * Callers: every request is signed (SigV4) with a key of the
 //!   [`local_iam::KeyRing`] and authorized as Rekognition authorizes it
 //!   (`rekognition:<Operation>` on the collection); images in S3 are read
@@ -42,6 +43,7 @@ pub mod quality;
 pub mod server;
 pub mod similarity;
 pub mod store;
+pub mod synthetic;
 pub mod vision;
 
 pub use config::{DetectorKind, EngineConfig};

@@ -190,3 +190,68 @@ fn list_pages_in_face_id_order() {
     expected.sort();
     assert_eq!(seen, expected);
 }
+
+/// The codes only pick candidates: on faces spread as dlib's, with near
+/// photos of some, every threshold and number of matches gives what the
+/// exhaustive search gives, before and after faces are replaced and deleted.
+#[test]
+fn the_coded_search_answers_what_the_exhaustive_search_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CollectionStore::open(dir.path()).unwrap();
+    let collection = store.create(meta("people")).unwrap();
+    let mut synthetic = crate::synthetic::SyntheticFaces::new(11);
+    let mut faces: Vec<NewFace> = (0..2_000)
+        .map(|_| {
+            let mut face = face(0.0);
+            face.embedding = synthetic.person();
+            face
+        })
+        .collect();
+    // Some people enrolled twice, as duplicates are.
+    for i in (1..faces.len()).step_by(50) {
+        let twin = faces[i - 1].embedding;
+        faces[i].embedding = synthetic.another_photo_of(&twin, 0.35);
+    }
+    collection.add_faces(&faces).unwrap();
+
+    let queries: Vec<[f32; EMBEDDING_LEN]> = (0..24)
+        .map(|i| match i % 4 {
+            0 => synthetic.person(),
+            1 => synthetic.another_photo_of(&faces[i * 83].embedding, 0.3),
+            2 => synthetic.another_photo_of(&faces[i * 50].embedding, 0.55),
+            _ => faces[i * 31].embedding,
+        })
+        .collect();
+    let check = |collection: &Collection| {
+        for (n, query) in queries.iter().enumerate() {
+            for threshold in [0.0, 50.0, 80.0, 95.0, 99.9] {
+                for max_matches in [1, 3, 4096] {
+                    let exclude = (n % 2 == 0).then(|| faces[n * 31].record.face_id);
+                    let coded = collection.search(query, threshold, max_matches, exclude);
+                    let exhaustive =
+                        collection.search_exhaustive(query, threshold, max_matches, exclude);
+                    assert_eq!(
+                        coded, exhaustive,
+                        "query {n}, threshold {threshold}, {max_matches} matches"
+                    );
+                }
+            }
+        }
+    };
+    check(&collection);
+    assert!(
+        !collection.search(&queries[1], 80.0, 10, None).is_empty(),
+        "a near photo is found"
+    );
+
+    let mut replaced = faces[100].clone();
+    replaced.embedding = queries[0];
+    collection.add_faces(&[replaced]).unwrap();
+    let gone: Vec<Uuid> = faces[..800]
+        .iter()
+        .step_by(3)
+        .map(|f| f.record.face_id)
+        .collect();
+    collection.delete_faces(&gone).unwrap();
+    check(&collection);
+}
