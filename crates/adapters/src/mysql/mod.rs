@@ -393,29 +393,41 @@ impl PersonStore for MysqlPersonStore {
         let rows: Vec<PersonRow> = self
             .database
             .run(|pool| async move {
-                let mut query = QueryBuilder::<MySql>::new(format!(
-                    "SELECT {PERSON_COLUMNS} FROM person WHERE 1 = 1"
-                ));
-                if let Some(status) = filter.status {
-                    query.push(" AND status = ").push_bind(status.as_str());
-                }
-                if let Some(prefix) = &filter.name_prefix {
-                    let pattern = format!("{}%", escape_like(prefix));
-                    query
-                        .push(" AND (lastname LIKE ")
-                        .push_bind(pattern.clone())
-                        .push(" OR firstname LIKE ")
-                        .push_bind(pattern)
-                        .push(")");
-                }
-                if filter.possible_duplicates {
-                    query.push(" AND duplicate_of IS NOT NULL");
-                }
-                if let Some(sha256) = &filter.photo_sha256 {
-                    query.push(" AND photo_sha256 = ").push_bind(sha256);
-                }
-                if let Some(before) = filter.before_id {
-                    query.push(" AND id < ").push_bind(before.0);
+                let mut query =
+                    QueryBuilder::<MySql>::new(format!("SELECT {PERSON_COLUMNS} FROM person"));
+                match &filter.name_prefix {
+                    None => {
+                        query.push(" WHERE 1 = 1");
+                        push_list_conditions(&mut query, filter);
+                    }
+                    Some(prefix) => {
+                        // Each name searched on its own, in id order and
+                        // limited, then merged: with `lastname LIKE ? OR
+                        // firstname LIKE ?` MariaDB merged both indexes and
+                        // sorted every match (at a million people, 141 ms
+                        // for a prefix one in 18 share, 414 ms for "A").
+                        // Alone, each branch takes its name's index for a
+                        // rare prefix and the id order for a common one:
+                        // under 3 ms for either.
+                        let pattern = format!("{}%", escape_like(prefix));
+                        query.push(" JOIN (");
+                        for (n, column) in ["lastname", "firstname"].into_iter().enumerate() {
+                            if n > 0 {
+                                query.push(" UNION ");
+                            }
+                            query
+                                .push(format!(
+                                    "SELECT id FROM (SELECT id FROM person WHERE {column} LIKE "
+                                ))
+                                .push_bind(pattern.clone());
+                            push_list_conditions(&mut query, filter);
+                            query
+                                .push(" ORDER BY id DESC LIMIT ")
+                                .push_bind(filter.limit)
+                                .push(format!(") AS by_{column}"));
+                        }
+                        query.push(") AS named USING (id)");
+                    }
                 }
                 query
                     .push(" ORDER BY id DESC LIMIT ")
@@ -748,6 +760,22 @@ fn push_in_list<'a>(query: &mut QueryBuilder<'a, MySql>, ids: &'a [String]) {
 }
 
 /// `%`, `_` and the escape character itself match literally.
+/// The listing's conditions other than the name, each ` AND …`.
+fn push_list_conditions(query: &mut QueryBuilder<'_, MySql>, filter: &ListFilter) {
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if filter.possible_duplicates {
+        query.push(" AND duplicate_of IS NOT NULL");
+    }
+    if let Some(sha256) = &filter.photo_sha256 {
+        query.push(" AND photo_sha256 = ").push_bind(sha256.clone());
+    }
+    if let Some(before) = filter.before_id {
+        query.push(" AND id < ").push_bind(before.0);
+    }
+}
+
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -186,6 +186,7 @@ pub async fn listing_filters_by_status_and_by_name_prefix<S: PersonStore + Audit
             ("Under_score", "Ann", Status::Indexed),
             ("Underwood", "Frank", Status::Indexed),
             ("Back\\slash", "Bob", Status::Indexed),
+            ("Anderson", "Andy", Status::Indexed),
         ],
     )
     .await;
@@ -198,6 +199,7 @@ pub async fn listing_filters_by_status_and_by_name_prefix<S: PersonStore + Audit
     assert_eq!(
         names(store, indexed_only).await,
         [
+            "Andy Anderson",
             "Bob Back\\slash",
             "Frank Underwood",
             "Ann Under_score",
@@ -248,6 +250,24 @@ pub async fn listing_filters_by_status_and_by_name_prefix<S: PersonStore + Audit
     assert!(names(store, by_name("_")).await.is_empty());
     assert_eq!(names(store, by_name("Under_")).await, ["Ann Under_score"]);
     assert_eq!(names(store, by_name("Back\\")).await, ["Bob Back\\slash"]);
+
+    // A person both of whose names match is there once.
+    assert_eq!(names(store, by_name("and")).await, ["Andy Anderson"]);
+    // Pages of a name search follow the id order.
+    let first_page = store
+        .list(&ListFilter {
+            limit: 2,
+            ..by_name("oba")
+        })
+        .await
+        .expect("list");
+    assert_eq!(first_page.len(), 2);
+    let next_page = ListFilter {
+        limit: 2,
+        before_id: Some(first_page[1].id),
+        ..by_name("oba")
+    };
+    assert_eq!(names(store, next_page).await, ["Barack Obama"]);
 
     // Filters combine.
     let filter = ListFilter {
