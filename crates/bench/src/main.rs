@@ -1,23 +1,23 @@
-//! Listing benchmark: seeds 100,000 people into a fresh database, then
+//! Listing benchmark: seeds a million people into a fresh database, then
 //! times the `GET /api/faces` handler (presigned photo URLs and the
-//! page's audit entry included) on
-//! the first page and on a page 50,000 rows deep, reached through its
-//! cursor. Keyset pagination should keep the deep page about as fast as
-//! the first. Prints figures; asserts nothing.
+//! page's audit entry included) on the first page, on a page 900,000 rows
+//! deep reached through its cursor, and on name-prefix searches. Keyset
+//! pagination should keep the deep page about as fast as the first. Prints
+//! figures; asserts nothing.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use registry::listing::{ListParams, parse_params};
-use registry::ports::{PersonStore, PhotoStore};
+use registry::ports::{ListFilter, PersonStore, PhotoStore};
 use registry_adapters::{MysqlPersonStore, S3PhotoStore};
 use registry_api::{FacesApi, PhotoLinks};
 use registry_testkit::{ApiEvent, ScriptedFaceSearch, TestDatabase, presigning_photo_store};
 use serde_json::Value;
 use sqlx::mysql::MySqlPool;
 
-const PEOPLE: usize = 100_000;
-const DEPTH: usize = 50_000;
+const PEOPLE: usize = 1_000_000;
+const DEPTH: usize = 900_000;
 /// The API's default page size.
 const PAGE: usize = 50;
 /// Page size while walking down to the deep page.
@@ -88,6 +88,7 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         ms(deep) / ms(first),
         ms(deep_db) / ms(first_db)
     );
+    name_prefix_figures(&api).await?;
     let presign = time_presign(&api.photos).await?;
     println!(
         "  {:<32} {:>8.1} µs",
@@ -102,6 +103,70 @@ async fn run(pool: &MySqlPool) -> Result<()> {
         ms(first) / ms(first_db)
     );
     Ok(())
+}
+
+/// Name-prefix searches (`q=`): a name many people share, one few share,
+/// one nobody has. The filter is `lastname LIKE 'x%' OR firstname LIKE
+/// 'x%'` in id order, so a rare prefix costs more than a common one.
+async fn name_prefix_figures(
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore, ScriptedFaceSearch>,
+) -> Result<()> {
+    println!("GET /api/faces?q=, name prefixes, median of {RUNS} runs:");
+    for (label, prefix) in [
+        ("a common lastname (1 in 18)", "Mart"),
+        ("a rare firstname (11 people)", "Anna 12348"),
+        ("nobody's name", "Zyx"),
+    ] {
+        let query = format!("limit={PAGE}&q={}", prefix.replace(' ', "+"));
+        let (handler, found) = time_search(api, &query).await?;
+        let filter = parse_params(&ListParams {
+            limit: Some(PAGE.to_string()),
+            q: Some(prefix.to_owned()),
+            ..Default::default()
+        })?;
+        let query_time = time_query(&api.people, &filter).await?;
+        println!(
+            "  {label:<32} {:>8.3} ms   (database query {:.3} ms; {found} on the page)",
+            ms(handler),
+            ms(query_time)
+        );
+    }
+    println!("  (goal: under 100 ms, the time of one page people notice)");
+    println!();
+    Ok(())
+}
+
+/// Median handler time of a search, and how many people its page holds.
+async fn time_search(
+    api: &FacesApi<MysqlPersonStore, S3PhotoStore, ScriptedFaceSearch>,
+    query: &str,
+) -> Result<(Duration, usize)> {
+    let mut times = Vec::with_capacity(RUNS);
+    let mut found = 0;
+    for run in 0..WARM_UP_RUNS + RUNS {
+        let request = request(query)?;
+        let started = Instant::now();
+        let body = call(api, request).await?;
+        let elapsed = started.elapsed();
+        found = body["items"].as_array().map_or(0, Vec::len);
+        if run >= WARM_UP_RUNS {
+            times.push(elapsed);
+        }
+    }
+    Ok((median(times), found))
+}
+
+/// Median time of the store's query alone for `filter`.
+async fn time_query(people: &MysqlPersonStore, filter: &ListFilter) -> Result<Duration> {
+    let mut times = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP_RUNS + RUNS {
+        let started = Instant::now();
+        people.list(filter).await?;
+        if run >= WARM_UP_RUNS {
+            times.push(started.elapsed());
+        }
+    }
+    Ok(median(times))
 }
 
 fn request(query: &str) -> Result<lambda_http::Request> {
@@ -182,17 +247,9 @@ async fn time_store(people: &MysqlPersonStore, cursor: Option<&str>) -> Result<D
         cursor: cursor.map(str::to_owned),
         ..Default::default()
     })?;
-    let mut times = Vec::with_capacity(RUNS);
-    for run in 0..WARM_UP_RUNS + RUNS {
-        let started = Instant::now();
-        let rows = people.list(&filter).await?;
-        let elapsed = started.elapsed();
-        ensure!(rows.len() == PAGE, "a page of {} people", rows.len());
-        if run >= WARM_UP_RUNS {
-            times.push(elapsed);
-        }
-    }
-    Ok(median(times))
+    let rows = people.list(&filter).await?;
+    ensure!(rows.len() == PAGE, "a page of {} people", rows.len());
+    time_query(people, &filter).await
 }
 
 /// One presigned photo URL, the median of batches of a thousand.
