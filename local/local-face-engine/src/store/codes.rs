@@ -1,7 +1,7 @@
 //! Eight-bit codes of the embeddings: the index a search scans first.
 //!
 //! At a million faces the float32 embeddings are 512 MB, and a search that
-//! reads them all is bound by memory bandwidth (about 38 ms here). Each
+//! reads them all is bound by memory bandwidth (about 27 ms here). Each
 //! embedding also gets a code, its values rounded to multiples of
 //! [`STEP`] in one signed byte (128 bytes a face, a quarter of the memory
 //! to read), with the length of its rounding error. A search scans the
