@@ -27,6 +27,7 @@
 #   make bench-faults             100 enrolments through a database outage
 #   make bench-lambda             each function's cold starts and memory over the flow
 #   make bench-drop               2,000 photos dropped into the bucket, indexed unattended
+#   make bench-import             1,000 photos of a folder through `registry import`
 
 GROUP ?= admins
 PARAMS ?=
@@ -40,7 +41,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load bench-lambda bench-drop
+.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load bench-lambda bench-drop bench-import
 
 registry-local: venv
 	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) --workspace --bin registry-local $(FUNCTION_BINS)
@@ -123,4 +124,9 @@ bench-faults: setup database
 	cargo build --locked -q --workspace $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p local-runtime --bin registry-local-faults
 
-bench: bench-load bench-faults bench-lambda bench-drop
+# 1,000 photos of a folder enrolled by the command line's import: photos per second.
+bench-import: setup database
+	cargo build --locked -q --profile fast --workspace --features local-runtime/bench --bin registry-local-import $(FUNCTION_BINS)
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/fast/registry-local-import
+
+bench: bench-load bench-faults bench-lambda bench-drop bench-import
