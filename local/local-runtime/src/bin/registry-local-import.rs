@@ -72,7 +72,14 @@ async fn measure(stack: &ScratchStack, folder: &std::path::Path) -> Result<(), B
     let options = Options::default();
     let entries = import::scan(folder)?;
     let started = Instant::now();
-    let reports = import::import(&client, entries, &options, &CancellationToken::new(), |_| {}).await;
+    let reports = import::import(
+        &client,
+        entries,
+        &options,
+        &CancellationToken::new(),
+        |_| {},
+    )
+    .await;
     let elapsed = started.elapsed();
     let count = |outcome: Outcome| reports.iter().filter(|r| r.outcome == outcome).count();
     let indexed = count(Outcome::Indexed);
