@@ -759,7 +759,6 @@ fn push_in_list<'a>(query: &mut QueryBuilder<'a, MySql>, ids: &'a [String]) {
     query.push(")");
 }
 
-/// `%`, `_` and the escape character itself match literally.
 /// The listing's conditions other than the name, each ` AND …`.
 fn push_list_conditions(query: &mut QueryBuilder<'_, MySql>, filter: &ListFilter) {
     if let Some(status) = filter.status {
@@ -776,6 +775,7 @@ fn push_list_conditions(query: &mut QueryBuilder<'_, MySql>, filter: &ListFilter
     }
 }
 
+/// `%`, `_` and the escape character itself match literally.
 fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
