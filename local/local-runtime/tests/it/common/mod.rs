@@ -558,7 +558,6 @@ impl Harness {
             .clone()
     }
 
-    /// Every FaceId in the collection.
     /// Waits until the collection holds exactly `expected` (sorted): a
     /// replaced face is deleted after the row names the new one.
     pub async fn wait_for_faces(&self, expected: &[String], within: Duration) {
@@ -576,6 +575,7 @@ impl Harness {
         }
     }
 
+    /// Every FaceId in the collection.
     pub async fn face_ids(&self) -> Vec<String> {
         let client = self.rekognition().await;
         let mut ids = Vec::new();
