@@ -322,12 +322,13 @@ pub trait ReconcileStore: Send + Sync {
         requested_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Erasure>, PortError>;
-    /// The people whose key is after `after` and up to `through` (either
-    /// end open when `None`), in key order.
+    /// The first `limit` people whose key is after `after` and up to
+    /// `through` (either end open when `None`), in key order.
     async fn people_by_key(
         &self,
         after: Option<&str>,
         through: Option<&str>,
+        limit: u32,
     ) -> Result<Vec<KeyedPerson>, PortError>;
     /// The erasures that name each of `keys`, if any (by digest).
     async fn erasure_marks(&self, keys: &[String]) -> Result<Vec<Option<ErasureMark>>, PortError>;

@@ -219,6 +219,52 @@ fn last_key_of(page: &PhotoPage) -> Result<Option<String>, PortError> {
     }
 }
 
+/// One step of a scan of the bucket: the photos and the people whose keys
+/// fall after the scan's position and up to `through` (the end of the
+/// bucket and of the table when `None`).
+struct BucketStep {
+    photos: Vec<ListedPhoto>,
+    people: Vec<KeyedPerson>,
+    through: Option<String>,
+}
+
+impl BucketStep {
+    /// A page of photos and the people of its range, at most `page_size`
+    /// of each. When the range holds more people than that (a bucket
+    /// missing many photos, or the last page's open end), the step ends at
+    /// the last person read, and the photos after it are listed again by
+    /// the next step: a run's memory stays a page, whatever the registry's size.
+    async fn read<P, S>(
+        people: &P,
+        photos: &S,
+        after: Option<&str>,
+        page_size: u32,
+    ) -> Result<Self, PortError>
+    where
+        P: ReconcileStore + ?Sized,
+        S: PhotoStore + ?Sized,
+    {
+        let page_size = page_size.max(1);
+        let page = photos.list_photos(after, page_size).await?;
+        let mut through = last_key_of(&page)?;
+        let mut photos = page.photos;
+        let people = people
+            .people_by_key(after, through.as_deref(), page_size)
+            .await?;
+        if people.len() >= page_size as usize
+            && let Some(last) = people.last()
+        {
+            photos.retain(|photo| photo.key <= last.object_key);
+            through = Some(last.object_key.clone());
+        }
+        Ok(Self {
+            photos,
+            people,
+            through,
+        })
+    }
+}
+
 /// How a photo's sighting is remembered: by its key's digest, not its key.
 fn photo_subject(key: &str) -> String {
     hex::encode(key_digest(key))
@@ -277,22 +323,14 @@ where
         let mut report = RebuildReport::default();
         let (mut after, started) = self.resume(Scan::Rebuild, now).await?;
         while Instant::now() < deadline {
-            let page = self
-                .photos
-                .list_photos(after.as_deref(), self.settings.page_size)
-                .await?;
-            let through = last_key_of(&page)?;
-            let people = self
-                .people
-                .people_by_key(after.as_deref(), through.as_deref())
-                .await?;
-            report.photos_checked += page.photos.len() as u64;
+            let BucketStep {
+                photos,
+                people,
+                through,
+            } = self.read_step(after.as_deref()).await?;
+            report.photos_checked += photos.len() as u64;
             for person in people.iter().filter(|person| !person.erasing) {
-                if !page
-                    .photos
-                    .iter()
-                    .any(|photo| photo.key == person.object_key)
-                {
+                if !photos.iter().any(|photo| photo.key == person.object_key) {
                     continue;
                 }
                 let format = ObjectKey::parse(&person.object_key)
@@ -490,19 +528,11 @@ where
     ) -> Result<(), PortError> {
         let (mut after, pass_started) = self.resume(Scan::Photos, now).await?;
         while Instant::now() < deadline {
-            let page = self
-                .photos
-                .list_photos(after.as_deref(), self.settings.page_size)
+            let step = self.read_step(after.as_deref()).await?;
+            report.photos_checked += step.photos.len() as u64;
+            self.compare_photos(report, &step.photos, &step.people, now)
                 .await?;
-            let through = last_key_of(&page)?;
-            let people = self
-                .people
-                .people_by_key(after.as_deref(), through.as_deref())
-                .await?;
-            report.photos_checked += page.photos.len() as u64;
-            self.compare_photos(report, &page.photos, &people, now)
-                .await?;
-            after = through;
+            after = step.through;
             if self
                 .advance(Scan::Photos, after.as_deref(), pass_started)
                 .await?
@@ -512,6 +542,10 @@ where
             }
         }
         Ok(())
+    }
+
+    async fn read_step(&self, after: Option<&str>) -> Result<BucketStep, PortError> {
+        BucketStep::read(self.people, self.photos, after, self.settings.page_size).await
     }
 
     /// One page of photos against the people whose keys fall in its range.

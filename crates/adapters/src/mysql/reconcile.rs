@@ -227,6 +227,7 @@ impl ReconcileStore for MysqlPersonStore {
         &self,
         after: Option<&str>,
         through: Option<&str>,
+        limit: u32,
     ) -> Result<Vec<KeyedPerson>, PortError> {
         let rows: Vec<(u64, Vec<u8>, String, bool, DateTime<Utc>, bool)> = self
             .database
@@ -243,7 +244,7 @@ impl ReconcileStore for MysqlPersonStore {
                 if let Some(through) = through {
                     query.push(" AND p.object_key <= ").push_bind(through);
                 }
-                query.push(" ORDER BY p.object_key");
+                query.push(" ORDER BY p.object_key LIMIT ").push_bind(limit);
                 query.build_query_as().fetch_all(pool).await
             })
             .await

@@ -161,6 +161,41 @@ async fn the_scans_page_through_everything_and_touch_nothing_in_place() {
 }
 
 #[tokio::test]
+async fn people_whose_photos_are_gone_are_read_a_page_at_a_time() {
+    let world = World::new().await;
+    for n in 0..7 {
+        world.indexed(&key(n), &format!("face-{n}")).await;
+    }
+    // Five photos in a row gone: their range holds more people than a page.
+    for n in 1..=5 {
+        world.photos.delete(&key(n));
+    }
+    let first_two = world
+        .people
+        .people_by_key(None, None, 2)
+        .await
+        .expect("read");
+    let keys: Vec<&str> = first_two.iter().map(|p| p.object_key.as_str()).collect();
+    assert_eq!(keys, [key(0), key(1)]);
+
+    world.let_grace_pass().await;
+    let report = world.run().await.expect("the run");
+    assert!(report.photos_pass_complete, "{report:?}");
+    assert_eq!(report.photos_checked, 2, "{report:?}");
+    assert_eq!(report.photos_gone, 5, "{report:?}");
+    for n in 0..7 {
+        let person = world
+            .people
+            .find_by_key(&key(n))
+            .await
+            .expect("read")
+            .expect("kept");
+        let gone = (1..=5).contains(&n);
+        assert_eq!(person.status == Status::Rejected, gone, "person {n}");
+    }
+}
+
+#[tokio::test]
 async fn concurrent_runs_repair_once_and_both_succeed() {
     let world = World::new().await;
     world.indexed(&key(1), "face-1").await;
