@@ -23,7 +23,7 @@ use crate::cors::{CorsLayer, CorsRules};
 use crate::dead_letter::{DeadLetterError, DeadLetters};
 use crate::delivery::Dispatcher;
 use crate::event::{EventContext, SequencerClock};
-use crate::notify::{EventEmitter, NotifyingFileSystem, PeerAddr, Route};
+use crate::notify::{EventEmitter, KeyIndex, NotifyingFileSystem, PeerAddr, Route};
 use crate::versions::VersionStore;
 
 /// How long open connections may finish their requests on shutdown.
@@ -176,12 +176,14 @@ impl S3Store {
             .filter(|b| b.versioned)
             .map(|b| b.name.clone())
             .collect();
+        let keys = load_keys(&root, &config).await?;
         let store = NotifyingFileSystem::new(
             file_system,
             root.clone(),
             emitter,
             VersionStore::new(versions_dir),
             versioned,
+            keys,
             Arc::clone(&access),
         );
 
@@ -264,6 +266,20 @@ impl Drop for RunningS3Store {
     fn drop(&mut self) {
         self.stop.cancel();
     }
+}
+
+/// The buckets' keys, walked once, off the async runtime.
+async fn load_keys(root: &Path, config: &S3StoreConfig) -> Result<KeyIndex, StartError> {
+    let folder = root.to_owned();
+    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+    tokio::task::spawn_blocking(move || KeyIndex::load(&folder, buckets.iter().map(String::as_str)))
+        .await
+        .map_err(io::Error::other)
+        .and_then(|loaded| loaded)
+        .map_err(|error| StartError::FileSystem {
+            path: root.to_owned(),
+            message: error.to_string(),
+        })
 }
 
 async fn create_dir(path: &Path) -> Result<PathBuf, StartError> {

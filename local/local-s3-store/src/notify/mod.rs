@@ -27,11 +27,13 @@ use crate::event::{ObjectCreated, ObjectCreation};
 use crate::versions::{Version, VersionStore, new_version_id};
 
 mod events;
+mod keys;
 mod objects;
 mod reads;
 
 use self::events::Write;
 pub(crate) use self::events::{EventEmitter, Route};
+pub(crate) use self::keys::KeyIndex;
 use self::objects::{delete_marker_error, timestamp, with_delete_marker};
 
 /// The client's address, put into each request's extensions by the server.
@@ -73,6 +75,7 @@ struct Shared {
     emitter: Arc<EventEmitter>,
     versions: VersionStore,
     versioned: HashSet<String>,
+    keys: KeyIndex,
 }
 
 pub(crate) struct NotifyingFileSystem {
@@ -88,6 +91,7 @@ impl NotifyingFileSystem {
         emitter: Arc<EventEmitter>,
         versions: VersionStore,
         versioned: HashSet<String>,
+        keys: KeyIndex,
         access: Arc<StoreAccess>,
     ) -> Self {
         Self {
@@ -97,6 +101,7 @@ impl NotifyingFileSystem {
                 emitter,
                 versions,
                 versioned,
+                keys,
             }),
             locks: KeyLocks::new(),
             access,
@@ -156,10 +161,17 @@ impl_s3_forwarding! {
             head_bucket(HeadBucketInput) -> HeadBucketOutput;
             list_buckets(ListBucketsInput) -> ListBucketsOutput;
             list_objects(ListObjectsInput) -> ListObjectsOutput;
-            list_objects_v2(ListObjectsV2Input) -> ListObjectsV2Output;
             upload_part(UploadPartInput) -> UploadPartOutput;
             list_parts(ListPartsInput) -> ListPartsOutput;
             abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
+        }
+
+        async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+            // By folder (nothing of the registry lists so): the file system's walk.
+            if req.input.delimiter.is_some() || !self.shared.keys.serves(&req.input.bucket) {
+                return self.shared.inner.list_objects_v2(req).await;
+            }
+            self.list_from_index(req.input).await.map(S3Response::new)
         }
 
         async fn get_object(&self, mut req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
@@ -348,7 +360,9 @@ impl_s3_forwarding! {
             let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
             let _guard = self.locks.lock(&bucket, &key).await;
             if !self.versioned(&bucket) {
-                return self.shared.inner.delete_object(req).await;
+                let response = self.shared.inner.delete_object(req).await?;
+                self.shared.keys.remove(&bucket, &key);
+                return Ok(response);
             }
             let versions = &self.shared.versions;
             let io = |error: std::io::Error| s3_error!(InternalError, "versions of {key}: {error}");
@@ -384,7 +398,14 @@ impl_s3_forwarding! {
             if self.versioned(&req.input.bucket) {
                 return Err(s3_error!(NotImplemented, "DeleteObjects on a versioned bucket is not supported locally; delete one object at a time"));
             }
-            self.shared.inner.delete_objects(req).await
+            let bucket = req.input.bucket.clone();
+            let response = self.shared.inner.delete_objects(req).await?;
+            for deleted in response.output.deleted.iter().flatten() {
+                if let Some(key) = &deleted.key {
+                    self.shared.keys.remove(&bucket, key);
+                }
+            }
+            Ok(response)
         }
 
         async fn list_object_versions(

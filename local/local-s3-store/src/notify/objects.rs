@@ -22,6 +22,7 @@ impl Shared {
         kind: ObjectCreated,
         e_tag: Option<String>,
     ) -> Option<String> {
+        self.keys.insert(&write.bucket, &write.key);
         let head = self
             .inner
             .head_object(internal_request(
@@ -148,10 +149,9 @@ impl Shared {
                     ))))
                     .build()
                     .map_err(|error| s3_error!(InternalError, "restoring a version: {error}"))?;
-                self.inner
-                    .put_object(internal_request(input, None))
-                    .await
-                    .map(drop)
+                self.inner.put_object(internal_request(input, None)).await?;
+                self.keys.insert(bucket, key);
+                Ok(())
             }
             None => self.remove_current(bucket, key).await,
         }
@@ -169,7 +169,10 @@ impl Shared {
             .await
         {
             Err(error) if *error.code() != S3ErrorCode::NoSuchKey => Err(error),
-            _ => Ok(()),
+            _ => {
+                self.keys.remove(bucket, key);
+                Ok(())
+            }
         }
     }
 }

@@ -141,3 +141,79 @@ impl NotifyingFileSystem {
         }
     }
 }
+
+impl NotifyingFileSystem {
+    /// A listing without a delimiter, from the key index: a page of keys,
+    /// each file read for its size and time (as the file system store
+    /// reports them). A key deleted since the index was read is left out.
+    pub(super) async fn list_from_index(
+        &self,
+        input: ListObjectsV2Input,
+    ) -> S3Result<ListObjectsV2Output> {
+        let requested = input.max_keys.unwrap_or(1000);
+        // S3 returns at most 1,000 keys a page, whatever is asked for.
+        let max_keys = usize::try_from(requested.clamp(0, 1000)).unwrap_or(0);
+        let prefix = input
+            .prefix
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches('/');
+        // The later of the two resume points, as the file system store reads them.
+        let start_after = match (
+            input.continuation_token.as_deref(),
+            input.start_after.as_deref(),
+        ) {
+            (Some(token), Some(after)) => Some(token.max(after)),
+            (token, after) => token.or(after),
+        };
+        let page = self
+            .shared
+            .keys
+            .page(&input.bucket, prefix, start_after, max_keys)
+            .ok_or_else(|| s3_error!(NoSuchBucket))?;
+        let paths = page
+            .keys
+            .iter()
+            .map(|key| Ok((key.clone(), self.shared.object_path(&input.bucket, key)?)))
+            .collect::<S3Result<Vec<_>>>()?;
+        let objects = tokio::task::spawn_blocking(move || listed_objects(paths))
+            .await
+            .map_err(|error| s3_error!(InternalError, "listing: {error}"))??;
+        let next_continuation_token = page.truncated.then(|| page.keys.last().cloned()).flatten();
+        Ok(ListObjectsV2Output {
+            key_count: Some(i32::try_from(objects.len()).unwrap_or(i32::MAX)),
+            max_keys: Some(requested),
+            is_truncated: Some(page.truncated),
+            contents: (!objects.is_empty()).then_some(objects),
+            continuation_token: input.continuation_token,
+            next_continuation_token,
+            encoding_type: input.encoding_type,
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            start_after: input.start_after,
+            ..Default::default()
+        })
+    }
+}
+
+/// Each key's object, with its file's size and modification time.
+fn listed_objects(paths: Vec<(String, PathBuf)>) -> S3Result<Vec<Object>> {
+    let mut objects = Vec::with_capacity(paths.len());
+    for (key, path) in paths {
+        let metadata = match std::fs::metadata(&path) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(s3_error!(InternalError, "{key}: {error}")),
+        };
+        let modified = metadata
+            .modified()
+            .map_err(|error| s3_error!(InternalError, "{key}: {error}"))?;
+        objects.push(Object {
+            key: Some(key),
+            last_modified: Some(Timestamp::from(modified)),
+            size: Some(i64::try_from(metadata.len()).unwrap_or(i64::MAX)),
+            ..Default::default()
+        });
+    }
+    Ok(objects)
+}

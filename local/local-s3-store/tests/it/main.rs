@@ -1,5 +1,5 @@
 //! The S3 store as S3's clients and S3's events see it: authorization,
-//! versions, POST uploads, event delivery with Lambda's retries.
+//! versions, listings, POST uploads, event delivery with Lambda's retries.
 //!
 //! One test binary for the crate (one link), a module per feature.
 
@@ -8,5 +8,6 @@ mod common;
 mod delivery;
 mod events;
 mod lambda_invoke;
+mod listing;
 mod post_object;
 mod versions;
