@@ -28,6 +28,7 @@
 #   make bench-lambda             each function's cold starts and memory over the flow
 #   make bench-drop               2,000 photos dropped into the bucket, indexed unattended
 #   make bench-import             1,000 photos of a folder through `registry import`
+#   make bench-reconcile          reconcile's full pass over a million people
 
 GROUP ?= admins
 PARAMS ?=
@@ -41,7 +42,7 @@ LOCAL_ASSETS_ENV := FACE_ENGINE_MODELS_DIR=$(MODELS_DIR) REGISTRY_TEST_IMAGES=$(
 FUNCTION ?= HealthFunction
 EVENT ?= events/healthz.json
 
-.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load bench-lambda bench-drop bench-import
+.PHONY: dev dev-token import invoke sam-env-vars reconcile rebuild-collection registry-local bench-faults test-e2e test-browser tested-binaries node-deps browser-deps bench-load bench-lambda bench-drop bench-import bench-reconcile
 
 registry-local: venv
 	cargo build --locked --profile $(if $(filter debug,$(PROFILE)),dev,$(PROFILE)) --workspace --bin registry-local $(FUNCTION_BINS)
@@ -113,13 +114,13 @@ bench-lambda: setup database
 	cargo build --locked -q --release --workspace --bin registry-local-lambda $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/release/registry-local-lambda
 
-# 100 enrolments while the database goes away and comes back: what became of each.
 # 2,000 photos PUT straight into the bucket within a minute, then left to
 # the indexer: how long until every one is indexed, and the dead letters.
 bench-drop: setup database
 	cargo build --locked -q --profile fast --workspace --bin registry-local-drop $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/fast/registry-local-drop
 
+# 100 enrolments while the database goes away and comes back: what became of each.
 bench-faults: setup database
 	cargo build --locked -q --workspace $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) cargo run --locked -q -p local-runtime --bin registry-local-faults
@@ -129,4 +130,9 @@ bench-import: setup database
 	cargo build --locked -q --profile fast --workspace --features local-runtime/bench --bin registry-local-import $(FUNCTION_BINS)
 	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/fast/registry-local-import
 
-bench: bench-load bench-faults bench-lambda bench-drop bench-import
+# Reconcile's full pass over a million people, photos and faces: runs and time.
+bench-reconcile: setup database
+	cargo build --locked -q --profile fast --workspace --features local-runtime/bench --bin registry-local-reconcile $(FUNCTION_BINS)
+	$(DB_ENV); $(LOCAL_ASSETS_ENV) $(CARGO_TARGET)/fast/registry-local-reconcile
+
+bench: bench-load bench-faults bench-lambda bench-drop bench-import bench-reconcile

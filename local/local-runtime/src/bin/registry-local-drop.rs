@@ -52,14 +52,7 @@ async fn measure(stack: &ScratchStack, photos: &[Vec<u8>]) -> Result<(), BenchEr
             .force_path_style(true)
             .build(),
     );
-    let bucket = runtime
-        .stack()
-        .buckets
-        .iter()
-        .find(|b| b.name.ends_with("-photos"))
-        .ok_or("the template has no photo bucket")?
-        .name
-        .clone();
+    let bucket = common::photo_bucket(runtime)?;
     let concurrency = runtime
         .stack()
         .functions

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use local_runtime::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase};
+use local_runtime::{Group, LocalRuntime, RuntimeOptions, ScratchDatabase, StatePaths};
 use serde_json::{Value, json};
 
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -163,6 +163,18 @@ pub async fn wait_until_indexed(
     }
 }
 
+/// The stack's photo bucket (the one whose name ends in `-photos`).
+pub fn photo_bucket(runtime: &LocalRuntime) -> Result<String, BenchError> {
+    Ok(runtime
+        .stack()
+        .buckets
+        .iter()
+        .find(|b| b.name.ends_with("-photos"))
+        .ok_or("the template has no photo bucket")?
+        .name
+        .clone())
+}
+
 pub fn database_url() -> Result<String, BenchError> {
     Ok(std::env::var("DATABASE_URL").map_err(
         |_| "DATABASE_URL is not set (`make bench-load` and `make bench-faults` set it)",
@@ -176,6 +188,7 @@ pub struct ScratchStack {
     pub pool: sqlx::MySqlPool,
     pub state: PathBuf,
     scratch: ScratchDatabase,
+    options: RuntimeOptions,
 }
 
 impl ScratchStack {
@@ -206,14 +219,53 @@ impl ScratchStack {
         // The functions' own binaries, built beside this one.
         options.functions_dir = std::env::current_exe()?.parent().map(PathBuf::from);
         configure(&mut options, &state);
-        let runtime = LocalRuntime::start(options).await?;
+        let runtime = LocalRuntime::start(options.clone()).await?;
         let pool = sqlx::MySqlPool::connect(scratch.url()).await?;
         Ok(Self {
             runtime,
             pool,
             state,
             scratch,
+            options,
         })
+    }
+
+    /// Stops the runtime, runs `while_stopped` on its state folder, and
+    /// starts it again on the same database and state, which it loads as a
+    /// restarted `make dev` does. On a failure the database is dropped.
+    pub async fn restart(
+        self,
+        while_stopped: impl FnOnce(&StatePaths) -> Result<(), BenchError>,
+    ) -> Result<Self, BenchError> {
+        let Self {
+            runtime,
+            pool,
+            state,
+            scratch,
+            options,
+        } = self;
+        runtime.shutdown().await;
+        let restarted = match while_stopped(&options.state) {
+            Ok(()) => LocalRuntime::start(options.clone())
+                .await
+                .map_err(BenchError::from),
+            Err(error) => Err(error),
+        };
+        match restarted {
+            Ok(runtime) => Ok(Self {
+                runtime,
+                pool,
+                state,
+                scratch,
+                options,
+            }),
+            Err(error) => {
+                pool.close().await;
+                let _ = scratch.drop_database().await;
+                let _ = std::fs::remove_dir_all(&state);
+                Err(error)
+            }
+        }
     }
 
     /// Stops the stack and removes its database, users and state folder.
