@@ -104,7 +104,8 @@ pub struct ExecutionEnvironment {
     config: Arc<FunctionConfig>,
     api: RuntimeApi,
     pid: u32,
-    memory: Arc<Option<ProcessMemory>>,
+    /// `None` when its `/proc` folder could not be opened.
+    memory: Option<Arc<ProcessMemory>>,
     /// Dropping it ends the process.
     _kill: oneshot::Sender<()>,
     /// How the process ended, once it has.
@@ -146,7 +147,7 @@ impl ExecutionEnvironment {
             ))
         })?;
         let pid = child.id().unwrap_or_default();
-        let memory = Arc::new(ProcessMemory::of(pid));
+        let memory = ProcessMemory::of(pid).map(Arc::new);
         for stream in [
             child
                 .stdout
@@ -219,7 +220,7 @@ impl ExecutionEnvironment {
                 let how = how.map(|h| h.clone().unwrap_or_default()).unwrap_or_default();
                 Err(FunctionError::exited(request_id, &how))
             }
-            () = over_memory(Arc::clone(&self.memory), limit_kib, Arc::clone(&self.peak_kib)) => {
+            () = over_memory(self.memory.clone(), limit_kib, Arc::clone(&self.peak_kib)) => {
                 Err(FunctionError::out_of_memory(request_id))
             }
             () = tokio::time::sleep(init_limit) => Err(FunctionError::timed_out(init_limit)),
@@ -267,7 +268,7 @@ impl ExecutionEnvironment {
             }
             _ => None,
         };
-        if let Some(memory) = self.memory.as_ref().as_ref().and_then(ProcessMemory::read) {
+        if let Some(memory) = self.memory.as_deref().and_then(ProcessMemory::read) {
             self.peak_kib.fetch_max(memory.peak_kib, Ordering::Relaxed);
         }
         let max_memory_used_mb = match &error_type {
@@ -305,7 +306,7 @@ impl ExecutionEnvironment {
                 Ok(Answer::Error(error)) => Err(FunctionError::new(&error.error_type, error.error_message)),
                 Err(_) => Err(FunctionError::exited(request_id, "the Runtime API is closed")),
             },
-            () = over_memory(Arc::clone(&self.memory), limit_kib, Arc::clone(&self.peak_kib)) => {
+            () = over_memory(self.memory.clone(), limit_kib, Arc::clone(&self.peak_kib)) => {
                 Err(FunctionError::out_of_memory(request_id))
             }
             how = exit.wait_for(Option::is_some) => {
@@ -316,6 +317,7 @@ impl ExecutionEnvironment {
         }
     }
 
+    /// The peak in whole MiB, rounded up as Lambda's report rounds it.
     fn peak_mib(&self) -> u64 {
         self.peak_kib.load(Ordering::Relaxed).div_ceil(1024)
     }
@@ -359,9 +361,9 @@ fn log_stream_name() -> String {
 /// Resolves once the process's memory is over `limit_kib` (its resident
 /// set now, or its high-water mark since the last reading). A process that
 /// has ended has no memory: its end is told apart.
-async fn over_memory(memory: Arc<Option<ProcessMemory>>, limit_kib: u64, peak_kib: Arc<AtomicU64>) {
+async fn over_memory(memory: Option<Arc<ProcessMemory>>, limit_kib: u64, peak_kib: Arc<AtomicU64>) {
     loop {
-        if let Some(reading) = memory.as_ref().as_ref().and_then(ProcessMemory::read) {
+        if let Some(reading) = memory.as_deref().and_then(ProcessMemory::read) {
             peak_kib.fetch_max(reading.peak_kib, Ordering::Relaxed);
             if reading.resident_kib > limit_kib || reading.peak_kib > limit_kib {
                 return;

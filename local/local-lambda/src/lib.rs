@@ -26,7 +26,6 @@ mod report;
 mod runtime_api;
 
 pub use environment::{ExecutionEnvironment, FunctionConfig, FunctionError, Invocation, LogSink};
-pub use memory::{Memory, ProcessMemory};
 pub use report::Report;
 
 /// Lambda's limit on a synchronous invocation's payload and answer.

@@ -16,11 +16,6 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// The peak in whole MiB, rounded up as Lambda's report rounds it.
-    pub fn peak_mib(&self) -> u64 {
-        self.peak_kib.div_ceil(1024)
-    }
-
     fn parse(status: &str) -> Option<Self> {
         let field = |name: &str| {
             status
