@@ -7,7 +7,7 @@ use metrics_cloudwatch_embedded::lambda::service::run_http;
 use registry_adapters::Config;
 use registry_wiring::Setup;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let setup = Setup::lambda(Config::from_env()?, "health").await;

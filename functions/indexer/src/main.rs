@@ -6,7 +6,7 @@ use registry_adapters::Config;
 use registry_api::indexer::SqsEvent;
 use registry_wiring::Setup;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let setup = Setup::lambda(Config::from_env()?, "indexer").await;

@@ -5,7 +5,7 @@
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 use registry_adapters::Config;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let aws = registry_adapters::aws::config_loader().load().await;

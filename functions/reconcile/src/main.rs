@@ -7,7 +7,7 @@ use registry_adapters::Config;
 use registry_api::reconcile::ReconcileRequest;
 use registry_wiring::Setup;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let setup = Setup::lambda(Config::from_env()?, "reconcile").await;

@@ -4,7 +4,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let config = registry_adapters::config::UserPoolSetupConfig::from_env()?;
