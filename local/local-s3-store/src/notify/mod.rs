@@ -3,7 +3,8 @@
 //! a caller may not see, and an `ObjectCreated` event after every
 //! successful object creation, for each notification of the bucket that
 //! matches it. The S3 operations are here; events, creations and deletions,
-//! and what a request may read each have a file.
+//! what a request may read, and the index of keys listings are served from
+//! each have a file.
 
 use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
@@ -400,8 +401,11 @@ impl_s3_forwarding! {
             }
             let bucket = req.input.bucket.clone();
             let response = self.shared.inner.delete_objects(req).await?;
+            // Not under the keys' locks: a key written again since is kept.
             for deleted in response.output.deleted.iter().flatten() {
-                if let Some(key) = &deleted.key {
+                if let Some(key) = &deleted.key
+                    && !self.shared.object_path(&bucket, key).is_ok_and(|path| path.exists())
+                {
                     self.shared.keys.remove(&bucket, key);
                 }
             }
