@@ -195,6 +195,17 @@ async fn measure(stack: &ScratchStack) -> Result<(), BenchError> {
                 work.as_secs_f64(),
                 format_span(SCHEDULE * u32::try_from(runs - 1)? + took),
             );
+            let peak = function
+                .reports()
+                .iter()
+                .map(|report| report.max_memory_used_mb)
+                .max()
+                .unwrap_or(0);
+            println!(
+                "  (goals: the pass within one run, {}; at most half the MemorySize, {peak} MB: {})",
+                met(runs == 1),
+                met(peak * 2 <= u64::from(function.spec.memory_mb)),
+            );
             return Ok(());
         }
     }
@@ -215,6 +226,10 @@ fn drift(report: &Value) -> u64 {
     .iter()
     .map(|name| report[*name].as_u64().unwrap_or(0))
     .sum()
+}
+
+fn met(goal_met: bool) -> &'static str {
+    if goal_met { "met" } else { "MISSED" }
 }
 
 fn format_span(span: Duration) -> String {
