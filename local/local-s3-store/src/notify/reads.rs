@@ -1,5 +1,6 @@
 //! What a request may see: its preconditions, a bucket that must exist,
-//! S3's answer for a missing key, and older versions read back.
+//! S3's answer for a missing key, older versions read back, and listings
+//! from the key index.
 
 use super::*;
 
@@ -140,9 +141,7 @@ impl NotifyingFileSystem {
             }
         }
     }
-}
 
-impl NotifyingFileSystem {
     /// A listing without a delimiter, from the key index: a page of keys,
     /// each file read for its size and time (as the file system store
     /// reports them). A key deleted since the index was read is left out.
