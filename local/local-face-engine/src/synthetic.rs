@@ -1,5 +1,6 @@
-//! Synthetic face embeddings, for the benchmarks and tests of a large
-//! collection: computing a million real ones would take days here.
+//! Synthetic faces (their embeddings, and the records a collection holds
+//! them in), for the benchmarks and tests of a large collection: computing
+//! a million real embeddings would take days here.
 //!
 //! They are spread as dlib's are on the test photos: two people about 0.85
 //! apart (0.81–0.88 measured), values within about ±0.3. Each is a common
@@ -10,7 +11,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_distr::{Distribution, Normal};
 
-use crate::store::EMBEDDING_LEN;
+use uuid::Uuid;
+
+use crate::store::{BoundingBox, EMBEDDING_LEN, FaceRecord, NewFace};
 
 const PEOPLE_APART: f32 = 0.85;
 /// The length of the centre all embeddings share.
@@ -40,6 +43,27 @@ impl SyntheticFaces {
             *value += self.noise.sample(&mut self.rng);
         }
         face
+    }
+
+    /// A new person's face as a collection holds it: `face_id`, a box
+    /// and a confidence as the test photos' faces have, and
+    /// [`person`](Self::person)'s embedding.
+    pub fn enrolled(&mut self, face_id: Uuid, external_image_id: Option<String>) -> NewFace {
+        NewFace {
+            record: FaceRecord {
+                face_id,
+                image_id: Uuid::new_v4(),
+                external_image_id,
+                bounding_box: BoundingBox {
+                    width: 0.3,
+                    height: 0.4,
+                    left: 0.35,
+                    top: 0.2,
+                },
+                confidence: 99.0,
+            },
+            embedding: self.person(),
+        }
     }
 
     /// Another photo of the person of `face`: `distance` away from it, in

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use local_face_engine::similarity::DEFAULT_MATCH_THRESHOLD;
-use local_face_engine::store::{
-    BoundingBox, CollectionMeta, CollectionStore, EMBEDDING_LEN, FaceRecord, NewFace,
-};
+use local_face_engine::store::{CollectionMeta, CollectionStore, EMBEDDING_LEN, NewFace};
 use local_face_engine::synthetic::SyntheticFaces;
 use local_face_engine::vision::{FaceModels, Scan};
 use uuid::Uuid;
@@ -165,7 +163,10 @@ fn search_figures() -> Result<(), Box<dyn std::error::Error>> {
         let mut kept = Vec::new();
         for start in (0..size).step_by(ADD_BATCH) {
             let batch: Vec<NewFace> = (start..size.min(start + ADD_BATCH))
-                .map(|_| synthetic_face(synthetic.person()))
+                .map(|_| {
+                    let key = format!("{:032x}.martin_anna.jpg", Uuid::new_v4().as_u128());
+                    synthetic.enrolled(Uuid::new_v4(), Some(key))
+                })
                 .collect();
             kept.push(batch[batch.len() / 2].embedding);
             collection.add_faces(&batch)?;
@@ -223,24 +224,6 @@ fn search_figures() -> Result<(), Box<dyn std::error::Error>> {
         "(a face is its float32 embedding, 512 bytes, its 8-bit code, 128, its record and its place in the FaceId order)"
     );
     Ok(())
-}
-
-fn synthetic_face(embedding: [f32; EMBEDDING_LEN]) -> NewFace {
-    NewFace {
-        record: FaceRecord {
-            face_id: Uuid::new_v4(),
-            image_id: Uuid::new_v4(),
-            external_image_id: Some(format!("{:032x}.martin_anna.jpg", Uuid::new_v4().as_u128())),
-            bounding_box: BoundingBox {
-                width: 0.3,
-                height: 0.4,
-                left: 0.35,
-                top: 0.2,
-            },
-            confidence: 99.0,
-        },
-        embedding,
-    }
 }
 
 /// This process's resident memory (`VmRSS`).

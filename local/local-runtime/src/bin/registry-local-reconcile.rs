@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use common::{BenchError, ScratchStack};
-use local_face_engine::store::{BoundingBox, CollectionStore, FaceRecord, NewFace};
+use local_face_engine::store::{CollectionStore, NewFace};
 use local_face_engine::synthetic::SyntheticFaces;
 use local_runtime::StatePaths;
 use serde_json::{Value, json};
@@ -123,21 +123,7 @@ fn write_faces(
     for batch in face_ids.chunks(FACE_BATCH) {
         let faces: Vec<NewFace> = batch
             .iter()
-            .map(|&face_id| NewFace {
-                record: FaceRecord {
-                    face_id,
-                    image_id: uuid::Uuid::new_v4(),
-                    external_image_id: None,
-                    bounding_box: BoundingBox {
-                        width: 0.3,
-                        height: 0.4,
-                        left: 0.35,
-                        top: 0.2,
-                    },
-                    confidence: 99.0,
-                },
-                embedding: synthetic.person(),
-            })
+            .map(|&face_id| synthetic.enrolled(face_id, None))
             .collect();
         collection.add_faces(&faces)?;
     }
