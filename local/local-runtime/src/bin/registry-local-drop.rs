@@ -107,7 +107,7 @@ async fn measure(stack: &ScratchStack, photos: &[Vec<u8>]) -> Result<(), BenchEr
     )
     .fetch_all(&stack.pool)
     .await?;
-    let events = std::fs::read_dir(stack.state.join("events")).map_or(0, Iterator::count);
+    let events = std::fs::read_dir(stack.state().join("events")).map_or(0, Iterator::count);
     let dead_letters = runtime.dead_letters().map_or(0, |d| d.list().len());
 
     println!(

@@ -156,7 +156,7 @@ async fn run_through(outage: Outage) -> Result<(), BenchError> {
         outage,
         &photos,
         &stack.pool,
-        &stack.state,
+        stack.state(),
     )
     .await;
     stack.stop().await?;

@@ -48,7 +48,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), BenchError> {
     let photos = common::test_photos()?;
     let stack = ScratchStack::start("registry-local-load", None, |_, _| {}).await?;
-    let result = measure(&stack.runtime, &photos, &stack.pool, &stack.state).await;
+    let result = measure(&stack.runtime, &photos, &stack.pool, stack.state()).await;
     stack.stop().await?;
     result
 }

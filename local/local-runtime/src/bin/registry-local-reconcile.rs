@@ -51,17 +51,13 @@ struct Registry {
 async fn run() -> Result<(), BenchError> {
     let stack = ScratchStack::start("registry-local-reconcile", None, |_, _| {}).await?;
     let started = Instant::now();
-    registry_testkit::seed::people(&stack.pool, PEOPLE).await?;
-    let registry = read_registry(&stack.pool).await?;
-    let bucket = common::photo_bucket(&stack.runtime)?;
-    let collection = stack
-        .runtime
-        .stack()
-        .collections
-        .first()
-        .ok_or("the template has no collection")?
-        .id
-        .clone();
+    let (registry, bucket, collection) = match seed(&stack).await {
+        Ok(seeded) => seeded,
+        Err(error) => {
+            stack.stop().await?;
+            return Err(error);
+        }
+    };
     let stack = stack
         .restart(|state| {
             write_photos(state, &bucket, &registry.photo_keys)?;
@@ -77,6 +73,23 @@ async fn run() -> Result<(), BenchError> {
     let result = measure(&stack).await;
     stack.stop().await?;
     result
+}
+
+/// Seeds the people; what the registry then holds, the photo bucket and
+/// the collection.
+async fn seed(stack: &ScratchStack) -> Result<(Registry, String, String), BenchError> {
+    registry_testkit::seed::people(&stack.pool, PEOPLE).await?;
+    let registry = read_registry(&stack.pool).await?;
+    let bucket = common::photo_bucket(&stack.runtime)?;
+    let collection = stack
+        .runtime
+        .stack()
+        .collections
+        .first()
+        .ok_or("the template has no collection")?
+        .id
+        .clone();
+    Ok((registry, bucket, collection))
 }
 
 async fn read_registry(pool: &sqlx::MySqlPool) -> Result<Registry, BenchError> {

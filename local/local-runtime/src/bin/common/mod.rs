@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // Not every benchmark uses every helper.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -186,7 +186,6 @@ pub struct ScratchStack {
     pub runtime: LocalRuntime,
     /// The scratch database, as its owner (rows are read and seeded through it).
     pub pool: sqlx::MySqlPool,
-    pub state: PathBuf,
     scratch: ScratchDatabase,
     options: RuntimeOptions,
 }
@@ -224,10 +223,14 @@ impl ScratchStack {
         Ok(Self {
             runtime,
             pool,
-            state,
             scratch,
             options,
         })
+    }
+
+    /// Its state folder.
+    pub fn state(&self) -> &Path {
+        &self.options.state.root
     }
 
     /// Stops the runtime, runs `while_stopped` on its state folder, and
@@ -240,29 +243,26 @@ impl ScratchStack {
         let Self {
             runtime,
             pool,
-            state,
             scratch,
             options,
         } = self;
         runtime.shutdown().await;
-        let restarted = match while_stopped(&options.state) {
-            Ok(()) => LocalRuntime::start(options.clone())
-                .await
-                .map_err(BenchError::from),
-            Err(error) => Err(error),
-        };
+        let restarted = async {
+            while_stopped(&options.state)?;
+            Ok::<_, BenchError>(LocalRuntime::start(options.clone()).await?)
+        }
+        .await;
         match restarted {
             Ok(runtime) => Ok(Self {
                 runtime,
                 pool,
-                state,
                 scratch,
                 options,
             }),
             Err(error) => {
                 pool.close().await;
                 let _ = scratch.drop_database().await;
-                let _ = std::fs::remove_dir_all(&state);
+                let _ = std::fs::remove_dir_all(&options.state.root);
                 Err(error)
             }
         }
@@ -274,7 +274,7 @@ impl ScratchStack {
         let _ = self.runtime.drop_database_users().await;
         self.runtime.shutdown().await;
         self.scratch.drop_database().await?;
-        let _ = std::fs::remove_dir_all(&self.state);
+        let _ = std::fs::remove_dir_all(&self.options.state.root);
         Ok(())
     }
 }
