@@ -155,18 +155,19 @@ impl TokenAuthority {
             .to_pkcs1_der()
             .map_err(|e| TokenError::InvalidKey(e.to_string()))?;
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        let modulus = b64(&key.n().to_bytes_be());
-        let exponent = b64(&key.e().to_bytes_be());
+        let public_key = RsaPublicKeyComponents {
+            n: key.n().to_bytes_be(),
+            e: key.e().to_bytes_be(),
+        };
+        let modulus = b64(&public_key.n);
+        let exponent = b64(&public_key.e);
         let decoding = DecodingKey::from_rsa_components(&modulus, &exponent)
             .map_err(|e| TokenError::InvalidKey(e.to_string()))?;
-        let key_id = b64(&Sha256::digest(key.n().to_bytes_be())[..12]);
+        let key_id = b64(&Sha256::digest(&public_key.n)[..12]);
         Ok(Self {
             encoding: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
             decoding,
-            public_key: RsaPublicKeyComponents {
-                n: key.n().to_bytes_be(),
-                e: key.e().to_bytes_be(),
-            },
+            public_key,
             modulus,
             exponent,
             key_id,
